@@ -1,0 +1,3 @@
+"""Loads the mlxbench pytest plugin for this checkout, so `pytest benchmarks` needs no install."""
+
+pytest_plugins = ["mlxbench.plugin"]

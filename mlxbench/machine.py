@@ -1,0 +1,163 @@
+"""Who ran this: a machine identity that tells an M1 from an M3 and a CPU-only box from a GPU one,
+and the environment facts that explain a number (versions, BLAS, threads).
+
+Nothing here imports MLX or PyTorch: facts about frameworks are read from those already imported.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+MACHINE_ID_ENV = "MLXBENCH_MACHINE_ID"
+
+
+def _run(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+@cache  # the hardware does not change during a process; every call returns the same answer
+def cpu_model() -> str:
+    if sys.platform == "darwin":
+        return _run("sysctl", "-n", "machdep.cpu.brand_string") or platform.processor() or "unknown-cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown-cpu"
+
+
+@cache
+def gpu_names() -> tuple[str, ...]:
+    """GPUs as their vendors name them; on Apple silicon the GPU is part of the chip."""
+    if sys.platform == "darwin":
+        if platform.machine() == "arm64":
+            return (cpu_model(),)
+        return ()
+    names = [n for n in _run("nvidia-smi", "--query-gpu=name", "--format=csv,noheader").splitlines() if n.strip()]
+    if not names:
+        for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+            m = re.search(r"^Model:\s*(.+)$", info.read_text(), re.M)
+            if m:
+                names.append(m.group(1).strip())
+    return tuple(names)
+
+
+@cache
+def is_virtual_apple_gpu() -> bool:
+    """True on a macOS VM (GitHub-hosted arm64 runners): a paravirtual GPU whose timings don't gate."""
+    if sys.platform != "darwin":
+        return False
+    if _run("sysctl", "-n", "kern.hv_vmm_present") == "1":
+        return True
+    return "paravirtual" in _run("system_profiler", "SPDisplaysDataType").lower()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+
+
+def machine_id() -> str:
+    """Folder name for this machine's baselines, e.g. `Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11`.
+
+    Set MLXBENCH_MACHINE_ID to override (a fleet of identical runners sharing one baseline folder).
+    """
+    if os.environ.get(MACHINE_ID_ENV):
+        return _slug(os.environ[MACHINE_ID_ENV])
+    gpus = gpu_names()
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        gpu = "virtualgpu" if is_virtual_apple_gpu() else ""  # the chip already names the GPU
+    else:
+        gpu = "+".join(_slug(g) for g in gpus) if gpus else "nogpu"
+    parts = [
+        platform.system(),
+        platform.machine(),
+        _slug(cpu_model()),
+        f"{os.cpu_count()}c",
+        gpu,
+        platform.python_implementation(),
+        ".".join(platform.python_version_tuple()[:2]),
+    ]
+    return "-".join(p for p in parts if p)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def loaded_blas_libraries() -> list[str]:
+    """Shared BLAS/LAPACK libraries mapped into this process (Linux), e.g. MLX's reference libblas."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    found = {Path(p).name for p in re.findall(r"(/\S+\.so[.\d]*)", maps)}
+    pattern = re.compile(r"blas|lapack|mkl|accelerate|blis", re.I)
+    return sorted(n for n in found if pattern.search(n))
+
+
+def blas_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {"loaded_libraries": loaded_blas_libraries()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        facts["threadpools"] = [
+            {k: d.get(k) for k in ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture")}
+            for d in threadpool_info()
+        ]
+    except ImportError:
+        pass
+    if "numpy" in sys.modules:
+        try:
+            deps = sys.modules["numpy"].show_config(mode="dicts")["Build Dependencies"]
+            facts["numpy"] = {k: deps[k].get("name") + " " + str(deps[k].get("version")) for k in ("blas", "lapack")}
+        except Exception:  # noqa: BLE001 - numpy's config layout varies between releases
+            pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cfg = torch.__config__.show()
+        m = re.search(r"BLAS_INFO=(\w+)", cfg)
+        facts["torch"] = m.group(1) if m else None
+    if "mlx.core" in sys.modules:
+        facts["mlx"] = "Accelerate" if sys.platform == "darwin" else ", ".join(
+            n for n in loaded_blas_libraries() if n.startswith(("libblas", "liblapack", "libopenblas"))
+        ) or None
+    return facts
+
+
+def environment_facts() -> dict[str, Any]:
+    """Everything that explains a number, recorded next to the timings in the run's JSON."""
+    facts: dict[str, Any] = {
+        "machine_id": machine_id(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpus": list(gpu_names()),
+        "virtual_gpu": is_virtual_apple_gpu(),
+        "versions": {d: _version(d) for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")},
+        "threads": {
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+        },
+        "blas": blas_facts(),
+    }
+    facts["versions"] = {k: v for k, v in facts["versions"].items() if v}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        facts["threads"]["torch"] = torch.get_num_threads()
+    return facts

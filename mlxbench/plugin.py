@@ -1,0 +1,182 @@
+"""The pytest plugin: options, backend parametrization, the `bench` fixture, run metadata.
+
+Importing this module imports neither MLX nor PyTorch; backends import their framework when a
+test first uses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mlxbench import machine
+from mlxbench.registry import Registry
+from mlxbench.runner import Bench, RunContext
+from mlxbench.workload import PROFILES
+
+PROFILE_ENV = "MLXBENCH_PROFILE"
+DATA_DIR_ENV = "MLXBENCH_DATA_DIR"
+DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
+
+registry_key = pytest.StashKey[Registry]()
+context_key = pytest.StashKey[RunContext]()
+selected_key = pytest.StashKey[list]()
+patched_key = pytest.StashKey[tuple]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlxbench", "mlxbench: ML workloads across MLX, NumPy and PyTorch")
+    group.addoption(
+        "--backend", action="append", default=None, metavar="NAME",
+        help="run only this backend (repeatable): mlx-cpu, mlx-gpu, numpy, torch-cpu, torch-mps, torch-cuda, "
+        "or a third-party one. Default: all.",
+    )
+    group.addoption(
+        "--profile", default=None, metavar="NAME",
+        help=f"workload sizes: 'seed' (the seed documents' sizes, default) or 'ci' (same code, smaller counts). "
+        f"Env: {PROFILE_ENV}.",
+    )
+    group.addoption(
+        "--data-dir", default=None, metavar="PATH",
+        help=f"directory holding datasets (e.g. the four MNIST .gz files). Env: {DATA_DIR_ENV}.",
+    )
+    group.addoption(
+        "--strict-data", action="store_true", default=False,
+        help="fail, instead of skip, benchmarks whose dataset is unavailable (for CI)",
+    )
+    parser.addini("mlxbench_baselines", "folder (relative to rootdir) for saved runs", default="baselines")
+
+
+def _resolve_options(config: pytest.Config, registry: Registry) -> tuple[RunContext, list[str]]:
+    profile = config.getoption("profile") or os.environ.get(PROFILE_ENV) or "seed"
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    names = registry.backend_names
+    chosen: list[str] = []
+    for raw in config.getoption("backend") or []:
+        for name in filter(None, (n.strip() for n in raw.split(","))):
+            if name not in names:
+                raise pytest.UsageError(f"unknown backend {name!r}; valid backends: {', '.join(names)}")
+            if name not in chosen:
+                chosen.append(name)
+    data_dir = config.getoption("data_dir") or os.environ.get(DATA_DIR_ENV) or None
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise pytest.UsageError(
+            f"data directory {data_dir!r} does not exist; pass --data-dir (or {DATA_DIR_ENV}) pointing at a folder "
+            "that holds the datasets, or leave it unset to use the download cache"
+        )
+    ctx = RunContext(profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"))
+    return ctx, chosen or names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "workload(name): the mlxbench workload a benchmark measures")
+    registry = Registry.load()
+    ctx, selected = _resolve_options(config, registry)
+    config.stash[registry_key] = registry
+    config.stash[context_key] = ctx
+    config.stash[selected_key] = selected
+
+    if not config.pluginmanager.hasplugin("pytest_benchmark"):
+        return
+    # Baselines go to <rootdir>/baselines/<machine id>/, unless the user chose a storage.
+    if getattr(config.option, "benchmark_storage", None) == DEFAULT_STORAGE:
+        config.option.benchmark_storage = str(config.rootpath / config.getini("mlxbench_baselines"))
+    config.option.benchmark_save_data = True  # verdicts need the per-round samples
+    # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart. It reads
+    # the id while configuring (after us), so swap its function for the session and restore it.
+    import pytest_benchmark.session as bsession
+
+    config.stash[patched_key] = (bsession, bsession.get_machine_id)
+    bsession.get_machine_id = machine.machine_id
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    patched = config.stash.get(patched_key, None)
+    if patched:
+        module, original = patched
+        module.get_machine_id = original
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    bs = getattr(session.config, "_benchmarksession", None)
+    if bs is None or not hasattr(bs.storage, "path"):
+        return
+    for problem in scan_baselines(Path(bs.storage.path) / bs.machine_id):
+        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
+
+
+def scan_baselines(folder: Path) -> list[str]:
+    """Messages for saved runs that cannot be read; they are left untouched and skipped."""
+    problems = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+                raise ValueError("no 'benchmarks' list: not a pytest-benchmark run")
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(
+                f"mlxbench: baseline file {path} is unreadable ({exc}); it is ignored for comparison and left "
+                "as is. Restore it from version control or move it out of the folder."
+            )
+    return problems
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    config = metafunc.config
+    if "extension_workload" in metafunc.fixturenames:
+        registry = config.stash[registry_key]
+        params = [
+            pytest.param((name, variant), id=f"{name}-{variant}")
+            for name in registry.extension_workloads
+            for variant in registry.workload(name).variants
+        ]
+        if not params:  # one skip that says why, not one per backend
+            reason = "no third-party workloads registered (entry point group 'mlxbench.workloads')"
+            names = ["backend_name", "extension_workload"]
+            metafunc.parametrize(names, [pytest.param(None, None, id="none", marks=pytest.mark.skip(reason=reason))])
+            return
+        metafunc.parametrize("extension_workload", params)
+    if "backend_name" in metafunc.fixturenames:
+        metafunc.parametrize("backend_name", config.stash[selected_key], ids=str)
+
+
+@pytest.fixture
+def mlxbench_context(request: pytest.FixtureRequest) -> RunContext:
+    return request.config.stash[context_key]
+
+
+@pytest.fixture
+def mlxbench_registry(request: pytest.FixtureRequest) -> Registry:
+    return request.config.stash[registry_key]
+
+
+@pytest.fixture
+def bench(request: pytest.FixtureRequest, backend_name: str, mlxbench_context, mlxbench_registry) -> Bench:
+    """One backend, ready to run a workload; skips with the reason when the backend is unavailable here."""
+    backend = mlxbench_registry.backends[backend_name]
+    reason = backend.unavailable_reason()
+    if reason:
+        pytest.skip(f"{backend_name}: {reason}")
+    # requested only now, so a skipped backend leaves no "fixture was not used" warning behind
+    benchmark = request.getfixturevalue("benchmark")
+    return Bench(backend=backend, benchmark=benchmark, context=mlxbench_context)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info["mlxbench"] = machine.environment_facts()
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    ctx = config.stash.get(context_key, None)
+    output_json["mlxbench"] = {
+        "format": 1,
+        "machine_id": machine.machine_id(),
+        "profile": ctx.profile if ctx else None,
+        "backends": config.stash.get(selected_key, None),
+    }

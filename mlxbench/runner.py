@@ -1,0 +1,96 @@
+"""Arrange, time, gate: how one workload runs on one backend inside a pytest-benchmark test."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mlxbench.backends import Backend
+from mlxbench.workload import Prepared, Unsupported, Workload
+
+
+@dataclass
+class RunContext:
+    """Session-wide settings a workload may need while preparing (data location, strictness)."""
+
+    profile: str = "seed"
+    data_dir: str | None = None
+    strict_data: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Bench:
+    """What the `bench` fixture gives a benchmark test: one backend, the profile, the clock."""
+
+    backend: Backend
+    benchmark: Any  # pytest-benchmark's BenchmarkFixture
+    context: RunContext
+
+    @property
+    def profile(self) -> str:
+        return self.context.profile
+
+    def run(self, workload: Workload, variant: str) -> dict[str, float]:
+        """Prepare (untimed), time through the backend's synced call, then gate the timed result."""
+        __tracebackhide__ = True
+        backend = self.backend
+        spec = workload.spec(self.profile)
+        info = self.benchmark.extra_info
+        info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
+        with backend.activate():
+            try:
+                prepared = workload.prepare(backend, spec, variant, self.context)
+            except Unsupported as exc:
+                pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
+            result = self.measure(prepared)
+            info["backend_facts"] = backend.facts()
+        metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
+        self.gate(metrics, workload.gates(spec, variant), label=f"{workload.name}[{variant}] on {backend.name}")
+        return metrics
+
+    def measure(self, prepared: Prepared) -> Any:
+        """Time `prepared.run` with completion forced inside the clock; return the last result."""
+        sync = self.backend.sync
+
+        def timed() -> Any:
+            out = prepared.run()
+            sync(out)
+            return out
+
+        def setup() -> None:
+            if prepared.setup is not None:
+                prepared.setup()
+
+        result = self.benchmark.pedantic(
+            timed, setup=setup, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=1
+        )
+        if getattr(self.benchmark, "disabled", False):
+            # --benchmark-disable calls the target once; a workload whose rounds build on each other
+            # (training epochs) still needs all of them for its accuracy gate to mean the same thing.
+            for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
+                setup()
+                result = timed()
+        elif prepared.work_per_round:
+            median = self.benchmark.stats.stats.median
+            self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / median
+        return result
+
+    def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:
+        __tracebackhide__ = True
+        info = self.benchmark.extra_info
+        info["metrics"] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+        failures = []
+        results = []
+        for g in gates:
+            value = metrics.get(g.metric, math.nan)
+            ok = g.passes(value)
+            results.append({"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why})
+            if not ok:
+                failures.append(g.describe(value))
+        info["gates"] = results
+        if failures:
+            pytest.fail(f"accuracy gate failed for {label}:\n  " + "\n  ".join(failures), pytrace=False)

@@ -1,0 +1,110 @@
+"""Linear regression by full-batch SGD, as the seed documents ran it.
+
+100 features, 1,000 training examples with N(0, 1e-2^2) label noise, 10,000 steps of plain
+gradient descent at lr 0.01 on 0.5 * MSE. MLX differentiates with `mx.grad`, PyTorch with
+autograd, NumPy uses the analytic gradient X^T (Xw - y) / n. Data is generated once here, in
+NumPy with a fixed seed, and handed to every backend, so every backend solves the same problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlxbench.workload import Gate, Prepared, Unsupported, load_impl
+
+
+@dataclass(frozen=True)
+class Spec:
+    n_features: int = 100  # seed
+    n_train: int = 1_000  # seed
+    n_test: int = 100  # a held-out set the seeds' "test MSE" implies
+    noise: float = 1e-2  # seed: label noise std; its square, 1e-4, is the best MSE reachable
+    steps: int = 10_000  # seed
+    lr: float = 0.01  # seed; the Hessian's eigenvalues lie in ~[0.47, 1.73], so this is stable
+    rounds: int = 5  # measured trainings per benchmark (each from the same initial weights)
+    seed: int = 0  # NumPy seed for data and initial weights
+    # Gates. An exact fit reaches test MSE ~ noise^2 = 1e-4; 2e-4 allows the 100-example test set's
+    # sampling spread (~1.4e-5) with margin, yet an unconverged run (initial MSE ~ 100) fails.
+    max_test_mse: float = 2e-4
+    # The least-squares estimate differs from w_true by ~ noise * sqrt(d / n) = 3.2e-3 (l2) here.
+    max_weight_error: float = 1e-2
+    # float32 SGD against a float64 NumPy run of the very same steps: ~1e-6 measured on every
+    # backend here; 1e-4 flags a wrong gradient or a skipped step, never float32 rounding.
+    max_ref_deviation: float = 1e-4
+
+
+PROFILES: dict[str, Spec] = {
+    "seed": Spec(),
+    # CI: 2,000 steps contract the initial error by e^(-2000 * 0.01 * 0.47) ~ 8e-5, so the run is
+    # converged and the seed profile's gates hold unchanged.
+    "ci": Spec(steps=2_000, rounds=3),
+}
+
+VARIANTS = ("eager", "compiled")
+
+
+@dataclass(frozen=True)
+class Data:
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    w_true: np.ndarray
+    w0: np.ndarray
+
+
+def make_data(spec: Spec) -> Data:
+    rng = np.random.default_rng(spec.seed)
+    w_true = rng.standard_normal(spec.n_features)
+    X = rng.standard_normal((spec.n_train + spec.n_test, spec.n_features))
+    y = X @ w_true + spec.noise * rng.standard_normal(len(X))
+    w0 = 1e-2 * rng.standard_normal(spec.n_features)  # as the seed: small random start
+    f32 = np.float32
+    n = spec.n_train
+    return Data(X[:n].astype(f32), y[:n].astype(f32), X[n:].astype(f32), y[n:].astype(f32), w_true.astype(f32), w0.astype(f32))
+
+
+def reference(spec: Spec, data: Data) -> np.ndarray:
+    """The same SGD steps in float64 NumPy: what every backend's weights must agree with."""
+    X, y, w = (a.astype(np.float64) for a in (data.X_train, data.y_train, data.w0))
+    for _ in range(spec.steps):
+        w = w - spec.lr * (X.T @ (X @ w - y)) / len(y)
+    return w
+
+
+class LinearRegression:
+    name = "linreg"
+    variants = VARIANTS
+
+    def spec(self, profile: str) -> Spec:
+        return PROFILES[profile]
+
+    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
+        impl = load_impl(__name__, backend.framework)
+        if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
+            raise Unsupported(f"{backend.framework} has no compiler; 'compiled' applies to mx.compile and torch.compile")
+        data = make_data(spec)
+        train = impl.make_train(backend, spec, data, compiled=variant == "compiled")
+        return Prepared(run=train, rounds=spec.rounds, warmup_rounds=1, work_per_round=spec.steps, state={"data": data})
+
+    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
+        data: Data = prepared.state["data"]
+        w = np.asarray(result, dtype=np.float64)
+        test_err = data.X_test.astype(np.float64) @ w - data.y_test
+        return {
+            "test_mse": float(np.mean(test_err**2)),
+            "weight_error": float(np.linalg.norm(w - data.w_true)),
+            "ref_deviation": float(np.max(np.abs(w - reference(spec, data)))),
+        }
+
+    def gates(self, spec: Spec, variant: str) -> list[Gate]:
+        return [
+            Gate("test_mse", spec.max_test_mse, "max", "2x the label-noise floor of 1e-4"),
+            Gate("weight_error", spec.max_weight_error, "max", "3x the least-squares estimate's expected error"),
+            Gate("ref_deviation", spec.max_ref_deviation, "max", "max |w - w_float64_reference|"),
+        ]
+
+
+WORKLOAD = LinearRegression()

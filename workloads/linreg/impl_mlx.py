@@ -1,0 +1,32 @@
+"""Linear regression SGD in MLX: `mx.grad` of the loss, one `mx.eval` per step as the seeds."""
+
+from __future__ import annotations
+
+import mlx.core as mx
+
+HAS_COMPILER = True
+
+
+def make_train(backend, spec, data, compiled: bool):
+    X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))
+    lr, steps = spec.lr, spec.steps
+
+    def loss_fn(w):
+        return 0.5 * mx.mean(mx.square(X @ w - y))
+
+    grad_fn = mx.grad(loss_fn)
+
+    def step(w):
+        return w - lr * grad_fn(w)
+
+    if compiled:
+        step = mx.compile(step)
+
+    def train():
+        w = w0
+        for _ in range(steps):
+            w = step(w)
+            mx.eval(w)
+        return w
+
+    return train
