@@ -66,7 +66,7 @@ def is_virtual_apple_gpu() -> bool:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_")
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")
 
 
 def machine_id() -> str:
@@ -126,7 +126,7 @@ def blas_facts() -> dict[str, Any]:
         try:
             deps = sys.modules["numpy"].show_config(mode="dicts")["Build Dependencies"]
             facts["numpy"] = {k: deps[k].get("name") + " " + str(deps[k].get("version")) for k in ("blas", "lapack")}
-        except Exception:  # noqa: BLE001 - numpy's config layout varies between releases
+        except Exception:
             pass
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -134,9 +134,12 @@ def blas_facts() -> dict[str, Any]:
         m = re.search(r"BLAS_INFO=(\w+)", cfg)
         facts["torch"] = m.group(1) if m else None
     if "mlx.core" in sys.modules:
-        facts["mlx"] = "Accelerate" if sys.platform == "darwin" else ", ".join(
-            n for n in loaded_blas_libraries() if n.startswith(("libblas", "liblapack", "libopenblas"))
-        ) or None
+        facts["mlx"] = (
+            "Accelerate"
+            if sys.platform == "darwin"
+            else ", ".join(n for n in loaded_blas_libraries() if n.startswith(("libblas", "liblapack", "libopenblas")))
+            or None
+        )
     return facts
 
 
@@ -148,7 +151,10 @@ def environment_facts() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "gpus": list(gpu_names()),
         "virtual_gpu": is_virtual_apple_gpu(),
-        "versions": {d: _version(d) for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")},
+        "versions": {
+            d: _version(d)
+            for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")
+        },
         "threads": {
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
             "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,21 +31,30 @@ patched_key = pytest.StashKey[tuple]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlxbench", "mlxbench: ML workloads across MLX, NumPy and PyTorch")
     group.addoption(
-        "--backend", action="append", default=None, metavar="NAME",
+        "--backend",
+        action="append",
+        default=None,
+        metavar="NAME",
         help="run only this backend (repeatable): mlx-cpu, mlx-gpu, numpy, torch-cpu, torch-mps, torch-cuda, "
         "or a third-party one. Default: all.",
     )
     group.addoption(
-        "--profile", default=None, metavar="NAME",
+        "--profile",
+        default=None,
+        metavar="NAME",
         help=f"workload sizes: 'seed' (the seed documents' sizes, default) or 'ci' (same code, smaller counts). "
         f"Env: {PROFILE_ENV}.",
     )
     group.addoption(
-        "--data-dir", default=None, metavar="PATH",
+        "--data-dir",
+        default=None,
+        metavar="PATH",
         help=f"directory holding datasets (e.g. the four MNIST .gz files). Env: {DATA_DIR_ENV}.",
     )
     group.addoption(
-        "--strict-data", action="store_true", default=False,
+        "--strict-data",
+        action="store_true",
+        default=False,
         help="fail, instead of skip, benchmarks whose dataset is unavailable (for CI)",
     )
     parser.addini("mlxbench_baselines", "folder (relative to rootdir) for saved runs", default="baselines")
@@ -82,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[context_key] = ctx
     config.stash[selected_key] = selected
 
-    if not config.pluginmanager.hasplugin("pytest_benchmark"):
+    if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
     # Baselines go to <rootdir>/baselines/<machine id>/, unless the user chose a storage.
     if getattr(config.option, "benchmark_storage", None) == DEFAULT_STORAGE:
@@ -107,8 +116,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     bs = getattr(session.config, "_benchmarksession", None)
     if bs is None or not hasattr(bs.storage, "path"):
         return
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
     for problem in scan_baselines(Path(bs.storage.path) / bs.machine_id):
-        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
+        if tr is not None:
+            tr.write_line(problem, yellow=True)
+        else:
+            print(problem, file=sys.stderr)
 
 
 def scan_baselines(folder: Path) -> list[str]:
@@ -163,9 +176,7 @@ def bench(request: pytest.FixtureRequest, backend_name: str, mlxbench_context, m
     reason = backend.unavailable_reason()
     if reason:
         pytest.skip(f"{backend_name}: {reason}")
-    # requested only now, so a skipped backend leaves no "fixture was not used" warning behind
-    benchmark = request.getfixturevalue("benchmark")
-    return Bench(backend=backend, benchmark=benchmark, context=mlxbench_context)
+    return Bench(backend=backend, request=request, context=mlxbench_context)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:

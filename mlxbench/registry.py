@@ -55,11 +55,14 @@ class Registry:
             try:
                 backend = _instantiate(ep.load())
             except Exception as exc:  # a broken extension must not take the whole suite down
-                warnings.warn(f"mlxbench: backend entry point {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
+                warnings.warn(
+                    f"mlxbench: backend entry point {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2
+                )
                 continue
             if backend.name != ep.name:
                 warnings.warn(
-                    f"mlxbench: backend entry point {ep.name!r} made a backend named {backend.name!r}; using {backend.name!r}",
+                    f"mlxbench: backend entry point {ep.name!r} made a backend named {backend.name!r}; "
+                    f"using {backend.name!r}",
                     stacklevel=2,
                 )
             reg.backends[backend.name] = backend

@@ -27,8 +27,13 @@ class Bench:
     """What the `bench` fixture gives a benchmark test: one backend, the profile, the clock."""
 
     backend: Backend
-    benchmark: Any  # pytest-benchmark's BenchmarkFixture
+    request: Any  # the test's pytest FixtureRequest
     context: RunContext
+
+    @property
+    def benchmark(self) -> Any:
+        """pytest-benchmark's fixture, requested on first use so that a skip leaves it unused silently."""
+        return self.request.getfixturevalue("benchmark")
 
     @property
     def profile(self) -> str:
@@ -39,13 +44,13 @@ class Bench:
         __tracebackhide__ = True
         backend = self.backend
         spec = workload.spec(self.profile)
-        info = self.benchmark.extra_info
-        info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
         with backend.activate():
             try:
                 prepared = workload.prepare(backend, spec, variant, self.context)
             except Unsupported as exc:
                 pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
+            info = self.benchmark.extra_info
+            info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
             result = self.measure(prepared)
             info["backend_facts"] = backend.facts()
         metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
@@ -88,7 +93,9 @@ class Bench:
         for g in gates:
             value = metrics.get(g.metric, math.nan)
             ok = g.passes(value)
-            results.append({"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why})
+            results.append(
+                {"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why}
+            )
             if not ok:
                 failures.append(g.describe(value))
         info["gates"] = results

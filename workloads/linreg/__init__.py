@@ -63,7 +63,9 @@ def make_data(spec: Spec) -> Data:
     w0 = 1e-2 * rng.standard_normal(spec.n_features)  # as the seed: small random start
     f32 = np.float32
     n = spec.n_train
-    return Data(X[:n].astype(f32), y[:n].astype(f32), X[n:].astype(f32), y[n:].astype(f32), w_true.astype(f32), w0.astype(f32))
+    return Data(
+        X[:n].astype(f32), y[:n].astype(f32), X[n:].astype(f32), y[n:].astype(f32), w_true.astype(f32), w0.astype(f32)
+    )
 
 
 def reference(spec: Spec, data: Data) -> np.ndarray:
@@ -84,7 +86,9 @@ class LinearRegression:
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
         impl = load_impl(__name__, backend.framework)
         if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
-            raise Unsupported(f"{backend.framework} has no compiler; 'compiled' applies to mx.compile and torch.compile")
+            raise Unsupported(
+                f"{backend.framework} has no compiler; 'compiled' applies to mx.compile and torch.compile"
+            )
         data = make_data(spec)
         train = impl.make_train(backend, spec, data, compiled=variant == "compiled")
         return Prepared(run=train, rounds=spec.rounds, warmup_rounds=1, work_per_round=spec.steps, state={"data": data})

@@ -24,7 +24,7 @@ def make_train(backend, spec, data, compiled: bool):
         step = torch.compile(lambda w: w - lr * torch.func.grad(loss_fn)(w))
         try:  # compile now, untimed; a platform where torch.compile cannot work is a skip
             backend.sync(step(w0))
-        except Exception as exc:  # noqa: BLE001 - any compiler failure means "does not apply here"
+        except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise Unsupported(f"torch.compile fails on {backend.device}: {type(exc).__name__}: {first}") from exc
 

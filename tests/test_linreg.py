@@ -1,0 +1,60 @@
+"""The linear-regression workload's own logic: data, reference, metrics and gates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlxbench.backends import NumpyBackend
+from mlxbench.workload import Unsupported
+from workloads import linreg
+
+SMALL = linreg.Spec(steps=2_000)
+
+
+def test_profiles_keep_seed_sizes():
+    seed = linreg.PROFILES["seed"]
+    assert (seed.n_features, seed.n_train, seed.noise, seed.steps, seed.lr) == (100, 1_000, 1e-2, 10_000, 0.01)
+
+
+def test_data_is_deterministic_and_float32():
+    a, b = linreg.make_data(SMALL), linreg.make_data(SMALL)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    assert a.X_train.dtype == np.float32 and a.X_train.shape == (1_000, 100) and a.X_test.shape == (100, 100)
+
+
+@pytest.mark.parametrize(("profile", "tol"), [("seed", 1e-10), ("ci", 1e-4)])
+def test_reference_converges_to_least_squares(profile, tol):
+    spec = linreg.PROFILES[profile]
+    data = linreg.make_data(spec)
+    w = linreg.reference(spec, data)
+    lstsq = np.linalg.lstsq(data.X_train.astype(np.float64), data.y_train.astype(np.float64), rcond=None)[0]
+    assert np.max(np.abs(w - lstsq)) < tol
+
+
+def test_gates_pass_a_converged_run_and_fail_the_start():
+    wl = linreg.WORKLOAD
+    prepared = wl.prepare(NumpyBackend(), SMALL, "eager", None)
+    good = wl.metrics(SMALL, "eager", prepared.run(), prepared)
+    assert all(g.passes(good[g.metric]) for g in wl.gates(SMALL, "eager")), good
+    bad = wl.metrics(SMALL, "eager", prepared.state["data"].w0, prepared)
+    failed = [g.metric for g in wl.gates(SMALL, "eager") if not g.passes(bad[g.metric])]
+    assert failed == ["test_mse", "weight_error", "ref_deviation"]
+
+
+def test_numpy_has_no_compiled_variant():
+    with pytest.raises(Unsupported, match="numpy has no compiler"):
+        linreg.WORKLOAD.prepare(NumpyBackend(), SMALL, "compiled", None)
+
+
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_frameworks_agree_with_the_float64_reference(framework):
+    pytest.importorskip(framework)
+    from mlxbench.backends import MlxBackend, TorchBackend
+
+    backend = MlxBackend("cpu") if framework == "mlx" else TorchBackend("cpu")
+    spec = linreg.Spec(steps=300)
+    with backend.activate():
+        prepared = linreg.WORKLOAD.prepare(backend, spec, "eager", None)
+        w = backend.to_numpy(prepared.run())
+    assert linreg.WORKLOAD.metrics(spec, "eager", w, prepared)["ref_deviation"] < spec.max_ref_deviation

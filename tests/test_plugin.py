@@ -1,0 +1,187 @@
+"""The pytest plugin as a user meets it: options, ids, skips, sync, JSON, extension points."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write_bench
+
+
+def test_unknown_backend_is_a_usage_error_listing_valid_names(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "mlx-tpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*unknown backend 'mlx-tpu'; valid backends: mlx-cpu, mlx-gpu, numpy, torch-cpu, "
+            "torch-mps, torch-cuda, fake-rec, fake-missing*"
+        ]
+    )
+
+
+def test_unknown_profile_is_a_usage_error(project):
+    write_bench(project)
+    result = project.runpytest("--profile", "huge")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown profile 'huge'; valid profiles: seed, ci*"])
+
+
+def test_missing_data_dir_is_a_usage_error(project):
+    write_bench(project)
+    result = project.runpytest("--data-dir", "/nonexistent/mnist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*data directory '/nonexistent/mnist' does not exist*"])
+
+
+def test_tests_are_parametrized_by_backend_name(project):
+    write_bench(project)
+    result = project.runpytest("--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == [
+        f"test_fake.py::test_sum[{b}]"
+        for b in ("mlx-cpu", "mlx-gpu", "numpy", "torch-cpu", "torch-mps", "torch-cuda", "fake-rec", "fake-missing")
+    ]
+
+
+def test_backend_option_selects_and_repeats(project):
+    write_bench(project)
+    result = project.runpytest("--collect-only", "-q", "--backend", "fake-rec", "--backend", "numpy,fake-rec")
+    assert [line for line in result.outlines if "::" in line] == [
+        "test_fake.py::test_sum[fake-rec]",
+        "test_fake.py::test_sum[numpy]",
+    ]
+
+
+def test_unavailable_backend_skips_with_its_reason(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "fake-missing")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*fake-missing: fakelib is not installed (pip install fakelib)*"])
+    assert "Benchmark fixture was not used" not in result.stdout.str()
+
+
+def test_unsupported_variant_skips_with_its_reason(project):
+    write_bench(project, variant="nope")
+    result = project.runpytest("--backend", "numpy")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*fakesum[[]nope[]] does not apply to numpy: nothing to see*"])
+
+
+def test_sync_is_called_inside_every_round_and_device_restored(project):
+    write_bench(project)
+    project.makepyfile(
+        test_zcalls="""
+        import mlxbench_fake
+
+        def test_zz_calls():
+            calls = mlxbench_fake.CALLS
+            # one warm-up round and three measured rounds, each synced; all inside activate()
+            assert calls == [("enter", "fake-rec")] + [("sync", 8.0)] * 4 + [("exit", "fake-rec")], calls
+    """
+    )
+    result = project.runpytest("--backend", "fake-rec", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+def test_device_restored_when_the_measured_call_raises(project):
+    write_bench(project, variant="broken")
+    project.makepyfile(
+        test_zcalls="""
+        import mlxbench_fake
+
+        def test_zz_calls():
+            assert mlxbench_fake.CALLS == [("enter", "fake-rec"), ("exit", "fake-rec")]
+    """
+    )
+    result = project.runpytest("--backend", "fake-rec")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_framework_error_fails_the_test_never_nan_or_skip(project):
+    write_bench(project, variant="broken")
+    out = project.path / "run.json"
+    result = project.runpytest("--backend", "numpy", f"--benchmark-json={out}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: kernel exploded on purpose*"])
+    assert json.loads(out.read_text())["benchmarks"] == []
+
+
+def test_accuracy_gate_failure_names_backend_and_numbers(project):
+    write_bench(project, variant="wrong")
+    result = project.runpytest("--backend", "numpy")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*accuracy gate failed for fakesum[[]wrong[]] on numpy:*", "*total = 16, needs <= 8 (sum of ones)*"]
+    )
+
+
+def test_gate_runs_with_benchmark_disable(project):
+    write_bench(project, variant="wrong")
+    result = project.runpytest("--backend", "numpy", "--benchmark-disable")
+    result.assert_outcomes(failed=1)
+
+
+def test_run_json_holds_backend_name_metrics_and_machine_facts(project):
+    write_bench(project)
+    out = project.path / "run.json"
+    result = project.runpytest("--backend", "numpy", "--profile", "ci", f"--benchmark-json={out}")
+    result.assert_outcomes(passed=1)
+    run = json.loads(out.read_text())
+    (b,) = run["benchmarks"]
+    assert b["params"] == {"backend_name": "numpy"}
+    info = b["extra_info"]
+    assert (info["backend"], info["workload"], info["variant"], info["profile"]) == ("numpy", "fakesum", "ok", "ci")
+    assert info["metrics"] == {"total": 4.0, "expected": 4.0}
+    assert info["gates"][0]["passed"] is True
+    assert info["it_per_s"] > 0
+    assert len(b["stats"]["data"]) == 3  # per-round samples are stored
+    facts = run["machine_info"]["mlxbench"]
+    assert facts["machine_id"] == run["mlxbench"]["machine_id"]
+    assert {"cpu_model", "gpus", "versions", "blas", "threads"} <= facts.keys()
+    assert "UNSERIALIZABLE" not in out.read_text()
+
+
+def test_autosave_goes_to_a_folder_named_by_hardware(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--benchmark-autosave")
+    result.assert_outcomes(passed=1)
+    saved = list((project.path / "baselines" / "Test-M9-Ultra").glob("0001_*.json"))
+    assert len(saved) == 1
+    result = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*Comparing against benchmarks from: Test-M9-Ultra/0001_*"])
+    assert len(list((project.path / "baselines" / "Test-M9-Ultra").glob("*.json"))) == 2
+
+
+def test_corrupt_baseline_is_named_left_alone_and_the_run_goes_on(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    folder = project.path / "baselines" / "Test-M9-Ultra"
+    folder.mkdir(parents=True)
+    bad = folder / "0001_broken.json"
+    bad.write_text('{"benchmarks": [')
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--benchmark-compare")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*baseline file {bad} is unreadable*left as is*"])
+    assert bad.read_text() == '{"benchmarks": ['
+
+
+def test_extension_workload_runs_from_entry_point(project):
+    project.makepyfile(
+        test_ext="""
+        def test_extension_workload(bench, mlxbench_registry, extension_workload):
+            name, variant = extension_workload
+            bench.run(mlxbench_registry.workload(name), variant)
+    """
+    )
+    result = project.runpytest("--backend", "numpy", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_extension_workload[[]fakesum-ok-numpy[]] PASSED*",
+            "*test_extension_workload[[]fakesum-wrong-numpy[]] FAILED*",
+            "*test_extension_workload[[]fakesum-nope-numpy[]] SKIPPED*",
+        ]
+    )
