@@ -57,6 +57,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="fail, instead of skip, benchmarks whose dataset is unavailable (for CI)",
     )
+    group.addoption(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="override the workloads' random seed (data, initial weights, shuffles): for robustness sweeps",
+    )
     parser.addini("mlxbench_baselines", "folder (relative to rootdir) for saved runs", default="baselines")
 
 
@@ -78,7 +85,9 @@ def _resolve_options(config: pytest.Config, registry: Registry) -> tuple[RunCont
             f"data directory {data_dir!r} does not exist; pass --data-dir (or {DATA_DIR_ENV}) pointing at a folder "
             "that holds the datasets, or leave it unset to use the download cache"
         )
-    ctx = RunContext(profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"))
+    ctx = RunContext(
+        profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"), seed=config.getoption("seed")
+    )
     return ctx, chosen or names
 
 
@@ -157,6 +166,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("extension_workload", params)
     if "backend_name" in metafunc.fixturenames:
         metafunc.parametrize("backend_name", config.stash[selected_key], ids=str)
+    if "mlxbench_profile" in metafunc.fixturenames:
+        # The profile is part of every benchmark's name, so a saved seed run is never compared with a ci run.
+        profile = config.stash[context_key].profile
+        metafunc.parametrize("mlxbench_profile", [profile], ids=[profile])
 
 
 @pytest.fixture
@@ -170,7 +183,9 @@ def mlxbench_registry(request: pytest.FixtureRequest) -> Registry:
 
 
 @pytest.fixture
-def bench(request: pytest.FixtureRequest, backend_name: str, mlxbench_context, mlxbench_registry) -> Bench:
+def bench(
+    request: pytest.FixtureRequest, backend_name: str, mlxbench_profile: str, mlxbench_context, mlxbench_registry
+) -> Bench:
     """One backend, ready to run a workload; skips with the reason when the backend is unavailable here."""
     backend = mlxbench_registry.backends[backend_name]
     reason = backend.unavailable_reason()

@@ -28,6 +28,9 @@ WORKLOAD_GROUP = "mlxbench.workloads"
 
 BUILTIN_WORKLOADS: dict[str, str] = {
     "linreg": "workloads.linreg:WORKLOAD",
+    "mnist_mlp": "workloads.mnist:WORKLOAD",
+    "lazy_eval": "workloads.lazy_eval:WORKLOAD",
+    "placement": "workloads.placement:WORKLOAD",
 }
 
 

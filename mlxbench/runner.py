@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from mlxbench.backends import Backend
+from mlxbench.datasets import DatasetUnavailable
 from mlxbench.workload import Prepared, Unsupported, Workload
 
 
@@ -19,6 +21,7 @@ class RunContext:
     profile: str = "seed"
     data_dir: str | None = None
     strict_data: bool = False
+    seed: int | None = None  # overrides every workload spec's `seed` (robustness sweeps)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -44,14 +47,27 @@ class Bench:
         __tracebackhide__ = True
         backend = self.backend
         spec = workload.spec(self.profile)
+        if self.context.seed is not None:
+            if not (dataclasses.is_dataclass(spec) and any(f.name == "seed" for f in dataclasses.fields(spec))):
+                pytest.skip(f"{workload.name} has no seed to vary (--seed)")
+            spec = dataclasses.replace(spec, seed=self.context.seed)
         with backend.activate():
             try:
                 prepared = workload.prepare(backend, spec, variant, self.context)
             except Unsupported as exc:
                 pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
+            except DatasetUnavailable as exc:
+                if self.context.strict_data:
+                    pytest.fail(f"{workload.name}: dataset unavailable (--strict-data): {exc}", pytrace=False)
+                pytest.skip(f"{workload.name}: dataset unavailable: {exc}")
             info = self.benchmark.extra_info
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
+            info.update(prepared.info)
+            if self.context.seed is not None:
+                info["seed"] = self.context.seed
             result = self.measure(prepared)
+            if prepared.collect is not None:
+                result = prepared.collect(result)
             info["backend_facts"] = backend.facts()
         metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
         self.gate(metrics, workload.gates(spec, variant), label=f"{workload.name}[{variant}] on {backend.name}")
@@ -79,9 +95,11 @@ class Bench:
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
                 setup()
                 result = timed()
-        elif prepared.work_per_round:
-            median = self.benchmark.stats.stats.median
-            self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / median
+        else:
+            prepared.round_times = list(self.benchmark.stats.stats.data)
+            if prepared.work_per_round:
+                median = self.benchmark.stats.stats.median
+                self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / median
         return result
 
     def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:

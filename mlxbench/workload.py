@@ -54,6 +54,9 @@ class Prepared:
     work_per_round / work_unit: for throughput in extra_info, e.g. 10_000 "it" -> it/s.
     cumulative: rounds build on each other (training epochs): all of them run even when timing
                 is disabled, so the accuracy gate judges the same model.
+    collect:    after timing, maps the last timed output to the result to check (default: itself);
+                e.g. a lazily built graph that the clock deliberately did not evaluate.
+    info:       descriptive labels for the run JSON (strings), e.g. what a variant measures.
     state:      anything the workload's `metrics` needs besides the result.
     """
 
@@ -64,6 +67,9 @@ class Prepared:
     work_per_round: float | None = None
     work_unit: str = "it"
     cumulative: bool = False
+    collect: Callable[[Any], Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # labels saved in extra_info (e.g. execution model)
+    round_times: list[float] = field(default_factory=list)  # filled by the harness after timing
     state: dict[str, Any] = field(default_factory=dict)
 
 

@@ -40,7 +40,7 @@ def test_tests_are_parametrized_by_backend_name(project):
     result = project.runpytest("--collect-only", "-q")
     ids = [line for line in result.outlines if "::" in line]
     assert ids == [
-        f"test_fake.py::test_sum[{b}]"
+        f"test_fake.py::test_sum[{b}-seed]"
         for b in ("mlx-cpu", "mlx-gpu", "numpy", "torch-cpu", "torch-mps", "torch-cuda", "fake-rec", "fake-missing")
     ]
 
@@ -49,8 +49,8 @@ def test_backend_option_selects_and_repeats(project):
     write_bench(project)
     result = project.runpytest("--collect-only", "-q", "--backend", "fake-rec", "--backend", "numpy,fake-rec")
     assert [line for line in result.outlines if "::" in line] == [
-        "test_fake.py::test_sum[fake-rec]",
-        "test_fake.py::test_sum[numpy]",
+        "test_fake.py::test_sum[fake-rec-seed]",
+        "test_fake.py::test_sum[numpy-seed]",
     ]
 
 
@@ -130,7 +130,8 @@ def test_run_json_holds_backend_name_metrics_and_machine_facts(project):
     result.assert_outcomes(passed=1)
     run = json.loads(out.read_text())
     (b,) = run["benchmarks"]
-    assert b["params"] == {"backend_name": "numpy"}
+    assert b["params"] == {"backend_name": "numpy", "mlxbench_profile": "ci"}
+    assert b["name"] == "test_sum[numpy-ci]"  # the profile is in the name: seed and ci runs never mix
     info = b["extra_info"]
     assert (info["backend"], info["workload"], info["variant"], info["profile"]) == ("numpy", "fakesum", "ok", "ci")
     assert info["metrics"] == {"total": 4.0, "expected": 4.0}
@@ -180,8 +181,8 @@ def test_extension_workload_runs_from_entry_point(project):
     result = project.runpytest("--backend", "numpy", "-v")
     result.stdout.fnmatch_lines(
         [
-            "*test_extension_workload[[]fakesum-ok-numpy[]] PASSED*",
-            "*test_extension_workload[[]fakesum-wrong-numpy[]] FAILED*",
-            "*test_extension_workload[[]fakesum-nope-numpy[]] SKIPPED*",
+            "*test_extension_workload[[]fakesum-ok-numpy-seed[]] PASSED*",
+            "*test_extension_workload[[]fakesum-wrong-numpy-seed[]] FAILED*",
+            "*test_extension_workload[[]fakesum-nope-numpy-seed[]] SKIPPED*",
         ]
     )

@@ -1,0 +1,97 @@
+"""Stream / device placement: `x = a @ b` on device d1, then 500 x `b = exp(b)`, each evaluated, on d2.
+
+The seed's function, with a (4096x512) and b (512x4). The benchmark's backend is d1; the variant
+names d2. In MLX both ops go to streams of one unified memory, so no copies are made; PyTorch
+moves `b` to d2 explicitly (the copy is part of the timed call, as it is part of the work).
+
+  seed-to-<d2>    the seed's loop: `b` overflows to inf after about four exp steps, so only `x` is
+                  checked; kept for its timings
+  finite-to-<d2>  `b = exp(-b)`, which converges (to 0.567...) and stays finite: `x` and `b`
+                  are both checked against NumPy
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlxbench.workload import Gate, Prepared, Unsupported, load_impl
+
+
+@dataclass(frozen=True)
+class Spec:
+    m: int = 4096  # seed: a is m x k
+    k: int = 512
+    n: int = 4  # seed: b is k x n
+    n_exp: int = 500  # seed
+    rounds: int = 10
+    seed: int = 0
+    max_x_rel_error: float = 1e-4  # float32 matmul, k=512 terms, against float64
+    max_b_rel_error: float = 1e-5  # exp(-b) is a contraction: float32 rounding does not grow
+
+
+PROFILES = {"seed": Spec(), "ci": Spec(rounds=3)}
+DEVICES = ("cpu", "gpu")
+VARIANTS = tuple(f"{kind}-to-{d2}" for kind in ("seed", "finite") for d2 in DEVICES)
+
+
+def reference(spec: Spec, a: np.ndarray, b: np.ndarray, finite: bool) -> tuple[np.ndarray, np.ndarray]:
+    x = a.astype(np.float64) @ b.astype(np.float64)
+    with np.errstate(over="ignore"):
+        for _ in range(spec.n_exp):
+            b = np.exp(-b) if finite else np.exp(b)
+    return x, b
+
+
+def rel_error(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
+
+
+class Placement:
+    name = "placement"
+    variants = VARIANTS
+
+    def spec(self, profile: str) -> Spec:
+        return PROFILES[profile]
+
+    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
+        impl = load_impl(__name__, backend.framework)
+        kind, _, d2 = variant.partition("-to-")
+        devices = impl.devices(backend)  # {"cpu": ..., "gpu": ...} for the ones this machine has
+        if d2 not in devices:
+            raise Unsupported(f"no {d2} device for {backend.framework} on this machine")
+        rng = np.random.default_rng(spec.seed)
+        a_np = rng.standard_normal((spec.m, spec.k)).astype(np.float32)
+        b_np = rng.standard_normal((spec.k, spec.n)).astype(np.float32)
+        run = impl.make_fun(
+            backend, devices[d2], backend.asarray(a_np), backend.asarray(b_np), spec.n_exp, finite=kind == "finite"
+        )
+        d1 = "gpu" if backend.device != "cpu" else "cpu"
+        return Prepared(
+            run=run,
+            rounds=spec.rounds,
+            warmup_rounds=1,
+            work_per_round=spec.n_exp,
+            work_unit="exp",
+            info={"d1": d1, "d2": d2, "placement": f"{d1}/{d2}", "memory": impl.MEMORY},
+            state={"a": a_np, "b": b_np, "finite": kind == "finite"},
+        )
+
+    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
+        x, b = (np.asarray(r, dtype=np.float64) for r in result)
+        st = prepared.state
+        want_x, want_b = reference(spec, st["a"], st["b"], st["finite"])
+        out = {"x_rel_error": rel_error(x, want_x), "b_finite_fraction": float(np.mean(np.isfinite(b)))}
+        if st["finite"]:
+            out["b_rel_error"] = rel_error(b, want_b)
+        return out
+
+    def gates(self, spec: Spec, variant: str) -> list[Gate]:
+        gates = [Gate("x_rel_error", spec.max_x_rel_error, "max", "a @ b against float64 NumPy")]
+        if variant.startswith("finite"):
+            gates.append(Gate("b_rel_error", spec.max_b_rel_error, "max", "500 x exp(-b) against NumPy"))
+        return gates
+
+
+WORKLOAD = Placement()

@@ -1,0 +1,23 @@
+"""Placement in MLX: ops go to a device's stream; arrays live in one unified memory (no copies)."""
+
+import mlx.core as mx
+
+MEMORY = "unified (MLX streams, no copies)"
+
+
+def devices(backend) -> dict:
+    return {name: dev for name, dev in (("cpu", mx.cpu), ("gpu", mx.gpu)) if mx.is_available(dev)}
+
+
+def make_fun(backend, d2, a, b, n_exp: int, finite: bool):
+    d1 = backend.mx_device
+
+    def fun():
+        x = mx.matmul(a, b, stream=d1)
+        y = b
+        for _ in range(n_exp):
+            y = mx.exp(mx.negative(y, stream=d2) if finite else y, stream=d2)
+            mx.eval(y)  # the seed evaluates every step
+        return x, y
+
+    return fun
