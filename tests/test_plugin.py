@@ -186,3 +186,30 @@ def test_extension_workload_runs_from_entry_point(project):
             "*test_extension_workload[[]fakesum-nope-numpy-seed[]] SKIPPED*",
         ]
     )
+
+
+MNIST_BENCH = """
+from workloads import mnist
+
+def test_mnist(bench):
+    bench.run(mnist.WORKLOAD, "eager")
+"""
+
+
+def test_missing_dataset_skips_with_how_to_provide_it(project, tmp_path):
+    project.makepyfile(test_mnist=MNIST_BENCH)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = project.runpytest("--backend", "numpy", f"--data-dir={empty}")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*mnist_mlp: dataset unavailable: mnist: train-images-idx3-ubyte.gz, *not found in "
+                                 "data directory*--data-dir*"])
+
+
+def test_strict_data_turns_the_skip_into_a_failure(project, tmp_path):
+    project.makepyfile(test_mnist=MNIST_BENCH)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = project.runpytest("--backend", "numpy", f"--data-dir={empty}", "--strict-data")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*dataset unavailable (--strict-data)*"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import mlx.core as mx
@@ -15,7 +16,7 @@ HAS_COMPILER = True
 class MLP(nn.Module):
     def __init__(self, sizes: tuple[int, ...]) -> None:
         super().__init__()
-        self.layers = [nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.layers = [nn.Linear(i, o) for i, o in itertools.pairwise(sizes)]
 
     def __call__(self, x):
         for layer in self.layers[:-1]:

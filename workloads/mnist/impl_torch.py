@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -17,7 +19,7 @@ class Trainer:
         self.batches = [backend.asarray(b).long() for b in plan.batches]
         sizes = (784, *plan.spec.hidden, 10)
         layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             layers += [nn.Linear(fan_in, fan_out, device=dev)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
         self.model = nn.Sequential(*layers)
         self.linears = [m for m in self.model if isinstance(m, nn.Linear)]
