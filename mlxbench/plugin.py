@@ -112,6 +112,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[patched_key] = (bsession, bsession.get_machine_id)
     bsession.get_machine_id = machine.machine_id
+    if config.option.benchmark_compare is True:
+        # "compare with the last run" means the last run of this profile: a seed run saved after a
+        # ci run must not leave the ci benchmarks with nothing to compare against.
+        latest = latest_run(storage_folder(config), ctx.profile)
+        config.option.benchmark_compare = str(latest) if latest else f"no-saved-{ctx.profile}-run"
+
+
+def storage_folder(config: pytest.Config) -> Path:
+    storage = str(config.option.benchmark_storage)
+    path = Path(storage.removeprefix("file://"))
+    return (path if path.is_absolute() else Path.cwd() / path) / machine.machine_id()
+
+
+def run_profile(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return (data.get("mlxbench") or {}).get("profile")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def latest_run(folder: Path, profile: str) -> Path | None:
+    """The newest saved run (NNNN_*.json) in `folder` made with `profile`."""
+    runs = [p for p in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json")) if run_profile(p) == profile]
+    return runs[-1] if runs else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -202,8 +202,9 @@ def test_missing_dataset_skips_with_how_to_provide_it(project, tmp_path):
     empty.mkdir()
     result = project.runpytest("--backend", "numpy", f"--data-dir={empty}")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*mnist_mlp: dataset unavailable: mnist: train-images-idx3-ubyte.gz, *not found in "
-                                 "data directory*--data-dir*"])
+    result.stdout.fnmatch_lines(
+        ["*mnist_mlp: dataset unavailable: mnist: train-images-idx3-ubyte.gz, *not found in data directory*--data-dir*"]
+    )
 
 
 def test_strict_data_turns_the_skip_into_a_failure(project, tmp_path):
@@ -213,3 +214,15 @@ def test_strict_data_turns_the_skip_into_a_failure(project, tmp_path):
     result = project.runpytest("--backend", "numpy", f"--data-dir={empty}", "--strict-data")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*dataset unavailable (--strict-data)*"])
+
+
+def test_compare_picks_the_last_run_of_the_same_profile(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    write_bench(project)
+    project.runpytest("--backend", "numpy", "--profile", "ci", "--benchmark-save=ci").assert_outcomes(passed=1)
+    project.runpytest("--backend", "numpy", "--benchmark-save=seed").assert_outcomes(passed=1)
+    result = project.runpytest("--backend", "numpy", "--profile", "ci", "--benchmark-compare")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*Comparing against benchmarks from: Test-M9-Ultra/0001_ci.json*"])
+    out = result.stdout.str()  # the table sorts rows by speed, so check each row on its own
+    assert "test_sum[numpy-ci] (0001_ci)" in out and "test_sum[numpy-ci] (NOW)" in out
