@@ -6,8 +6,8 @@ Accuracy is computed in NumPy (float64) from the very parameters the timed epoch
 
 The seeds trained at lr 1e-2 and saw accuracy anywhere between 0.2 and 0.9. Here inputs are
 scaled to [0, 1], the initialisation is PyTorch's default (uniform +-1/sqrt(fan_in)) drawn from a
-seeded generator, and lr is 0.1: over seeds 0..9 the lowest accuracy stays far above the gate
-(see README for the sweep).
+seeded generator, and lr is 0.1: over seeds 0..9 the final test accuracy lies between 0.9617 and
+0.9670 on numpy, mlx-cpu and torch-cpu (README gives the sweep), against a gate of 0.95.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class Spec:
     lr: float = 0.1  # not the seed's 1e-2: see module docstring
     n_train: int = 60_000  # seed: the full training set
     seed: int = 0  # weights and shuffles
-    # Gates: 10 epochs reach >= 0.97 test accuracy on every backend and seed 0..9 here; 0.95 fails
-    # a broken gradient or a skipped update, never seed-to-seed spread.
+    # Gates: 10 epochs reach 0.9617..0.9670 over seeds 0..9 (numpy, mlx-cpu, torch-cpu; spread ~0.0015
+    # std); 0.95 fails a broken gradient or a skipped update, never seed-to-seed spread.
     min_test_accuracy: float = 0.95
     tta_target: float = 0.95  # time-to-accuracy: seconds and epochs until test accuracy first reaches this
 

@@ -27,7 +27,10 @@ class Spec:
     n_exp: int = 500  # seed
     rounds: int = 10
     seed: int = 0
-    max_x_rel_error: float = 1e-4  # float32 matmul, k=512 terms, against float64
+    # float32 a @ b (k = 512) against float64: ~1e-6 in full float32, but MLX's CUDA backend computes
+    # float32 matmul in TF32 (10-bit mantissa): 3.3e-4 measured on an H100. A misplaced or transposed
+    # operand gives O(1), so 1e-3 still catches every real error.
+    max_x_rel_error: float = 1e-3
     max_b_rel_error: float = 1e-5  # exp(-b) is a contraction: float32 rounding does not grow
 
 
