@@ -64,6 +64,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="override the workloads' random seed (data, initial weights, shuffles): for robustness sweeps",
     )
+    group.addoption(
+        "--regression-gate",
+        action="store_true",
+        default=False,
+        help="judge every benchmark against the baseline (--benchmark-compare, default: last saved run of this "
+        "machine and profile): statistics plus a threshold; a confirmed regression fails the test",
+    )
+    group.addoption(
+        "--regression-threshold",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="smallest slowdown that counts, e.g. 0.1 for 10%% (default: each workload's own, else 10%%)",
+    )
+    group.addoption(
+        "--allow-version-change",
+        action="store_true",
+        default=False,
+        help="let a baseline made with other framework versions gate this run (nightly release checks)",
+    )
     parser.addini("mlxbench_baselines", "folder (relative to rootdir) for saved runs", default="baselines")
 
 
@@ -88,6 +108,11 @@ def _resolve_options(config: pytest.Config, registry: Registry) -> tuple[RunCont
     ctx = RunContext(
         profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"), seed=config.getoption("seed")
     )
+    threshold = config.getoption("regression_threshold")
+    if threshold is not None and not 0 < threshold < 10:
+        raise pytest.UsageError(
+            f"--regression-threshold {threshold} is out of range; give a fraction such as 0.1 (10%)"
+        )
     return ctx, chosen or names
 
 
@@ -112,11 +137,60 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[patched_key] = (bsession, bsession.get_machine_id)
     bsession.get_machine_id = machine.machine_id
+    gating = config.getoption("regression_gate")
+    if gating and not config.option.benchmark_compare:
+        config.option.benchmark_compare = True
+    folder = storage_folder(config)
     if config.option.benchmark_compare is True:
         # "compare with the last run" means the last run of this profile: a seed run saved after a
         # ci run must not leave the ci benchmarks with nothing to compare against.
-        latest = latest_run(storage_folder(config), ctx.profile)
+        latest = latest_run(folder, ctx.profile)
         config.option.benchmark_compare = str(latest) if latest else f"no-saved-{ctx.profile}-run"
+    if gating and machine.is_virtual_apple_gpu():
+        ctx.extra["not_gating"] = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
+    elif gating:
+        ctx.gate = make_gate(config, folder, ctx.profile)
+
+
+def make_gate(config: pytest.Config, folder: Path, profile: str):
+    from mlxbench.gate import RegressionGate
+    from mlxbench.runs import BadRun, comparability, resolve
+
+    ref = str(config.option.benchmark_compare)
+    if ref.startswith("no-saved-"):
+        return None  # first run of this machine and profile: nothing to gate against (said at the end)
+    try:
+        gate = RegressionGate.from_folder(
+            resolve(ref, folder), folder, profile, config.getoption("regression_threshold")
+        )
+    except BadRun as exc:
+        raise pytest.UsageError(f"--regression-gate: {exc}") from None
+    why = comparability(gate.baseline.facts, machine.environment_facts(), config.getoption("allow_version_change"))
+    if why:
+        raise pytest.UsageError(f"--regression-gate: baseline {gate.baseline.path} cannot gate this run: {why}")
+    return gate
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if not config.getoption("regression_gate", False):
+        return
+    ctx = config.stash.get(context_key, None)
+    gate = ctx.gate if ctx else None
+    if ctx and ctx.extra.get("not_gating"):
+        terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.extra['not_gating']}", yellow=True)
+        return
+    if gate is None:
+        terminalreporter.write_line(
+            "mlxbench: no saved run of this machine and profile to gate against; save this one "
+            "(--benchmark-autosave) to make it the baseline",
+            yellow=True,
+        )
+        return
+    from mlxbench.gate import summary_lines
+
+    terminalreporter.section("mlxbench regression verdicts")
+    for line in summary_lines(gate.results, str(gate.baseline.path)):
+        terminalreporter.write_line(line)
 
 
 def storage_folder(config: pytest.Config) -> Path:
@@ -230,4 +304,5 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
         "machine_id": machine.machine_id(),
         "profile": ctx.profile if ctx else None,
         "backends": config.stash.get(selected_key, None),
+        "gating": not machine.is_virtual_apple_gpu(),  # paravirtual GPUs: correctness only
     }

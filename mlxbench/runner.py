@@ -22,6 +22,7 @@ class RunContext:
     data_dir: str | None = None
     strict_data: bool = False
     seed: int | None = None  # overrides every workload spec's `seed` (robustness sweeps)
+    gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,15 +64,42 @@ class Bench:
             info = self.benchmark.extra_info
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
             info.update(prepared.info)
+            if getattr(spec, "regression_threshold", None) is not None:
+                info["regression_threshold"] = spec.regression_threshold  # offline compare uses it too
             if self.context.seed is not None:
                 info["seed"] = self.context.seed
             result = self.measure(prepared)
             if prepared.collect is not None:
                 result = prepared.collect(result)
             info["backend_facts"] = backend.facts()
-        metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
-        self.gate(metrics, workload.gates(spec, variant), label=f"{workload.name}[{variant}] on {backend.name}")
+            label = f"{workload.name}[{variant}] on {backend.name}"
+            metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
+            self.gate(metrics, workload.gates(spec, variant), label=label)
+            self.judge(prepared, getattr(spec, "regression_threshold", None), label)
         return metrics
+
+    def judge(self, prepared: Prepared, threshold: float | None, label: str) -> None:
+        """With --regression-gate: compare with the baseline; a confirmed regression fails the test."""
+        __tracebackhide__ = True
+        gate = self.context.gate
+        if gate is None or not prepared.round_times:
+            return
+        remeasure = None
+        if not prepared.cumulative:
+            from mlxbench.gate import bare_samples
+
+            def remeasure() -> list[float]:
+                return bare_samples(prepared.run, self.backend.sync, prepared.rounds)
+
+        info = self.benchmark.extra_info
+        note = "not re-measured: its rounds build on each other"
+        res = gate.judge(self.benchmark.fullname, prepared.round_times, info, threshold, remeasure, note)
+        if res is None:
+            return
+        self.benchmark.extra_info["verdict"] = res.as_dict()
+        if res.regressed:
+            detail = "\n  ".join(res.reasons + [f"accuracy: {a}" for a in res.accuracy])
+            pytest.fail(f"regression in {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
 
     def measure(self, prepared: Prepared) -> Any:
         """Time `prepared.run` with completion forced inside the clock; return the last result."""
@@ -111,9 +139,10 @@ class Bench:
         for g in gates:
             value = metrics.get(g.metric, math.nan)
             ok = g.passes(value)
-            results.append(
-                {"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why}
-            )
+            entry = {"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why}
+            if g.tolerance is not None:
+                entry["tolerance"] = g.tolerance
+            results.append(entry)
             if not ok:
                 failures.append(g.describe(value))
         info["gates"] = results

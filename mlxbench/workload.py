@@ -26,12 +26,17 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Gate:
-    """One accuracy threshold: `metric` must be `<= limit` (kind "max") or `>= limit` ("min")."""
+    """One accuracy threshold: `metric` must be `<= limit` (kind "max") or `>= limit` ("min").
+
+    `tolerance`: how much worse than the baseline's value the metric may get before the regression
+    gate calls it an accuracy regression (default: see mlxbench.verdict.accuracy_regressions).
+    """
 
     metric: str
     limit: float
     kind: Literal["max", "min"]
     why: str
+    tolerance: float | None = None
 
     def passes(self, value: float) -> bool:
         if value is None or math.isnan(value):

@@ -10,6 +10,9 @@ import pytest
 pytest_plugins = ["pytester"]
 
 FAKES = '''
+import os
+import time
+
 import numpy as np
 from mlxbench.backends import NumpyBackend
 from mlxbench.workload import Gate, Prepared, Unsupported
@@ -57,12 +60,16 @@ class SumWorkload:
             raise Unsupported("nothing to see")
         x = backend.asarray(np.ones(spec, dtype=np.float32))
 
+        delay = float(os.environ.get("FAKE_DELAY", "0"))
+
         def run():
+            if delay:
+                time.sleep(delay)
             if variant == "broken":
                 raise RuntimeError("kernel exploded on purpose")
             return x * (2.0 if variant == "wrong" else 1.0)
 
-        return Prepared(run=run, rounds=3, warmup_rounds=1, work_per_round=spec)
+        return Prepared(run=run, rounds=6, warmup_rounds=1, work_per_round=spec)
 
     def metrics(self, spec, variant, result, prepared):
         return {"total": float(result.sum()), "expected": float(spec)}
@@ -110,3 +117,49 @@ def write_bench(pytester: pytest.Pytester, variant: str = "ok", name: str = "tes
     """)
         }
     )
+
+
+FACTS = {
+    "machine_id": "Test-Box",
+    "cpu_model": "Test CPU",
+    "cpu_count": 2,
+    "gpus": [],
+    "virtual_gpu": False,
+    "versions": {"mlx": "0.32.4", "numpy": "2.4.6", "torch": "2.13.0"},
+    "threads": {"torch": 2},
+    "blas": {"numpy": {"blas": "openblas"}, "torch": "mkl"},
+}
+
+
+def make_run(benchmarks: dict, facts: dict | None = None, profile: str = "ci") -> dict:
+    """A pytest-benchmark run as mlxbench saves it: {fullname: (samples, extra_info)}."""
+    import statistics
+
+    out = []
+    for fullname, (samples, info) in benchmarks.items():
+        out.append(
+            {
+                "group": None,
+                "name": fullname.split("::")[-1],
+                "fullname": fullname,
+                "params": {},
+                "param": None,
+                "extra_info": info,
+                "stats": {
+                    "min": min(samples),
+                    "max": max(samples),
+                    "mean": statistics.mean(samples),
+                    "median": statistics.median(samples),
+                    "rounds": len(samples),
+                    "data": list(samples),
+                },
+            }
+        )
+    return {
+        "machine_info": {"python_version": "3.11.7", "mlxbench": facts or FACTS},
+        "commit_info": {"id": "abc123"},
+        "benchmarks": out,
+        "datetime": "2026-11-23T06:00:00",
+        "version": "5.3.1",
+        "mlxbench": {"format": 1, "profile": profile},
+    }

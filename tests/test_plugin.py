@@ -77,8 +77,8 @@ def test_sync_is_called_inside_every_round_and_device_restored(project):
 
         def test_zz_calls():
             calls = mlxbench_fake.CALLS
-            # one warm-up round and three measured rounds, each synced; all inside activate()
-            assert calls == [("enter", "fake-rec")] + [("sync", 8.0)] * 4 + [("exit", "fake-rec")], calls
+            # one warm-up round and six measured rounds, each synced; all inside activate()
+            assert calls == [("enter", "fake-rec")] + [("sync", 8.0)] * 7 + [("exit", "fake-rec")], calls
     """
     )
     result = project.runpytest("--backend", "fake-rec", "-p", "no:randomly")
@@ -137,7 +137,7 @@ def test_run_json_holds_backend_name_metrics_and_machine_facts(project):
     assert info["metrics"] == {"total": 4.0, "expected": 4.0}
     assert info["gates"][0]["passed"] is True
     assert info["it_per_s"] > 0
-    assert len(b["stats"]["data"]) == 3  # per-round samples are stored
+    assert len(b["stats"]["data"]) == 6  # per-round samples are stored
     facts = run["machine_info"]["mlxbench"]
     assert facts["machine_id"] == run["mlxbench"]["machine_id"]
     assert {"cpu_model", "gpus", "versions", "blas", "threads"} <= facts.keys()
@@ -226,3 +226,46 @@ def test_compare_picks_the_last_run_of_the_same_profile(project, monkeypatch):
     result.stderr.fnmatch_lines(["*Comparing against benchmarks from: Test-M9-Ultra/0001_ci.json*"])
     out = result.stdout.str()  # the table sorts rows by speed, so check each row on its own
     assert "test_sum[numpy-ci] (0001_ci)" in out and "test_sum[numpy-ci] (NOW)" in out
+
+
+def test_regression_gate_flags_a_slowdown_and_summarizes(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    write_bench(project)
+    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    same = project.runpytest("--backend", "numpy", "--regression-gate")
+    same.assert_outcomes(passed=1)
+    same.stdout.fnmatch_lines(["*mlxbench regression verdicts*", "*0 regressed*"])
+    monkeypatch.setenv("FAKE_DELAY", "0.009")
+    slow = project.runpytest("--backend", "numpy", "--regression-gate")
+    slow.assert_outcomes(failed=1)
+    slow.stdout.fnmatch_lines(
+        ["*regression in fakesum[[]ok[]] on numpy against 0001_*", "*re-measured: regressed*", "*1 regressed*"]
+    )
+
+
+def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    folder = project.path / "baselines" / "Test-M9-Ultra"
+    folder.mkdir(parents=True)
+    from conftest import make_run
+    from mlxbench import machine
+
+    old = machine.environment_facts()  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
+    old["versions"] = {**old["versions"], "numpy": "1.0.0"}  # ... but with another NumPy
+    (folder / "0001_old.json").write_text(json.dumps(make_run({"x": ([1.0] * 6, {})}, old, profile="seed")))
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--regression-gate")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*cannot gate this run: framework versions differ (numpy 1.0.0 -> *): pass --allow-version-change*"]
+    )
+    result = project.runpytest("--backend", "numpy", "--regression-gate", "--allow-version-change")
+    result.assert_outcomes(passed=1)
+
+
+def test_regression_gate_without_baseline_says_so(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--regression-gate")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*no saved run of this machine and profile to gate against*"])

@@ -39,7 +39,7 @@ PROFILES: dict[str, Spec] = {
     "seed": Spec(),
     # CI: 2,000 steps contract the initial error by e^(-2000 * 0.01 * 0.47) ~ 8e-5, so the run is
     # converged and the seed profile's gates hold unchanged.
-    "ci": Spec(steps=2_000, rounds=3),
+    "ci": Spec(steps=2_000, rounds=5),  # 5 rounds: the fewest a regression verdict can use
 }
 
 VARIANTS = ("eager", "compiled")
@@ -107,7 +107,9 @@ class LinearRegression:
         return [
             Gate("test_mse", spec.max_test_mse, "max", "2x the label-noise floor of 1e-4"),
             Gate("weight_error", spec.max_weight_error, "max", "3x the least-squares estimate's expected error"),
-            Gate("ref_deviation", spec.max_ref_deviation, "max", "max |w - w_float64_reference|"),
+            # float32 rounding order differs between framework releases: let it move by 5e-5 before
+            # the regression gate calls it an accuracy change (the gate's own limit still holds)
+            Gate("ref_deviation", spec.max_ref_deviation, "max", "max |w - w_float64_reference|", tolerance=5e-5),
         ]
 
 

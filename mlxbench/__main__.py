@@ -1,0 +1,5 @@
+import sys
+
+from mlxbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""`mlxbench compare BASELINE CURRENT` and `mlxbench report RUN...`.
+
+Exit codes: 0 fine, 1 a regression (compare), 2 bad input (a corrupt or foreign run file, a missing
+run id, runs with no benchmark in common, an incomparable baseline, an existing output file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mlxbench import machine
+from mlxbench.runs import BadRun, Run, comparability, load_run, resolve
+
+BAD_INPUT = 2
+
+
+def _load(ref: str, storage: Path) -> Run:
+    return load_run(resolve(ref, storage / machine.machine_id()))
+
+
+def latest_runs(storage: Path, count: int) -> list[Run]:
+    """The last `count` saved runs of this machine with the newest run's profile, oldest first."""
+    folder = storage / machine.machine_id()
+    paths = sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json"))
+    if not paths:
+        raise BadRun(
+            f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
+        )
+    newest = load_run(paths[-1])
+    runs = [newest]
+    for path in reversed(paths[:-1]):
+        if len(runs) >= count:
+            break
+        try:
+            run = load_run(path)
+        except BadRun:
+            continue  # history with a damaged file still reports; compare/report on it names it
+        if run.profile == newest.profile:
+            runs.append(run)
+    return runs[::-1]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mlxbench.gate import RegressionGate, summary_lines
+
+    base = _load(args.baseline, args.storage)
+    cur = _load(args.current, args.storage)
+    common = sorted(set(base.benchmarks) & set(cur.benchmarks))
+    if not common:
+        raise BadRun(
+            f"{base.path} and {cur.path} have no benchmark in common: compare runs of the same benchmarks "
+            f"(same profile; names include it)"
+        )
+    why = comparability(base.facts, cur.facts, args.allow_version_change)
+    if why:
+        raise BadRun(f"{base.path} cannot gate {cur.path}: {why}")
+    gate = RegressionGate.from_folder(base.path, base.path.parent, base.profile or "", args.threshold)
+    gate.baseline = base
+    for name in common:
+        b = cur.benchmarks[name]
+        info = b.get("extra_info") or {}
+        gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
+    print("\n".join(summary_lines(gate.results, str(base.path))))
+    only = sorted(set(base.benchmarks) ^ set(cur.benchmarks))
+    if only:
+        print(f"  ({len(only)} benchmarks are in only one of the two runs and were not compared)")
+    return 1 if any(r.regressed for r in gate.results) else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mlxbench import report
+
+    runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
+    baseline = _load(args.baseline, args.storage) if args.baseline else None
+    if baseline is not None:
+        why = comparability(baseline.facts, runs[-1].facts, args.allow_version_change)
+        if why:
+            raise BadRun(f"{baseline.path} cannot be the baseline of {runs[-1].path}: {why}")
+        if not set(baseline.benchmarks) & set(runs[-1].benchmarks):
+            raise BadRun(f"{baseline.path} and {runs[-1].path} have no benchmark in common")
+    rep = report.build(runs, reference=args.reference, baseline=baseline)
+    try:
+        written = report.write(rep, args.out, args.format)
+    except FileExistsError as exc:
+        raise BadRun(str(exc)) from None
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlxbench", description="Compare and report mlxbench runs.")
+    p.add_argument(
+        "--storage",
+        type=Path,
+        default=Path("baselines"),
+        help="baseline folder; run ids (e.g. 0003) are looked up in STORAGE/<this machine's id>",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compare", help="verdicts of CURRENT against BASELINE; exit 1 on a regression")
+    c.add_argument("baseline", help="run file, or saved run id")
+    c.add_argument("current", help="run file, or saved run id")
+    c.add_argument("--threshold", type=float, default=None, help="smallest slowdown that counts (fraction)")
+    c.add_argument("--allow-version-change", action="store_true", help="gate across framework versions")
+    c.set_defaults(func=cmd_compare)
+    r = sub.add_parser("report", help="Markdown, HTML and JSON report of one or more runs (oldest first)")
+    r.add_argument(
+        "runs",
+        nargs="*",
+        help="run files or saved run ids, oldest first; the last one is reported, "
+        "all give history (default: the last --history saved runs of this machine)",
+    )
+    r.add_argument("--history", type=int, default=10, help="how many saved runs to use when none are named")
+    r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
+    r.add_argument("--reference", default="numpy", help="backend that speedups are relative to (default numpy)")
+    r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    r.add_argument("--format", nargs="+", choices=("md", "html", "json"), default=["md", "html", "json"])
+    r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "threshold", None) is not None and not 0 < args.threshold < 10:
+        print(f"mlxbench: --threshold {args.threshold} is out of range; give a fraction such as 0.1", file=sys.stderr)
+        return BAD_INPUT
+    try:
+        return args.func(args)
+    except BadRun as exc:
+        print(f"mlxbench: {exc}", file=sys.stderr)
+        return BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The regression gate inside pytest: judge each benchmark against the baseline as it finishes.
+
+`--regression-gate` compares every benchmark with the baseline run that `--benchmark-compare`
+loaded (the last saved run of this machine and profile unless told otherwise). A suspected
+regression is measured again before it is called (as asv does); a confirmed one fails the test
+with the numbers, and the session ends with a summary of every verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlxbench import verdict
+from mlxbench.runs import Run, load_run
+
+
+@dataclass
+class RegressionGate:
+    baseline: Run
+    threshold: float | None = None  # overrides every workload's own threshold
+    history: dict[str, list[float]] = field(default_factory=dict)  # fullname -> medians of saved runs
+    results: list[verdict.Result] = field(default_factory=list)
+
+    @classmethod
+    def from_folder(cls, baseline_path: Path, folder: Path, profile: str, threshold: float | None) -> RegressionGate:
+        baseline = load_run(baseline_path)
+        history: dict[str, list[float]] = {}
+        for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json")):
+            try:
+                run = load_run(path)
+            except Exception:
+                continue
+            if run.profile == profile:
+                for name, b in run.benchmarks.items():
+                    history.setdefault(name, []).append(b["stats"]["median"])
+        return cls(baseline, threshold, history)
+
+    def judge(
+        self,
+        fullname: str,
+        samples: Sequence[float],
+        info: dict[str, Any],
+        workload_threshold: float | None,
+        remeasure: Callable[[], list[float]] | None,
+        no_remeasure_note: str = "",
+    ) -> verdict.Result | None:
+        base = self.baseline.benchmarks.get(fullname)
+        if base is None:
+            return None  # new benchmark: nothing to compare with
+        base_samples = base["stats"].get("data") or []
+        threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
+        threshold = verdict.history_threshold(self.history.get(fullname, []), threshold)
+        res = verdict.compare_samples(fullname, base_samples, samples, threshold=threshold)
+        if not base_samples:
+            res.reasons.append(f"the baseline {self.baseline.label} has no per-round samples (saved without data)")
+        if res.regressed:
+            if remeasure is None:
+                if no_remeasure_note:
+                    res.reasons.append(no_remeasure_note)
+            else:
+                again = verdict.compare_samples(fullname, base_samples, remeasure(), threshold=threshold)
+                res.reasons.append(f"re-measured: {again.verdict}, {again.reasons[0]}")
+                if not again.regressed:
+                    res.verdict = "inconclusive"
+        res.accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
+        if res.accuracy:
+            res.verdict = "regressed"
+        self.results.append(res)
+        return res
+
+
+def bare_samples(run: Callable[[], Any], sync: Callable[[Any], None], rounds: int) -> list[float]:
+    """Rounds timed with perf_counter, completion forced inside the clock (for re-measuring)."""
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        sync(run())
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def summary_lines(results: Sequence[verdict.Result], baseline: str) -> list[str]:
+    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
+    lines = [f"mlxbench verdicts against {baseline}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    width = max((len(r.name) for r in results), default=10)
+    for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
+        ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+        lines.append(
+            f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
+            f"threshold {r.threshold:.0%}" + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
+        )
+    return lines

@@ -1,0 +1,96 @@
+"""Report plots (matplotlib, no display): per-workload bars with intervals, history lines."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+import numpy as np
+
+from mlxbench import verdict
+from mlxbench.report import Report, safe_name
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def bars(rep: Report, workload: str) -> bytes:
+    import matplotlib.pyplot as plt
+
+    cells = [c for c in rep.cells if c.workload == workload]
+    variants = list(dict.fromkeys(c.variant for c in cells))
+    backends = list(dict.fromkeys(c.backend for c in cells))
+    width = 0.8 / max(len(backends), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(variants) * max(1, len(backends)) ** 0.5 + 3), 4.2))
+    x = np.arange(len(variants))
+    for i, backend in enumerate(backends):
+        med, lo, hi = [], [], []
+        for v in variants:
+            c = next((c for c in cells if c.variant == v and c.backend == backend), None)
+            med.append(c.median if c else np.nan)
+            lo.append(c.median - c.ci[0] if c else 0)
+            hi.append(c.ci[1] - c.median if c else 0)
+        ax.bar(x + (i - (len(backends) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=backend)
+    ax.set_xticks(x, variants, rotation=45 if len(variants) > 4 else 0, ha="right" if len(variants) > 4 else "center")
+    ax.set_yscale("log")
+    ax.set_ylabel("median time per round (s, log)")
+    ax.set_title(f"{workload}: median with 95% interval, by backend")
+    ax.legend(fontsize=8, ncol=min(len(backends), 3))
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def history(rep: Report, workload: str) -> bytes | None:
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float, bool]]] = defaultdict(list)
+    previous: dict[str, dict] = {}
+    for i, run in enumerate(rep.runs):
+        for name, b in run.benchmarks.items():
+            if (b.get("extra_info") or {}).get("workload") != workload:
+                continue
+            regressed = False
+            if name in previous:
+                res = verdict.compare_samples(
+                    name, previous[name]["stats"].get("data") or [], b["stats"].get("data") or []
+                )
+                regressed = res.regressed
+            series[name].append((i, b["stats"]["median"], regressed))
+            previous[name] = b
+    if not series or len(rep.runs) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for name, pts in series.items():
+        xs, ys = [p[0] for p in pts], [p[1] / pts[0][1] for p in pts]
+        short = name.split("[", 1)[-1].rstrip("]")
+        ax.plot(xs, ys, marker="o", ms=3, lw=1, label=short)
+        bad = [(x, y) for (x, y), p in zip(zip(xs, ys, strict=True), pts, strict=True) if p[2]]
+        if bad:
+            ax.scatter(*zip(*bad, strict=True), marker="x", s=80, color="red", zorder=5)
+    ax.scatter([], [], marker="x", color="red", label="regressed vs previous run")
+    ax.set_xticks(range(len(rep.runs)), [r.label[:16] for r in rep.runs], rotation=30, ha="right")
+    ax.set_ylabel("median / first run")
+    ax.set_title(f"{workload}: history on {rep.current.facts.get('machine_id', 'this machine')}", fontsize=9)
+    if len(series) <= 12:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def make_all(rep: Report) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    images = {}
+    for workload in dict.fromkeys(c.workload for c in rep.cells):
+        images[f"bars_{safe_name(workload)}.png"] = bars(rep, workload)
+        h = history(rep, workload)
+        if h is not None:
+            images[f"history_{safe_name(workload)}.png"] = h
+    return images

@@ -1,0 +1,150 @@
+"""Regression verdicts that don't cry wolf.
+
+A benchmark is `regressed` only when both hold: the slowdown is statistically evident (Mann-Whitney
+U on the per-round samples, and a bootstrap confidence interval of the median ratio that excludes
+1) and it is larger than a threshold. `improved` mirrors it. `unchanged` means the whole interval
+lies inside the threshold band: we are confident any change is small. Everything else is
+`inconclusive`: too few rounds, or an interval too wide to say. (asv and pyperf do the same:
+significance plus a minimum factor.)
+
+Run-to-run shifts on a shared machine are larger than the spread inside one run, so the threshold
+also widens with what the saved history of the same machine shows: when several earlier runs of a
+benchmark exist, the band is at least `history_k` times their median absolute deviation (in log
+ratio). Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
+regression even when time improved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
+
+DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
+ALPHA = 0.05  # Mann-Whitney significance level (5 rounds a side can reach p = 0.008)
+CONFIDENCE = 0.99  # bootstrap interval of the median ratio
+MIN_ROUNDS = 5  # with fewer, Mann-Whitney cannot reach significance: 3 vs 3 gives p >= 0.1
+HISTORY_K = 3.0
+
+
+@dataclass
+class Result:
+    name: str
+    verdict: Verdict
+    ratio: float  # current median / baseline median (> 1: slower)
+    ci_low: float
+    ci_high: float
+    p_value: float
+    threshold: float  # the effect size this comparison needed
+    baseline_median: float
+    current_median: float
+    reasons: list[str] = field(default_factory=list)
+    accuracy: list[str] = field(default_factory=list)  # accuracy regressions, if any
+
+    @property
+    def regressed(self) -> bool:
+        return self.verdict == "regressed"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
+    def statistic(b, c, axis=-1):
+        return np.median(c, axis=axis) / np.median(b, axis=axis)
+
+    res = stats.bootstrap(
+        (base, cur),
+        statistic,
+        n_resamples=2000,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def history_threshold(history_medians: Sequence[float], base_threshold: float, k: float = HISTORY_K) -> float:
+    """Widen the band to k x the run-to-run spread (MAD of log medians) that saved runs show."""
+    if len(history_medians) < 3:
+        return base_threshold
+    logs = np.log(np.asarray(history_medians, dtype=float))
+    mad = float(np.median(np.abs(logs - np.median(logs)))) * 1.4826  # ~ one standard deviation
+    return max(base_threshold, math.expm1(k * mad))
+
+
+def compare_samples(
+    name: str,
+    base: Sequence[float],
+    cur: Sequence[float],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = ALPHA,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Result:
+    b, c = np.asarray(base, dtype=float), np.asarray(cur, dtype=float)
+    bm, cm = float(np.median(b)) if b.size else math.nan, float(np.median(c)) if c.size else math.nan
+    ratio = cm / bm if b.size and c.size and bm > 0 else math.nan
+    if b.size < MIN_ROUNDS or c.size < MIN_ROUNDS:
+        return Result(
+            name,
+            "inconclusive",
+            ratio,
+            math.nan,
+            math.nan,
+            math.nan,
+            threshold,
+            bm,
+            cm,
+            [f"need >= {MIN_ROUNDS} rounds on both sides (baseline {b.size}, current {c.size})"],
+        )
+    lo, hi = median_ratio_ci(b, c, confidence, seed)
+    p = float(stats.mannwhitneyu(b, c, alternative="two-sided").pvalue)
+    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
+    significant = p < alpha
+    if significant and ratio > up and lo > 1.0:
+        verdict: Verdict = "regressed"
+    elif significant and ratio < down and hi < 1.0:
+        verdict = "improved"
+    elif down <= lo and hi <= up:
+        verdict = "unchanged"
+    else:
+        verdict = "inconclusive"
+    reasons = [
+        f"median x{ratio:.3f} [{lo:.3f}, {hi:.3f}] ({confidence:.0%} CI), Mann-Whitney p={p:.2g}, "
+        f"threshold {threshold:.0%}"
+    ]
+    return Result(name, verdict, ratio, lo, hi, p, threshold, bm, cm, reasons)
+
+
+def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:
+    """Metrics that got worse than the baseline's by more than their tolerance.
+
+    A gate of kind "max" (lower is better) or "min" (higher is better) says which way is worse; the
+    tolerance is the gate's own `tolerance` if given, else 10% of the baseline's distance to the
+    limit plus 0.1% of the baseline value: a 1-point accuracy drop at 0.965 (limit 0.95) counts,
+    float noise in the last digits does not.
+    """
+    problems = []
+    base_metrics = base_info.get("metrics") or {}
+    cur_metrics = cur_info.get("metrics") or {}
+    for gate in cur_info.get("gates") or []:
+        m = gate["metric"]
+        if m not in base_metrics or m not in cur_metrics or base_metrics[m] is None or cur_metrics[m] is None:
+            continue
+        old, new, limit = float(base_metrics[m]), float(cur_metrics[m]), float(gate["limit"])
+        tol = gate.get("tolerance")
+        if tol is None:
+            tol = 0.1 * abs(limit - old) + 1e-3 * abs(old)
+        worse = new - old if gate["kind"] == "max" else old - new
+        if worse > tol:
+            problems.append(f"{m} went from {old:.6g} to {new:.6g} (tolerance {tol:.3g})")
+    return problems

@@ -1,0 +1,143 @@
+"""`mlxbench compare` and `mlxbench report`: verdicts, exit codes, bad input, escaping."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FACTS, make_run
+from mlxbench.cli import main
+
+INFO = {
+    "workload": "linreg",
+    "variant": "eager",
+    "backend": "numpy",
+    "metrics": {"test_mse": 1e-4},
+    "gates": [
+        {"metric": "test_mse", "limit": 2e-4, "kind": "max", "value": 1e-4, "passed": True, "why": "noise floor"}
+    ],
+}
+
+
+def samples(center: float, seed: int, n: int = 10) -> list[float]:
+    return list(center * np.random.default_rng(seed).lognormal(0, 0.02, n))
+
+
+def write(path, run) -> str:
+    path.write_text(json.dumps(run))
+    return str(path)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    base = write(
+        tmp_path / "base.json",
+        make_run({"t::a[numpy]": (samples(1.0, 0), INFO), "t::b[numpy]": (samples(2.0, 1), INFO)}),
+    )
+    return tmp_path, base
+
+
+def test_compare_unchanged_exits_0(pair, capsys):
+    tmp, base = pair
+    cur = write(
+        tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO), "t::b[numpy]": (samples(2.0, 3), INFO)})
+    )
+    assert main(["compare", base, cur]) == 0
+    assert "0 regressed" in capsys.readouterr().out
+
+
+def test_compare_regression_exits_1_and_names_it(pair, capsys):
+    tmp, base = pair
+    cur = write(
+        tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.3, 2), INFO), "t::b[numpy]": (samples(2.0, 3), INFO)})
+    )
+    assert main(["compare", base, cur]) == 1
+    out = capsys.readouterr().out
+    assert "1 regressed" in out and "regressed    t::a[numpy]" in out
+
+
+def test_compare_accuracy_regression_even_when_faster(pair, capsys):
+    tmp, base = pair
+    worse = {**INFO, "metrics": {"test_mse": 1.9e-4}}
+    cur = write(tmp / "cur.json", make_run({"t::a[numpy]": (samples(0.8, 2), worse)}))
+    assert main(["compare", base, cur]) == 1
+    assert "accuracy: test_mse went from 0.0001 to 0.00019" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"benchmarks": [', "not valid JSON"),
+        ('{"name": "some other tool", "results": []}', "not a pytest-benchmark run"),
+    ],
+)
+def test_compare_bad_files_exit_2_naming_the_file(pair, capsys, content, message):
+    tmp, base = pair
+    bad = tmp / "bad.json"
+    bad.write_text(content)
+    assert main(["compare", base, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and message in err
+    assert bad.read_text() == content
+
+
+def test_compare_missing_id_no_common_and_other_hardware_exit_2(pair, capsys, tmp_path, monkeypatch):
+    tmp, base = pair
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-Box")
+    assert main(["--storage", str(tmp_path / "none"), "compare", "0042", base]) == 2
+    assert "no saved run '0042'" in capsys.readouterr().err
+    other = write(tmp / "other.json", make_run({"t::zzz[numpy]": (samples(1.0, 2), INFO)}))
+    assert main(["compare", base, other]) == 2
+    assert "no benchmark in common" in capsys.readouterr().err
+    m3 = write(tmp / "m3.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, {**FACTS, "cpu_model": "Apple M3"}))
+    assert main(["compare", base, m3]) == 2
+    assert "different hardware (cpu_model: 'Test CPU' vs 'Apple M3')" in capsys.readouterr().err
+
+
+def test_version_change_is_refused_unless_allowed(pair, capsys):
+    tmp, base = pair
+    newer = {**FACTS, "versions": {**FACTS["versions"], "mlx": "0.33.0"}}
+    cur = write(tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, newer))
+    assert main(["compare", base, cur]) == 2
+    assert "mlx 0.32.4 -> 0.33.0" in capsys.readouterr().err
+    assert main(["compare", base, cur, "--allow-version-change"]) == 0
+
+
+EVIL = "t::x[<script>alert(1)</script>]"
+
+
+def test_report_names_every_benchmark_and_escapes_names(tmp_path):
+    info = {**INFO, "workload": "w<b>", "variant": "<script>alert(1)</script>"}
+    runs = {
+        "t::a[numpy]": (samples(1.0, 0), INFO),
+        "t::a[mlx-cpu]": (samples(3.0, 1), {**INFO, "backend": "mlx-cpu"}),
+        EVIL: (samples(1.0, 2), info),
+    }
+    first = write(tmp_path / "0001_a.json", make_run(runs))
+    second = write(tmp_path / "0002_b.json", make_run(runs))
+    out = tmp_path / "rep"
+    assert main(["report", first, second, "--out", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert "<script>" not in page and "<script>" not in md
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    data = json.loads((out / "report.json").read_text())
+    assert {c["name"] for c in data["matrix"]} == {"t::a[numpy]", "t::a[mlx-cpu]", EVIL}
+    assert {v["name"] for v in data["verdicts"]} == {"t::a[numpy]", "t::a[mlx-cpu]", EVIL}
+    for name in ("t::a[numpy]", "t::a[mlx-cpu]"):
+        assert name in md  # every benchmark appears in the verdict table
+    mlx = next(c for c in data["matrix"] if c["backend"] == "mlx-cpu")
+    assert mlx["speedup"] == pytest.approx(1 / 3, rel=0.1)  # against the numpy reference
+    assert (out / "bars_linreg.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_never_overwrites(tmp_path, capsys):
+    run = write(tmp_path / "0001_a.json", make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}))
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.html").write_text("precious")
+    assert main(["report", run, "--out", str(out)]) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert (out / "report.html").read_text() == "precious"
