@@ -143,27 +143,27 @@ def blas_facts() -> dict[str, Any]:
     return facts
 
 
-def environment_facts() -> dict[str, Any]:
-    """Everything that explains a number, recorded next to the timings in the run's JSON."""
-    facts: dict[str, Any] = {
+def stable_facts() -> dict[str, Any]:
+    """Facts that do not change while a process runs: the same when a run starts and when it is saved,
+    so pytest-benchmark's machine_info comparison stays quiet between runs of one machine."""
+    versions = {
+        d: _version(d) for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")
+    }
+    return {
         "machine_id": machine_id(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpus": list(gpu_names()),
         "virtual_gpu": is_virtual_apple_gpu(),
-        "versions": {
-            d: _version(d)
-            for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")
-        },
-        "threads": {
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-            "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),
-            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-        },
-        "blas": blas_facts(),
+        "versions": {k: v for k, v in versions.items() if v},
+        "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
     }
-    facts["versions"] = {k: v for k, v in facts["versions"].items() if v}
+
+
+def runtime_facts() -> dict[str, Any]:
+    """Facts known once the frameworks are loaded: the BLAS libraries in use and thread counts."""
+    facts: dict[str, Any] = {"blas": blas_facts()}
     torch = sys.modules.get("torch")
     if torch is not None:
-        facts["threads"]["torch"] = torch.get_num_threads()
+        facts["torch_threads"] = torch.get_num_threads()
     return facts

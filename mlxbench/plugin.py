@@ -165,7 +165,7 @@ def make_gate(config: pytest.Config, folder: Path, profile: str):
         )
     except BadRun as exc:
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
-    why = comparability(gate.baseline.facts, machine.environment_facts(), config.getoption("allow_version_change"))
+    why = comparability(gate.baseline.facts, machine.stable_facts(), config.getoption("allow_version_change"))
     if why:
         raise pytest.UsageError(f"--regression-gate: baseline {gate.baseline.path} cannot gate this run: {why}")
     return gate
@@ -294,7 +294,7 @@ def bench(
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    machine_info["mlxbench"] = machine.environment_facts()
+    machine_info["mlxbench"] = machine.stable_facts()
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
@@ -305,4 +305,5 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
         "profile": ctx.profile if ctx else None,
         "backends": config.stash.get(selected_key, None),
         "gating": not machine.is_virtual_apple_gpu(),  # paravirtual GPUs: correctness only
+        "environment": machine.runtime_facts(),  # BLAS and threads, known once the frameworks ran
     }

@@ -129,13 +129,16 @@ def machine_rows(run: Run) -> list[tuple[str, str]]:
     f, mi = run.facts, run.data.get("machine_info") or {}
     blas = f.get("blas") or {}
     commit = (run.data.get("commit_info") or {}).get("id", "?")
+    threads = {**(f.get("thread_env") or f.get("threads") or {}), "torch": f.get("torch_threads")}
+    for pool in (f.get("blas") or {}).get("threadpools") or []:
+        threads[pool.get("internal_api") or "?"] = pool.get("num_threads")
     rows = [
         ("machine id", f.get("machine_id", "?")),
         ("CPU", f"{f.get('cpu_model', mi.get('processor', '?'))} ({f.get('cpu_count', '?')} cores)"),
         ("GPU", ", ".join(f.get("gpus") or []) or "none"),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in (f.get("versions") or {}).items())),
         ("BLAS", "; ".join(f"{k}: {v}" for k, v in blas.items() if k in ("numpy", "torch", "mlx") and v)),
-        ("threads", ", ".join(f"{k}={v}" for k, v in (f.get("threads") or {}).items() if v is not None) or "defaults"),
+        ("threads", ", ".join(f"{k}={v}" for k, v in threads.items() if v is not None) or "defaults"),
         ("python", mi.get("python_version", "?")),
         ("profile", run.profile or "?"),
         ("run", f"{run.label} ({run.data.get('datetime', '?')}, commit {commit})"),

@@ -26,7 +26,10 @@ class Run:
 
     @property
     def facts(self) -> dict[str, Any]:
-        return (self.data.get("machine_info") or {}).get("mlxbench") or {}
+        """Machine facts (machine_info.mlxbench) plus the run's BLAS and thread facts."""
+        stable = (self.data.get("machine_info") or {}).get("mlxbench") or {}
+        runtime = (self.data.get("mlxbench") or {}).get("environment") or {}
+        return {**stable, **runtime}
 
     @property
     def profile(self) -> str | None:

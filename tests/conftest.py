@@ -50,7 +50,7 @@ class MissingBackend(NumpyBackend):
 class SumWorkload:
     """Sums ones; 'broken' raises inside the measured call; 'wrong' fails its gate; 'nope' is unsupported."""
     name = "fakesum"
-    variants = ("ok", "wrong", "broken", "nope")
+    variants = ("ok", "wrong", "broken", "nope", "epochs")
 
     def spec(self, profile):
         return {"seed": 8, "ci": 4}[profile]
@@ -69,7 +69,8 @@ class SumWorkload:
                 raise RuntimeError("kernel exploded on purpose")
             return x * (2.0 if variant == "wrong" else 1.0)
 
-        return Prepared(run=run, rounds=6, warmup_rounds=1, work_per_round=spec)
+        epochs = variant == "epochs"  # rounds that build on each other, like training epochs
+        return Prepared(run=run, rounds=6, warmup_rounds=0 if epochs else 1, work_per_round=spec, cumulative=epochs)
 
     def metrics(self, spec, variant, result, prepared):
         return {"total": float(result.sum()), "expected": float(spec)}
@@ -126,7 +127,7 @@ FACTS = {
     "gpus": [],
     "virtual_gpu": False,
     "versions": {"mlx": "0.32.4", "numpy": "2.4.6", "torch": "2.13.0"},
-    "threads": {"torch": 2},
+    "thread_env": {"OMP_NUM_THREADS": None},
     "blas": {"numpy": {"blas": "openblas"}, "torch": "mkl"},
 }
 

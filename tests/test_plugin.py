@@ -108,6 +108,20 @@ def test_framework_error_fails_the_test_never_nan_or_skip(project):
     assert json.loads(out.read_text())["benchmarks"] == []
 
 
+def test_benchmark_disable_still_runs_every_round_of_a_cumulative_workload(project):
+    write_bench(project, variant="epochs")
+    project.makepyfile(
+        test_zcalls="""
+        import mlxbench_fake
+
+        def test_zz_calls():
+            assert [c for c in mlxbench_fake.CALLS if c[0] == "sync"] == [("sync", 8.0)] * 6
+    """
+    )
+    result = project.runpytest("--backend", "fake-rec", "--benchmark-disable")
+    result.assert_outcomes(passed=2)
+
+
 def test_accuracy_gate_failure_names_backend_and_numbers(project):
     write_bench(project, variant="wrong")
     result = project.runpytest("--backend", "numpy")
@@ -140,7 +154,8 @@ def test_run_json_holds_backend_name_metrics_and_machine_facts(project):
     assert len(b["stats"]["data"]) == 6  # per-round samples are stored
     facts = run["machine_info"]["mlxbench"]
     assert facts["machine_id"] == run["mlxbench"]["machine_id"]
-    assert {"cpu_model", "gpus", "versions", "blas", "threads"} <= facts.keys()
+    assert {"cpu_model", "cpu_count", "gpus", "versions", "thread_env"} <= facts.keys()
+    assert {"blas"} <= run["mlxbench"]["environment"].keys()  # BLAS in use, known once frameworks ran
     assert "UNSERIALIZABLE" not in out.read_text()
 
 
@@ -155,6 +170,8 @@ def test_autosave_goes_to_a_folder_named_by_hardware(project, monkeypatch):
     result.assert_outcomes(passed=1)
     result.stderr.fnmatch_lines(["*Comparing against benchmarks from: Test-M9-Ultra/0001_*"])
     assert len(list((project.path / "baselines" / "Test-M9-Ultra").glob("*.json"))) == 2
+    # the facts saved with a run equal those seen when the next run starts: no spurious warning
+    assert "machine_info is different" not in result.stdout.str() + result.stderr.str()
 
 
 def test_corrupt_baseline_is_named_left_alone_and_the_run_goes_on(project, monkeypatch):
@@ -251,7 +268,7 @@ def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
     from conftest import make_run
     from mlxbench import machine
 
-    old = machine.environment_facts()  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
+    old = machine.stable_facts()  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
     old["versions"] = {**old["versions"], "numpy": "1.0.0"}  # ... but with another NumPy
     (folder / "0001_old.json").write_text(json.dumps(make_run({"x": ([1.0] * 6, {})}, old, profile="seed")))
     write_bench(project)
