@@ -14,30 +14,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mlxbench import verdict
 from mlxbench.runs import Run, load_run
+
+POOL = 5  # saved runs pooled into the reference distribution
 
 
 @dataclass
 class RegressionGate:
     baseline: Run
     threshold: float | None = None  # overrides every workload's own threshold
-    history: dict[str, list[float]] = field(default_factory=dict)  # fullname -> medians of saved runs
+    # fullname -> per-round samples of each saved run of this profile, oldest first, up to the baseline
+    history: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[verdict.Result] = field(default_factory=list)
 
     @classmethod
     def from_folder(cls, baseline_path: Path, folder: Path, profile: str, threshold: float | None) -> RegressionGate:
         baseline = load_run(baseline_path)
-        history: dict[str, list[float]] = {}
+        history: dict[str, list[list[float]]] = {}
         for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json")):
+            if path.name > baseline.path.name and path.parent.resolve() == baseline.path.parent.resolve():
+                break  # runs newer than the baseline are not its history
             try:
                 run = load_run(path)
             except Exception:
                 continue
-            if run.profile == profile:
+            if run.profile == profile and path.resolve() != baseline.path.resolve():
                 for name, b in run.benchmarks.items():
-                    history.setdefault(name, []).append(b["stats"]["median"])
+                    history.setdefault(name, []).append(b["stats"].get("data") or [])
+        for name, b in baseline.benchmarks.items():
+            history.setdefault(name, []).append(b["stats"].get("data") or [])
         return cls(baseline, threshold, history)
+
+    def reference_samples(self, fullname: str) -> list[float]:
+        """The baseline's rounds, pooled with those of up to POOL - 1 runs before it: one saved run
+        carries its own run-wide shift, and pooling a few averages that out."""
+        runs = [r for r in self.history.get(fullname, []) if r][-POOL:]
+        return [x for r in runs for x in r]
 
     def judge(
         self,
@@ -51,9 +66,10 @@ class RegressionGate:
         base = self.baseline.benchmarks.get(fullname)
         if base is None:
             return None  # new benchmark: nothing to compare with
-        base_samples = base["stats"].get("data") or []
+        base_samples = self.reference_samples(fullname)
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
-        threshold = verdict.history_threshold(self.history.get(fullname, []), threshold)
+        medians = [float(np.median(r)) for r in self.history.get(fullname, []) if r]
+        threshold = verdict.history_threshold(medians, threshold)
         res = verdict.compare_samples(fullname, base_samples, samples, threshold=threshold)
         if not base_samples:
             res.reasons.append(f"the baseline {self.baseline.label} has no per-round samples (saved without data)")
