@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mlxbench import verdict
 from mlxbench.runs import Run, load_run
 
-POOL = 5  # saved runs pooled into the reference distribution
+HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 
 
 @dataclass
@@ -48,12 +46,6 @@ class RegressionGate:
             history.setdefault(name, []).append(b["stats"].get("data") or [])
         return cls(baseline, threshold, history)
 
-    def reference_samples(self, fullname: str) -> list[float]:
-        """The baseline's rounds, pooled with those of up to POOL - 1 runs before it: one saved run
-        carries its own run-wide shift, and pooling a few averages that out."""
-        runs = [r for r in self.history.get(fullname, []) if r][-POOL:]
-        return [x for r in runs for x in r]
-
     def judge(
         self,
         fullname: str,
@@ -66,11 +58,16 @@ class RegressionGate:
         base = self.baseline.benchmarks.get(fullname)
         if base is None:
             return None  # new benchmark: nothing to compare with
-        base_samples = self.reference_samples(fullname)
+        base_samples = base["stats"].get("data") or []
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
-        medians = [float(np.median(r)) for r in self.history.get(fullname, []) if r]
-        threshold = verdict.history_threshold(medians, threshold)
-        res = verdict.compare_samples(fullname, base_samples, samples, threshold=threshold)
+        history = [r for r in self.history.get(fullname, []) if r][-HISTORY:]
+
+        def judge_samples(current: Sequence[float]) -> verdict.Result:
+            if len(history) >= 3:  # enough saved runs to know how much a whole run moves here
+                return verdict.compare_to_history(fullname, history, current, threshold=threshold)
+            return verdict.compare_samples(fullname, base_samples, current, threshold=threshold)
+
+        res = judge_samples(samples)
         if not base_samples:
             res.reasons.append(f"the baseline {self.baseline.label} has no per-round samples (saved without data)")
         if res.regressed:
@@ -78,7 +75,7 @@ class RegressionGate:
                 if no_remeasure_note:
                     res.reasons.append(no_remeasure_note)
             else:
-                again = verdict.compare_samples(fullname, base_samples, remeasure(), threshold=threshold)
+                again = judge_samples(remeasure())
                 res.reasons.append(f"re-measured: {again.verdict}, {again.reasons[0]}")
                 if not again.regressed:
                     res.verdict = "inconclusive"

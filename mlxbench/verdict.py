@@ -7,10 +7,10 @@ lies inside the threshold band: we are confident any change is small. Everything
 `inconclusive`: too few rounds, or an interval too wide to say. (asv and pyperf do the same:
 significance plus a minimum factor.)
 
-Run-to-run shifts on a shared machine are larger than the spread inside one run, so the threshold
-also widens with what the saved history of the same machine shows: when several earlier runs of a
-benchmark exist, the band is at least `history_k` times their median absolute deviation (in log
-ratio). Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
+Run-to-run shifts on a shared machine are larger than the spread inside one run, so once three or
+more saved runs of a benchmark exist, `compare_to_history` judges the current run's median against
+the spread of those runs' medians instead of trusting one run's rounds to be independent.
+Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
 regression even when time improved.
 """
 
@@ -29,8 +29,8 @@ Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
 ALPHA = 0.05  # Mann-Whitney significance level (5 rounds a side can reach p = 0.008)
 CONFIDENCE = 0.99  # bootstrap interval of the median ratio
+HISTORY_ALPHA = 0.02  # run-level test: two-sided, so ~1% of unchanged runs land past either tail
 MIN_ROUNDS = 5  # with fewer, Mann-Whitney cannot reach significance: 3 vs 3 gives p >= 0.1
-HISTORY_K = 3.0
 
 
 @dataclass
@@ -69,15 +69,6 @@ def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: 
         rng=np.random.default_rng(seed),
     )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-def history_threshold(history_medians: Sequence[float], base_threshold: float, k: float = HISTORY_K) -> float:
-    """Widen the band to k x the run-to-run spread (MAD of log medians) that saved runs show."""
-    if len(history_medians) < 3:
-        return base_threshold
-    logs = np.log(np.asarray(history_medians, dtype=float))
-    mad = float(np.median(np.abs(logs - np.median(logs)))) * 1.4826  # ~ one standard deviation
-    return max(base_threshold, math.expm1(k * mad))
 
 
 def compare_samples(
@@ -123,6 +114,52 @@ def compare_samples(
         f"threshold {threshold:.0%}"
     ]
     return Result(name, verdict, ratio, lo, hi, p, threshold, bm, cm, reasons)
+
+
+def compare_to_history(
+    name: str,
+    history: Sequence[Sequence[float]],
+    cur: Sequence[float],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = HISTORY_ALPHA,
+) -> Result:
+    """Judge the current run against the run-to-run spread that saved runs show.
+
+    On a shared machine a whole run shifts (other tenants, frequency, memory placement) by more
+    than the rounds inside one run vary, so samples from one run are not independent draws of the
+    machine's behaviour. With K >= 3 saved runs, each run's median is one draw: the current run's
+    log median is tested against the K historical log medians with a Student t prediction interval
+    (K - 1 degrees of freedom); its spread is floored by the current median's own sampling error.
+    A regression needs p < alpha *and* a median ratio above 1 + threshold.
+    """
+    logs = np.log([float(np.median(r)) for r in history if len(r)])
+    c = np.asarray(cur, dtype=float)
+    k = logs.size
+    if k < 3 or c.size < MIN_ROUNDS:
+        return compare_samples(name, history[-1] if history else [], cur, threshold=threshold)
+    mean = float(logs.mean())
+    spread = float(logs.std(ddof=1))
+    own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533  # standard error of a median
+    s = max(spread, own, 1e-6) * math.sqrt(1 + 1 / k)
+    d = float(np.log(np.median(c))) - mean
+    p = float(2 * stats.t.sf(abs(d) / s, df=k - 1))
+    q = float(stats.t.ppf(1 - alpha / 2, df=k - 1))
+    ratio, lo, hi = math.exp(d), math.exp(d - q * s), math.exp(d + q * s)
+    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
+    if p < alpha and ratio > up:
+        verdict: Verdict = "regressed"
+    elif p < alpha and ratio < down:
+        verdict = "improved"
+    elif down <= lo and hi <= up:
+        verdict = "unchanged"
+    else:
+        verdict = "inconclusive"
+    reasons = [
+        f"median x{ratio:.3f} of the mean of {k} saved runs [{lo:.3f}, {hi:.3f}] ({1 - alpha:.0%} prediction "
+        f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}"
+    ]
+    return Result(name, verdict, ratio, lo, hi, p, threshold, math.exp(mean), float(np.median(c)), reasons)
 
 
 def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlxbench.verdict import accuracy_regressions, compare_samples, history_threshold
+from mlxbench.verdict import accuracy_regressions, compare_samples, compare_to_history
 
 
 def noisy(rng, center: float, n: int = 10, sigma: float = 0.03) -> np.ndarray:
@@ -44,11 +44,38 @@ def test_few_rounds_or_wide_noise_are_inconclusive():
     assert res.verdict == "inconclusive"
 
 
-def test_history_widens_the_band_to_the_machines_run_to_run_spread():
-    assert history_threshold([1.0, 1.01], 0.10) == 0.10  # too little history: the base threshold
-    assert history_threshold([1.0, 1.0, 1.01, 0.99], 0.10) == 0.10  # a quiet machine
-    wide = history_threshold([1.0, 1.2, 0.85, 1.1, 0.9], 0.10)
-    assert 0.25 < wide < 0.6
+def history_runs(rng, run_sd: float, k: int = 6, rounds: int = 5) -> list[np.ndarray]:
+    return [noisy(rng, float(np.exp(rng.normal(0, run_sd))), rounds, 0.02) for _ in range(k)]
+
+
+def test_history_mode_flags_a_real_slowdown_on_a_quiet_machine():
+    rng = np.random.default_rng(5)
+    flagged = sum(
+        compare_to_history("x", history_runs(rng, 0.03), noisy(rng, 1.3 * np.exp(rng.normal(0, 0.03)), 5)).regressed
+        for _ in range(100)
+    )
+    assert flagged >= 90
+
+
+def test_history_mode_does_not_cry_wolf_when_whole_runs_shift():
+    rng = np.random.default_rng(6)
+    verdicts = []
+    for _ in range(300):  # unchanged code; each run shifted as a whole by ~10%, rounds agreeing within 2%
+        cur = noisy(rng, float(np.exp(rng.normal(0, 0.10))), 5)
+        verdicts.append(compare_to_history("x", history_runs(rng, 0.10), cur).verdict)
+        # the rounds-only test is fooled by the same data far more often
+    assert verdicts.count("regressed") <= 6
+    fooled = sum(
+        compare_samples("x", history_runs(rng, 0.10)[-1], noisy(rng, float(np.exp(rng.normal(0, 0.10))), 5)).regressed
+        for _ in range(300)
+    )
+    assert fooled > 20
+
+
+def test_history_mode_needs_three_runs():
+    rng = np.random.default_rng(7)
+    res = compare_to_history("x", history_runs(rng, 0.03, k=2), noisy(rng, 1.0, 5))
+    assert "Mann-Whitney" in res.reasons[0]
 
 
 GATES = [
