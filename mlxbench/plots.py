@@ -73,7 +73,7 @@ def history(rep: Report, workload: str) -> bytes | None:
         bad = [(x, y) for (x, y), p in zip(zip(xs, ys, strict=True), pts, strict=True) if p[2]]
         if bad:
             ax.scatter(*zip(*bad, strict=True), marker="x", s=80, color="red", zorder=5)
-    ax.scatter([], [], marker="x", color="red", label="regressed vs previous run")
+    ax.scatter([], [], marker="x", color="red", label="regressed vs the previous run (its rounds only)")
     ax.set_xticks(range(len(rep.runs)), [r.label[:16] for r in rep.runs], rotation=30, ha="right")
     ax.set_ylabel("median / first run")
     ax.set_title(f"{workload}: history on {rep.current.facts.get('machine_id', 'this machine')}", fontsize=9)

@@ -137,7 +137,14 @@ def machine_rows(run: Run) -> list[tuple[str, str]]:
         ("CPU", f"{f.get('cpu_model', mi.get('processor', '?'))} ({f.get('cpu_count', '?')} cores)"),
         ("GPU", ", ".join(f.get("gpus") or []) or "none"),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in (f.get("versions") or {}).items())),
-        ("BLAS", "; ".join(f"{k}: {v}" for k, v in blas.items() if k in ("numpy", "torch", "mlx") and v)),
+        (
+            "BLAS",
+            "; ".join(
+                f"{k}: {v.get('blas') if isinstance(v, dict) else v}"
+                for k, v in blas.items()
+                if k in ("numpy", "torch", "mlx") and v
+            ),
+        ),
         ("threads", ", ".join(f"{k}={v}" for k, v in threads.items() if v is not None) or "defaults"),
         ("python", mi.get("python_version", "?")),
         ("profile", run.profile or "?"),
