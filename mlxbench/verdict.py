@@ -71,6 +71,18 @@ def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def classify(evident_up: bool, evident_down: bool, ratio: float, lo: float, hi: float, threshold: float) -> Verdict:
+    """Evidence plus size: regressed/improved need both; unchanged needs the interval inside the band."""
+    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
+    if evident_up and ratio > up:
+        return "regressed"
+    if evident_down and ratio < down:
+        return "improved"
+    if down <= lo and hi <= up:
+        return "unchanged"
+    return "inconclusive"
+
+
 def compare_samples(
     name: str,
     base: Sequence[float],
@@ -99,16 +111,8 @@ def compare_samples(
         )
     lo, hi = median_ratio_ci(b, c, confidence, seed)
     p = float(stats.mannwhitneyu(b, c, alternative="two-sided").pvalue)
-    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
     significant = p < alpha
-    if significant and ratio > up and lo > 1.0:
-        verdict: Verdict = "regressed"
-    elif significant and ratio < down and hi < 1.0:
-        verdict = "improved"
-    elif down <= lo and hi <= up:
-        verdict = "unchanged"
-    else:
-        verdict = "inconclusive"
+    verdict = classify(significant and lo > 1.0, significant and hi < 1.0, ratio, lo, hi, threshold)
     reasons = [
         f"median x{ratio:.3f} [{lo:.3f}, {hi:.3f}] ({confidence:.0%} CI), Mann-Whitney p={p:.2g}, "
         f"threshold {threshold:.0%}"
@@ -146,15 +150,7 @@ def compare_to_history(
     p = float(2 * stats.t.sf(abs(d) / s, df=k - 1))
     q = float(stats.t.ppf(1 - alpha / 2, df=k - 1))
     ratio, lo, hi = math.exp(d), math.exp(d - q * s), math.exp(d + q * s)
-    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
-    if p < alpha and ratio > up:
-        verdict: Verdict = "regressed"
-    elif p < alpha and ratio < down:
-        verdict = "improved"
-    elif down <= lo and hi <= up:
-        verdict = "unchanged"
-    else:
-        verdict = "inconclusive"
+    verdict = classify(p < alpha, p < alpha, ratio, lo, hi, threshold)
     reasons = [
         f"median x{ratio:.3f} of the mean of {k} saved runs [{lo:.3f}, {hi:.3f}] ({1 - alpha:.0%} prediction "
         f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}"

@@ -91,12 +91,27 @@ class Workload(Protocol):
     def gates(self, spec: Any, variant: str) -> Sequence[Gate]: ...
 
 
-def load_impl(package: str, framework: str) -> ModuleType:
-    """Import `<package>.impl_<framework>`; a missing module means the framework is unsupported."""
+def load_impl(package: str, framework: str, variant: str = "") -> ModuleType:
+    """Import `<package>.impl_<framework>`; a missing module means the framework is unsupported.
+
+    A `compiled` variant also needs the module to declare `HAS_COMPILER = True`.
+    """
     name = f"{package}.impl_{framework}"
     try:
-        return importlib.import_module(name)
+        impl = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name != name:
             raise
         raise Unsupported(f"{package} has no {framework} implementation ({name})") from None
+    if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
+        raise Unsupported(f"{framework} has no compiler; 'compiled' applies to mx.compile and torch.compile")
+    return impl
+
+
+class Profiled:
+    """Mixin for workloads whose specs are a `profiles` dict keyed by profile name."""
+
+    profiles: dict[str, Any]
+
+    def spec(self, profile: str) -> Any:
+        return self.profiles[profile]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, load_impl
+from mlxbench.workload import Gate, Prepared, Profiled, load_impl
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,10 @@ def expected(chain: str, a: np.ndarray, b: np.ndarray, n_ops: int) -> np.ndarray
     return c
 
 
-class LazyEval:
+class LazyEval(Profiled):
     name = "lazy_eval"
     variants = VARIANTS
-
-    def spec(self, profile: str) -> Spec:
-        return PROFILES[profile]
+    profiles = PROFILES
 
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
         impl = load_impl(__name__, backend.framework)

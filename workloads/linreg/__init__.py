@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Unsupported, load_impl
+from mlxbench.workload import Gate, Prepared, Profiled, load_impl
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,13 @@ def reference(spec: Spec, data: Data) -> np.ndarray:
     return w
 
 
-class LinearRegression:
+class LinearRegression(Profiled):
     name = "linreg"
     variants = VARIANTS
-
-    def spec(self, profile: str) -> Spec:
-        return PROFILES[profile]
+    profiles = PROFILES
 
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework)
-        if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
-            raise Unsupported(
-                f"{backend.framework} has no compiler; 'compiled' applies to mx.compile and torch.compile"
-            )
+        impl = load_impl(__name__, backend.framework, variant)
         data = make_data(spec)
         train = impl.make_train(backend, spec, data, compiled=variant == "compiled")
         return Prepared(run=train, rounds=spec.rounds, warmup_rounds=1, work_per_round=spec.steps, state={"data": data})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Unsupported, load_impl
+from mlxbench.workload import Gate, Prepared, Profiled, load_impl
 from workloads.mnist import data as mnist_data
 
 
@@ -92,19 +92,13 @@ def make_plan(spec: Spec, dataset: mnist_data.Mnist) -> Plan:
     return Plan(spec, dataset.train_images[:n], dataset.train_labels[:n], params, batches)
 
 
-class MnistMLP:
+class MnistMLP(Profiled):
     name = "mnist_mlp"
     variants = VARIANTS
-
-    def spec(self, profile: str) -> Spec:
-        return PROFILES[profile]
+    profiles = PROFILES
 
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework)
-        if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
-            raise Unsupported(
-                f"{backend.framework} has no compiler; 'compiled' applies to mx.compile and torch.compile"
-            )
+        impl = load_impl(__name__, backend.framework, variant)
         dataset = mnist_data.load(getattr(context, "data_dir", None))  # DatasetUnavailable -> skip
         plan = make_plan(spec, dataset)
         trainer = impl.Trainer(backend, plan, compiled=variant == "compiled")  # warms up and resets, untimed

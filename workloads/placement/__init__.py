@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Unsupported, load_impl
+from mlxbench.workload import Gate, Prepared, Profiled, Unsupported, load_impl
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,10 @@ def rel_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
 
 
-class Placement:
+class Placement(Profiled):
     name = "placement"
     variants = VARIANTS
-
-    def spec(self, profile: str) -> Spec:
-        return PROFILES[profile]
+    profiles = PROFILES
 
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
         impl = load_impl(__name__, backend.framework)
