@@ -29,6 +29,8 @@ def cell_lines(c: Cell, reference: str) -> list[str]:
     lines = [f"{fmt_time(c.median)} [{fmt_time(c.ci[0])}, {fmt_time(c.ci[1])}]"]
     if c.rate:
         lines.append(c.rate)
+    if c.label:
+        lines.append(c.label)
     if c.accuracy:
         mark = "" if c.gates_passed is None else (" ✓" if c.gates_passed else " ✗ gate failed")
         lines.append(c.accuracy + mark)

@@ -34,6 +34,7 @@ class Cell:
     gates_passed: bool | None = None
     speedup: float | None = None  # reference backend's median / this median
     rate: str = ""  # e.g. "10,498 it/s"
+    label: str = ""  # what the number measures, when a workload says (e.g. "eager execution")
 
 
 @dataclass
@@ -83,6 +84,7 @@ def make_cell(b: dict) -> Cell:
         accuracy=acc,
         gates_passed=all(g.get("passed") for g in gates) if gates else None,
         rate=rate,
+        label=" / ".join(str(info[k]) for k in ("execution", "placement", "memory") if info.get(k)),
     )
 
 

@@ -133,6 +133,19 @@ def test_report_names_every_benchmark_and_escapes_names(tmp_path):
     assert (out / "bars_linreg.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_report_says_what_eager_frameworks_measure(tmp_path):
+    info = {
+        **INFO,
+        "workload": "lazy_eval",
+        "variant": "seed-lazy",
+        "execution": "eager",
+        "measures": "eager execution: the ops run as they are issued, nothing is deferred",
+    }
+    run = write(tmp_path / "0001_a.json", make_run({"t::l[numpy]": (samples(1.0, 0), info)}))
+    assert main(["report", run, "--out", str(tmp_path / "rep"), "--format", "md"]) == 0
+    assert "eager" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_report_never_overwrites(tmp_path, capsys):
     run = write(tmp_path / "0001_a.json", make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}))
     out = tmp_path / "rep"
