@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from mlxbench import machine
-from mlxbench.runs import BadRun, Run, comparability, load_run, resolve
+from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
+from mlxbench.verdict import threshold_problem
 
 BAD_INPUT = 2
 
@@ -23,27 +24,16 @@ def _load(ref: str, storage: Path) -> Run:
 def latest_runs(storage: Path, count: int) -> list[Run]:
     """The last `count` saved runs of this machine with the newest run's profile, oldest first."""
     folder = storage / machine.machine_id()
-    paths = sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json"))
-    if not paths:
+    saved, _ = load_folder(folder)  # a damaged file is skipped here; compare/report on it names it
+    if not saved:
         raise BadRun(
             f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
         )
-    newest = load_run(paths[-1])
-    runs = [newest]
-    for path in reversed(paths[:-1]):
-        if len(runs) >= count:
-            break
-        try:
-            run = load_run(path)
-        except BadRun:
-            continue  # history with a damaged file still reports; compare/report on it names it
-        if run.profile == newest.profile:
-            runs.append(run)
-    return runs[::-1]
+    return [r for r in saved if r.profile == saved[-1].profile][-count:]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from mlxbench.gate import RegressionGate, summary_lines
+    from mlxbench.gate import RegressionGate, judge_run, summary_lines
 
     base = _load(args.baseline, args.storage)
     cur = _load(args.current, args.storage)
@@ -56,13 +46,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     why = comparability(base.facts, cur.facts, args.allow_version_change)
     if why:
         raise BadRun(f"{base.path} cannot gate {cur.path}: {why}")
-    gate = RegressionGate.from_folder(base.path, base.path.parent, base.profile or "", args.threshold)
-    gate.baseline = base
-    for name in common:
-        b = cur.benchmarks[name]
-        info = b.get("extra_info") or {}
-        gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
-    print("\n".join(summary_lines(gate.results, str(base.path))))
+    saved, _ = load_folder(base.path.parent)  # earlier saved runs give the run-to-run spread
+    gate = RegressionGate.from_runs(base, runs_before(base, saved), args.threshold)
+    print("\n".join(summary_lines(judge_run(gate, cur), str(base.path))))
     only = sorted(set(base.benchmarks) ^ set(cur.benchmarks))
     if only:
         print(f"  ({len(only)} benchmarks are in only one of the two runs and were not compared)")
@@ -124,8 +110,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "threshold", None) is not None and not 0 < args.threshold < 10:
-        print(f"mlxbench: --threshold {args.threshold} is out of range; give a fraction such as 0.1", file=sys.stderr)
+    problem = threshold_problem(getattr(args, "threshold", None))
+    if problem:
+        print(f"mlxbench: --{problem}", file=sys.stderr)
         return BAD_INPUT
     try:
         return args.func(args)

@@ -8,14 +8,12 @@ with the numbers, and the session ends with a summary of every verdict.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlxbench import verdict
-from mlxbench.runs import Run, load_run
+from mlxbench.runs import Run
 
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 
@@ -29,21 +27,12 @@ class RegressionGate:
     results: list[verdict.Result] = field(default_factory=list)
 
     @classmethod
-    def from_folder(cls, baseline_path: Path, folder: Path, profile: str, threshold: float | None) -> RegressionGate:
-        baseline = load_run(baseline_path)
+    def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
+        """The baseline, with the runs made before it (oldest first) of its profile as history."""
         history: dict[str, list[list[float]]] = {}
-        for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json")):
-            if path.name > baseline.path.name and path.parent.resolve() == baseline.path.parent.resolve():
-                break  # runs newer than the baseline are not its history
-            try:
-                run = load_run(path)
-            except Exception:
-                continue
-            if run.profile == profile and path.resolve() != baseline.path.resolve():
-                for name, b in run.benchmarks.items():
-                    history.setdefault(name, []).append(b["stats"].get("data") or [])
-        for name, b in baseline.benchmarks.items():
-            history.setdefault(name, []).append(b["stats"].get("data") or [])
+        for run in [*(r for r in earlier if r.profile == baseline.profile), baseline]:
+            for name, b in run.benchmarks.items():
+                history.setdefault(name, []).append(b["stats"].get("data") or [])
         return cls(baseline, threshold, history)
 
     def judge(
@@ -86,14 +75,12 @@ class RegressionGate:
         return res
 
 
-def bare_samples(run: Callable[[], Any], sync: Callable[[Any], None], rounds: int) -> list[float]:
-    """Rounds timed with perf_counter, completion forced inside the clock (for re-measuring)."""
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        sync(run())
-        times.append(time.perf_counter() - t0)
-    return times
+def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
+    """Verdicts for every benchmark `current` shares with the baseline (offline: nothing re-measured)."""
+    for name, b in current.benchmarks.items():
+        info = b.get("extra_info") or {}
+        gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
+    return gate.results
 
 
 def summary_lines(results: Sequence[verdict.Result], baseline: str) -> list[str]:
@@ -104,6 +91,8 @@ def summary_lines(results: Sequence[verdict.Result], baseline: str) -> list[str]
         ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
         lines.append(
             f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
-            f"threshold {r.threshold:.0%}" + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
+            f"threshold {r.threshold:.0%}"
+            + "".join(f"\n      {why}" for why in (r.reasons if r.verdict in ("regressed", "improved") else []))
+            + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
         )
     return lines

@@ -112,7 +112,8 @@ def loaded_blas_libraries() -> list[str]:
 
 
 def blas_facts() -> dict[str, Any]:
-    facts: dict[str, Any] = {"loaded_libraries": loaded_blas_libraries()}
+    loaded = loaded_blas_libraries()
+    facts: dict[str, Any] = {"loaded_libraries": loaded}
     try:
         from threadpoolctl import threadpool_info
 
@@ -137,8 +138,7 @@ def blas_facts() -> dict[str, Any]:
         facts["mlx"] = (
             "Accelerate"
             if sys.platform == "darwin"
-            else ", ".join(n for n in loaded_blas_libraries() if n.startswith(("libblas", "liblapack", "libopenblas")))
-            or None
+            else ", ".join(n for n in loaded if n.startswith(("libblas", "liblapack", "libopenblas"))) or None
         )
     return facts
 

@@ -15,13 +15,12 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from mlxbench.registry import Registry
-from mlxbench.runner import RunContext
+from mlxbench.runner import RunContext, time_rounds
 
 TESTS = {
     "linreg": "test_linreg.py",
@@ -35,15 +34,7 @@ def bare_median(workload, variant: str, backend, profile: str, data_dir: str | N
     spec = workload.spec(profile)
     with backend.activate():
         prepared = workload.prepare(backend, spec, variant, RunContext(profile=profile, data_dir=data_dir))
-        for _ in range(prepared.warmup_rounds):
-            backend.sync(prepared.run())
-        times = []
-        for _ in range(prepared.rounds):
-            if prepared.setup:
-                prepared.setup()
-            t0 = time.perf_counter()
-            backend.sync(prepared.run())
-            times.append(time.perf_counter() - t0)
+        times = time_rounds(prepared, backend.sync, warmup=prepared.warmup_rounds)
     return statistics.median(times)
 
 

@@ -6,7 +6,6 @@ test first uses them.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 from mlxbench import machine
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
+from mlxbench.runs import BadRun, load_folder, load_run, runs_before
+from mlxbench.verdict import threshold_problem
 from mlxbench.workload import PROFILES
 
 PROFILE_ENV = "MLXBENCH_PROFILE"
@@ -26,6 +27,7 @@ registry_key = pytest.StashKey[Registry]()
 context_key = pytest.StashKey[RunContext]()
 selected_key = pytest.StashKey[list]()
 patched_key = pytest.StashKey[tuple]()
+unreadable_key = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -108,11 +110,9 @@ def _resolve_options(config: pytest.Config, registry: Registry) -> tuple[RunCont
     ctx = RunContext(
         profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"), seed=config.getoption("seed")
     )
-    threshold = config.getoption("regression_threshold")
-    if threshold is not None and not 0 < threshold < 10:
-        raise pytest.UsageError(
-            f"--regression-threshold {threshold} is out of range; give a fraction such as 0.1 (10%)"
-        )
+    problem = threshold_problem(config.getoption("regression_threshold"))
+    if problem:
+        raise pytest.UsageError(f"--regression-threshold: {problem}")
     return ctx, chosen or names
 
 
@@ -140,34 +140,38 @@ def pytest_configure(config: pytest.Config) -> None:
     gating = config.getoption("regression_gate")
     if gating and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
+    if not config.option.benchmark_compare:
+        return  # the saved runs are only read when something is compared with them
     folder = storage_folder(config)
+    saved, unreadable = load_folder(folder)  # every saved run read once, for all uses below
+    config.stash[unreadable_key] = unreadable
     if config.option.benchmark_compare is True:
         # "compare with the last run" means the last run of this profile: a seed run saved after a
         # ci run must not leave the ci benchmarks with nothing to compare against.
-        latest = latest_run(folder, ctx.profile)
-        config.option.benchmark_compare = str(latest) if latest else f"no-saved-{ctx.profile}-run"
+        same = [r for r in saved if r.profile == ctx.profile]
+        config.option.benchmark_compare = str(same[-1].path) if same else f"no-saved-{ctx.profile}-run"
     if gating and machine.is_virtual_apple_gpu():
         ctx.extra["not_gating"] = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
     elif gating:
-        ctx.gate = make_gate(config, folder, ctx.profile)
+        ctx.gate = make_gate(config, folder, saved)
 
 
-def make_gate(config: pytest.Config, folder: Path, profile: str):
+def make_gate(config: pytest.Config, folder: Path, saved: list):
     from mlxbench.gate import RegressionGate
-    from mlxbench.runs import BadRun, comparability, resolve
+    from mlxbench.runs import comparability, resolve
 
     ref = str(config.option.benchmark_compare)
     if ref.startswith("no-saved-"):
         return None  # first run of this machine and profile: nothing to gate against (said at the end)
     try:
-        gate = RegressionGate.from_folder(
-            resolve(ref, folder), folder, profile, config.getoption("regression_threshold")
-        )
+        path = resolve(ref, folder).resolve()
+        baseline = next((r for r in saved if r.path.resolve() == path), None) or load_run(path)
     except BadRun as exc:
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
-    why = comparability(gate.baseline.facts, machine.stable_facts(), config.getoption("allow_version_change"))
+    gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), config.getoption("regression_threshold"))
+    why = comparability(baseline.facts, machine.stable_facts(), config.getoption("allow_version_change"))
     if why:
-        raise pytest.UsageError(f"--regression-gate: baseline {gate.baseline.path} cannot gate this run: {why}")
+        raise pytest.UsageError(f"--regression-gate: baseline {baseline.path} cannot gate this run: {why}")
     return gate
 
 
@@ -199,53 +203,15 @@ def storage_folder(config: pytest.Config) -> Path:
     return (path if path.is_absolute() else Path.cwd() / path) / machine.machine_id()
 
 
-def run_profile(path: Path) -> str | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return (data.get("mlxbench") or {}).get("profile")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def latest_run(folder: Path, profile: str) -> Path | None:
-    """The newest saved run (NNNN_*.json) in `folder` made with `profile`."""
-    runs = [p for p in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.json")) if run_profile(p) == profile]
-    return runs[-1] if runs else None
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    patched = config.stash.get(patched_key, None)
-    if patched:
-        module, original = patched
-        module.get_machine_id = original
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
-    bs = getattr(session.config, "_benchmarksession", None)
-    if bs is None or not hasattr(bs.storage, "path"):
-        return
+    """Name every saved run that could not be read; it stays untouched and is skipped."""
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
-    for problem in scan_baselines(Path(bs.storage.path) / bs.machine_id):
+    for exc in session.config.stash.get(unreadable_key, []):
+        problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"
         if tr is not None:
             tr.write_line(problem, yellow=True)
         else:
             print(problem, file=sys.stderr)
-
-
-def scan_baselines(folder: Path) -> list[str]:
-    """Messages for saved runs that cannot be read; they are left untouched and skipped."""
-    problems = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-                raise ValueError("no 'benchmarks' list: not a pytest-benchmark run")
-        except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(
-                f"mlxbench: baseline file {path} is unreadable ({exc}); it is ignored for comparison and left "
-                "as is. Restore it from version control or move it out of the folder."
-            )
-    return problems
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -100,21 +100,12 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     if baseline is None and len(runs) > 1:
         baseline = runs[-2]
     if baseline is not None:
+        from mlxbench.gate import RegressionGate, judge_run
+
         rep.baseline = baseline.label
-        base = baseline.benchmarks
-        for name, b in rep.current.benchmarks.items():
-            if name in base:
-                info = b.get("extra_info") or {}
-                res = verdict.compare_samples(
-                    name,
-                    base[name]["stats"].get("data") or [],
-                    b["stats"].get("data") or [],
-                    threshold=info.get("regression_threshold") or verdict.DEFAULT_THRESHOLD,
-                )
-                res.accuracy = verdict.accuracy_regressions(base[name].get("extra_info") or {}, info)
-                if res.accuracy:
-                    res.verdict = "regressed"
-                rep.verdicts.append(res)
+        given = list(runs)
+        earlier = given[: given.index(baseline)] if baseline in given else []
+        rep.verdicts = judge_run(RegressionGate.from_runs(baseline, earlier, None), rep.current)
     return rep
 
 

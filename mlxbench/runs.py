@@ -65,6 +65,26 @@ def load_run(path: str | Path) -> Run:
     return Run(path, data)
 
 
+SAVED_RUN_GLOB = "[0-9][0-9][0-9][0-9]_*.json"  # what --benchmark-save/--benchmark-autosave write
+
+
+def load_folder(folder: Path) -> tuple[list[Run], list[BadRun]]:
+    """Every saved run in `folder`, oldest first, each file read once; the unreadable ones as errors."""
+    runs, bad = [], []
+    for path in sorted(folder.glob(SAVED_RUN_GLOB)):
+        try:
+            runs.append(load_run(path))
+        except BadRun as exc:
+            bad.append(exc)
+    return runs, bad
+
+
+def runs_before(run: Run, saved: list[Run]) -> list[Run]:
+    """The saved runs of `run`'s folder made before it (saved names start with a run number)."""
+    folder = run.path.parent.resolve()
+    return [r for r in saved if r.path.parent.resolve() == folder and r.path.name < run.path.name]
+
+
 def resolve(ref: str, folder: Path) -> Path:
     """A run given as a path, or as a saved id (`0003` or `0003_name`) under `folder`."""
     candidate = Path(ref)

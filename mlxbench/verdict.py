@@ -71,6 +71,13 @@ def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: 
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def threshold_problem(threshold: float | None) -> str | None:
+    """Why a user-given threshold is unusable, or None."""
+    if threshold is not None and not 0 < threshold < 10:
+        return f"threshold {threshold} is out of range; give a fraction such as 0.1 (10%)"
+    return None
+
+
 def classify(evident_up: bool, evident_down: bool, ratio: float, lo: float, hi: float, threshold: float) -> Verdict:
     """Evidence plus size: regressed/improved need both; unchanged needs the interval inside the band."""
     up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)

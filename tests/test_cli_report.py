@@ -154,3 +154,11 @@ def test_report_never_overwrites(tmp_path, capsys):
     assert main(["report", run, "--out", str(out)]) == 2
     assert "already exist" in capsys.readouterr().err
     assert (out / "report.html").read_text() == "precious"
+
+
+def test_compare_uses_the_saved_history_of_the_baseline_folder(tmp_path, capsys):
+    for i in range(4):  # four saved runs of unchanged code, then a current run 40% slower
+        write(tmp_path / f"000{i + 1}_run.json", make_run({"t::a[numpy]": (samples(1.0, 10 + i), INFO)}))
+    cur = write(tmp_path / "cur.json", make_run({"t::a[numpy]": (samples(1.4, 20), INFO)}))
+    assert main(["compare", str(tmp_path / "0004_run.json"), cur]) == 1
+    assert "of the mean of 4 saved runs" in capsys.readouterr().out

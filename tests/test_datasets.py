@@ -77,3 +77,12 @@ def test_idx_reader_rejects_a_wrong_header(tmp_path):
     path.write_bytes(gzip.compress(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"abc"))
     with pytest.raises(ValueError, match="not an IDX file of unsigned bytes"):
         mnist_data.read_idx(path)
+
+
+def test_a_dataset_is_loaded_once_per_session():
+    from mlxbench.runner import RunContext
+
+    ctx, calls = RunContext(), []
+    for _ in range(3):
+        assert ctx.dataset(("demo", None), lambda: calls.append(1) or "data") == "data"
+    assert calls == [1]

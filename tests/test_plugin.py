@@ -183,7 +183,9 @@ def test_corrupt_baseline_is_named_left_alone_and_the_run_goes_on(project, monke
     write_bench(project)
     result = project.runpytest("--backend", "numpy", "--benchmark-compare")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"*baseline file {bad} is unreadable*left as is*"])
+    result.stdout.fnmatch_lines(
+        [f"*unreadable baseline, ignored for comparison and left as is: {bad}: not valid JSON*"]
+    )
     assert bad.read_text() == '{"benchmarks": ['
 
 

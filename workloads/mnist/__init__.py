@@ -99,7 +99,11 @@ class MnistMLP(Profiled):
 
     def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
         impl = load_impl(__name__, backend.framework, variant)
-        dataset = mnist_data.load(getattr(context, "data_dir", None))  # DatasetUnavailable -> skip
+        data_dir = getattr(context, "data_dir", None)
+        if hasattr(context, "dataset"):  # DatasetUnavailable -> skip (raised by load, never cached)
+            dataset = context.dataset(("mnist", data_dir), lambda: mnist_data.load(data_dir))
+        else:
+            dataset = mnist_data.load(data_dir)
         plan = make_plan(spec, dataset)
         trainer = impl.Trainer(backend, plan, compiled=variant == "compiled")  # warms up and resets, untimed
         accuracies: list[float] = []
