@@ -13,6 +13,7 @@ import subprocess
 import sys
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,9 @@ def loaded_blas_libraries() -> list[str]:
 
 
 def blas_facts() -> dict[str, Any]:
-    loaded = loaded_blas_libraries()
-    facts: dict[str, Any] = {"loaded_libraries": loaded}
+    """The BLAS libraries mapped into this process and their thread pools; each backend adds its own
+    framework's BLAS (`Backend.blas`) to this once it has run."""
+    facts: dict[str, Any] = {"loaded_libraries": loaded_blas_libraries()}
     try:
         from threadpoolctl import threadpool_info
 
@@ -123,32 +125,16 @@ def blas_facts() -> dict[str, Any]:
         ]
     except ImportError:
         pass
-    if "numpy" in sys.modules:
-        try:
-            deps = sys.modules["numpy"].show_config(mode="dicts")["Build Dependencies"]
-            facts["numpy"] = {k: deps[k].get("name") + " " + str(deps[k].get("version")) for k in ("blas", "lapack")}
-        except Exception:
-            pass
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        cfg = torch.__config__.show()
-        m = re.search(r"BLAS_INFO=(\w+)", cfg)
-        facts["torch"] = m.group(1) if m else None
-    if "mlx.core" in sys.modules:
-        facts["mlx"] = (
-            "Accelerate"
-            if sys.platform == "darwin"
-            else ", ".join(n for n in loaded if n.startswith(("libblas", "liblapack", "libopenblas"))) or None
-        )
     return facts
 
 
-def stable_facts() -> dict[str, Any]:
+def stable_facts(distributions: Sequence[str] = ()) -> dict[str, Any]:
     """Facts that do not change while a process runs: the same when a run starts and when it is saved,
-    so pytest-benchmark's machine_info comparison stays quiet between runs of one machine."""
-    versions = {
-        d: _version(d) for d in ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch", "scipy")
-    }
+    so pytest-benchmark's machine_info comparison stays quiet between runs of one machine.
+
+    `distributions`: those whose versions the backends declare as making runs incomparable
+    (`Registry.distributions`); their installed versions are recorded, with SciPy's (the verdicts')."""
+    versions = {d: _version(d) for d in (*distributions, "scipy")}
     return {
         "machine_id": machine_id(),
         "cpu_model": cpu_model(),
@@ -162,8 +148,4 @@ def stable_facts() -> dict[str, Any]:
 
 def runtime_facts() -> dict[str, Any]:
     """Facts known once the frameworks are loaded: the BLAS libraries in use and thread counts."""
-    facts: dict[str, Any] = {"blas": blas_facts()}
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        facts["torch_threads"] = torch.get_num_threads()
-    return facts
+    return {"blas": blas_facts()}

@@ -6,7 +6,6 @@ test first uses them.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,16 +15,12 @@ from mlxbench import machine
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, load_folder, load_run, runs_before
-from mlxbench.verdict import threshold_problem
-from mlxbench.workload import PROFILES
+from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV, Settings
 
-PROFILE_ENV = "MLXBENCH_PROFILE"
-DATA_DIR_ENV = "MLXBENCH_DATA_DIR"
 DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
 
 registry_key = pytest.StashKey[Registry]()
 context_key = pytest.StashKey[RunContext]()
-selected_key = pytest.StashKey[list]()
 patched_key = pytest.StashKey[tuple]()
 unreadable_key = pytest.StashKey[list]()
 
@@ -37,8 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         metavar="NAME",
-        help="run only this backend (repeatable): mlx-cpu, mlx-gpu, numpy, torch-cpu, torch-mps, torch-cuda, "
-        "or a third-party one. Default: all.",
+        help="run only this backend (repeatable, or comma-separated): mlx-cpu, mlx-gpu, numpy, torch-cpu, "
+        "torch-mps, torch-cuda, or one a package registers (an unknown name lists them all). Default: all.",
     )
     group.addoption(
         "--profile",
@@ -86,59 +81,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let a baseline made with other framework versions gate this run (nightly release checks)",
     )
-    parser.addini("mlxbench_baselines", "folder (relative to rootdir) for saved runs", default="baselines")
-
-
-def _resolve_options(config: pytest.Config, registry: Registry) -> tuple[RunContext, list[str]]:
-    profile = config.getoption("profile") or os.environ.get(PROFILE_ENV) or "seed"
-    if profile not in PROFILES:
-        raise pytest.UsageError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    names = registry.backend_names
-    chosen: list[str] = []
-    for raw in config.getoption("backend") or []:
-        for name in filter(None, (n.strip() for n in raw.split(","))):
-            if name not in names:
-                raise pytest.UsageError(f"unknown backend {name!r}; valid backends: {', '.join(names)}")
-            if name not in chosen:
-                chosen.append(name)
-    data_dir = config.getoption("data_dir") or os.environ.get(DATA_DIR_ENV) or None
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise pytest.UsageError(
-            f"data directory {data_dir!r} does not exist; pass --data-dir (or {DATA_DIR_ENV}) pointing at a folder "
-            "that holds the datasets, or leave it unset to use the download cache"
-        )
-    ctx = RunContext(
-        profile=profile, data_dir=data_dir, strict_data=config.getoption("strict_data"), seed=config.getoption("seed")
+    parser.addini(
+        "mlxbench_baselines",
+        "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, pytest-benchmark's "
+        "own storage and machine naming are left alone",
+        default=None,
     )
-    problem = threshold_problem(config.getoption("regression_threshold"))
-    if problem:
-        raise pytest.UsageError(f"--regression-threshold: {problem}")
-    return ctx, chosen or names
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "workload(name): the mlxbench workload a benchmark measures")
     registry = Registry.load()
-    ctx, selected = _resolve_options(config, registry)
+    ctx = RunContext(settings=Settings.from_config(config, registry))
     config.stash[registry_key] = registry
     config.stash[context_key] = ctx
-    config.stash[selected_key] = selected
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
-    # Baselines go to <rootdir>/baselines/<machine id>/, unless the user chose a storage.
-    if getattr(config.option, "benchmark_storage", None) == DEFAULT_STORAGE:
-        config.option.benchmark_storage = str(config.rootpath / config.getini("mlxbench_baselines"))
-    config.option.benchmark_save_data = True  # verdicts need the per-round samples
-    # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart. It reads
-    # the id while configuring (after us), so swap its function for the session and restore it.
-    import pytest_benchmark.session as bsession
+    if config.getini("mlxbench_baselines"):
+        # Baselines go to <rootdir>/<mlxbench_baselines>/<machine id>/, unless the user chose a storage.
+        if config.option.benchmark_storage == DEFAULT_STORAGE:
+            config.option.benchmark_storage = str(config.rootpath / config.getini("mlxbench_baselines"))
+        # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart. It reads
+        # the id while configuring (after us), so swap its function and restore it at unconfigure.
+        import pytest_benchmark.session as bsession
 
-    config.stash[patched_key] = (bsession, bsession.get_machine_id)
-    bsession.get_machine_id = machine.machine_id
-    gating = config.getoption("regression_gate")
-    if gating and not config.option.benchmark_compare:
+        config.stash[patched_key] = (bsession, bsession.get_machine_id)
+        bsession.get_machine_id = machine.machine_id
+    config.option.benchmark_save_data = True  # verdicts need the per-round samples
+    if ctx.settings.regression_gate and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
     if not config.option.benchmark_compare:
         return  # the saved runs are only read when something is compared with them
@@ -149,11 +121,24 @@ def pytest_configure(config: pytest.Config) -> None:
         # "compare with the last run" means the last run of this profile: a seed run saved after a
         # ci run must not leave the ci benchmarks with nothing to compare against.
         same = [r for r in saved if r.profile == ctx.profile]
-        config.option.benchmark_compare = str(same[-1].path) if same else f"no-saved-{ctx.profile}-run"
-    if gating and machine.is_virtual_apple_gpu():
-        ctx.extra["not_gating"] = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
-    elif gating:
+        if same:
+            config.option.benchmark_compare = str(same[-1].path)
+        else:
+            config.option.benchmark_compare = False  # nothing to load; said at the end of the run
+            ctx.no_baseline = f"no saved {ctx.profile}-profile run of this machine in {folder}"
+    if ctx.settings.regression_gate and machine.is_virtual_apple_gpu():
+        ctx.not_gating = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
+    elif ctx.settings.regression_gate and config.option.benchmark_compare:
         ctx.gate = make_gate(config, folder, saved)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put back every global this plugin changed."""
+    patched = config.stash.get(patched_key, None)
+    if patched is not None:
+        module, original = patched
+        module.get_machine_id = original
+        del config.stash[patched_key]
 
 
 def make_gate(config: pytest.Config, folder: Path, saved: list):
@@ -161,34 +146,37 @@ def make_gate(config: pytest.Config, folder: Path, saved: list):
     from mlxbench.runs import comparability, resolve
 
     ref = str(config.option.benchmark_compare)
-    if ref.startswith("no-saved-"):
-        return None  # first run of this machine and profile: nothing to gate against (said at the end)
+    settings = config.stash[context_key].settings
     try:
         path = resolve(ref, folder).resolve()
         baseline = next((r for r in saved if r.path.resolve() == path), None) or load_run(path)
     except BadRun as exc:
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
-    gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), config.getoption("regression_threshold"))
-    why = comparability(baseline.facts, machine.stable_facts(), config.getoption("allow_version_change"))
+    gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), settings.regression_threshold)
+    distributions = config.stash[registry_key].distributions
+    why = comparability(baseline.facts, machine.stable_facts(distributions), settings.allow_version_change, distributions)
     if why:
         raise pytest.UsageError(f"--regression-gate: baseline {baseline.path} cannot gate this run: {why}")
     return gate
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    if not config.getoption("regression_gate", False):
-        return
     ctx = config.stash.get(context_key, None)
-    gate = ctx.gate if ctx else None
-    if ctx and ctx.extra.get("not_gating"):
-        terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.extra['not_gating']}", yellow=True)
+    if ctx is None:
         return
-    if gate is None:
+    if ctx.no_baseline:
         terminalreporter.write_line(
-            "mlxbench: no saved run of this machine and profile to gate against; save this one "
-            "(--benchmark-autosave) to make it the baseline",
+            f"mlxbench: nothing compared: {ctx.no_baseline}; save this run (--benchmark-autosave) to make it "
+            "the baseline",
             yellow=True,
         )
+    if not ctx.settings.regression_gate:
+        return
+    if ctx.not_gating:
+        terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.not_gating}", yellow=True)
+        return
+    gate = ctx.gate
+    if gate is None:
         return
     from mlxbench.gate import summary_lines
 
@@ -216,24 +204,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
-    if "extension_workload" in metafunc.fixturenames:
-        registry = config.stash[registry_key]
-        params = [
-            pytest.param((name, variant), id=f"{name}-{variant}")
-            for name in registry.extension_workloads
-            for variant in registry.workload(name).variants
-        ]
-        if not params:  # one skip that says why, not one per backend
-            reason = "no third-party workloads registered (entry point group 'mlxbench.workloads')"
-            names = ["backend_name", "extension_workload"]
-            metafunc.parametrize(names, [pytest.param(None, None, id="none", marks=pytest.mark.skip(reason=reason))])
-            return
-        metafunc.parametrize("extension_workload", params)
+    ctx, registry = config.stash[context_key], config.stash[registry_key]
+    profile = ctx.profile  # part of every benchmark's name: a saved seed run is never compared with a ci run
+    if "mlxbench_case" in metafunc.fixturenames:  # every registered workload x variant x selected backend
+        params = []
+        for name in registry.workload_names:
+            workload = registry.workload(name)
+            mark = pytest.mark.workload(name)
+            for backend in ctx.settings.backends:
+                for variant in workload.variants:
+                    case = (name, variant)
+                    params.append(pytest.param(case, backend, profile, id=f"{name}-{backend}-{profile}-{variant}", marks=mark))
+        metafunc.parametrize(["mlxbench_case", "backend_name", "mlxbench_profile"], params)
+        return
     if "backend_name" in metafunc.fixturenames:
-        metafunc.parametrize("backend_name", config.stash[selected_key], ids=str)
+        metafunc.parametrize("backend_name", ctx.settings.backends, ids=str)
     if "mlxbench_profile" in metafunc.fixturenames:
-        # The profile is part of every benchmark's name, so a saved seed run is never compared with a ci run.
-        profile = config.stash[context_key].profile
         metafunc.parametrize("mlxbench_profile", [profile], ids=[profile])
 
 
@@ -256,11 +242,12 @@ def bench(
     reason = backend.unavailable_reason()
     if reason:
         pytest.skip(f"{backend_name}: {reason}")
-    return Bench(backend=backend, request=request, context=mlxbench_context)
+    return Bench(backend=backend, request=request, context=mlxbench_context, registry=mlxbench_registry)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    machine_info["mlxbench"] = machine.stable_facts()
+    registry = config.stash.get(registry_key, None)
+    machine_info["mlxbench"] = machine.stable_facts(registry.distributions if registry else ())
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
@@ -269,7 +256,22 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
         "format": 1,
         "machine_id": machine.machine_id(),
         "profile": ctx.profile if ctx else None,
-        "backends": config.stash.get(selected_key, None),
+        "backends": list(ctx.settings.backends) if ctx else None,
         "gating": not machine.is_virtual_apple_gpu(),  # paravirtual GPUs: correctness only
-        "environment": machine.runtime_facts(),  # BLAS and threads, known once the frameworks ran
+        "environment": runtime_facts(config),  # BLAS and threads, known once the frameworks ran
     }
+
+
+def runtime_facts(config: pytest.Config) -> dict:
+    """BLAS libraries and thread counts, with each selected backend's BLAS once its framework is loaded."""
+    ctx, registry = config.stash.get(context_key, None), config.stash.get(registry_key, None)
+    facts = machine.runtime_facts()
+    for name in ctx.settings.backends if ctx and registry else ():
+        backend = registry.backends[name]
+        if backend.framework in facts["blas"] or (backend.framework not in sys.modules):
+            continue
+        try:
+            facts["blas"][backend.framework] = backend.blas()
+        except Exception as exc:  # a fact must never lose a run
+            facts["blas"][backend.framework] = f"unknown ({type(exc).__name__})"
+    return facts

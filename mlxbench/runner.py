@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -13,19 +12,29 @@ import pytest
 
 from mlxbench.backends import Backend
 from mlxbench.datasets import DatasetUnavailable
-from mlxbench.workload import Prepared, Unsupported, Workload
+from mlxbench.implementations import ImplementationError
+from mlxbench.registry import Registry
+from mlxbench.settings import Settings
+from mlxbench.workload import Measured, Prepared, Unsupported, Workload
 
 
 @dataclass
 class RunContext:
-    """Session-wide settings a workload may need while preparing (data location, strictness)."""
+    """The session as workloads and the harness see it: settings, the gate, loaded datasets."""
 
-    profile: str = "seed"
-    data_dir: str | None = None
-    strict_data: bool = False
-    seed: int | None = None  # overrides every workload spec's `seed` (robustness sweeps)
-    gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate
+    settings: Settings = field(default_factory=Settings)
+    gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate and a baseline
+    not_gating: str | None = None  # why this machine's timings are recorded but never gate
+    no_baseline: str | None = None  # why nothing was compared, when nothing was
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
+
+    @property
+    def profile(self) -> str:
+        return self.settings.profile
+
+    @property
+    def data_dir(self) -> str | None:
+        return self.settings.data_dir
 
     def dataset(self, key: Any, load: Callable[[], Any]) -> Any:
         """`load()`'s result, read and verified once per session (MNIST: 1.5 s per load here)."""
@@ -33,16 +42,15 @@ class RunContext:
             self.datasets[key] = load()
         return self.datasets[key]
 
-    extra: dict[str, Any] = field(default_factory=dict)
-
 
 @dataclass
 class Bench:
-    """What the `bench` fixture gives a benchmark test: one backend, the profile, the clock."""
+    """What the `bench` fixture gives a benchmark test: one backend, the session, the clock."""
 
     backend: Backend
     request: Any  # the test's pytest FixtureRequest
     context: RunContext
+    registry: Registry
 
     @property
     def benchmark(self) -> Any:
@@ -56,43 +64,49 @@ class Bench:
     def run(self, workload: Workload, variant: str) -> dict[str, float]:
         """Prepare (untimed), time through the backend's synced call, then gate the timed result."""
         __tracebackhide__ = True
-        backend = self.backend
-        spec = workload.spec(self.profile)
-        if self.context.seed is not None:
-            if not (dataclasses.is_dataclass(spec) and any(f.name == "seed" for f in dataclasses.fields(spec))):
-                pytest.skip(f"{workload.name} has no seed to vary (--seed)")
-            spec = dataclasses.replace(spec, seed=self.context.seed)
+        backend, settings = self.backend, self.context.settings
         with backend.activate():
-            try:
-                prepared = workload.prepare(backend, spec, variant, self.context)
-            except Unsupported as exc:
-                pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
-            except DatasetUnavailable as exc:
-                if self.context.strict_data:
-                    pytest.fail(f"{workload.name}: dataset unavailable (--strict-data): {exc}", pytrace=False)
-                pytest.skip(f"{workload.name}: dataset unavailable: {exc}")
+            prepared, spec = self.prepare(workload, variant)
             info = self.benchmark.extra_info
+            self.benchmark.group = workload.name  # pytest-benchmark's table: one group per workload
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
             info.update(prepared.info)
-            if getattr(spec, "regression_threshold", None) is not None:
-                info["regression_threshold"] = spec.regression_threshold  # offline compare uses it too
-            if self.context.seed is not None:
-                info["seed"] = self.context.seed
-            result = self.measure(prepared)
+            if workload.regression_threshold is not None:
+                info["regression_threshold"] = workload.regression_threshold  # offline compare uses it too
+            if settings.seed is not None:
+                info["seed"] = settings.seed
+            result, measured = self.measure(prepared)
             if prepared.collect is not None:
                 result = prepared.collect(result)
             info["backend_facts"] = backend.facts()
             label = f"{workload.name}[{variant}] on {backend.name}"
-            metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared)
+            metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared, measured)
             self.gate(metrics, workload.gates(spec, variant), label=label)
-            self.judge(prepared, getattr(spec, "regression_threshold", None), label)
+            self.judge(prepared, measured, workload.regression_threshold, label)
         return metrics
 
-    def judge(self, prepared: Prepared, threshold: float | None, label: str) -> None:
+    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any]:
+        """The workload's spec, implementation and prepared call; a skip (or failure) that says why."""
+        __tracebackhide__ = True
+        settings, backend = self.context.settings, self.backend
+        try:
+            spec = workload.spec(self.profile, settings.seed)
+            impl = self.registry.implementation(workload, backend.framework)
+            return workload.prepare(backend, spec, variant, self.context, impl), spec
+        except Unsupported as exc:
+            pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
+        except ImplementationError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        except DatasetUnavailable as exc:
+            if settings.strict_data:
+                pytest.fail(f"{workload.name}: dataset unavailable (--strict-data): {exc}", pytrace=False)
+            pytest.skip(f"{workload.name}: dataset unavailable: {exc}")
+
+    def judge(self, prepared: Prepared, measured: Measured, threshold: float | None, label: str) -> None:
         """With --regression-gate: compare with the baseline; a confirmed regression fails the test."""
         __tracebackhide__ = True
         gate = self.context.gate
-        if gate is None or not prepared.round_times:
+        if gate is None or not measured.round_times:
             return
         remeasure = None
         if not prepared.cumulative:
@@ -102,7 +116,7 @@ class Bench:
 
         info = self.benchmark.extra_info
         note = "not re-measured: its rounds build on each other"
-        res = gate.judge(self.benchmark.fullname, prepared.round_times, info, threshold, remeasure, note)
+        res = gate.judge(self.benchmark.fullname, list(measured.round_times), info, threshold, remeasure, note)
         if res is None:
             return
         self.benchmark.extra_info["verdict"] = res.as_dict()
@@ -110,8 +124,8 @@ class Bench:
             detail = "\n  ".join(res.reasons + [f"accuracy: {a}" for a in res.accuracy])
             pytest.fail(f"regression in {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
 
-    def measure(self, prepared: Prepared) -> Any:
-        """Time `prepared.run` with completion forced inside the clock; return the last result."""
+    def measure(self, prepared: Prepared) -> tuple[Any, Measured]:
+        """Time `prepared.run` with completion forced inside the clock: the last result, and the times."""
         sync = self.backend.sync
 
         def timed() -> Any:
@@ -132,12 +146,11 @@ class Bench:
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
                 setup()
                 result = timed()
-        else:
-            prepared.round_times = list(self.benchmark.stats.stats.data)
-            if prepared.work_per_round:
-                median = self.benchmark.stats.stats.median
-                self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / median
-        return result
+            return result, Measured()
+        stats = self.benchmark.stats.stats
+        if prepared.work_per_round:
+            self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median
+        return result, Measured(tuple(stats.data))
 
     def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:
         __tracebackhide__ = True

@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HARDWARE_KEYS = ("machine_id", "cpu_model", "cpu_count", "gpus", "virtual_gpu")
-FRAMEWORKS = ("mlx", "mlx-metal", "mlx-cpu", "mlx-cuda", "mlx-cuda-13", "numpy", "torch")
 
 
 class BadRun(Exception):
     """A run file that cannot be used; the message names the file and what to do."""
 
 
+# Test ids before one parametrized test ran every workload (runs 0001-0003 of the first machines):
+# `benchmarks/test_linreg.py::test_linreg_sgd[mlx-cpu-seed-eager]` is now
+# `benchmarks/test_workloads.py::test_workload[linreg-mlx-cpu-seed-eager]`.
+LEGACY_TESTS = {
+    "benchmarks/test_linreg.py::test_linreg_sgd[": "linreg",
+    "benchmarks/test_mnist.py::test_mnist_mlp[": "mnist_mlp",
+    "benchmarks/test_lazy_eval.py::test_lazy_eval[": "lazy_eval",
+    "benchmarks/test_placement.py::test_placement[": "placement",
+}
+CURRENT_TEST = "benchmarks/test_workloads.py::test_workload["
+
+
+def current_name(fullname: str) -> str:
+    """A benchmark's name as this version of the suite gives it (old saved runs stay comparable)."""
+    for old, workload in LEGACY_TESTS.items():
+        if fullname.startswith(old):
+            return f"{CURRENT_TEST}{workload}-{fullname.removeprefix(old)}"
+    return fullname
+
+
 @dataclass
 class Run:
     path: Path
     data: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        for b in self.data.get("benchmarks") or []:  # in memory only: the file is never rewritten
+            if isinstance(b, dict) and isinstance(b.get("fullname"), str):
+                b["fullname"] = current_name(b["fullname"])
 
     @property
     def benchmarks(self) -> dict[str, dict]:
@@ -101,21 +126,32 @@ def resolve(ref: str, folder: Path) -> Path:
     return matches[0]
 
 
-def differences(base: dict[str, Any], cur: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(hardware differences, framework-version differences) between two runs' mlxbench facts."""
+def differences(
+    base: dict[str, Any], cur: dict[str, Any], distributions: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(hardware differences, framework-version differences) between two runs' mlxbench facts.
+
+    `distributions`: the ones the backends declare (default: `Registry.distributions` of this
+    installation); a version that only one run recorded counts as a difference too."""
+    if distributions is None:
+        from mlxbench.registry import Registry
+
+        distributions = Registry.load().distributions
     hardware = [f"{k}: {base.get(k)!r} vs {cur.get(k)!r}" for k in HARDWARE_KEYS if base.get(k) != cur.get(k)]
     bv, cv = base.get("versions") or {}, cur.get("versions") or {}
-    versions = [f"{k} {bv.get(k)} -> {cv.get(k)}" for k in FRAMEWORKS if bv.get(k) != cv.get(k)]
+    versions = [f"{k} {bv.get(k)} -> {cv.get(k)}" for k in distributions if bv.get(k) != cv.get(k)]
     return hardware, versions
 
 
-def comparability(base: dict[str, Any], cur: dict[str, Any], allow_version_change: bool) -> str | None:
+def comparability(
+    base: dict[str, Any], cur: dict[str, Any], allow_version_change: bool, distributions: Sequence[str] | None = None
+) -> str | None:
     """None when the baseline may gate the current run, else why not (and what to do)."""
     if not base:
         return (
             "the baseline has no mlxbench machine facts (it was not made by mlxbench): nothing to tell like from unlike"
         )
-    hardware, versions = differences(base, cur)
+    hardware, versions = differences(base, cur, distributions)
     if hardware:
         return "it comes from different hardware (" + "; ".join(hardware) + "): compare runs of one machine"
     if versions and not allow_version_change:

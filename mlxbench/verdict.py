@@ -73,8 +73,11 @@ def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: 
 
 def threshold_problem(threshold: float | None) -> str | None:
     """Why a user-given threshold is unusable, or None."""
-    if threshold is not None and not 0 < threshold < 10:
-        return f"threshold {threshold} is out of range; give a fraction such as 0.1 (10%)"
+    if threshold is not None and not 0 < threshold <= 1:
+        return (
+            f"threshold {threshold} is out of range; give a fraction between 0 and 1, such as 0.1 for 10% "
+            f"({threshold} would mean {threshold:.0%})"
+        )
     return None
 
 

@@ -1,27 +1,40 @@
 """What a workload gives the harness: the contract between `workloads/` and `mlxbench/`.
 
 A workload is written once: a frozen spec per profile (sizes, hyperparameters, gate thresholds,
-each with its reason), NumPy data, metrics; plus one `impl_<framework>.py` per framework. The
-harness asks it to `prepare` a callable for one backend and variant (all transfers, compilation
-and first-call costs happen there, untimed), times that callable through the backend's synced
-call, then hands the very result it timed back to `metrics` and checks `gates`.
+each with its reason), NumPy data, metrics; plus one implementation per framework that satisfies
+the typed interface the workload declares (`Workload.interface`, a `typing.Protocol`). The harness
+
+1. asks the workload for its spec (`spec(profile, seed)`),
+2. loads the implementation for the backend's framework and checks it against the interface,
+3. asks the workload to `prepare` a callable (transfers, compilation and first-call costs happen
+   there, untimed),
+4. times that callable through the backend's synced call,
+5. hands the very result it timed, and what it measured (`Measured`), to `metrics`, and checks
+   `gates`.
+
+Data flows one way: the harness never writes into what a workload gave it.
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from mlxbench.backends import Backend
 
 PROFILES: tuple[str, ...] = ("seed", "ci")
 """`seed`: the sizes the seed documents ran (the default). `ci`: same code, smaller counts."""
 
+SpecT = TypeVar("SpecT")
+StateT = TypeVar("StateT")
+
 
 class Unsupported(Exception):
-    """Raised by `prepare`: this workload/variant does not apply to this backend (becomes a skip)."""
+    """This workload/variant does not apply to this backend (becomes a skip with the message)."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +62,8 @@ class Gate:
 
 
 @dataclass
-class Prepared:
-    """A callable ready to be timed, and how to time it.
+class Prepared(Generic[StateT]):
+    """A callable ready to be timed, and how to time it. Written by the workload, read by the harness.
 
     run:        the measured call; returns the backend-native result (the harness syncs it).
     rounds:     measured rounds; each calls `run` once.
@@ -62,56 +75,85 @@ class Prepared:
     collect:    after timing, maps the last timed output to the result to check (default: itself);
                 e.g. a lazily built graph that the clock deliberately did not evaluate.
     info:       descriptive labels for the run JSON (strings), e.g. what a variant measures.
-    state:      anything the workload's `metrics` needs besides the result.
+    state:      the workload's own object for its `metrics` (typed by the workload).
     """
 
     run: Callable[[], Any]
     rounds: int
+    state: StateT
     warmup_rounds: int = 1
     setup: Callable[[], None] | None = None
     work_per_round: float | None = None
     work_unit: str = "it"
     cumulative: bool = False
     collect: Callable[[Any], Any] | None = None
-    info: dict[str, Any] = field(default_factory=dict)  # labels saved in extra_info (e.g. execution model)
-    round_times: list[float] = field(default_factory=list)  # filled by the harness after timing
-    state: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
-class Workload(Protocol):
+@dataclass(frozen=True)
+class Measured:
+    """What the harness measured, handed to `metrics`: per-round seconds (empty when timing was off)."""
+
+    round_times: tuple[float, ...] = ()
+
+
+class Context(Protocol):
+    """What a workload may ask of the session while preparing."""
+
+    data_dir: str | None
+
+    def dataset(self, key: Any, load: Callable[[], Any]) -> Any:
+        """`load()`'s result, read and verified once per session."""
+        ...
+
+
+class Workload(Protocol[SpecT, StateT]):
+    """A workload. `interface` is the Protocol its per-framework implementations satisfy, or None
+    when it runs on the backend's own contract alone (asarray, force, execution) on every backend."""
+
     name: str
     variants: Sequence[str]
+    interface: type | None
+    regression_threshold: float | None  # smallest slowdown its verdicts count (None: the harness default)
 
-    def spec(self, profile: str) -> Any: ...
+    def spec(self, profile: str, seed: int | None = None) -> SpecT: ...
 
-    def prepare(self, backend: Any, spec: Any, variant: str, context: Any) -> Prepared: ...
+    def prepare(
+        self, backend: Backend, spec: SpecT, variant: str, context: Context, impl: Any
+    ) -> Prepared[StateT]: ...
 
-    def metrics(self, spec: Any, variant: str, result: Any, prepared: Prepared) -> dict[str, float]: ...
+    def metrics(
+        self, spec: SpecT, variant: str, result: Any, prepared: Prepared[StateT], measured: Measured
+    ) -> dict[str, float]: ...
 
-    def gates(self, spec: Any, variant: str) -> Sequence[Gate]: ...
+    def gates(self, spec: SpecT, variant: str) -> Sequence[Gate]: ...
 
 
-def load_impl(package: str, framework: str, variant: str = "") -> ModuleType:
-    """Import `<package>.impl_<framework>`; a missing module means the framework is unsupported.
+class ProfiledWorkload:
+    """Base for workloads whose specs are a `profiles` dict of frozen dataclasses keyed by profile.
 
-    A `compiled` variant also needs the module to declare `HAS_COMPILER = True`.
+    `spec(profile, seed)` replaces the spec's `seed` field; a spec without one cannot vary it.
     """
-    name = f"{package}.impl_{framework}"
-    try:
-        impl = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise Unsupported(f"{package} has no {framework} implementation ({name})") from None
-    if variant == "compiled" and not getattr(impl, "HAS_COMPILER", False):
-        raise Unsupported(f"{framework} has no compiler; 'compiled' applies to mx.compile and torch.compile")
-    return impl
+
+    name: str
+    variants: Sequence[str]
+    profiles: Mapping[str, Any]
+    interface: type | None = None
+    regression_threshold: float | None = None
+
+    def spec(self, profile: str, seed: int | None = None) -> Any:
+        spec = self.profiles[profile]
+        if seed is None:
+            return spec
+        if not any(f.name == "seed" for f in dataclasses.fields(spec)):
+            raise Unsupported(f"{self.name} has no seed to vary (--seed)")
+        return dataclasses.replace(spec, seed=seed)
 
 
-class Profiled:
-    """Mixin for workloads whose specs are a `profiles` dict keyed by profile name."""
-
-    profiles: dict[str, Any]
-
-    def spec(self, profile: str) -> Any:
-        return self.profiles[profile]
+def compiled_variant(backend: Backend, variant: str) -> bool:
+    """Whether `variant` asks for the framework's compiler; Unsupported when the backend has none."""
+    if variant != "compiled":
+        return False
+    if backend.compiler is None:
+        raise Unsupported(f"{backend.framework} has no compiler ('compiled' applies to mx.compile, torch.compile, ...)")
+    return True

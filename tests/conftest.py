@@ -14,7 +14,7 @@ import os
 import time
 
 import numpy as np
-from mlxbench.backends import NumpyBackend
+from mlxbench.backends.numpy import NumpyBackend
 from mlxbench.workload import Gate, Prepared, Unsupported
 
 CALLS = []
@@ -51,11 +51,13 @@ class SumWorkload:
     """Sums ones; 'broken' raises inside the measured call; 'wrong' fails its gate; 'nope' is unsupported."""
     name = "fakesum"
     variants = ("ok", "wrong", "broken", "nope", "epochs")
+    interface = None
+    regression_threshold = None
 
-    def spec(self, profile):
+    def spec(self, profile, seed=None):
         return {"seed": 8, "ci": 4}[profile]
 
-    def prepare(self, backend, spec, variant, context):
+    def prepare(self, backend, spec, variant, context, impl):
         if variant == "nope":
             raise Unsupported("nothing to see")
         x = backend.asarray(np.ones(spec, dtype=np.float32))
@@ -70,9 +72,11 @@ class SumWorkload:
             return x * (2.0 if variant == "wrong" else 1.0)
 
         epochs = variant == "epochs"  # rounds that build on each other, like training epochs
-        return Prepared(run=run, rounds=6, warmup_rounds=0 if epochs else 1, work_per_round=spec, cumulative=epochs)
+        return Prepared(
+            run=run, rounds=6, state=None, warmup_rounds=0 if epochs else 1, work_per_round=spec, cumulative=epochs
+        )
 
-    def metrics(self, spec, variant, result, prepared):
+    def metrics(self, spec, variant, result, prepared, measured):
         return {"total": float(result.sum()), "expected": float(spec)}
 
     def gates(self, spec, variant):
@@ -103,7 +107,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     (dist / "entry_points.txt").write_text(ENTRY_POINTS)
     pytester.syspathinsert(ext)
     pytester.makeconftest('pytest_plugins = ["mlxbench.plugin"]\n')
-    pytester.makeini("[pytest]\naddopts = -rs -p no:cacheprovider\n")
+    pytester.makeini("[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n")
     return pytester
 
 

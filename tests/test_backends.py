@@ -8,8 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from mlxbench.backends import BUILTIN_BACKENDS, MlxBackend, TorchBackend, tree_leaves, tree_map
+from mlxbench.backends import builtin_backends, tree_leaves, tree_map
+from mlxbench.backends.mlx import MlxBackend
+from mlxbench.backends.torch import TorchBackend
 
+BUILTIN_BACKENDS = builtin_backends()
 NAMES = [b.name for b in BUILTIN_BACKENDS]
 
 

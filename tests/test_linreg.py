@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlxbench.backends import NumpyBackend
-from mlxbench.workload import Unsupported
+from mlxbench.backends.numpy import NumpyBackend
+from mlxbench.registry import Registry
+from mlxbench.workload import Measured, Unsupported
 from workloads import linreg
 
 SMALL = linreg.Spec(steps=2_000)
+NONE = Measured()
+
+
+def prepare(backend, spec, variant):
+    impl = Registry.load().implementation(linreg.WORKLOAD, backend.framework)
+    return linreg.WORKLOAD.prepare(backend, spec, variant, None, impl)
 
 
 def test_profiles_keep_seed_sizes():
@@ -34,27 +41,26 @@ def test_reference_converges_to_least_squares(profile, tol):
 
 def test_gates_pass_a_converged_run_and_fail_the_start():
     wl = linreg.WORKLOAD
-    prepared = wl.prepare(NumpyBackend(), SMALL, "eager", None)
-    good = wl.metrics(SMALL, "eager", prepared.run(), prepared)
+    prepared = prepare(NumpyBackend(), SMALL, "eager")
+    good = wl.metrics(SMALL, "eager", prepared.run(), prepared, NONE)
     assert all(g.passes(good[g.metric]) for g in wl.gates(SMALL, "eager")), good
-    bad = wl.metrics(SMALL, "eager", prepared.state["data"].w0, prepared)
+    bad = wl.metrics(SMALL, "eager", prepared.state.w0, prepared, NONE)
     failed = [g.metric for g in wl.gates(SMALL, "eager") if not g.passes(bad[g.metric])]
     assert failed == ["test_mse", "weight_error", "ref_deviation"]
 
 
 def test_numpy_has_no_compiled_variant():
     with pytest.raises(Unsupported, match="numpy has no compiler"):
-        linreg.WORKLOAD.prepare(NumpyBackend(), SMALL, "compiled", None)
+        prepare(NumpyBackend(), SMALL, "compiled")
 
 
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
 def test_frameworks_agree_with_the_float64_reference(framework):
-    pytest.importorskip(framework)
-    from mlxbench.backends import MlxBackend, TorchBackend
-
-    backend = MlxBackend("cpu") if framework == "mlx" else TorchBackend("cpu")
+    backend = Registry.load().backends[f"{framework}-cpu"]
+    if backend.unavailable_reason():  # not installed, or broken (an empty mlx/ folder): a skip that says why
+        pytest.skip(backend.unavailable_reason())
     spec = linreg.Spec(steps=300)
     with backend.activate():
-        prepared = linreg.WORKLOAD.prepare(backend, spec, "eager", None)
+        prepared = prepare(backend, spec, "eager")
         w = backend.to_numpy(prepared.run())
-    assert linreg.WORKLOAD.metrics(spec, "eager", w, prepared)["ref_deviation"] < spec.max_ref_deviation
+    assert linreg.WORKLOAD.metrics(spec, "eager", w, prepared, NONE)["ref_deviation"] < spec.max_ref_deviation

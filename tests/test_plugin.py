@@ -192,17 +192,17 @@ def test_corrupt_baseline_is_named_left_alone_and_the_run_goes_on(project, monke
 def test_extension_workload_runs_from_entry_point(project):
     project.makepyfile(
         test_ext="""
-        def test_extension_workload(bench, mlxbench_registry, extension_workload):
-            name, variant = extension_workload
+        def test_workload(bench, mlxbench_registry, mlxbench_case):
+            name, variant = mlxbench_case
             bench.run(mlxbench_registry.workload(name), variant)
     """
     )
-    result = project.runpytest("--backend", "numpy", "-v")
+    result = project.runpytest("--backend", "numpy", "-v", "-k", "fakesum")
     result.stdout.fnmatch_lines(
         [
-            "*test_extension_workload[[]fakesum-ok-numpy-seed[]] PASSED*",
-            "*test_extension_workload[[]fakesum-wrong-numpy-seed[]] FAILED*",
-            "*test_extension_workload[[]fakesum-nope-numpy-seed[]] SKIPPED*",
+            "*test_workload[[]fakesum-numpy-seed-ok[]] PASSED*",
+            "*test_workload[[]fakesum-numpy-seed-wrong[]] FAILED*",
+            "*test_workload[[]fakesum-numpy-seed-nope[]] SKIPPED*",
         ]
     )
 
@@ -269,8 +269,9 @@ def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
     folder.mkdir(parents=True)
     from conftest import make_run
     from mlxbench import machine
+    from mlxbench.registry import Registry
 
-    old = machine.stable_facts()  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
+    old = machine.stable_facts(Registry.load().distributions)  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
     old["versions"] = {**old["versions"], "numpy": "1.0.0"}  # ... but with another NumPy
     (folder / "0001_old.json").write_text(json.dumps(make_run({"x": ([1.0] * 6, {})}, old, profile="seed")))
     write_bench(project)
@@ -287,4 +288,4 @@ def test_regression_gate_without_baseline_says_so(project):
     write_bench(project)
     result = project.runpytest("--backend", "numpy", "--regression-gate")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*no saved run of this machine and profile to gate against*"])
+    result.stdout.fnmatch_lines(["*nothing compared: no saved seed-profile run of this machine in *"])

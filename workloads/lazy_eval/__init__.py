@@ -9,9 +9,11 @@ The comparisons users need, over array sizes from 4 elements to 1M:
   indep-<n>-each  100 x `c = a + b`, a force after every op
   dep-<n>-end     100 x `c = c + b` (a dependent chain), one force at the end
   dep-<n>-each    the same, a force after every op
-"Force" is the framework's own: `mx.eval` (lazy MLX), `torch.cuda/mps.synchronize` (asynchronous
-PyTorch on a GPU); NumPy and PyTorch on the CPU are eager, where a force is a no-op and the report
-labels them so. Every result is checked against NumPy.
+"Force" is the backend's own (`Backend.force`): `mx.eval` (lazy MLX), `torch.cuda/mps.synchronize`
+(asynchronous PyTorch on a GPU), `block_until_ready` (JAX); NumPy and PyTorch on the CPU are eager,
+where a force is a no-op and the report labels them so (`Backend.execution`). The workload needs
+nothing else of a framework than arrays that add, so it has no per-framework implementations and
+runs on every backend, third-party ones included. Every result is checked against NumPy.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Profiled, load_impl
+from mlxbench.backends import Backend
+from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,25 @@ def expected(chain: str, a: np.ndarray, b: np.ndarray, n_ops: int) -> np.ndarray
     return c
 
 
-class LazyEval(Profiled):
+@dataclass(frozen=True)
+class State:
+    a: np.ndarray
+    b: np.ndarray
+    chain: str
+
+
+class LazyEval(ProfiledWorkload):
     name = "lazy_eval"
     variants = VARIANTS
     profiles = PROFILES
+    interface = None  # the backend's contract is all it needs
 
-    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework)
+    def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: None) -> Prepared[State]:
         chain, n, mode = parse(variant, spec)
         rng = np.random.default_rng(spec.seed)
         a_np, b_np = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
         a, b = backend.asarray(a_np), backend.asarray(b_np)
-        force, execution = impl.forcer(backend), impl.execution(backend)
+        force, execution = backend.force, backend.execution
         n_ops, last = spec.n_ops, {}
 
         def run():
@@ -100,12 +110,14 @@ class LazyEval(Profiled):
             work_unit="ops",
             info={"execution": execution, "measures": measures, "chain": chain, "size": n},
             collect=(lambda _: last["c"]) if mode == "none" else None,  # evaluated after the clock
-            state={"a": a_np, "b": b_np, "chain": chain},
+            state=State(a_np, b_np, chain),
         )
 
-    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
+    def metrics(
+        self, spec: Spec, variant: str, result, prepared: Prepared[State], measured: Measured
+    ) -> dict[str, float]:
         st = prepared.state
-        want = expected(st["chain"], st["a"], st["b"], spec.n_ops)
+        want = expected(st.chain, st.a, st.b, spec.n_ops)
         err = float(np.max(np.abs(np.asarray(result) - want)) / max(float(np.max(np.abs(want))), 1e-30))
         return {"rel_error": err}
 

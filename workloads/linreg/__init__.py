@@ -8,11 +8,14 @@ NumPy with a fixed seed, and handed to every backend, so every backend solves th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Profiled, load_impl
+from mlxbench.backends import Backend
+from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload, compiled_variant
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,32 @@ def reference(spec: Spec, data: Data) -> np.ndarray:
     return w
 
 
-class LinearRegression(Profiled):
+class Implementation(Protocol):
+    """What `impl_<framework>.py` provides for linreg."""
+
+    def make_train(self, backend: Backend, spec: Spec, data: Data, compiled: bool) -> Callable[[], Any]:
+        """A function running `spec.steps` SGD steps from `data.w0` on the backend's device and
+        returning the final weights (a device array of shape (n_features,)). Each call starts
+        afresh from `data.w0`. `compiled`: use the framework's compiler (`backend.compiler`)."""
+        ...
+
+
+class LinearRegression(ProfiledWorkload):
     name = "linreg"
     variants = VARIANTS
     profiles = PROFILES
+    interface = Implementation
 
-    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework, variant)
+    def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation) -> Prepared[Data]:
+        compiled = compiled_variant(backend, variant)
         data = make_data(spec)
-        train = impl.make_train(backend, spec, data, compiled=variant == "compiled")
-        return Prepared(run=train, rounds=spec.rounds, warmup_rounds=1, work_per_round=spec.steps, state={"data": data})
+        train = impl.make_train(backend, spec, data, compiled)
+        return Prepared(run=train, rounds=spec.rounds, state=data, warmup_rounds=1, work_per_round=spec.steps)
 
-    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
-        data: Data = prepared.state["data"]
+    def metrics(
+        self, spec: Spec, variant: str, result, prepared: Prepared[Data], measured: Measured
+    ) -> dict[str, float]:
+        data = prepared.state
         w = np.asarray(result, dtype=np.float64)
         test_err = data.X_test.astype(np.float64) @ w - data.y_test
         return {

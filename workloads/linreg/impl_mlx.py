@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-HAS_COMPILER = True
-
 
 def make_train(backend, spec, data, compiled: bool):
     X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))

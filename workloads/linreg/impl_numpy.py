@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-HAS_COMPILER = False
-
 
 def make_train(backend, spec, data, compiled: bool):
     X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))

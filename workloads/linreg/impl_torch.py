@@ -10,8 +10,6 @@ import torch
 
 from mlxbench.workload import Unsupported
 
-HAS_COMPILER = True
-
 
 def make_train(backend, spec, data, compiled: bool):
     X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))

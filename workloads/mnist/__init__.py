@@ -13,11 +13,13 @@ seeded generator, and lr is 0.1: over seeds 0..9 the final test accuracy lies be
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Profiled, load_impl
+from mlxbench.backends import Backend
+from mlxbench.workload import Context, Gate, Measured, Prepared, ProfiledWorkload, compiled_variant
 from workloads.mnist import data as mnist_data
 
 
@@ -92,45 +94,83 @@ def make_plan(spec: Spec, dataset: mnist_data.Mnist) -> Plan:
     return Plan(spec, dataset.train_images[:n], dataset.train_labels[:n], params, batches)
 
 
-class MnistMLP(Profiled):
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+class Trainer(Protocol):
+    """One model being trained on one backend, from `plan.params`."""
+
+    def train_epoch(self, epoch: int) -> Any:
+        """SGD over `plan.batches[epoch]` in order; returns the layers' (W, b) as device arrays."""
+        ...
+
+    def snapshot(self) -> Params:
+        """The current (W, b) of every layer as NumPy arrays (untimed: between epochs)."""
+        ...
+
+
+class Implementation(Protocol):
+    """What `impl_<framework>.py` provides for mnist_mlp."""
+
+    def make_trainer(self, backend: Backend, plan: Plan, compiled: bool) -> Trainer:
+        """A trainer holding `plan.params`, warmed up (compilation, first-call costs) and reset to
+        them, so that the first timed epoch does only an epoch's work."""
+        ...
+
+
+@dataclass
+class State:
+    dataset: mnist_data.Mnist
+    accuracies: list[float] = field(default_factory=list)  # test accuracy after each epoch but the last
+
+
+class MnistMLP(ProfiledWorkload):
     name = "mnist_mlp"
     variants = VARIANTS
     profiles = PROFILES
+    interface = Implementation
 
-    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework, variant)
-        data_dir = getattr(context, "data_dir", None)
-        if hasattr(context, "dataset"):  # DatasetUnavailable -> skip (raised by load, never cached)
-            dataset = context.dataset(("mnist", data_dir), lambda: mnist_data.load(data_dir))
-        else:
-            dataset = mnist_data.load(data_dir)
+    def prepare(
+        self, backend: Backend, spec: Spec, variant: str, context: Context, impl: Implementation
+    ) -> Prepared[State]:
+        compiled = compiled_variant(backend, variant)
+        data_dir = context.data_dir  # DatasetUnavailable -> skip (raised by load, never cached)
+        dataset = context.dataset(("mnist", data_dir), lambda: mnist_data.load(data_dir))
         plan = make_plan(spec, dataset)
-        trainer = impl.Trainer(backend, plan, compiled=variant == "compiled")  # warms up and resets, untimed
-        accuracies: list[float] = []
+        trainer = impl.make_trainer(backend, plan, compiled)  # warms up and resets, untimed
+        state = State(dataset)
+        trained = [0]  # epochs so far
 
-        def before_epoch() -> None:
-            if trainer.epoch > 0:
-                accuracies.append(accuracy(trainer.snapshot(), dataset.test_images, dataset.test_labels))
+        def before_epoch() -> None:  # untimed: the test accuracy after every epoch but the last
+            if trained[0]:
+                state.accuracies.append(accuracy(trainer.snapshot(), dataset.test_images, dataset.test_labels))
+
+        def train_epoch() -> Any:
+            params = trainer.train_epoch(trained[0])
+            trained[0] += 1
+            return params
 
         return Prepared(
-            run=trainer.train_epoch,
+            run=train_epoch,
             rounds=spec.epochs,
+            state=state,
             warmup_rounds=0,
             setup=before_epoch,
             work_per_round=len(plan.batches[0]),
             work_unit="steps",
             cumulative=True,
-            state={"dataset": dataset, "accuracies": accuracies, "trainer": trainer},
         )
 
-    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
-        ds: mnist_data.Mnist = prepared.state["dataset"]
-        accuracies = [*prepared.state["accuracies"], accuracy(result, ds.test_images, ds.test_labels)]
+    def metrics(
+        self, spec: Spec, variant: str, result, prepared: Prepared[State], measured: Measured
+    ) -> dict[str, float]:
+        ds = prepared.state.dataset
+        accuracies = [*prepared.state.accuracies, accuracy(result, ds.test_images, ds.test_labels)]
         out = {"test_accuracy": accuracies[-1], "epochs_trained": float(len(accuracies))}
         first = next((i for i, a in enumerate(accuracies) if a >= spec.tta_target), None)
         out["epochs_to_target"] = float(first + 1) if first is not None else float("nan")
-        if prepared.round_times and first is not None:
-            out["seconds_to_target"] = float(sum(prepared.round_times[: first + 1]))
+        if measured.round_times and first is not None:
+            out["seconds_to_target"] = float(sum(measured.round_times[: first + 1]))
         out.update({f"accuracy_epoch_{i + 1}": a for i, a in enumerate(accuracies)})
         return out
 

@@ -10,8 +10,6 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 
-HAS_COMPILER = True
-
 
 class MLP(nn.Module):
     def __init__(self, sizes: tuple[int, ...]) -> None:
@@ -44,7 +42,7 @@ class Trainer:
         if compiled:
             state = [self.model.state, self.optimizer.state]
             step = partial(mx.compile, inputs=state, outputs=state)(step)
-        self.step, self.epoch = step, 0
+        self.step = step
         # Warm-up (compilation, first-call costs) on one batch, then restore the initial weights.
         self.load(plan.params)
         self.step(self.x[self.batches[0][0]], self.y[self.batches[0][0]])
@@ -56,12 +54,15 @@ class Trainer:
             layer.weight, layer.bias = mx.array(w), mx.array(b)
         mx.eval(self.model.parameters())
 
-    def train_epoch(self):
-        for ids in self.batches[self.epoch]:
+    def train_epoch(self, epoch: int):
+        for ids in self.batches[epoch]:
             self.step(self.x[ids], self.y[ids])
             mx.eval(self.model.state, self.optimizer.state)
-        self.epoch += 1
         return [(layer.weight, layer.bias) for layer in self.model.layers]
 
     def snapshot(self):
         return [(np.array(layer.weight), np.array(layer.bias)) for layer in self.model.layers]
+
+
+def make_trainer(backend, plan, compiled: bool) -> Trainer:
+    return Trainer(backend, plan, compiled)

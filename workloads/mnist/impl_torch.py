@@ -9,12 +9,10 @@ from torch import nn
 
 from mlxbench.workload import Unsupported
 
-HAS_COMPILER = True
-
 
 class Trainer:
     def __init__(self, backend, plan, compiled: bool) -> None:
-        dev = backend.device
+        dev = backend.device_for(backend.device)
         self.x, self.y = backend.asarray(plan.train_x), backend.asarray(plan.train_y).long()
         self.batches = [backend.asarray(b).long() for b in plan.batches]
         sizes = (784, *plan.spec.hidden, 10)
@@ -26,7 +24,7 @@ class Trainer:
         self.forward = torch.compile(self.model) if compiled else self.model
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=plan.spec.lr)
         self.loss_fn = nn.CrossEntropyLoss()
-        self.sync, self.epoch = backend.sync, 0
+        self.sync = backend.sync
         # Warm-up (compilation, first-call costs) on one batch, then restore the initial weights.
         self.load(plan.params)
         try:
@@ -51,10 +49,9 @@ class Trainer:
         self.loss_fn(self.forward(x), y).backward()
         self.optimizer.step()
 
-    def train_epoch(self):
-        for ids in self.batches[self.epoch]:
+    def train_epoch(self, epoch: int):
+        for ids in self.batches[epoch]:
             self.step(self.x[ids], self.y[ids])
-        self.epoch += 1
         return [(layer.weight, layer.bias) for layer in self.linears]
 
     def snapshot(self):
@@ -62,3 +59,7 @@ class Trainer:
             (layer.weight.detach().cpu().numpy().copy(), layer.bias.detach().cpu().numpy().copy())
             for layer in self.linears
         ]
+
+
+def make_trainer(backend, plan, compiled: bool) -> Trainer:
+    return Trainer(backend, plan, compiled)

@@ -12,11 +12,14 @@ moves `b` to d2 explicitly (the copy is part of the timed call, as it is part of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from mlxbench.workload import Gate, Prepared, Profiled, Unsupported, load_impl
+from mlxbench.backends import Backend, Role
+from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload, Unsupported
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Spec:
 
 
 PROFILES = {"seed": Spec(), "ci": Spec(rounds=5)}  # 5: the fewest rounds a regression verdict can use
-DEVICES = ("cpu", "gpu")
+DEVICES: tuple[Role, ...] = ("cpu", "gpu")
 VARIANTS = tuple(f"{kind}-to-{d2}" for kind in ("seed", "finite") for d2 in DEVICES)
 
 
@@ -51,40 +54,62 @@ def rel_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
 
 
-class Placement(Profiled):
+class Implementation(Protocol):
+    """What `impl_<framework>.py` provides for placement."""
+
+    def make_fun(self, backend: Backend, d2: Role, a: Any, b: Any, n_exp: int, finite: bool) -> Callable[[], Any]:
+        """A function computing `x = a @ b` on the backend's own device (d1), then `n_exp` times
+        `b = exp(b)` (`exp(-b)` when `finite`) on the device of role `d2` (`backend.device_for(d2)`),
+        each step forced as the seed's `mx.eval`; it returns `(x, b)`. `a` and `b` are on d1."""
+        ...
+
+
+MEMORY_LABELS = {"unified": "unified (one memory, no copies)", "separate": "separate (explicit copies to d2)"}
+
+
+@dataclass(frozen=True)
+class State:
+    a: np.ndarray
+    b: np.ndarray
+    finite: bool
+
+
+class Placement(ProfiledWorkload):
     name = "placement"
     variants = VARIANTS
     profiles = PROFILES
+    interface = Implementation
 
-    def prepare(self, backend, spec: Spec, variant: str, context) -> Prepared:
-        impl = load_impl(__name__, backend.framework)
+    def prepare(
+        self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation
+    ) -> Prepared[State]:
         kind, _, d2 = variant.partition("-to-")
-        devices = impl.devices(backend)  # {"cpu": ..., "gpu": ...} for the ones this machine has
-        if d2 not in devices:
+        if d2 not in DEVICES or backend.device_for(d2) is None:
             raise Unsupported(f"no {d2} device for {backend.framework} on this machine")
         rng = np.random.default_rng(spec.seed)
         a_np = rng.standard_normal((spec.m, spec.k)).astype(np.float32)
         b_np = rng.standard_normal((spec.k, spec.n)).astype(np.float32)
-        run = impl.make_fun(
-            backend, devices[d2], backend.asarray(a_np), backend.asarray(b_np), spec.n_exp, finite=kind == "finite"
-        )
-        d1 = "gpu" if backend.device != "cpu" else "cpu"
+        finite = kind == "finite"
+        run = impl.make_fun(backend, d2, backend.asarray(a_np), backend.asarray(b_np), spec.n_exp, finite)
+        d1 = backend.device
         return Prepared(
             run=run,
             rounds=spec.rounds,
+            state=State(a_np, b_np, finite),
             warmup_rounds=1,
             work_per_round=spec.n_exp,
             work_unit="exp",
-            info={"d1": d1, "d2": d2, "placement": f"{d1}/{d2}", "memory": impl.MEMORY},
-            state={"a": a_np, "b": b_np, "finite": kind == "finite"},
+            info={"d1": d1, "d2": d2, "placement": f"{d1}/{d2}", "memory": MEMORY_LABELS[backend.memory]},
         )
 
-    def metrics(self, spec: Spec, variant: str, result, prepared: Prepared) -> dict[str, float]:
+    def metrics(
+        self, spec: Spec, variant: str, result, prepared: Prepared[State], measured: Measured
+    ) -> dict[str, float]:
         x, b = (np.asarray(r, dtype=np.float64) for r in result)
         st = prepared.state
-        want_x, want_b = reference(spec, st["a"], st["b"], st["finite"])
+        want_x, want_b = reference(spec, st.a, st.b, st.finite)
         out = {"x_rel_error": rel_error(x, want_x), "b_finite_fraction": float(np.mean(np.isfinite(b)))}
-        if st["finite"]:
+        if st.finite:
             out["b_rel_error"] = rel_error(b, want_b)
         return out
 

@@ -2,15 +2,9 @@
 
 import mlx.core as mx
 
-MEMORY = "unified (MLX streams, no copies)"
-
-
-def devices(backend) -> dict:
-    return {name: dev for name, dev in (("cpu", mx.cpu), ("gpu", mx.gpu)) if mx.is_available(dev)}
-
 
 def make_fun(backend, d2, a, b, n_exp: int, finite: bool):
-    d1 = backend.mx_device
+    d1, d2 = backend.device_for(backend.device), backend.device_for(d2)
 
     def fun():
         x = mx.matmul(a, b, stream=d1)

@@ -2,12 +2,6 @@
 
 import numpy as np
 
-MEMORY = "host"
-
-
-def devices(backend) -> dict:
-    return {"cpu": "cpu"}
-
 
 def make_fun(backend, d2, a, b, n_exp: int, finite: bool):
     def fun():

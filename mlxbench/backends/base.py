@@ -1,0 +1,143 @@
+"""The backend contract: one framework on one device, and everything the harness needs to know of it.
+
+A backend owns its framework's knowledge, so that workloads and the harness never restate it:
+how to move NumPy arrays onto its device and bring results back, how to force completion
+(`force` for one value, `sync` at the end of a measured call), whether the framework is lazy,
+asynchronous or eager, which native device plays a role ("the GPU of this framework"), which
+installed distributions make two runs incomparable when their versions differ, and why it is
+unavailable here. It imports its framework lazily: constructing a backend imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+Role = Literal["cpu", "gpu"]
+"""A device's part in a workload: the host processor, or this framework's accelerator."""
+
+Execution = Literal["lazy", "async", "eager"]
+"""lazy: ops build a graph that a force computes (MLX). async: ops are queued on the device and a
+synchronize waits for them (PyTorch on a GPU, JAX). eager: every op has finished when it returns."""
+
+Memory = Literal["unified", "separate"]
+"""unified: one memory for every device (MLX on Apple silicon and its CPU); separate: arrays are
+copied between devices explicitly (PyTorch, JAX)."""
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    """Memory a measured call used, as the framework can tell it.
+
+    bytes: the figure; kind: what it is (`peak` since the last reset, or `current` where the
+    framework keeps no peak); source: the API that gave it, e.g. `mx.get_peak_memory`.
+    """
+
+    bytes: int
+    kind: Literal["peak", "current"]
+    source: str
+
+
+def tree_map(fn: Any, tree: Any) -> Any:
+    """Apply `fn` to every leaf of a nest of tuples, lists and dicts."""
+    if isinstance(tree, dict):
+        return {k: tree_map(fn, v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(tree_map(fn, v) for v in tree)
+    return fn(tree)
+
+
+def tree_leaves(tree: Any) -> list[Any]:
+    leaves: list[Any] = []
+    tree_map(leaves.append, tree)
+    return leaves
+
+
+class Backend:
+    """Base class. Subclasses set the class attributes below and implement the hooks.
+
+    name:          what users pass to `--backend` (e.g. `mlx-gpu`)
+    framework:     the implementations it runs (`workloads/<w>/impl_<framework>.py`, or a
+                   `<workload>.<framework>` entry point)
+    device:        the role of its own device
+    execution:     see `Execution`
+    memory:        see `Memory`
+    compiler:      the framework's compiler a `compiled` variant uses, or None (that variant is a skip)
+    distributions: installed distributions whose versions make runs incomparable
+    """
+
+    name: str
+    framework: str
+    device: Role
+    execution: Execution = "eager"
+    memory: Memory = "separate"
+    compiler: str | None = None
+    distributions: tuple[str, ...] = ()
+
+    def unavailable_reason(self) -> str | None:
+        """None when usable here, else a sentence saying why not (becomes the skip reason)."""
+        if importlib.util.find_spec(self.framework) is None:
+            return f"{self.framework} is not installed (pip install {self.framework})"
+        return None
+
+    @property
+    def module(self) -> Any:
+        """The framework's array module (mlx.core, torch, numpy), imported on first use."""
+        return importlib.import_module(self.framework)
+
+    def asarray(self, a: np.ndarray) -> Any:
+        """A copy of `a` on this backend's device, complete (transfers happen before the clock)."""
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> Any:
+        """A nest of device arrays as a nest of NumPy arrays."""
+        raise NotImplementedError
+
+    def force(self, out: Any) -> None:
+        """Make `out` (a nest of arrays) computed: `mx.eval`, a device synchronize; eager: nothing."""
+
+    def sync(self, out: Any) -> None:
+        """End of a measured call: `out` computed and all work this call queued finished."""
+        self.force(out)
+
+    def device_for(self, role: Role) -> Any | None:
+        """This framework's native device for `role`, or None when this machine has none."""
+        return "cpu" if role == "cpu" else None
+
+    def synchronize(self, role: Role) -> None:
+        """Wait for all work queued on the device of `role` (a no-op on eager devices)."""
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Make this backend's device the default for the duration; restore it afterwards."""
+        yield
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory window (before a measured call)."""
+
+    def peak_memory(self) -> MemoryReading | None:
+        """Memory since `reset_peak_memory`, or None where the framework cannot tell."""
+        return None
+
+    def facts(self) -> dict[str, Any]:
+        """Versions and device facts that explain this backend's numbers (saved with each benchmark)."""
+        return {
+            "framework": self.framework,
+            "version": getattr(self.module, "__version__", None),
+            "execution": self.execution,
+            "memory": self.memory,
+            "compiler": self.compiler,
+        }
+
+    def blas(self) -> str | None:
+        """The BLAS library this framework multiplies matrices with, once it is imported."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
