@@ -11,9 +11,9 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -21,19 +21,15 @@ import pytest
 
 from mlxbench.registry import Registry
 from mlxbench.runner import RunContext, time_rounds
-
-TESTS = {
-    "linreg": "test_linreg.py",
-    "mnist_mlp": "test_mnist.py",
-    "lazy_eval": "test_lazy_eval.py",
-    "placement": "test_placement.py",
-}
+from mlxbench.settings import Settings
 
 
-def bare_median(workload, variant: str, backend, profile: str, data_dir: str | None) -> float:
+def bare_median(registry: Registry, workload, variant: str, backend, profile: str, data_dir: str | None) -> float:
     spec = workload.spec(profile)
+    context = RunContext(settings=Settings(profile=profile, data_dir=data_dir))
     with backend.activate():
-        prepared = workload.prepare(backend, spec, variant, RunContext(profile=profile, data_dir=data_dir))
+        impl = registry.implementation(workload, backend.framework)
+        prepared = workload.prepare(backend, spec, variant, context, impl)
         times = time_rounds(prepared, backend.sync, warmup=prepared.warmup_rounds)
     return statistics.median(times)
 
@@ -41,7 +37,7 @@ def bare_median(workload, variant: str, backend, profile: str, data_dir: str | N
 def suite_median(root: Path, workload: str, variant: str, backend: str, profile: str, data_dir: str | None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
-        node = f"{root / 'benchmarks' / TESTS[workload]}"
+        node = f"{root / 'benchmarks' / 'test_workloads.py'}"
         args = [
             node,
             "-q",
@@ -52,7 +48,7 @@ def suite_median(root: Path, workload: str, variant: str, backend: str, profile:
             "--profile",
             profile,
             "-k",
-            f"{backend}-{profile}-{variant}]",
+            f"{workload}-{backend}-{profile}-{variant}]",
             f"--benchmark-json={out}",
             f"--rootdir={root}",
         ]
@@ -67,7 +63,7 @@ def suite_median(root: Path, workload: str, variant: str, backend: str, profile:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlxbench.overhead", description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", choices=sorted(TESTS))
+    parser.add_argument("workload")
     parser.add_argument("variant")
     parser.add_argument("backend")
     parser.add_argument("--profile", default="seed")
@@ -80,13 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     backend = registry.backends[args.backend]
     if reason := backend.unavailable_reason():
         parser.error(f"{args.backend} is unavailable here: {reason}")
+    if args.workload not in registry.workload_names:
+        parser.error(f"unknown workload {args.workload!r}; valid: {', '.join(registry.workload_names)}")
     workload = registry.workload(args.workload)
     if args.variant not in workload.variants:
         parser.error(f"unknown variant {args.variant!r}; valid: {', '.join(workload.variants)}")
     root = Path(__file__).resolve().parents[1]
     bare, suite = [], []
     for _ in range(args.repeats):
-        bare.append(bare_median(workload, args.variant, backend, args.profile, args.data_dir))
+        bare.append(bare_median(registry, workload, args.variant, backend, args.profile, args.data_dir))
         suite.append(suite_median(root, args.workload, args.variant, args.backend, args.profile, args.data_dir))
     b, s = statistics.median(bare), statistics.median(suite)
     print(f"\n{args.workload}[{args.variant}] on {args.backend} ({args.profile}), {args.repeats} repeats")

@@ -154,7 +154,9 @@ def make_gate(config: pytest.Config, folder: Path, saved: list):
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), settings.regression_threshold)
     distributions = config.stash[registry_key].distributions
-    why = comparability(baseline.facts, machine.stable_facts(distributions), settings.allow_version_change, distributions)
+    why = comparability(
+        baseline.facts, machine.stable_facts(distributions), settings.allow_version_change, distributions
+    )
     if why:
         raise pytest.UsageError(f"--regression-gate: baseline {baseline.path} cannot gate this run: {why}")
     return gate
@@ -214,7 +216,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for backend in ctx.settings.backends:
                 for variant in workload.variants:
                     case = (name, variant)
-                    params.append(pytest.param(case, backend, profile, id=f"{name}-{backend}-{profile}-{variant}", marks=mark))
+                    params.append(
+                        pytest.param(case, backend, profile, id=f"{name}-{backend}-{profile}-{variant}", marks=mark)
+                    )
         metafunc.parametrize(["mlxbench_case", "backend_name", "mlxbench_profile"], params)
         return
     if "backend_name" in metafunc.fixturenames:

@@ -118,9 +118,7 @@ class Workload(Protocol[SpecT, StateT]):
 
     def spec(self, profile: str, seed: int | None = None) -> SpecT: ...
 
-    def prepare(
-        self, backend: Backend, spec: SpecT, variant: str, context: Context, impl: Any
-    ) -> Prepared[StateT]: ...
+    def prepare(self, backend: Backend, spec: SpecT, variant: str, context: Context, impl: Any) -> Prepared[StateT]: ...
 
     def metrics(
         self, spec: SpecT, variant: str, result: Any, prepared: Prepared[StateT], measured: Measured

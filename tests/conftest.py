@@ -168,3 +168,60 @@ def make_run(benchmarks: dict, facts: dict | None = None, profile: str = "ci") -
         "version": "5.3.1",
         "mlxbench": {"format": 1, "profile": profile},
     }
+
+
+FAKE_FRAMEWORK = '''
+import numpy as np
+from mlxbench.backends.numpy import NumpyBackend
+
+
+class FakeFrameworkBackend(NumpyBackend):
+    """A third-party framework ('fakefw') that computes with NumPy arrays."""
+    name = "fakefw-cpu"
+    framework = "fakefw"
+    distributions = ("fakefw",)
+
+    def unavailable_reason(self):
+        return None
+
+    @property
+    def module(self):
+        return np
+'''
+
+FAKE_LINREG = "from workloads.linreg.impl_numpy import make_train  # noqa: F401\n"
+FAKE_PLACEMENT_INCOMPLETE = "def devices(backend):\n    return {'cpu': 'cpu'}\n"  # no make_fun
+
+FRAMEWORK_ENTRY_POINTS = """
+[mlxbench.backends]
+fakefw-cpu = mlxbench_fakefw:FakeFrameworkBackend
+
+[mlxbench.implementations]
+linreg.fakefw = mlxbench_fakefw_linreg
+placement.fakefw = mlxbench_fakefw_placement
+"""
+
+
+@pytest.fixture
+def framework_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A checkout with a third-party framework package installed: its backend, plus its own
+    implementations of two built-in workloads (one of them incomplete), through a real .dist-info."""
+    ext = pytester.mkdir("site")
+    (ext / "mlxbench_fakefw.py").write_text(FAKE_FRAMEWORK)
+    (ext / "mlxbench_fakefw_linreg.py").write_text(FAKE_LINREG)
+    (ext / "mlxbench_fakefw_placement.py").write_text(FAKE_PLACEMENT_INCOMPLETE)
+    dist = ext / "mlxbench_fakefw-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlxbench_fakefw\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(FRAMEWORK_ENTRY_POINTS)
+    pytester.syspathinsert(ext)
+    pytester.makeconftest('pytest_plugins = ["mlxbench.plugin"]\n')
+    pytester.makeini("[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n")
+    pytester.makepyfile(
+        test_workloads="""
+        def test_workload(bench, mlxbench_registry, mlxbench_case):
+            name, variant = mlxbench_case
+            bench.run(mlxbench_registry.workload(name), variant)
+        """
+    )
+    return pytester

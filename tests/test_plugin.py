@@ -271,7 +271,8 @@ def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
     from mlxbench import machine
     from mlxbench.registry import Registry
 
-    old = machine.stable_facts(Registry.load().distributions)  # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
+    # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)
+    old = machine.stable_facts(Registry.load().distributions)
     old["versions"] = {**old["versions"], "numpy": "1.0.0"}  # ... but with another NumPy
     (folder / "0001_old.json").write_text(json.dumps(make_run({"x": ([1.0] * 6, {})}, old, profile="seed")))
     write_bench(project)

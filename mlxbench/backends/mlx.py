@@ -38,7 +38,7 @@ class MlxBackend(Backend):
         if importlib.util.find_spec("mlx") is None:
             return 'mlx is not installed (pip install mlx; on Linux "mlx[cpu]" or "mlx[cuda]")'
         try:
-            self.module
+            _ = self.module
         except ImportError as exc:  # a broken install (an empty mlx/ folder) is a reason too, never a crash
             return f"mlx failed to import: {exc}"
         if self.device_for(self.device) is None:

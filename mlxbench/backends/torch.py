@@ -81,7 +81,9 @@ class TorchBackend(Backend):
         if self.native == "cuda":
             return MemoryReading(int(torch.cuda.max_memory_allocated()), "peak", "torch.cuda.max_memory_allocated")
         if self.native == "mps":  # MPS keeps no peak counter: what the driver holds after the call
-            return MemoryReading(int(torch.mps.driver_allocated_memory()), "current", "torch.mps.driver_allocated_memory")
+            return MemoryReading(
+                int(torch.mps.driver_allocated_memory()), "current", "torch.mps.driver_allocated_memory"
+            )
         return None
 
     def facts(self) -> dict[str, Any]:

@@ -80,9 +80,7 @@ class Placement(ProfiledWorkload):
     profiles = PROFILES
     interface = Implementation
 
-    def prepare(
-        self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation
-    ) -> Prepared[State]:
+    def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation) -> Prepared[State]:
         kind, _, d2 = variant.partition("-to-")
         if d2 not in DEVICES or backend.device_for(d2) is None:
             raise Unsupported(f"no {d2} device for {backend.framework} on this machine")
