@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mlxbench.backends import Backend
+from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import DatasetUnavailable
 from mlxbench.implementations import ImplementationError
 from mlxbench.registry import Registry
@@ -85,22 +85,26 @@ class Bench:
             self.judge(prepared, measured, workload.regression_threshold, label)
         return metrics
 
-    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any]:
+    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any]:  # type: ignore[return]
         """The workload's spec, implementation and prepared call; a skip (or failure) that says why."""
         __tracebackhide__ = True
         settings, backend = self.context.settings, self.backend
+        failure = None
         try:
             spec = workload.spec(self.profile, settings.seed)
             impl = self.registry.implementation(workload, backend.framework)
             return workload.prepare(backend, spec, variant, self.context, impl), spec
         except Unsupported as exc:
-            pytest.skip(f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}")
+            skip = f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}"
         except ImplementationError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
         except DatasetUnavailable as exc:
             if settings.strict_data:
-                pytest.fail(f"{workload.name}: dataset unavailable (--strict-data): {exc}", pytrace=False)
-            pytest.skip(f"{workload.name}: dataset unavailable: {exc}")
+                failure = f"{workload.name}: dataset unavailable (--strict-data): {exc}"
+            skip = f"{workload.name}: dataset unavailable: {exc}"
+        if failure:  # outside the except blocks: the message alone, no chained traceback
+            pytest.fail(failure, pytrace=False)
+        pytest.skip(skip)
 
     def judge(self, prepared: Prepared, measured: Measured, threshold: float | None, label: str) -> None:
         """With --regression-gate: compare with the baseline; a confirmed regression fails the test."""
@@ -133,9 +137,29 @@ class Bench:
             sync(out)
             return out
 
-        def setup() -> None:
+        backend = self.backend
+        peaks: list[MemoryReading] = []
+        started = [False]
+
+        def setup() -> None:  # untimed, before each round: close the last call's memory window, open the next
+            if started[0] and (reading := backend.peak_memory()) is not None:
+                peaks.append(reading)
             if prepared.setup is not None:
                 prepared.setup()
+            backend.reset_peak_memory()
+            started[0] = True
+
+        def record_memory() -> None:
+            if started[0] and (reading := backend.peak_memory()) is not None:
+                peaks.append(reading)
+            if peaks:
+                top = max(peaks, key=lambda r: r.bytes)
+                self.benchmark.extra_info["peak_memory"] = {
+                    "bytes": top.bytes,
+                    "kind": top.kind,
+                    "source": top.source,
+                    "over": "one measured call (the largest of all rounds, warm-up included)",
+                }
 
         result = self.benchmark.pedantic(
             timed, setup=setup, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=1
@@ -146,7 +170,9 @@ class Bench:
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
                 setup()
                 result = timed()
+            record_memory()
             return result, Measured()
+        record_memory()
         stats = self.benchmark.stats.stats
         if prepared.work_per_round:
             self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median

@@ -148,6 +148,47 @@ class ProfiledWorkload:
         return dataclasses.replace(spec, seed=seed)
 
 
+Cadence = Literal["step", "end"]
+"""Where a training workload forces evaluation: after every `step` (`Backend.force` of the state),
+or once at the `end` of the measured call (the harness's sync of its result)."""
+
+CADENCES: tuple[Cadence, ...] = ("step", "end")
+
+
+def training_variants(modes: Sequence[str] = ("eager", "compiled")) -> tuple[str, ...]:
+    """`eager-step`, `eager-end`, `compiled-step`, ...: each execution mode at each cadence."""
+    return tuple(f"{mode}-{cadence}" for mode in modes for cadence in CADENCES)
+
+
+def _no_force(out: Any) -> None:
+    pass
+
+
+def split_variant(variant: str) -> tuple[str, Cadence]:
+    """(mode, cadence) of a training variant `<mode>-<cadence>`, e.g. ("compiled", "end")."""
+    mode, _, cadence = variant.rpartition("-")
+    if cadence not in CADENCES:
+        raise ValueError(f"{variant!r} is not <mode>-<cadence> with a cadence of {', '.join(CADENCES)}")
+    return mode, cadence  # type: ignore[return-value]
+
+
+def step_forcer(backend: Backend, variant: str) -> Callable[[Any], None]:
+    """What a training step calls on its state at the variant's cadence: `backend.force` at `step`,
+    nothing at `end` (the harness forces the measured call's result).
+
+    On an eager backend the cadence changes nothing (every op has finished when it returns), so
+    `end` is a skip that says so, not a duplicate benchmark."""
+    mode, cadence = split_variant(variant)
+    if cadence == "step":
+        return backend.force
+    if backend.execution == "eager":
+        raise Unsupported(
+            f"{backend.framework} on {backend.device} executes eagerly: every op has finished when it returns, so "
+            f"one force at the end measures the same as one per step (see {mode}-step)"
+        )
+    return _no_force
+
+
 def compiled_variant(backend: Backend, variant: str) -> bool:
     """Whether `variant` asks for the framework's compiler; Unsupported when the backend has none."""
     if variant != "compiled":

@@ -187,6 +187,23 @@ class FakeFrameworkBackend(NumpyBackend):
     @property
     def module(self):
         return np
+
+
+class RecordingAsyncBackend(FakeFrameworkBackend):
+    """'fakefw' as if it queued work: counts forces, and at each end-of-call sync appends how many
+    forces the call made to the file named by FAKE_FORCE_LOG."""
+    name = "fakefw-async"
+    execution = "async"
+    forces = 0
+
+    def force(self, out):
+        RecordingAsyncBackend.forces += 1
+
+    def sync(self, out):
+        import os
+        with open(os.environ["FAKE_FORCE_LOG"], "a") as fh:
+            fh.write(f"{RecordingAsyncBackend.forces}\\n")
+        RecordingAsyncBackend.forces = 0
 '''
 
 FAKE_LINREG = "from workloads.linreg.impl_numpy import make_train  # noqa: F401\n"
@@ -195,6 +212,7 @@ FAKE_PLACEMENT_INCOMPLETE = "def devices(backend):\n    return {'cpu': 'cpu'}\n"
 FRAMEWORK_ENTRY_POINTS = """
 [mlxbench.backends]
 fakefw-cpu = mlxbench_fakefw:FakeFrameworkBackend
+fakefw-async = mlxbench_fakefw:RecordingAsyncBackend
 
 [mlxbench.implementations]
 linreg.fakefw = mlxbench_fakefw_linreg

@@ -72,8 +72,9 @@ def test_third_party_framework_runs_builtin_workloads(framework_project):
     result.stdout.fnmatch_lines(
         [
             "*test_workload[[]lazy_eval-fakefw-cpu-ci-seed-lazy[]] PASSED*",
-            "*test_workload[[]linreg-fakefw-cpu-ci-eager[]] PASSED*",
-            "*test_workload[[]linreg-fakefw-cpu-ci-compiled[]] SKIPPED*",
+            "*test_workload[[]linreg-fakefw-cpu-ci-eager-step[]] PASSED*",
+            "*test_workload[[]linreg-fakefw-cpu-ci-eager-end[]] SKIPPED*",
+            "*test_workload[[]linreg-fakefw-cpu-ci-compiled-step[]] SKIPPED*",
         ]
     )
     assert result.ret == 0
@@ -95,7 +96,7 @@ def test_incomplete_third_party_implementation_fails_with_what_is_missing(framew
 
 def test_workload_without_implementation_for_a_framework_skips_with_why(framework_project):
     result = framework_project.runpytest(
-        "--backend", "fakefw-cpu", "--profile", "ci", "-k", "mnist_mlp-fakefw-cpu-ci-eager"
+        "--backend", "fakefw-cpu", "--profile", "ci", "-k", "mnist_mlp-fakefw-cpu-ci-eager-step"
     )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*mnist_mlp has no fakefw implementation (neither workloads.mnist.impl_fakefw nor*"])
@@ -136,3 +137,25 @@ def test_the_installed_entry_point_is_named_after_the_module():
     if not ours:
         pytest.skip("mlxbench is not installed (pip install -e .): the checkout's conftest.py loads the plugin")
     assert [ep.name for ep in ours] == ["mlxbench.plugin"]  # so conftest's pytest_plugins finds it loaded
+
+
+@pytest.mark.parametrize(("variant", "forces_per_call"), [("eager-step", 2_000), ("eager-end", 0)])
+def test_cadence_forces_every_step_or_once_per_call(framework_project, tmp_path, monkeypatch, variant, forces_per_call):
+    log = tmp_path / "forces.log"
+    monkeypatch.setenv("FAKE_FORCE_LOG", str(log))
+    result = framework_project.runpytest(
+        "--backend", "fakefw-async", "--profile", "ci", "-k", f"linreg-fakefw-async-ci-{variant}]", "-v"
+    )
+    result.stdout.fnmatch_lines([f"*test_workload[[]linreg-fakefw-async-ci-{variant}[]] PASSED*"])
+    calls = [int(n) for n in log.read_text().split()]
+    # one warm-up call and five measured ones (the ci profile's rounds), each ended by one sync;
+    # `step` forces after each of the 2,000 steps, `end` never inside the call
+    assert calls == [forces_per_call] * 6
+
+
+def test_eager_backend_gets_one_benchmark_per_mode(framework_project):
+    result = framework_project.runpytest("--backend", "fakefw-cpu", "--profile", "ci", "-k", "linreg", "-rs")
+    result.assert_outcomes(passed=1, skipped=3)  # eager-step runs; eager-end is the same program: skipped
+    result.stdout.fnmatch_lines(
+        ["*linreg[[]eager-end[]] does not apply to fakefw-cpu: fakefw on cpu executes eagerly*"]
+    )

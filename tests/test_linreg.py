@@ -41,17 +41,17 @@ def test_reference_converges_to_least_squares(profile, tol):
 
 def test_gates_pass_a_converged_run_and_fail_the_start():
     wl = linreg.WORKLOAD
-    prepared = prepare(NumpyBackend(), SMALL, "eager")
-    good = wl.metrics(SMALL, "eager", prepared.run(), prepared, NONE)
-    assert all(g.passes(good[g.metric]) for g in wl.gates(SMALL, "eager")), good
-    bad = wl.metrics(SMALL, "eager", prepared.state.w0, prepared, NONE)
-    failed = [g.metric for g in wl.gates(SMALL, "eager") if not g.passes(bad[g.metric])]
+    prepared = prepare(NumpyBackend(), SMALL, "eager-step")
+    good = wl.metrics(SMALL, "eager-step", prepared.run(), prepared, NONE)
+    assert all(g.passes(good[g.metric]) for g in wl.gates(SMALL, "eager-step")), good
+    bad = wl.metrics(SMALL, "eager-step", prepared.state.w0, prepared, NONE)
+    failed = [g.metric for g in wl.gates(SMALL, "eager-step") if not g.passes(bad[g.metric])]
     assert failed == ["test_mse", "weight_error", "ref_deviation"]
 
 
 def test_numpy_has_no_compiled_variant():
     with pytest.raises(Unsupported, match="numpy has no compiler"):
-        prepare(NumpyBackend(), SMALL, "compiled")
+        prepare(NumpyBackend(), SMALL, "compiled-step")
 
 
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
@@ -61,6 +61,6 @@ def test_frameworks_agree_with_the_float64_reference(framework):
         pytest.skip(backend.unavailable_reason())
     spec = linreg.Spec(steps=300)
     with backend.activate():
-        prepared = prepare(backend, spec, "eager")
+        prepared = prepare(backend, spec, "eager-step")
         w = backend.to_numpy(prepared.run())
-    assert linreg.WORKLOAD.metrics(spec, "eager", w, prepared, NONE)["ref_deviation"] < spec.max_ref_deviation
+    assert linreg.WORKLOAD.metrics(spec, "eager-step", w, prepared, NONE)["ref_deviation"] < spec.max_ref_deviation

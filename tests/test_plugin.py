@@ -211,7 +211,7 @@ MNIST_BENCH = """
 from workloads import mnist
 
 def test_mnist(bench):
-    bench.run(mnist.WORKLOAD, "eager")
+    bench.run(mnist.WORKLOAD, "eager-step")
 """
 
 

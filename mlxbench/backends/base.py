@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -33,15 +34,50 @@ copied between devices explicitly (PyTorch, JAX)."""
 
 @dataclass(frozen=True)
 class MemoryReading:
-    """Memory a measured call used, as the framework can tell it.
+    """Memory a measured call used, as the framework or the OS can tell it.
 
-    bytes: the figure; kind: what it is (`peak` since the last reset, or `current` where the
-    framework keeps no peak); source: the API that gave it, e.g. `mx.get_peak_memory`.
+    bytes: the figure; kind: what it is: `peak` (the framework allocator's peak since the reset
+    before the call), `current` (what is held after the call, where no peak is kept), or
+    `process_peak` (the process's peak resident size during the call above its size at the start:
+    everything the call touched, allocator caches included); source: the API that gave it.
     """
 
     bytes: int
-    kind: Literal["peak", "current"]
+    kind: Literal["peak", "current", "process_peak"]
     source: str
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class HostPeak:
+    """The process's peak resident size over a window (Linux: reset through /proc/self/clear_refs)."""
+
+    SOURCE = "/proc/self/status VmHWM, reset through /proc/self/clear_refs"
+
+    def __init__(self) -> None:
+        self.start: int | None = None
+
+    def reset(self) -> None:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        except OSError:  # not Linux, or not allowed: no reading
+            self.start = None
+            return
+        self.start = _status_kib("VmRSS")
+
+    def read(self) -> MemoryReading | None:
+        peak = _status_kib("VmHWM")
+        if self.start is None or peak is None:
+            return None
+        return MemoryReading(max(peak - self.start, 0) * 1024, "process_peak", self.SOURCE)
 
 
 def tree_map(fn: Any, tree: Any) -> Any:
@@ -119,11 +155,19 @@ class Backend:
         yield
 
     def reset_peak_memory(self) -> None:
-        """Start a new peak-memory window (before a measured call)."""
+        """Start a new peak-memory window (before a measured call). Default, for host devices: the
+        process's peak resident size; a framework with its own allocator statistics overrides it."""
+        if self.device == "cpu":
+            self._host_peak().reset()
 
     def peak_memory(self) -> MemoryReading | None:
-        """Memory since `reset_peak_memory`, or None where the framework cannot tell."""
-        return None
+        """Memory since `reset_peak_memory`, or None where neither the framework nor the OS can tell."""
+        return self._host_peak().read() if self.device == "cpu" else None
+
+    def _host_peak(self) -> HostPeak:
+        if "_host" not in self.__dict__:
+            self.__dict__["_host"] = HostPeak()
+        return self.__dict__["_host"]
 
     def facts(self) -> dict[str, Any]:
         """Versions and device facts that explain this backend's numbers (saved with each benchmark)."""

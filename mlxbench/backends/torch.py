@@ -75,9 +75,13 @@ class TorchBackend(Backend):
     def reset_peak_memory(self) -> None:
         if self.native == "cuda":
             self.module.cuda.reset_peak_memory_stats()
+        else:
+            super().reset_peak_memory()
 
     def peak_memory(self) -> MemoryReading | None:
         torch = self.module
+        if self.native == "cpu":
+            return super().peak_memory()
         if self.native == "cuda":
             return MemoryReading(int(torch.cuda.max_memory_allocated()), "peak", "torch.cuda.max_memory_allocated")
         if self.native == "mps":  # MPS keeps no peak counter: what the driver holds after the call

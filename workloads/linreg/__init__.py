@@ -15,7 +15,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlxbench.backends import Backend
-from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload, compiled_variant
+from mlxbench.workload import (
+    Gate,
+    Measured,
+    Prepared,
+    ProfiledWorkload,
+    compiled_variant,
+    split_variant,
+    step_forcer,
+    training_variants,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,8 @@ PROFILES: dict[str, Spec] = {
     "ci": Spec(steps=2_000, rounds=5),  # 5 rounds: the fewest a regression verdict can use
 }
 
-VARIANTS = ("eager", "compiled")
+VARIANTS = training_variants()  # eager-step, eager-end, compiled-step, compiled-end
+SEED_VARIANT = "eager-end"  # the seed's MLX loop: 10,000 steps, one mx.eval(w) after the loop
 
 
 @dataclass(frozen=True)
@@ -82,10 +92,13 @@ def reference(spec: Spec, data: Data) -> np.ndarray:
 class Implementation(Protocol):
     """What `impl_<framework>.py` provides for linreg."""
 
-    def make_train(self, backend: Backend, spec: Spec, data: Data, compiled: bool) -> Callable[[], Any]:
+    def make_train(
+        self, backend: Backend, spec: Spec, data: Data, compiled: bool, force_step: Callable[[Any], None]
+    ) -> Callable[[], Any]:
         """A function running `spec.steps` SGD steps from `data.w0` on the backend's device and
         returning the final weights (a device array of shape (n_features,)). Each call starts
-        afresh from `data.w0`. `compiled`: use the framework's compiler (`backend.compiler`)."""
+        afresh from `data.w0`. `compiled`: use the framework's compiler (`backend.compiler`).
+        `force_step(w)` is called after every step (it forces, or does nothing at `end` cadence)."""
         ...
 
 
@@ -96,10 +109,23 @@ class LinearRegression(ProfiledWorkload):
     interface = Implementation
 
     def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation) -> Prepared[Data]:
-        compiled = compiled_variant(backend, variant)
+        mode, cadence = split_variant(variant)
+        compiled = compiled_variant(backend, mode)  # first: no compiler is the reason that matters
+        force_step = step_forcer(backend, variant)
         data = make_data(spec)
-        train = impl.make_train(backend, spec, data, compiled)
-        return Prepared(run=train, rounds=spec.rounds, state=data, warmup_rounds=1, work_per_round=spec.steps)
+        train = impl.make_train(backend, spec, data, compiled, force_step)
+        measures = {
+            "step": "a force after every step" if backend.execution != "eager" else "eager: every step completes",
+            "end": f"one force after all {spec.steps:,} steps",
+        }[cadence]
+        return Prepared(
+            run=train,
+            rounds=spec.rounds,
+            state=data,
+            warmup_rounds=1,
+            work_per_round=spec.steps,
+            info={"execution": backend.execution, "cadence": cadence, "measures": measures},
+        )
 
     def metrics(
         self, spec: Spec, variant: str, result, prepared: Prepared[Data], measured: Measured

@@ -11,7 +11,7 @@ import torch
 from mlxbench.workload import Unsupported
 
 
-def make_train(backend, spec, data, compiled: bool):
+def make_train(backend, spec, data, compiled: bool, force_step):
     X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))
     lr, steps = spec.lr, spec.steps
 
@@ -30,6 +30,7 @@ def make_train(backend, spec, data, compiled: bool):
             w = w0
             for _ in range(steps):
                 w = step(w)
+                force_step(w)
             return w
 
         return train
@@ -42,6 +43,7 @@ def make_train(backend, spec, data, compiled: bool):
             with torch.no_grad():
                 w -= lr * w.grad
             w.grad = None
+            force_step(w)  # a device synchronize at step cadence (a no-op on the CPU)
         return w.detach()
 
     return train

@@ -19,7 +19,19 @@ from typing import Any, Protocol
 import numpy as np
 
 from mlxbench.backends import Backend
-from mlxbench.workload import Context, Gate, Measured, Prepared, ProfiledWorkload, compiled_variant
+from collections.abc import Callable
+
+from mlxbench.workload import (
+    Context,
+    Gate,
+    Measured,
+    Prepared,
+    ProfiledWorkload,
+    compiled_variant,
+    split_variant,
+    step_forcer,
+    training_variants,
+)
 from workloads.mnist import data as mnist_data
 
 
@@ -46,7 +58,8 @@ PROFILES: dict[str, Spec] = {
     "ci": Spec(epochs=5, n_train=12_000, min_test_accuracy=0.80, tta_target=0.80),
 }
 
-VARIANTS = ("eager", "compiled")
+VARIANTS = training_variants()  # eager-step, eager-end, compiled-step, compiled-end
+SEED_VARIANT = "eager-end"  # the seed's MLX loop: no eval inside; the epoch is forced by the accuracy
 
 
 def init_params(spec: Spec, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -112,9 +125,11 @@ class Trainer(Protocol):
 class Implementation(Protocol):
     """What `impl_<framework>.py` provides for mnist_mlp."""
 
-    def make_trainer(self, backend: Backend, plan: Plan, compiled: bool) -> Trainer:
+    def make_trainer(self, backend: Backend, plan: Plan, compiled: bool, force_step: Callable[[Any], None]) -> Trainer:
         """A trainer holding `plan.params`, warmed up (compilation, first-call costs) and reset to
-        them, so that the first timed epoch does only an epoch's work."""
+        them, so that the first timed epoch does only an epoch's work. Its `train_epoch` calls
+        `force_step(state)` after every SGD step with the state the step updated (model and
+        optimizer): that forces it at `step` cadence and does nothing at `end` cadence."""
         ...
 
 
@@ -133,11 +148,17 @@ class MnistMLP(ProfiledWorkload):
     def prepare(
         self, backend: Backend, spec: Spec, variant: str, context: Context, impl: Implementation
     ) -> Prepared[State]:
-        compiled = compiled_variant(backend, variant)
+        mode, cadence = split_variant(variant)
+        compiled = compiled_variant(backend, mode)  # first: no compiler is the reason that matters
+        force_step = step_forcer(backend, variant)
         data_dir = context.data_dir  # DatasetUnavailable -> skip (raised by load, never cached)
         dataset = context.dataset(("mnist", data_dir), lambda: mnist_data.load(data_dir))
         plan = make_plan(spec, dataset)
-        trainer = impl.make_trainer(backend, plan, compiled)  # warms up and resets, untimed
+        trainer = impl.make_trainer(backend, plan, compiled, force_step)  # warms up and resets, untimed
+        measures = {
+            "step": "a force after every step" if backend.execution != "eager" else "eager: every step completes",
+            "end": "one force at the end of the epoch",
+        }[cadence]
         state = State(dataset)
         trained = [0]  # epochs so far
 
@@ -159,6 +180,7 @@ class MnistMLP(ProfiledWorkload):
             work_per_round=len(plan.batches[0]),
             work_unit="steps",
             cumulative=True,
+            info={"execution": backend.execution, "cadence": cadence, "measures": measures},
         )
 
     def metrics(

@@ -27,7 +27,7 @@ def loss_fn(model, x, y):
 
 
 class Trainer:
-    def __init__(self, backend, plan, compiled: bool) -> None:
+    def __init__(self, backend, plan, compiled: bool, force_step) -> None:
         self.x, self.y = backend.asarray(plan.train_x), backend.asarray(plan.train_y)
         self.batches = [backend.asarray(b) for b in plan.batches]
         self.model = MLP((784, *plan.spec.hidden, 10))
@@ -42,7 +42,7 @@ class Trainer:
         if compiled:
             state = [self.model.state, self.optimizer.state]
             step = partial(mx.compile, inputs=state, outputs=state)(step)
-        self.step = step
+        self.step, self.force_step = step, force_step
         # Warm-up (compilation, first-call costs) on one batch, then restore the initial weights.
         self.load(plan.params)
         self.step(self.x[self.batches[0][0]], self.y[self.batches[0][0]])
@@ -57,12 +57,12 @@ class Trainer:
     def train_epoch(self, epoch: int):
         for ids in self.batches[epoch]:
             self.step(self.x[ids], self.y[ids])
-            mx.eval(self.model.state, self.optimizer.state)
+            self.force_step([self.model.state, self.optimizer.state])  # mx.eval at step cadence; seed: none
         return [(layer.weight, layer.bias) for layer in self.model.layers]
 
     def snapshot(self):
         return [(np.array(layer.weight), np.array(layer.bias)) for layer in self.model.layers]
 
 
-def make_trainer(backend, plan, compiled: bool) -> Trainer:
-    return Trainer(backend, plan, compiled)
+def make_trainer(backend, plan, compiled: bool, force_step) -> Trainer:
+    return Trainer(backend, plan, compiled, force_step)

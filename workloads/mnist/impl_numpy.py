@@ -6,9 +6,10 @@ import numpy as np
 
 
 class Trainer:
-    def __init__(self, backend, plan, compiled: bool) -> None:
+    def __init__(self, backend, plan, compiled: bool, force_step) -> None:
         self.x, self.y = plan.train_x, plan.train_y
         self.params = [(w.copy(), b.copy()) for w, b in plan.params]
+        self.force_step = force_step
         self.batches, self.lr = plan.batches, np.float32(plan.spec.lr)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -32,11 +33,12 @@ class Trainer:
     def train_epoch(self, epoch: int):
         for ids in self.batches[epoch]:
             self.step(self.x[ids], self.y[ids])
+            self.force_step(self.params)  # eager: nothing to force, kept for the contract
         return self.params
 
     def snapshot(self):
         return [(w.copy(), b.copy()) for w, b in self.params]
 
 
-def make_trainer(backend, plan, compiled: bool) -> Trainer:
-    return Trainer(backend, plan, compiled)
+def make_trainer(backend, plan, compiled: bool, force_step) -> Trainer:
+    return Trainer(backend, plan, compiled, force_step)

@@ -11,7 +11,7 @@ from mlxbench.workload import Unsupported
 
 
 class Trainer:
-    def __init__(self, backend, plan, compiled: bool) -> None:
+    def __init__(self, backend, plan, compiled: bool, force_step) -> None:
         dev = backend.device_for(backend.device)
         self.x, self.y = backend.asarray(plan.train_x), backend.asarray(plan.train_y).long()
         self.batches = [backend.asarray(b).long() for b in plan.batches]
@@ -24,7 +24,7 @@ class Trainer:
         self.forward = torch.compile(self.model) if compiled else self.model
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=plan.spec.lr)
         self.loss_fn = nn.CrossEntropyLoss()
-        self.sync = backend.sync
+        self.sync, self.force_step = backend.sync, force_step
         # Warm-up (compilation, first-call costs) on one batch, then restore the initial weights.
         self.load(plan.params)
         try:
@@ -52,6 +52,7 @@ class Trainer:
     def train_epoch(self, epoch: int):
         for ids in self.batches[epoch]:
             self.step(self.x[ids], self.y[ids])
+            self.force_step(None)  # a device synchronize at step cadence (a no-op on the CPU)
         return [(layer.weight, layer.bias) for layer in self.linears]
 
     def snapshot(self):
@@ -61,5 +62,5 @@ class Trainer:
         ]
 
 
-def make_trainer(backend, plan, compiled: bool) -> Trainer:
-    return Trainer(backend, plan, compiled)
+def make_trainer(backend, plan, compiled: bool, force_step) -> Trainer:
+    return Trainer(backend, plan, compiled, force_step)

@@ -1,4 +1,5 @@
-"""Stream / device placement: `x = a @ b` on device d1, then 500 x `b = exp(b)`, each evaluated, on d2.
+"""Stream / device placement: `x = a @ b` on device d1 and evaluated, then 500 x `b = exp(b)`, each
+evaluated, on d2 (the seed's `fun`, evaluation points included).
 
 The seed's function, with a (4096x512) and b (512x4). The benchmark's backend is d1; the variant
 names d2. In MLX both ops go to streams of one unified memory, so no copies are made; PyTorch

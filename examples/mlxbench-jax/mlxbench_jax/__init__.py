@@ -78,8 +78,8 @@ class JaxBackend(Backend):
 
     def peak_memory(self) -> MemoryReading | None:
         stats = self.device_for(self.device).memory_stats() or {}
-        if "bytes_in_use" not in stats:  # the CPU client keeps no statistics
-            return None
+        if "bytes_in_use" not in stats:  # the CPU client keeps no statistics: the process's peak
+            return super().peak_memory()
         return MemoryReading(int(stats["bytes_in_use"]), "current", "jax Device.memory_stats()['bytes_in_use']")
 
     def facts(self) -> dict[str, Any]:

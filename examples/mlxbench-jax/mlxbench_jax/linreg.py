@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 
-def make_train(backend, spec, data, compiled: bool):
+def make_train(backend, spec, data, compiled: bool, force_step):
     X, y, w0 = (backend.asarray(a) for a in (data.X_train, data.y_train, data.w0))
     lr, steps = spec.lr, spec.steps
 
@@ -27,6 +27,7 @@ def make_train(backend, spec, data, compiled: bool):
         w = w0
         for _ in range(steps):
             w = step(w)
+            force_step(w)  # block_until_ready at step cadence
         return w
 
     return train

@@ -21,10 +21,10 @@ def loss_fn(params, x, y):
 
 
 class Trainer:
-    def __init__(self, backend, plan, compiled: bool) -> None:
+    def __init__(self, backend, plan, compiled: bool, force_step) -> None:
         self.x, self.y = backend.asarray(plan.train_x), backend.asarray(plan.train_y)
         self.batches = [backend.asarray(b) for b in plan.batches]
-        lr = plan.spec.lr
+        lr, self.force_step = plan.spec.lr, force_step
 
         def step(params, x, y):
             grads = jax.grad(loss_fn)(params, x, y)
@@ -41,6 +41,7 @@ class Trainer:
         params = self.params
         for ids in self.batches[epoch]:
             params = self.step(params, self.x[ids], self.y[ids])
+            self.force_step(params)  # block_until_ready at step cadence
         self.params = params
         return params
 
@@ -48,5 +49,5 @@ class Trainer:
         return [(np.array(w), np.array(b)) for w, b in self.params]
 
 
-def make_trainer(backend, plan, compiled: bool) -> Trainer:
-    return Trainer(backend, plan, compiled)
+def make_trainer(backend, plan, compiled: bool, force_step) -> Trainer:
+    return Trainer(backend, plan, compiled, force_step)

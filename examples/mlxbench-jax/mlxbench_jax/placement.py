@@ -11,6 +11,7 @@ def make_fun(backend, d2, a, b, n_exp: int, finite: bool):
 
     def fun():
         x = jnp.matmul(a, b, precision="highest")  # on d1, where a and b live
+        backend.force(x)  # the seed evaluates x on d1 before the loop
         y = jax.device_put(b, device)
         for _ in range(n_exp):
             y = jnp.exp(-y if finite else y)
