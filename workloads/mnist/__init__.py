@@ -13,14 +13,13 @@ seeded generator, and lr is 0.1: over seeds 0..9 the final test accuracy lies be
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from mlxbench.backends import Backend
-from collections.abc import Callable
-
 from mlxbench.workload import (
     Context,
     Gate,
