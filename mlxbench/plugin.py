@@ -16,6 +16,7 @@ from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, load_folder, load_run, runs_before
 from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV, Settings
+from mlxbench.threads import ThreadPolicy
 
 DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
 
@@ -81,6 +82,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let a baseline made with other framework versions gate this run (nightly release checks)",
     )
+    group.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads per library (BLAS, OpenMP, PyTorch) for the whole run, recorded with it (default: half "
+        "the logical CPUs, at least 1, so pools do not oversubscribe the cores). Env: MLXBENCH_THREADS.",
+    )
     parser.addini(
         "mlxbench_baselines",
         "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, pytest-benchmark's "
@@ -96,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     ctx = RunContext(settings=Settings.from_config(config, registry))
     config.stash[registry_key] = registry
     config.stash[context_key] = ctx
+    ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
@@ -134,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Put back every global this plugin changed."""
+    ctx = config.stash.get(context_key, None)
+    if ctx is not None and ctx.threads is not None:
+        ctx.threads.restore()
+        ctx.threads = None
     patched = config.stash.get(patched_key, None)
     if patched is not None:
         module, original = patched
@@ -246,6 +260,8 @@ def bench(
     reason = backend.unavailable_reason()
     if reason:
         pytest.skip(f"{backend_name}: {reason}")
+    if mlxbench_context.threads is not None:
+        mlxbench_context.threads.limit_backend(backend)
     return Bench(backend=backend, request=request, context=mlxbench_context, registry=mlxbench_registry)
 
 
@@ -263,6 +279,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
         "backends": list(ctx.settings.backends) if ctx else None,
         "gating": not machine.is_virtual_apple_gpu(),  # paravirtual GPUs: correctness only
         "environment": runtime_facts(config),  # BLAS and threads, known once the frameworks ran
+        "threads": ctx.threads.facts() if ctx and ctx.threads else None,
     }
 
 

@@ -17,6 +17,10 @@ from mlxbench.registry import Registry
 from mlxbench.settings import Settings
 from mlxbench.workload import Measured, Prepared, Unsupported, Workload
 
+MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
+ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
+MAX_ITERATIONS = 100_000
+
 
 @dataclass
 class RunContext:
@@ -26,6 +30,7 @@ class RunContext:
     gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
+    threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
 
     @property
@@ -161,10 +166,18 @@ class Bench:
                     "over": "one measured call (the largest of all rounds, warm-up included)",
                 }
 
-        result = self.benchmark.pedantic(
-            timed, setup=setup, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=1
-        )
-        if getattr(self.benchmark, "disabled", False):
+        disabled = getattr(self.benchmark, "disabled", False)
+        iterations = 1 if disabled else self.calibrate(prepared, timed)
+        if iterations > 1:  # pytest-benchmark allows no per-round setup here: one memory window for all
+            setup()
+            result = self.benchmark.pedantic(
+                timed, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=iterations
+            )
+        else:
+            result = self.benchmark.pedantic(
+                timed, setup=setup, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=1
+            )
+        if disabled:
             # --benchmark-disable calls the target once; a workload whose rounds build on each other
             # (training epochs) still needs all of them for its accuracy gate to mean the same thing.
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
@@ -177,6 +190,23 @@ class Bench:
         if prepared.work_per_round:
             self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median
         return result, Measured(tuple(stats.data))
+
+    def calibrate(self, prepared: Prepared, timed: Callable[[], Any]) -> int:
+        """Calls per round, so that a sub-millisecond call is timed over >= ROUND_TARGET_S per round and
+        timer and scheduler granularity do not dominate (the figure stays per call). Calibrated once,
+        from the fastest of three untimed calls, and recorded in extra_info."""
+        if prepared.cumulative or prepared.setup is not None:
+            return 1  # rounds that build on each other, or need a hook between calls: one call each
+        calls = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            timed()
+            calls.append(time.perf_counter() - t0)
+        call = min(calls)
+        n = 1 if call >= MICRO_CALL_S else min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
+        self.benchmark.extra_info["inner_iterations"] = n
+        prepared.info["inner_iterations"] = n  # the gate's re-measure uses the same count
+        return n
 
     def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:
         __tracebackhide__ = True
@@ -199,8 +229,9 @@ class Bench:
 
 
 def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:
-    """`prepared.rounds` rounds timed with a bare perf_counter, completion forced inside the clock
-    (the gate's re-measure, and the overhead tool's reference loop)."""
+    """`prepared.rounds` rounds timed with a bare perf_counter, completion forced inside the clock,
+    per call (the gate's re-measure, and the overhead tool's reference loop)."""
+    n = int(prepared.info.get("inner_iterations", 1))
     for _ in range(warmup):
         sync(prepared.run())
     times = []
@@ -208,6 +239,7 @@ def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0
         if prepared.setup is not None:
             prepared.setup()
         t0 = time.perf_counter()
-        sync(prepared.run())
-        times.append(time.perf_counter() - t0)
+        for _ in range(n):
+            sync(prepared.run())
+        times.append((time.perf_counter() - t0) / n)
     return times

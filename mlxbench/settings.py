@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlxbench.registry import Registry
+from mlxbench.threads import THREADS_ENV, default_threads
 from mlxbench.workload import PROFILES
 
 PROFILE_ENV = "MLXBENCH_PROFILE"
@@ -29,6 +30,7 @@ class Settings:
     regression_gate: bool = False
     regression_threshold: float | None = None  # overrides every workload's own
     allow_version_change: bool = False
+    threads: int = 1  # per library (BLAS, OpenMP, PyTorch); see mlxbench.threads
 
     @classmethod
     def from_config(cls, config: pytest.Config, registry: Registry) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             regression_gate=bool(config.getoption("regression_gate")),
             regression_threshold=threshold(config.getoption("regression_threshold")),
             allow_version_change=bool(config.getoption("allow_version_change")),
+            threads=threads(config.getoption("threads") or os.environ.get(THREADS_ENV)),
         )
 
 
@@ -79,6 +82,18 @@ def data_dir(value: str | None) -> str | None:
     if not os.access(path, os.R_OK | os.X_OK):
         raise pytest.UsageError(f"data directory {value!r} cannot be read (permissions); make it readable, or {hint}")
     return value
+
+
+def threads(value: int | str | None) -> int:
+    if value is None or value == "":
+        return default_threads()
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise pytest.UsageError(f"--threads {value}: give a whole number of threads, 1 or more (or {THREADS_ENV})")
+    return n
 
 
 def seed(value: int | None) -> int | None:

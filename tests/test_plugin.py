@@ -69,7 +69,8 @@ def test_unsupported_variant_skips_with_its_reason(project):
     result.stdout.fnmatch_lines(["*SKIPPED*fakesum[[]nope[]] does not apply to numpy: nothing to see*"])
 
 
-def test_sync_is_called_inside_every_round_and_device_restored(project):
+def test_sync_is_called_inside_every_round_and_device_restored(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.002")  # 2 ms a call: one call per round
     write_bench(project)
     project.makepyfile(
         test_zcalls="""
@@ -77,12 +78,32 @@ def test_sync_is_called_inside_every_round_and_device_restored(project):
 
         def test_zz_calls():
             calls = mlxbench_fake.CALLS
-            # one warm-up round and six measured rounds, each synced; all inside activate()
-            assert calls == [("enter", "fake-rec")] + [("sync", 8.0)] * 7 + [("exit", "fake-rec")], calls
+            # three calibration calls, one warm-up round and six measured rounds, each synced; all inside activate()
+            assert calls == [("enter", "fake-rec")] + [("sync", 8.0)] * 10 + [("exit", "fake-rec")], calls
     """
     )
     result = project.runpytest("--backend", "fake-rec", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
+
+
+def test_a_sub_millisecond_call_is_timed_in_calibrated_inner_iterations(project):
+    write_bench(project)
+    out = project.path / "run.json"
+    result = project.runpytest("--backend", "numpy", f"--benchmark-json={out}")
+    result.assert_outcomes(passed=1)
+    (b,) = json.loads(out.read_text())["benchmarks"]
+    n = b["extra_info"]["inner_iterations"]
+    assert n > 1 and b["stats"]["iterations"] == n  # many calls per round ...
+    assert b["stats"]["median"] < 1e-3  # ... and the figure is still one call's time
+
+
+def test_a_slow_call_is_timed_once_per_round(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.002")
+    write_bench(project)
+    out = project.path / "run.json"
+    project.runpytest("--backend", "numpy", f"--benchmark-json={out}").assert_outcomes(passed=1)
+    (b,) = json.loads(out.read_text())["benchmarks"]
+    assert b["extra_info"]["inner_iterations"] == 1 and b["stats"]["iterations"] == 1
 
 
 def test_device_restored_when_the_measured_call_raises(project):
@@ -105,7 +126,7 @@ def test_framework_error_fails_the_test_never_nan_or_skip(project):
     result = project.runpytest("--backend", "numpy", f"--benchmark-json={out}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*RuntimeError: kernel exploded on purpose*"])
-    assert json.loads(out.read_text())["benchmarks"] == []
+    assert not out.exists() or json.loads(out.read_text())["benchmarks"] == []  # no timing was recorded
 
 
 def test_benchmark_disable_still_runs_every_round_of_a_cumulative_workload(project):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +168,11 @@ class Backend:
         if "_host" not in self.__dict__:
             self.__dict__["_host"] = HostPeak()
         return self.__dict__["_host"]
+
+    def limit_threads(self, threads: int) -> Callable[[], None] | None:
+        """Limit the framework's own CPU thread pools to `threads`; return how to undo it, or None when
+        the framework has no such control (the environment variables of `mlxbench.threads` still apply)."""
+        return None
 
     def facts(self) -> dict[str, Any]:
         """Versions and device facts that explain this backend's numbers (saved with each benchmark)."""

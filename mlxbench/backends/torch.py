@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -89,6 +90,12 @@ class TorchBackend(Backend):
                 int(torch.mps.driver_allocated_memory()), "current", "torch.mps.driver_allocated_memory"
             )
         return None
+
+    def limit_threads(self, threads: int) -> Callable[[], None] | None:
+        torch = self.module
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        return lambda: torch.set_num_threads(before)
 
     def facts(self) -> dict[str, Any]:
         torch = self.module

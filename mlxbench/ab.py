@@ -1,0 +1,239 @@
+"""`mlxbench ab`: the same benchmarks in two environments, alternating whole fresh processes.
+
+    mlxbench ab --a .venv-old/bin/python --b .venv/bin/python --processes 6 -- benchmarks --profile ci
+    mlxbench ab --baseline-run baselines/<machine>/0004_x.json --processes 6 -- benchmarks --profile ci
+    mlxbench ab --a python --b python --b-env OMP_NUM_THREADS=4 --processes 6 -- benchmarks -k linreg
+
+Arms run in the order A B B A A B ... (or shuffled, `--order random`), so drifts of the machine hit
+both arms alike (asv's interleaved rounds, pyperf's worker processes, duet benchmarking). Each
+process writes pytest-benchmark JSON into OUT/A or OUT/B, never into a machine's saved history;
+each benchmark is judged from its K-vs-K process medians (mlxbench.evidence).
+Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlxbench import evidence, venvs
+from mlxbench.runs import BadRun, load_run
+
+FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
+
+
+def schedule(k: int, order: str, seed: int = 0) -> list[str]:
+    """The arm of each of the 2k processes: ABBA... (alternate) or a shuffle with k of each."""
+    if order == "random":
+        arms = ["A", "B"] * k
+        random.Random(seed).shuffle(arms)
+        return arms
+    return [arm for i in range(k) for arm in (("A", "B") if i % 2 == 0 else ("B", "A"))]
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise BadRun(f"--a-env/--b-env {pair!r}: give NAME=VALUE")
+        env[name] = value
+    return env
+
+
+def run_process(python: str, env: dict[str, str], pytest_args: list[str], out: Path) -> tuple[int, float]:
+    junit = out.with_suffix(".xml")
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}", f"--junitxml={junit}"]
+    cmd += pytest_args
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    if proc.returncode not in (0, 1) or not out.exists():
+        tail = (proc.stdout[-2000:] + proc.stderr[-2000:]).strip()
+        raise BadRun(f"a benchmark process failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return proc.returncode, time.perf_counter() - t0
+
+
+def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set[str]]:
+    """(fullname -> process medians, fullname -> the workload's threshold, names of failed tests)."""
+    medians: dict[str, list[float]] = {}
+    thresholds: dict[str, float] = {}
+    for path in sorted(folder.glob("*.json")):
+        run = load_run(path)
+        for name, b in run.benchmarks.items():
+            medians.setdefault(name, []).append(float(b["stats"]["median"]))
+            t = (b.get("extra_info") or {}).get("regression_threshold")
+            if t is not None:
+                thresholds[name] = float(t)
+    return medians, thresholds, failed_tests(folder)
+
+
+def failed_tests(folder: Path) -> set[str]:
+    """Test names (`test_workload[...]`) that failed in any process of an arm (from its JUnit XML)."""
+    from xml.etree import ElementTree
+
+    failed = set()
+    for path in sorted(folder.glob("*.xml")):
+        for case in ElementTree.parse(path).getroot().iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed.add(case.get("name", "?"))
+    return failed
+
+
+def table(results: list[evidence.ProcessVerdict]) -> list[str]:
+    order = ("regressed", "improved", "inconclusive", "unchanged")
+    width = max((len(short(r.name)) for r in results), default=10)
+    lines = [
+        f"  {'verdict':<12} {'benchmark':<{width}}  {'A median':>10} {'B median':>10}  ratio [interval]  p(Holm)  sees"
+    ]
+    for r in sorted(results, key=lambda r: (order.index(r.verdict), r.name)):
+        ci = f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+        lines.append(
+            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt(r.a_median):>10} {fmt(r.b_median):>10}  "
+            f"{ci:<24} {r.p_adjusted:<8.2g} >={r.mde:.0%}"
+        )
+    return lines
+
+
+def short(name: str) -> str:
+    return name.rsplit("::", 1)[-1]
+
+
+def fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
+    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
+    out = [
+        "# mlxbench A/B",
+        "",
+        f"A: `{meta['a']['python']}` {meta['a']['env'] or ''}  ",
+        f"B: `{meta['b']['python']}` {meta['b']['env'] or ''}  ",
+        f"{meta['processes']} fresh processes per arm, order {meta['order']}; {evidence.POWER:.0%} power; "
+        f"Holm across {len(results)} benchmarks at family-wise alpha {meta['alpha']}.",
+        "",
+        "**" + ", ".join(f"{n} {v}" for v, n in counts.items()) + "**",
+        "",
+        "| verdict | benchmark | A median | B median | B / A [interval] | p (Holm) | smallest change it can see |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
+        out.append(
+            f"| {r.verdict} | `{short(r.name)}` | {fmt(r.a_median)} | {fmt(r.b_median)} | "
+            f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.p_adjusted:.2g} | {r.mde:.1%} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    pytest_args = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
+    bad = [a for a in pytest_args if a.split("=")[0] in FORBIDDEN]
+    if bad:
+        raise BadRun(f"{', '.join(bad)} cannot be used inside an A/B run: each process's JSON goes to its arm's folder")
+    if args.processes < evidence.MIN_PROCESSES:
+        raise BadRun(f"--processes {args.processes}: need at least {evidence.MIN_PROCESSES} per arm")
+    a_python = args.a
+    if args.baseline_run:
+        if args.a:
+            raise BadRun("give either --a or --baseline-run (which makes arm A's environment), not both")
+        a_python = str(venvs.environment_for(load_run(args.baseline_run), log=print))
+    arms = {
+        "A": {"python": a_python or sys.executable, "env": parse_env(args.a_env)},
+        "B": {"python": args.b or sys.executable, "env": parse_env(args.b_env)},
+    }
+    out = args.out / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    if out.exists():
+        raise BadRun(f"{out} exists already; A/B runs never overwrite one another")
+    for arm in arms:
+        (out / arm).mkdir(parents=True)
+    order = schedule(args.processes, args.order, args.seed)
+    started = time.perf_counter()
+    counts = {"A": 0, "B": 0}
+    for i, arm in enumerate(order):
+        counts[arm] += 1
+        target = out / arm / f"{counts[arm]:02d}.json"
+        print(f"mlxbench ab: process {i + 1}/{len(order)} (arm {arm})", flush=True)
+        code, took = run_process(arms[arm]["python"], arms[arm]["env"], pytest_args, target)
+        print(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
+    a, thresholds, failed_a = collect(out / "A")
+    b, thresholds_b, failed_b = collect(out / "B")
+    newly_failed = sorted(failed_b - failed_a)
+    thresholds.update(thresholds_b)
+    if args.threshold is not None:
+        thresholds = {name: args.threshold for name in a}
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise BadRun(f"the arms share no benchmark (A ran {len(a)}, B ran {len(b)}): check the pytest arguments")
+    results = evidence.judge_ab({n: (a[n], b[n]) for n in common}, thresholds, alpha=args.alpha)
+    wall = time.perf_counter() - started
+    meta = {
+        "a": arms["A"],
+        "b": arms["B"],
+        "processes": args.processes,
+        "order": "".join(order),
+        "alpha": args.alpha,
+        "pytest_args": pytest_args,
+        "wall_seconds": round(wall, 1),
+        "only_in_a": sorted(set(a) - set(b)),
+        "only_in_b": sorted(set(b) - set(a)),
+        "failed_only_in_b": newly_failed,
+        "failed_in_both": sorted(failed_a & failed_b),
+    }
+    (out / "verdicts.json").write_text(json.dumps({**meta, "verdicts": [r.as_dict() for r in results]}, indent=2))
+    (out / "verdicts.md").write_text(markdown(results, meta))
+    if args.json:
+        args.json.write_text(json.dumps({**meta, "verdicts": [r.as_dict() for r in results]}, indent=2))
+    counts_v = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
+    print(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
+          f"{args.processes} processes per arm, {wall / 60:.1f} min)")  # fmt: skip
+    print("\n".join(table(results)))
+    if args.target_effect:
+        m = len(results)
+        need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
+        worst = max(need.values())
+        print(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
+              f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
+    for name in newly_failed:
+        print(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
+    print(f"\nsamples and verdicts: {out}")
+    return 1 if newly_failed or any(r.regressed for r in results) else 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ab",
+        help="run benchmarks in two environments, alternating fresh processes; exit 1 on a regression",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--a", default=None, metavar="PYTHON", help="arm A's interpreter (default: this one)")
+    p.add_argument("--b", default=None, metavar="PYTHON", help="arm B's interpreter (default: this one)")
+    p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm A")
+    p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm B")
+    p.add_argument("--processes", type=int, default=6, metavar="K", help="fresh processes per arm (default 6)")
+    p.add_argument("--order", choices=("alternate", "random"), default="alternate")
+    p.add_argument("--seed", type=int, default=0, help="seed of --order random")
+    p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="smallest change that counts (default: each workload's, else 10%%)",
+    )
+    p.add_argument("--baseline-run", type=Path, default=None, metavar="RUN.json",
+                   help="arm A: a cached virtual environment with the framework versions this saved run recorded")  # fmt: skip
+    p.add_argument("--target-effect", type=float, default=None, metavar="F",
+                   help="also say how many processes per arm would see a change of F on every benchmark")  # fmt: skip
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the verdicts here")
+    p.add_argument("--out", type=Path, default=Path("ab-runs"), help="folder for the samples (default ab-runs/)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments (default: benchmarks)")
+    p.set_defaults(func=run)

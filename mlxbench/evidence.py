@@ -1,0 +1,165 @@
+"""Verdicts from process-level evidence, and the smallest change each benchmark can see.
+
+On a shared machine the rounds of one process are not independent draws of the machine: a fresh
+process lands in another state (memory layout, core, frequency) and shifts every round by the same
+amount. So the unit of evidence here is one process: its median over its rounds is one sample.
+
+`judge_ab` compares K process medians of arm A with K of arm B, per benchmark:
+
+- the effect is the ratio of geometric means (B / A) of the process medians, with a Welch t
+  interval on their logarithms;
+- the false-alarm rate is controlled across all benchmarks of the run with Holm's step-down method
+  (family-wise error rate <= alpha): the more benchmarks, the stricter each test;
+- a regression needs both that evidence and an effect above the threshold (as asv and pyperf do);
+- every verdict carries its minimum detectable effect: the change this test would catch with 95%
+  power at the per-test level Holm starts from (alpha / m), from the observed spread and K. A
+  benchmark that cannot see the threshold is `inconclusive (can only see changes >= X%)`, never
+  `unchanged`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from mlxbench.verdict import DEFAULT_THRESHOLD, Verdict
+
+ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any regression at all
+POWER = 0.95
+MIN_PROCESSES = 3
+
+
+@dataclass
+class ProcessVerdict:
+    name: str
+    verdict: Verdict
+    ratio: float  # B / A, geometric means of the process medians (> 1: B slower)
+    ci_low: float
+    ci_high: float
+    p_value: float  # Welch t, two-sided, on log process medians
+    p_adjusted: float  # Holm
+    mde: float  # smallest change (fraction) seen with 95% power at the per-test level alpha / m
+    threshold: float
+    a_median: float  # median over A's process medians (seconds)
+    b_median: float
+    processes: tuple[int, int]
+    spread: float  # pooled sd of log process medians (~ relative process-to-process spread)
+    reasons: list[str] = field(default_factory=list)
+    method: str = "process medians, Welch t on logs, Holm across benchmarks"
+
+    @property
+    def regressed(self) -> bool:
+        return self.verdict == "regressed"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and does not count as a test)."""
+    p = np.asarray(pvalues, dtype=float)
+    valid = np.flatnonzero(~np.isnan(p))
+    out = np.full(p.shape, math.nan)
+    m = valid.size
+    running = 0.0
+    for rank, i in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def welch(log_a: np.ndarray, log_b: np.ndarray) -> tuple[float, float, float]:
+    """(difference of means, its standard error, Welch-Satterthwaite degrees of freedom)."""
+    va, vb = log_a.var(ddof=1) / log_a.size, log_b.var(ddof=1) / log_b.size
+    se = math.sqrt(va + vb)
+    d = float(log_b.mean() - log_a.mean())
+    if se == 0:
+        return d, 0.0, float(log_a.size + log_b.size - 2)
+    df = (va + vb) ** 2 / (va**2 / (log_a.size - 1) + vb**2 / (log_b.size - 1))
+    return d, se, float(df)
+
+
+def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = POWER) -> float:
+    """Smallest slowdown (fraction) a two-sided level-`alpha` t test sees with probability `power`."""
+    if se == 0:
+        return 0.0
+    return math.exp((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se) - 1
+
+
+def processes_needed(spread: float, effect: float, m: int, alpha: float = ALPHA, power: float = POWER) -> int:
+    """K per arm for which a benchmark with process-to-process spread `spread` (sd of log medians)
+    can see `effect` with `power`, at level alpha / m (the Holm start), K >= MIN_PROCESSES."""
+    if spread <= 0:
+        return MIN_PROCESSES
+    for k in range(MIN_PROCESSES, 1000):
+        se = spread * math.sqrt(2 / k)
+        if minimum_detectable_effect(se, 2 * k - 2, alpha / max(m, 1), power) <= effect:
+            return k
+    return 1000
+
+
+def judge_ab(
+    samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    thresholds: Mapping[str, float] | None = None,
+    alpha: float = ALPHA,
+) -> list[ProcessVerdict]:
+    """Verdicts for every benchmark from its (A, B) process medians, Holm across all of them."""
+    thresholds = thresholds or {}
+    rows = []
+    for name, (a, b) in samples.items():
+        la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+        rows.append((name, la, lb, thresholds.get(name, DEFAULT_THRESHOLD)))
+    tested = [r for r in rows if r[1].size >= MIN_PROCESSES and r[2].size >= MIN_PROCESSES]
+    m = len(tested)
+    raw = {}
+    for name, la, lb, _ in tested:
+        d, se, df = welch(la, lb)
+        p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
+        raw[name] = (d, se, df, p)
+    adjusted = dict(zip(raw, holm([v[3] for v in raw.values()]), strict=True))
+    out = []
+    for name, la, lb, threshold in rows:
+        a_med = float(np.median(np.exp(la))) if la.size else math.nan
+        b_med = float(np.median(np.exp(lb))) if lb.size else math.nan
+        if name not in raw:
+            out.append(
+                ProcessVerdict(
+                    name, "inconclusive", math.nan, math.nan, math.nan, math.nan, math.nan, math.inf, threshold,
+                    a_med, b_med, (la.size, lb.size), math.nan,
+                    [f"need >= {MIN_PROCESSES} processes per arm (A {la.size}, B {lb.size})"],
+                )
+            )  # fmt: skip
+            continue
+        d, se, df, p = raw[name]
+        q = stats.t.ppf(1 - alpha / (2 * m), df) if se else 0.0  # simultaneous (Bonferroni) interval
+        mde = minimum_detectable_effect(se, df, alpha / m)
+        spread = math.sqrt((la.var(ddof=1) + lb.var(ddof=1)) / 2)
+        ratio, lo, hi = math.exp(d), math.exp(d - q * se), math.exp(d + q * se)
+        res = ProcessVerdict(
+            name, "inconclusive", ratio, lo, hi, p, adjusted[name], mde, threshold, a_med, b_med,
+            (la.size, lb.size), spread,
+        )  # fmt: skip
+        res.verdict, why = classify(ratio, adjusted[name] < alpha, mde, threshold)
+        res.reasons.append(
+            f"x{ratio:.3f} [{lo:.3f}, {hi:.3f}] from {la.size} vs {lb.size} processes, p={p:.2g} "
+            f"(Holm-adjusted {adjusted[name]:.2g} over {m} benchmarks), sees changes >= {mde:.1%}: {why}"
+        )
+        out.append(res)
+    return out
+
+
+def classify(ratio: float, significant: bool, mde: float, threshold: float) -> tuple[Verdict, str]:
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    if significant and ratio > up:
+        return "regressed", f"slower by more than the {threshold:.0%} threshold"
+    if significant and ratio < down:
+        return "improved", f"faster by more than the {threshold:.0%} threshold"
+    if mde > threshold:
+        return "inconclusive", f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
+    if significant:
+        return "unchanged", f"a real change of {ratio - 1:+.1%}, within the {threshold:.0%} threshold"
+    return "unchanged", f"no change of {threshold:.0%} or more (it would be seen with {POWER:.0%} power)"
