@@ -229,10 +229,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="smallest change that counts (default: each workload's, else 10%%)",
     )
-    p.add_argument("--baseline-run", type=Path, default=None, metavar="RUN.json",
-                   help="arm A: a cached virtual environment with the framework versions this saved run recorded")  # fmt: skip
-    p.add_argument("--target-effect", type=float, default=None, metavar="F",
-                   help="also say how many processes per arm would see a change of F on every benchmark")  # fmt: skip
+    p.add_argument(
+        "--baseline-run",
+        type=Path,
+        default=None,
+        metavar="RUN.json",
+        help="arm A: a cached virtual environment with the framework versions this saved run recorded",
+    )
+    p.add_argument(
+        "--target-effect",
+        type=float,
+        default=None,
+        metavar="F",
+        help="also say how many processes per arm would see a change of F on every benchmark",
+    )
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the verdicts here")
     p.add_argument("--out", type=Path, default=Path("ab-runs"), help="folder for the samples (default ab-runs/)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments (default: benchmarks)")
