@@ -1,0 +1,98 @@
+"""Process-level verdicts: synthetic process medians with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlxbench import evidence
+
+
+def medians(rng, k, spread, shift=0.0, base=0.01):
+    """k process medians with lognormal process-to-process spread, slowed by `shift`."""
+    return list(base * (1 + shift) * np.exp(rng.normal(0, spread, k)))
+
+
+def test_a_known_slowdown_is_found():
+    rng = np.random.default_rng(1)
+    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02, shift=0.25))})
+    assert r.verdict == "regressed" and 1.18 < r.ratio < 1.32
+    assert r.ci_low > 1.1
+
+
+def test_no_shift_is_not_called_a_change():
+    rng = np.random.default_rng(2)
+    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02))})
+    assert r.verdict == "unchanged" and r.mde < 0.10
+
+
+def test_a_noisy_benchmark_is_inconclusive_with_what_it_can_see():
+    rng = np.random.default_rng(3)
+    (r,) = evidence.judge_ab({"b": (medians(rng, 4, 0.30), medians(rng, 4, 0.30))})
+    assert r.verdict == "inconclusive" and r.mde > 0.10
+    assert f"can only see changes >= {r.mde:.0%}" in r.reasons[0]
+
+
+def test_too_few_processes_are_inconclusive():
+    (r,) = evidence.judge_ab({"b": ([0.01, 0.011], [0.02, 0.021])})
+    assert r.verdict == "inconclusive" and "need >= 3 processes per arm" in r.reasons[0]
+
+
+def test_holm_adjusts_step_down():
+    assert evidence.holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_false_alarms_are_controlled_across_many_benchmarks():
+    """300 runs of 40 unchanged benchmarks each: the family-wise rate of any 'regressed' stays near alpha,
+    while per benchmark it is far below it (the more benchmarks, the stricter each test)."""
+    rng = np.random.default_rng(4)
+    runs_with_alarm, alarms = 0, 0
+    for _ in range(300):
+        samples = {f"b{i}": (medians(rng, 6, 0.05), medians(rng, 6, 0.05)) for i in range(40)}
+        found = sum(r.regressed for r in evidence.judge_ab(samples, {n: 0.0 for n in samples}))
+        runs_with_alarm += found > 0
+        alarms += found
+    assert runs_with_alarm / 300 <= 0.05 + 0.03  # alpha plus three standard errors of 300 runs
+    assert alarms / (300 * 40) < 0.005
+
+
+def test_minimum_detectable_effect_matches_a_simulation():
+    """A shift equal to the stated minimum detectable effect is caught in about 95% of simulated runs."""
+    rng = np.random.default_rng(5)
+    k, spread = 6, 0.04
+    se = spread * np.sqrt(2 / k)
+    mde = evidence.minimum_detectable_effect(se, 2 * k - 2, evidence.ALPHA)
+    hits = 0
+    for _ in range(2000):
+        (r,) = evidence.judge_ab({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=mde))}, {"b": 0.0})
+        hits += r.verdict == "regressed"
+    assert 0.90 < hits / 2000 < 0.985  # 95% power by construction; the estimated spread adds some slack
+
+
+def test_processes_needed_grow_with_spread_and_shrink_with_effect():
+    assert evidence.processes_needed(0.02, 0.10, m=40) < evidence.processes_needed(0.08, 0.10, m=40)
+    assert evidence.processes_needed(0.05, 0.25, m=40) < evidence.processes_needed(0.05, 0.05, m=40)
+    k = evidence.processes_needed(0.05, 0.10, m=40)
+    se = 0.05 * np.sqrt(2 / k)
+    assert evidence.minimum_detectable_effect(se, 2 * k - 2, evidence.ALPHA / 40) <= 0.10
+
+
+def test_injected_slowdown_scales_the_synced_duration_of_a_lazy_call():
+    """A lazy backend's run() returns at once and its sync does the work: the slowdown must scale
+    the whole synced duration (issue: it used to scale only the dispatch)."""
+    import time
+
+    from mlxbench.slowdown import Slowed
+
+    def lazy_run():
+        return "graph"  # returns at once, as a lazy framework's call does
+
+    def sync(out):
+        time.sleep(0.02)  # the work happens when it is forced
+
+    slow = Slowed(0.5)
+    run, synced = slow.run(lazy_run), slow.sync(sync)
+    t0 = time.perf_counter()
+    synced(run())
+    took = time.perf_counter() - t0
+    assert took >= 0.02 * 1.5  # the 20 ms of forced work, plus half of it
