@@ -48,7 +48,10 @@ def bars(rep: Report, workload: str) -> bytes:
             hi.append(_length(c.ci[1] - m) if c and _positive(m) else 0.0)
         ax.bar(x + (i - (len(backends) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=backend)
     ax.set_xticks(x, variants, rotation=45 if len(variants) > 4 else 0, ha="right" if len(variants) > 4 else "center")
-    ax.set_yscale("log")
+    if any(_positive(c.median) for c in cells):
+        ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
+    else:
+        ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("median time per round (s, log)")
     ax.set_title(f"{workload}: median with 95% interval, by backend")
     ax.legend(fontsize=8, ncol=min(len(backends), 3))
