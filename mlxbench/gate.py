@@ -58,7 +58,7 @@ class RegressionGate:
             self.not_judged[fullname] = f"not in the baseline {self.baseline.label}{empty}"
             return None
         if not verdict.usable(samples)[0].size:
-            self.not_judged[fullname] = "no usable per-round times in this run (none, NaN or negative)"
+            self.not_judged[fullname] = "had no usable per-round times in this run (none, NaN or negative)"
             return None
         base_samples = base["stats"].get("data") or []
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
@@ -114,6 +114,10 @@ def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
     return gate.results
 
 
+def _count(n: int) -> str:
+    return f"{n} benchmark{'' if n == 1 else 's'}"
+
+
 def _reasons(not_judged: Mapping[str, str], held: int | None, judged: int) -> list[str]:
     counts = Counter(not_judged.values())
     missing = (held - judged - len(not_judged)) if held is not None else 0
@@ -128,7 +132,7 @@ def coverage_line(
 ) -> str:
     not_judged = not_judged or {}
     total = max(held if held is not None else 0, len(results) + len(not_judged))
-    line = f"judged {len(results)} of {total} benchmarks"
+    line = f"judged {len(results)} of {_count(total)}"
     reasons = _reasons(not_judged, total, len(results))
     return line + (f"; not judged: {'; '.join(reasons)}" if reasons else "")
 
@@ -153,8 +157,8 @@ def nothing_judged(
             f"(--benchmark-compare=NNNN) instead of {baseline}"
         )
     else:
-        todo = "run the benchmarks with timing on (no --benchmark-disable) and fix the failures or skips above"
-    what = f"none of the {total} benchmarks" if known else "no benchmark"
+        todo = "run the benchmarks with timing on (no --benchmark-disable) so that each records its per-round times"
+    what = f"none of the {_count(total)}" if known else "no benchmark"
     return f"the regression gate judged {what} ({'; '.join(reasons)}): nothing was checked. To gate: {todo}"
 
 

@@ -102,8 +102,8 @@ def test_a_run_without_usable_times_is_judged_by_nobody_and_says_so(tmp_path):
     cur = save(tmp_path / "cur.json", run)
     base = save(tmp_path / "base.json", good_run())
     proc = cli(tmp_path, "compare", str(base), str(cur))
-    assert_bad_input(proc, "judged none of the 1 benchmarks", "no usable per-round times")
-    assert "judged 0 of 1 benchmarks" in proc.stdout
+    assert_bad_input(proc, "judged none of the 1 benchmark (", "no usable per-round times")
+    assert "judged 0 of 1 benchmark;" in proc.stdout
 
 
 def test_output_folder_that_cannot_be_written(tmp_path):
@@ -169,7 +169,7 @@ def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
     proc = cli(tmp_path, "compare", str(folder / "0004_run.json"), str(cur))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the regression is still seen
     assert "0002_nan.json" in proc.stderr and "not used as history" in proc.stderr
-    assert "of the mean of 4 saved runs" in proc.stdout and "judged 1 of 1 benchmarks" in proc.stdout
+    assert "of the mean of 4 saved runs" in proc.stdout and "judged 1 of 1 benchmark)" in proc.stdout
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_a_partial_gate_says_how_many_it_judged_and_why_not_the_rest():
     coverage = gate.coverage(held=5)
     assert coverage.startswith("judged 1 of 5 benchmarks; not judged:")
     assert "1 not in the baseline 0003_base" in coverage
-    assert "1 no usable per-round times in this run" in coverage
+    assert "1 had no usable per-round times in this run" in coverage
     assert "2 never reached the gate" in coverage
     text = "\n".join(gate.summary(held=5))
     assert "not judged   t::new[numpy]" in text and "not judged   t::nan[numpy]" in text
