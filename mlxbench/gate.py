@@ -130,6 +130,8 @@ def _reasons(not_judged: Mapping[str, str], held: int | None, judged: int) -> li
 def coverage_line(
     results: Sequence[verdict.Result], not_judged: Mapping[str, str] | None = None, held: int | None = None
 ) -> str:
+    if not_judged is None and held is None:  # the caller did not say what the run holds
+        return f"judged {_count(len(results))}"
     not_judged = not_judged or {}
     total = max(held if held is not None else 0, len(results) + len(not_judged))
     line = f"judged {len(results)} of {_count(total)}"

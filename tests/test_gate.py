@@ -65,6 +65,7 @@ def test_a_run_that_reached_no_gate_is_reported():
 def test_the_old_summary_call_still_flags_an_empty_gate():
     lines = summary_lines([], "/saved/0003.json")  # what a caller that passes no counts gets
     assert lines[0].startswith("mlxbench: ERROR: the regression gate judged no benchmark")
+    assert lines[1].endswith("0 inconclusive (judged 0 benchmarks)")  # it claims no total it was not told
 
 
 def test_offline_judging_counts_benchmarks_only_in_the_current_run():
