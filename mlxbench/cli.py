@@ -1,30 +1,48 @@
 """`mlxbench compare BASELINE CURRENT` and `mlxbench report RUN...`.
 
 Exit codes: 0 fine, 1 a regression (compare), 2 bad input (a corrupt or foreign run file, a missing
-run id, runs with no benchmark in common, an incomparable baseline, an existing output file).
+run id, a folder given as a run, runs with no benchmark in common or nothing the gate could judge,
+an incomparable baseline, an existing output file, an output folder that cannot be written),
+3 an internal error (a bug: never read as a regression), 130 interrupted. Bad input gets one line
+on stderr naming the problem and what to do, never a traceback; no existing file is changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from mlxbench import machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
 from mlxbench.verdict import threshold_problem
 
-BAD_INPUT = 2
+REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
+
+
+def say(message: object) -> None:
+    """One line on stderr."""
+    print("mlxbench: " + " ".join(str(message).splitlines()), file=sys.stderr)
 
 
 def _load(ref: str, storage: Path) -> Run:
     return load_run(resolve(ref, storage / machine.machine_id()))
 
 
+def _saved(folder: Path, use: str) -> list[Run]:
+    """The saved runs of `folder`, naming each unreadable one (skipped, left as is)."""
+    saved, unreadable = load_folder(folder)
+    for exc in unreadable:
+        say(f"unreadable saved run, {use} and left as is: {exc}")
+    return saved
+
+
 def latest_runs(storage: Path, count: int) -> list[Run]:
     """The last `count` saved runs of this machine with the newest run's profile, oldest first."""
     folder = storage / machine.machine_id()
-    saved, _ = load_folder(folder)  # a damaged file is skipped here; compare/report on it names it
+    saved = _saved(folder, "not reported")
     if not saved:
         raise BadRun(
             f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
@@ -33,7 +51,7 @@ def latest_runs(storage: Path, count: int) -> list[Run]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from mlxbench.gate import RegressionGate, judge_run, summary_lines
+    from mlxbench.gate import RegressionGate, judge_run
 
     base = _load(args.baseline, args.storage)
     cur = _load(args.current, args.storage)
@@ -46,19 +64,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     why = comparability(base.facts, cur.facts, args.allow_version_change)
     if why:
         raise BadRun(f"{base.path} cannot gate {cur.path}: {why}")
-    saved, _ = load_folder(base.path.parent)  # earlier saved runs give the run-to-run spread
+    saved = _saved(base.path.parent, "not used as history")  # earlier saved runs give the run-to-run spread
     gate = RegressionGate.from_runs(base, runs_before(base, saved), args.threshold)
-    print("\n".join(summary_lines(judge_run(gate, cur), str(base.path))))
-    only = sorted(set(base.benchmarks) ^ set(cur.benchmarks))
-    if only:
-        print(f"  ({len(only)} benchmarks are in only one of the two runs and were not compared)")
-    return 1 if any(r.regressed for r in gate.results) else 0
+    judge_run(gate, cur)
+    print("\n".join(gate.summary(held=len(cur.benchmarks))))
+    gone = len(set(base.benchmarks) - set(cur.benchmarks))
+    if gone:
+        print(f"  ({gone} benchmarks of the baseline are not in {cur.label} and were not compared)")
+    problem = gate.problem(held=len(cur.benchmarks))
+    if problem:
+        raise BadRun(f"{cur.path} against {base.path}: {problem}")
+    return REGRESSION if any(r.regressed for r in gate.results) else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from mlxbench import report
 
+    if args.history < 1:
+        raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
     runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
+    if not runs[-1].benchmarks:
+        raise BadRun(f"{runs[-1].path} holds no benchmarks: nothing to report; name a run that measured something")
     baseline = _load(args.baseline, args.storage) if args.baseline else None
     if baseline is not None:
         why = comparability(baseline.facts, runs[-1].facts, args.allow_version_change)
@@ -67,17 +93,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not set(baseline.benchmarks) & set(runs[-1].benchmarks):
             raise BadRun(f"{baseline.path} and {runs[-1].path} have no benchmark in common")
     rep = report.build(runs, reference=args.reference, baseline=baseline)
-    try:
-        written = report.write(rep, args.out, args.format)
-    except FileExistsError as exc:
-        raise BadRun(str(exc)) from None
-    for path in written:
+    for path in report.write(rep, args.out, args.format):
         print(f"wrote {path}")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        say(f"{message} (see: {self.prog} --help)")
+        sys.exit(BAD_INPUT)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlxbench", description="Compare and report mlxbench runs.")
+    p = _Parser(prog="mlxbench", description="Compare and report mlxbench runs.")
     p.add_argument(
         "--storage",
         type=Path,
@@ -112,13 +140,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     problem = threshold_problem(getattr(args, "threshold", None))
     if problem:
-        print(f"mlxbench: --{problem}", file=sys.stderr)
+        say(f"--{problem}")
         return BAD_INPUT
     try:
         return args.func(args)
     except BadRun as exc:
-        print(f"mlxbench: {exc}", file=sys.stderr)
+        say(exc)
         return BAD_INPUT
+    except OSError as exc:  # a path that cannot be read or written
+        say(f"{exc.filename or ''}: {exc.strerror or exc}; check the path and its permissions")
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        say("interrupted; no existing file was changed")
+        return INTERRUPTED
+    except Exception as exc:  # a bug: exit 1 would read as a regression in CI
+        if os.environ.get("MLXBENCH_DEBUG"):
+            raise
+        say(f"internal error ({type(exc).__name__}: {exc}); rerun with MLXBENCH_DEBUG=1 for the traceback")
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -4,17 +4,24 @@
 loaded (the last saved run of this machine and profile unless told otherwise). A suspected
 regression is measured again before it is called (as asv does); a confirmed one fails the test
 with the numbers, and the session ends with a summary of every verdict.
+
+A gate also says what it could not judge: `not_judged` names each benchmark that got no verdict and
+why, `coverage(held)` says "judged J of N", and `problem(held)` is a message as loud as a failure
+when it judged none at all (an empty baseline, a run with no usable times): a gate that checked
+nothing must never read as a pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlxbench import verdict
 from mlxbench.runs import Run
 
+LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 
 
@@ -25,6 +32,7 @@ class RegressionGate:
     # fullname -> per-round samples of each saved run of this profile, oldest first, up to the baseline
     history: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[verdict.Result] = field(default_factory=list)
+    not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
 
     @classmethod
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
@@ -45,8 +53,13 @@ class RegressionGate:
         no_remeasure_note: str = "",
     ) -> verdict.Result | None:
         base = self.baseline.benchmarks.get(fullname)
-        if base is None:
-            return None  # new benchmark: nothing to compare with
+        if base is None:  # a new benchmark: nothing to compare with
+            empty = "" if self.baseline.benchmarks else ", which holds no benchmarks"
+            self.not_judged[fullname] = f"not in the baseline {self.baseline.label}{empty}"
+            return None
+        if not verdict.usable(samples)[0].size:
+            self.not_judged[fullname] = "had no usable per-round times in this run (none, NaN or negative)"
+            return None
         base_samples = base["stats"].get("data") or []
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
         history = [r for r in self.history.get(fullname, []) if r][-HISTORY:]
@@ -74,6 +87,24 @@ class RegressionGate:
         self.results.append(res)
         return res
 
+    @property
+    def judged(self) -> int:
+        """How many benchmarks got a verdict."""
+        return len(self.results)
+
+    def coverage(self, held: int | None = None) -> str:
+        """'judged J of N benchmarks' and why the others were not; `held`: how many the run holds."""
+        return coverage_line(self.results, self.not_judged, held)
+
+    def problem(self, held: int | None = None) -> str | None:
+        """None when the gate judged something; else why it judged nothing and what to do (report it
+        as loudly as a failure)."""
+        return nothing_judged(self.results, self.not_judged, held, self.baseline.label)
+
+    def summary(self, held: int | None = None) -> list[str]:
+        """The session's closing summary: the problem (if any), the counts, each verdict, the unjudged."""
+        return summary_lines(self.results, str(self.baseline.path), self.not_judged, held, self.baseline.label)
+
 
 def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
     """Verdicts for every benchmark `current` shares with the baseline (offline: nothing re-measured)."""
@@ -83,9 +114,73 @@ def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
     return gate.results
 
 
-def summary_lines(results: Sequence[verdict.Result], baseline: str) -> list[str]:
+def _count(n: int) -> str:
+    return f"{n} benchmark{'' if n == 1 else 's'}"
+
+
+def _reasons(not_judged: Mapping[str, str], held: int | None, judged: int) -> list[str]:
+    counts = Counter(not_judged.values())
+    missing = (held - judged - len(not_judged)) if held is not None else 0
+    parts = [f"{n} {why}" for why, n in counts.most_common()]
+    if missing > 0:
+        parts.append(f"{missing} never reached the gate (skipped, failed before timing, or not timed)")
+    return parts
+
+
+def coverage_line(
+    results: Sequence[verdict.Result], not_judged: Mapping[str, str] | None = None, held: int | None = None
+) -> str:
+    if not_judged is None and held is None:  # the caller did not say what the run holds
+        return f"judged {_count(len(results))}"
+    not_judged = not_judged or {}
+    total = max(held if held is not None else 0, len(results) + len(not_judged))
+    line = f"judged {len(results)} of {_count(total)}"
+    reasons = _reasons(not_judged, total, len(results))
+    return line + (f"; not judged: {'; '.join(reasons)}" if reasons else "")
+
+
+def nothing_judged(
+    results: Sequence[verdict.Result],
+    not_judged: Mapping[str, str] | None = None,
+    held: int | None = None,
+    baseline: str = "the baseline",
+) -> str | None:
+    if results:
+        return None
+    known = held is not None or bool(not_judged)  # else: called without knowing what the run holds
+    not_judged = not_judged or {}
+    total = max(held if held is not None else 0, len(not_judged))
+    reasons = _reasons(not_judged, total, 0)
+    if not reasons:
+        reasons = ["this run holds no benchmark: all deselected or skipped?" if known else "none got a verdict"]
+    if any(why.startswith("not in the baseline") for why in not_judged.values()):
+        todo = (
+            f"save a run of these benchmarks (--benchmark-autosave) or name a baseline that holds them "
+            f"(--benchmark-compare=NNNN) instead of {baseline}"
+        )
+    else:
+        todo = "run the benchmarks with timing on (no --benchmark-disable) so that each records its per-round times"
+    what = f"none of the {_count(total)}" if known else "no benchmark"
+    return f"the regression gate judged {what} ({'; '.join(reasons)}): nothing was checked. To gate: {todo}"
+
+
+def summary_lines(
+    results: Sequence[verdict.Result],
+    baseline: str,
+    not_judged: Mapping[str, str] | None = None,
+    held: int | None = None,
+    baseline_label: str | None = None,
+) -> list[str]:
     counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    lines = [f"mlxbench verdicts against {baseline}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
+    lines = []
+    problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
+    if problem:
+        lines.append(f"mlxbench: ERROR: {problem}")
+    lines.append(
+        f"mlxbench verdicts against {baseline}: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + f" ({coverage_line(results, not_judged, held)})"
+    )
     width = max((len(r.name) for r in results), default=10)
     for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
         ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
@@ -95,4 +190,9 @@ def summary_lines(results: Sequence[verdict.Result], baseline: str) -> list[str]
             + "".join(f"\n      {why}" for why in (r.reasons if r.verdict in ("regressed", "improved") else []))
             + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
         )
+    unjudged = sorted((not_judged or {}).items())
+    for name, why in unjudged[:LISTED]:
+        lines.append(f"  {'not judged':<12} {name:<{width}}  {why}")
+    if len(unjudged) > LISTED:
+        lines.append(f"  ... and {len(unjudged) - LISTED} more not judged")
     return lines

@@ -11,6 +11,15 @@ from mlxbench import verdict
 from mlxbench.report import Report, safe_name
 
 
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and np.isfinite(value) and value > 0
+
+
+def _length(value: float) -> float:
+    """An error-bar length: finite and >= 0 (matplotlib rejects negative ones)."""
+    return float(value) if np.isfinite(value) and value > 0 else 0.0
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -33,12 +42,16 @@ def bars(rep: Report, workload: str) -> bytes:
         med, lo, hi = [], [], []
         for v in variants:
             c = next((c for c in cells if c.variant == v and c.backend == backend), None)
-            med.append(c.median if c else np.nan)
-            lo.append(c.median - c.ci[0] if c else 0)
-            hi.append(c.ci[1] - c.median if c else 0)
+            m = c.median if c and _positive(c.median) else np.nan  # a log axis shows positive times only
+            med.append(m)
+            lo.append(_length(m - c.ci[0]) if c and _positive(m) else 0.0)
+            hi.append(_length(c.ci[1] - m) if c and _positive(m) else 0.0)
         ax.bar(x + (i - (len(backends) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=backend)
     ax.set_xticks(x, variants, rotation=45 if len(variants) > 4 else 0, ha="right" if len(variants) > 4 else "center")
-    ax.set_yscale("log")
+    if any(_positive(c.median) for c in cells):
+        ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
+    else:
+        ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("median time per round (s, log)")
     ax.set_title(f"{workload}: median with 95% interval, by backend")
     ax.legend(fontsize=8, ncol=min(len(backends), 3))
@@ -58,10 +71,14 @@ def history(rep: Report, workload: str) -> bytes | None:
             regressed = False
             if name in previous:
                 res = verdict.compare_samples(
-                    name, previous[name]["stats"].get("data") or [], b["stats"].get("data") or []
+                    name,
+                    (previous[name].get("stats") or {}).get("data") or [],
+                    (b.get("stats") or {}).get("data") or [],
                 )
                 regressed = res.regressed
-            series[name].append((i, b["stats"]["median"], regressed))
+            median = (b.get("stats") or {}).get("median")
+            if _positive(median):  # NaN, zero or negative medians have no place on a ratio line
+                series[name].append((i, float(median), regressed))
             previous[name] = b
     if not series or len(rep.runs) < 2:
         return None

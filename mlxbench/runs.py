@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ HARDWARE_KEYS = ("machine_id", "cpu_model", "cpu_count", "gpus", "virtual_gpu")
 
 
 class BadRun(Exception):
-    """A run file that cannot be used; the message names the file and what to do."""
+    """Bad input (a run file, a run id, an output folder) that cannot be used; the message names it and
+    says what to do, on one line."""
 
 
 # Test ids before one parametrized test ran every workload (runs 0001-0003 of the first machines):
@@ -65,8 +67,40 @@ class Run:
         return self.path.stem
 
 
+DAMAGED = "the file is damaged: restore it from version control or rerun the benchmarks to make a new one"
+TIMES = ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr")  # seconds: finite and >= 0 when present
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def stats_problem(stats: Any) -> str | None:
+    """Why a benchmark's `stats` cannot be used (times must be finite and >= 0), or None."""
+    if not isinstance(stats, dict):
+        return "'stats' is not an object"
+    for key in ("median", "rounds"):
+        if key not in stats:
+            return f"stats lack {key!r}"
+    for key in TIMES:
+        if key in stats and not _number(stats[key]):
+            return f"stats {key!r} is {stats[key]!r} (a time must be a finite number >= 0)"
+    if not _number(stats["rounds"]) or int(stats["rounds"]) != stats["rounds"]:
+        return f"stats 'rounds' is {stats['rounds']!r} (a count must be a whole number >= 0)"
+    data = stats.get("data")
+    if data is not None:
+        if not isinstance(data, list):
+            return "stats 'data' is not a list of per-round times"
+        bad = [x for x in data if not _number(x)]
+        if bad:
+            return f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {bad[0]!r} (must be finite and >= 0)"
+    return None
+
+
 def load_run(path: str | Path) -> Run:
     path = Path(path)
+    if path.is_dir():
+        raise BadRun(f"{path} is a folder, not a run file: name one of the JSON runs in it, or a saved run id.")
     if not path.is_file():
         raise BadRun(
             f"{path}: no such run file. Pass a pytest-benchmark JSON file, or a saved run id "
@@ -74,6 +108,8 @@ def load_run(path: str | Path) -> Run:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadRun(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRun(
             f"{path}: not valid JSON ({exc}). The file is corrupt: restore it from version control "
@@ -84,9 +120,16 @@ def load_run(path: str | Path) -> Run:
             f"{path}: not a pytest-benchmark run (no 'benchmarks' list and 'machine_info'). "
             f"Pass a file written by --benchmark-json or --benchmark-save."
         )
+    seen: set[str] = set()
     for b in data["benchmarks"]:
-        if not isinstance(b, dict) or "fullname" not in b or "stats" not in b:
-            raise BadRun(f"{path}: a benchmark entry lacks 'fullname' or 'stats'; the file is damaged.")
+        if not isinstance(b, dict) or not isinstance(b.get("fullname"), str) or "stats" not in b:
+            raise BadRun(f"{path}: a benchmark entry lacks 'fullname' or 'stats'; {DAMAGED}.")
+        if b["fullname"] in seen:
+            raise BadRun(f"{path}: benchmark {b['fullname']!r} appears twice; {DAMAGED}.")
+        seen.add(b["fullname"])
+        problem = stats_problem(b["stats"])
+        if problem:
+            raise BadRun(f"{path}: benchmark {b['fullname']!r}: {problem}; {DAMAGED}.")
     return Run(path, data)
 
 
@@ -96,6 +139,8 @@ SAVED_RUN_GLOB = "[0-9][0-9][0-9][0-9]_*.json"  # what --benchmark-save/--benchm
 def load_folder(folder: Path) -> tuple[list[Run], list[BadRun]]:
     """Every saved run in `folder`, oldest first, each file read once; the unreadable ones as errors."""
     runs, bad = [], []
+    if not folder.is_dir():
+        return runs, bad
     for path in sorted(folder.glob(SAVED_RUN_GLOB)):
         try:
             runs.append(load_run(path))
@@ -112,18 +157,27 @@ def runs_before(run: Run, saved: list[Run]) -> list[Run]:
 
 def resolve(ref: str, folder: Path) -> Path:
     """A run given as a path, or as a saved id (`0003` or `0003_name`) under `folder`."""
+    if not ref.strip():
+        raise BadRun("an empty run name: give a run file or a saved run id (such as 0003).")
     candidate = Path(ref)
-    if candidate.is_file() or candidate.suffix == ".json":
+    if candidate.is_file():
         return candidate
-    matches = sorted(folder.glob(f"{ref}*.json"))
-    if not matches:
-        raise BadRun(
-            f"no saved run {ref!r} in {folder}. Saved runs there: "
-            f"{', '.join(p.stem for p in sorted(folder.glob('*.json'))) or 'none'}."
-        )
+    saved = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    bare = bool(ref) and not candidate.is_absolute() and len(candidate.parts) == 1 and candidate.suffix != ".json"
+    matches = [p for p in saved if p.name.startswith(ref)] if bare else []  # a prefix, never a glob pattern
     if len(matches) > 1:
         raise BadRun(f"{ref!r} matches several runs in {folder}: {', '.join(p.stem for p in matches)}.")
-    return matches[0]
+    if matches:
+        return matches[0]
+    if candidate.is_dir():
+        runs = sorted(p.name for p in candidate.glob("*.json"))[:3]
+        example = f" (it holds {', '.join(runs)})" if runs else " (it holds no .json file)"
+        raise BadRun(f"{ref} is a folder, not a run: name one JSON run file in it{example}, or a saved run id.")
+    if candidate.suffix == ".json":
+        return candidate  # load_run says that it does not exist
+    if not bare:
+        raise BadRun(f"{ref!r}: no such run file, and not a saved run id (such as 0003) either.")
+    raise BadRun(f"no saved run {ref!r} in {folder}. Saved runs there: {', '.join(p.stem for p in saved) or 'none'}.")
 
 
 def differences(

@@ -55,6 +55,19 @@ class Result:
         return asdict(self)
 
 
+def usable(samples: Sequence[float], *, positive: bool = False) -> tuple[np.ndarray, int]:
+    """The finite, non-negative (or positive) samples, and how many others were dropped."""
+    values = np.asarray(samples, dtype=float).ravel()
+    keep = np.isfinite(values) & ((values > 0) if positive else (values >= 0))
+    return values[keep], int(values.size - keep.sum())
+
+
+def dropped_note(base_dropped: int, cur_dropped: int) -> list[str]:
+    if not base_dropped and not cur_dropped:
+        return []
+    return [f"ignored unusable samples (NaN, infinite or negative): baseline {base_dropped}, current {cur_dropped}"]
+
+
 def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
     def statistic(b, c, axis=-1):
         return np.median(c, axis=axis) / np.median(b, axis=axis)
@@ -103,10 +116,13 @@ def compare_samples(
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Result:
-    b, c = np.asarray(base, dtype=float), np.asarray(cur, dtype=float)
+    (b, b_dropped), (c, c_dropped) = usable(base), usable(cur)
     bm, cm = float(np.median(b)) if b.size else math.nan, float(np.median(c)) if c.size else math.nan
     ratio = cm / bm if b.size and c.size and bm > 0 else math.nan
-    if b.size < MIN_ROUNDS or c.size < MIN_ROUNDS:
+    if b.size < MIN_ROUNDS or c.size < MIN_ROUNDS or not bm > 0:
+        why = f"need >= {MIN_ROUNDS} rounds on both sides (baseline {b.size}, current {c.size})"
+        if b.size >= MIN_ROUNDS and c.size >= MIN_ROUNDS:
+            why = "the baseline median is 0: no ratio to judge"
         return Result(
             name,
             "inconclusive",
@@ -117,7 +133,7 @@ def compare_samples(
             threshold,
             bm,
             cm,
-            [f"need >= {MIN_ROUNDS} rounds on both sides (baseline {b.size}, current {c.size})"],
+            [why, *dropped_note(b_dropped, c_dropped)],
         )
     lo, hi = median_ratio_ci(b, c, confidence, seed)
     p = float(stats.mannwhitneyu(b, c, alternative="two-sided").pvalue)
@@ -125,7 +141,8 @@ def compare_samples(
     verdict = classify(significant and lo > 1.0, significant and hi < 1.0, ratio, lo, hi, threshold)
     reasons = [
         f"median x{ratio:.3f} [{lo:.3f}, {hi:.3f}] ({confidence:.0%} CI), Mann-Whitney p={p:.2g}, "
-        f"threshold {threshold:.0%}"
+        f"threshold {threshold:.0%}",
+        *dropped_note(b_dropped, c_dropped),
     ]
     return Result(name, verdict, ratio, lo, hi, p, threshold, bm, cm, reasons)
 
@@ -147,8 +164,9 @@ def compare_to_history(
     (K - 1 degrees of freedom); its spread is floored by the current median's own sampling error.
     A regression needs p < alpha *and* a median ratio above 1 + threshold.
     """
-    logs = np.log([float(np.median(r)) for r in history if len(r)])
-    c = np.asarray(cur, dtype=float)
+    medians = [float(np.median(r)) for r in (usable(h, positive=True)[0] for h in history) if r.size]
+    logs = np.log(medians)
+    c, _ = usable(cur, positive=True)
     k = logs.size
     if k < 3 or c.size < MIN_ROUNDS:
         return compare_samples(name, history[-1] if history else [], cur, threshold=threshold)
@@ -180,14 +198,25 @@ def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:
     base_metrics = base_info.get("metrics") or {}
     cur_metrics = cur_info.get("metrics") or {}
     for gate in cur_info.get("gates") or []:
-        m = gate["metric"]
-        if m not in base_metrics or m not in cur_metrics or base_metrics[m] is None or cur_metrics[m] is None:
+        m, kind = gate.get("metric"), gate.get("kind")
+        old, new, limit = _finite(base_metrics.get(m)), _finite(cur_metrics.get(m)), _finite(gate.get("limit"))
+        if old is None or limit is None or kind not in ("max", "min") or m not in cur_metrics:
+            continue  # nothing to compare with
+        if new is None:  # NaN (saved as null): the metric no longer means anything
+            problems.append(f"{m} went from {old:.6g} to {cur_metrics[m]} (not a finite number)")
             continue
-        old, new, limit = float(base_metrics[m]), float(cur_metrics[m]), float(gate["limit"])
-        tol = gate.get("tolerance")
+        tol = _finite(gate.get("tolerance"))
         if tol is None:
             tol = 0.1 * abs(limit - old) + 1e-3 * abs(old)
-        worse = new - old if gate["kind"] == "max" else old - new
+        worse = new - old if kind == "max" else old - new
         if worse > tol:
             problems.append(f"{m} went from {old:.6g} to {new:.6g} (tolerance {tol:.3g})")
     return problems
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

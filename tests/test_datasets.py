@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mlxbench import datasets
 from mlxbench.datasets import ChecksumError, DatasetUnavailable, fetch
 from workloads.mnist import data as mnist_data
 
@@ -48,8 +52,12 @@ def test_download_skips_a_mirror_serving_a_truncated_file(tmp_path):
 def test_no_working_mirror_is_a_clear_error_and_leaves_no_file(tmp_path):
     cache = tmp_path / "cache"
     mirrors = [mirror(tmp_path, "bad", GOOD[:50]), mirror(tmp_path, "empty", None)]
-    with pytest.raises(DatasetUnavailable, match=r"could not download a\.bin from any mirror.*checksum mismatch"):
+    with pytest.raises(DatasetUnavailable) as caught:
         fetch("demo", FILES, mirrors, cache_dir=cache, retries=1)
+    message = str(caught.value)
+    assert "could not download a.bin; tried" in message and "--data-dir" in message
+    assert "bad (checksum mismatch)" in message and "empty (No such file or directory)" in message
+    assert message.count("empty (") == 1  # a mirror retried with the same error is named once
     assert list(cache.iterdir()) == []
 
 
@@ -86,3 +94,119 @@ def test_a_dataset_is_loaded_once_per_session():
     for _ in range(3):
         assert ctx.dataset(("demo", None), lambda: calls.append(1) or "data") == "data"
     assert calls == [1]
+
+
+class SilentServer:
+    """A local TCP server (127.0.0.1 only) that accepts connections and never answers: a mirror
+    whose name resolves but whose requests hang, as behind a firewall that drops replies."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def mirrors(self, *names: str) -> list[str]:
+        return [f"http://127.0.0.1:{self.port}/{n}/" for n in names]
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_silent_mirror_gives_up_fast_names_each_mirror_once_and_is_remembered(tmp_path, silent, capsys):
+    mirrors = silent.mirrors("one", "two")
+    start = time.monotonic()
+    with pytest.raises(DatasetUnavailable) as first:
+        fetch("demo", FILES, mirrors, cache_dir=tmp_path, timeout=0.5)
+    assert time.monotonic() - start < 20  # generous: two mirrors, 0.5 s each
+    message = str(first.value)
+    assert len(message) < 400 and "\n" not in message
+    assert message.count("127.0.0.1") == 2 and "/one" in message and "/two" in message
+    assert "(each: no answer within 0.5 s)" in message and "--data-dir PATH (or set MLXBENCH_DATA_DIR)" in message
+    progress = capsys.readouterr().err.splitlines()
+    assert progress == [f"mlxbench: downloading demo a.bin from {m} (timeout 0.5 s)..." for m in mirrors]
+    connections = len(silent.held)
+    assert connections == 2
+
+    with pytest.raises(DatasetUnavailable) as again:  # the same dataset later in the session
+        fetch("demo", FILES, mirrors, cache_dir=tmp_path, timeout=0.5)
+    assert str(again.value) == message and len(silent.held) == connections  # not one more connection
+    assert capsys.readouterr().err == ""
+    assert list(tmp_path.iterdir()) == []  # no partial file
+
+
+def test_a_remembered_failure_does_not_hide_files_put_in_place_or_other_sources(tmp_path, silent):
+    mirrors = silent.mirrors("one")
+    with pytest.raises(DatasetUnavailable):
+        fetch("demo", FILES, mirrors, cache_dir=tmp_path / "cache", timeout=0.2)
+    assert fetch("demo", FILES, [mirror(tmp_path, "good", GOOD)], cache_dir=tmp_path / "cache")["a.bin"].is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.bin").write_bytes(GOOD)  # the user copied the file into another cache
+    assert fetch("demo", FILES, mirrors, cache_dir=tmp_path / "other", timeout=0.2)["a.bin"].read_bytes() == GOOD
+
+
+def test_a_resolver_that_never_answers_is_given_up_on(tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def hanging_lookup(*args, **kwargs):
+        release.wait(60)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    start = time.monotonic()
+    try:
+        with pytest.raises(DatasetUnavailable, match=r"mirror\.invalid/mnist \(no answer within 0\.3 s\)"):
+            fetch("demo", FILES, ["https://mirror.invalid/mnist/"], cache_dir=tmp_path, timeout=0.3)
+    finally:
+        release.set()
+    assert time.monotonic() - start < 20
+
+
+def test_mnist_skips_within_seconds_and_at_once_afterwards(tmp_path, silent, monkeypatch):
+    monkeypatch.setattr(mnist_data, "MIRRORS", tuple(silent.mirrors("s3", "gcs", "github", "lecun")))
+    monkeypatch.setenv("MLXBENCH_DOWNLOAD_TIMEOUT", "0.3")
+    with pytest.raises(DatasetUnavailable, match=r"^mnist: could not download train-images-idx3-ubyte\.gz; tried") as e:
+        mnist_data.load(cache_dir=str(tmp_path))
+    assert len(silent.held) == 4 and "(each: no answer within 0.3 s)" in str(e.value)
+    for _ in range(3):  # every later MNIST benchmark of the session
+        with pytest.raises(DatasetUnavailable) as again:
+            mnist_data.load(cache_dir=str(tmp_path))
+        assert str(again.value) == str(e.value)
+    assert len(silent.held) == 4
+
+
+def test_a_bad_timeout_setting_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(DatasetUnavailable, match=r"MLXBENCH_DOWNLOAD_TIMEOUT='soon' is not a number of seconds"):
+        fetch("demo", FILES, ["file:///nonexistent/"], cache_dir=tmp_path)
+    monkeypatch.delenv("MLXBENCH_DOWNLOAD_TIMEOUT")
+    assert datasets.download_timeout() == datasets.DEFAULT_TIMEOUT == 5.0
+
+
+def test_progress_lines_can_be_routed(tmp_path):
+    lines: list[str] = []
+    previous = datasets.set_progress(lines.append)
+    try:
+        fetch("demo", FILES, [mirror(tmp_path, "good", GOOD)], cache_dir=tmp_path / "cache", timeout=1)
+    finally:
+        assert datasets.set_progress(previous) == lines.append
+    assert lines == [f"mlxbench: downloading demo a.bin from {(tmp_path / 'good').as_uri()} (timeout 1 s)..."]

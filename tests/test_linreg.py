@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,8 +58,45 @@ def test_numpy_has_no_compiled_variant():
         prepare(NumpyBackend(), SMALL, "compiled-step")
 
 
+FRAMEWORK_MODULES = {"mlx": "mlx.core", "torch": "torch"}  # `import mlx` succeeds even with no MLX in it
+
+
+def require(framework: str) -> None:
+    """Skip, with the import error as the reason, unless the framework's compute module imports."""
+    module = FRAMEWORK_MODULES[framework]
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        pytest.skip(f"{module} cannot be imported ({type(exc).__name__}: {exc}); reinstall {framework}")
+
+
+def test_a_broken_mlx_install_skips_with_the_import_error(tmp_path, monkeypatch):
+    (tmp_path / "mlx").mkdir()  # what `pip uninstall mlx` can leave behind: an empty mlx/ folder
+    for name in [m for m in sys.modules if m == "mlx" or m.startswith("mlx.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *(p for p in sys.path if not (Path(p) / "mlx").is_dir())])
+    importlib.invalidate_caches()
+    assert importlib.import_module("mlx").__spec__ is not None  # importorskip("mlx") would pass here
+    with pytest.raises(pytest.skip.Exception, match=r"mlx\.core cannot be imported \(ModuleNotFoundError: No module"):
+        require("mlx")
+
+
+def test_a_framework_whose_library_fails_to_load_skips(monkeypatch):
+    class BrokenLibrary:
+        def find_spec(self, name, path=None, target=None):
+            if name == "mlx.core":
+                raise ImportError("libmlx.so: cannot open shared object file")
+            return None
+
+    monkeypatch.delitem(sys.modules, "mlx.core", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenLibrary(), *sys.meta_path])
+    with pytest.raises(pytest.skip.Exception, match=r"libmlx\.so: cannot open shared object file"):
+        require("mlx")
+
+
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
 def test_frameworks_agree_with_the_float64_reference(framework):
+    require(framework)
     backend = Registry.load().backends[f"{framework}-cpu"]
     if backend.unavailable_reason():  # not installed, or broken (an empty mlx/ folder): a skip that says why
         pytest.skip(backend.unavailable_reason())

@@ -47,8 +47,10 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-def load(data_dir: str | None = None, cache_dir: str | None = None) -> Mnist:
-    paths = fetch("mnist", FILES, MIRRORS, data_dir=data_dir, cache_dir=cache_dir)
+def load(data_dir: str | None = None, cache_dir: str | None = None, timeout: float | None = None) -> Mnist:
+    """The four files from `data_dir`, else the download cache (each mirror tried once, `timeout`
+    seconds per step, default MLXBENCH_DOWNLOAD_TIMEOUT or 5; a failure is remembered for the process)."""
+    paths = fetch("mnist", FILES, MIRRORS, data_dir=data_dir, cache_dir=cache_dir, timeout=timeout)
 
     def images(f: str) -> np.ndarray:
         return (read_idx(paths[f]).reshape(-1, 28 * 28) / np.float32(255.0)).astype(np.float32)

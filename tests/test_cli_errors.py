@@ -1,0 +1,191 @@
+"""Bad input to `mlxbench compare` / `report`, run as users run it: exit 2, one line on stderr naming
+the problem, never a traceback (exit 1 means "regression"), and no existing file changed or lost."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_run
+
+ROOT = Path(__file__).parents[1]
+MACHINE = "Test-Box"
+INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
+
+
+def samples(center: float, seed: int, n: int = 8) -> list[float]:
+    return list(center * np.random.default_rng(seed).lognormal(0, 0.02, n))
+
+
+def save(path: Path, run: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run))  # json writes NaN as NaN, as a damaged file would hold it
+    return path
+
+
+def good_run(center: float = 1.0, seed: int = 0) -> dict:
+    return make_run({"t::a[numpy]": (samples(center, seed), INFO)})
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MLXBENCH_MACHINE_ID": MACHINE, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    env.pop("MLXBENCH_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "mlxbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit 2, exactly one line on stderr that says each needle, no traceback anywhere."""
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("mlxbench: "), lines
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_given_as_a_run(tmp_path):
+    runs = tmp_path / "somedir"
+    save(runs / "0001_x.json", good_run())
+    base = save(tmp_path / "base.json", good_run())
+    assert_bad_input(cli(tmp_path, "compare", str(runs), str(base)), str(runs), "is a folder, not a run", "0001_x.json")
+    assert_bad_input(cli(tmp_path, "report", str(runs), "--out", "rep"), "is a folder")
+    assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize(
+    ("stats", "needle"),
+    [
+        ({}, "stats lack 'median'"),
+        ({"median": math.nan, "rounds": 5, "data": [1.0] * 5}, "stats 'median' is nan"),
+        ({"median": -4.42e-2, "rounds": 5, "data": [1.0] * 5}, "stats 'median' is -0.0442"),
+        ({"median": 1.0, "rounds": 5, "data": [1.0, math.nan]}, "'data' holds 1 bad per-round time"),
+    ],
+    ids=["empty", "nan", "negative", "nan-sample"],
+)
+def test_damaged_stats_are_refused_by_compare_and_report(tmp_path, stats, needle):
+    run = good_run()
+    run["benchmarks"][0]["stats"] = stats
+    bad = save(tmp_path / "bad.json", run)
+    before = bad.read_bytes()
+    base = save(tmp_path / "base.json", good_run())
+    assert_bad_input(cli(tmp_path, "compare", str(base), str(bad)), str(bad), "t::a[numpy]", needle, "rerun")
+    assert_bad_input(cli(tmp_path, "report", str(bad), "--out", "rep"), str(bad), needle)
+    assert not (tmp_path / "rep").exists()  # not even an empty output folder
+    assert bad.read_bytes() == before
+
+
+def test_an_empty_baseline_is_not_a_pass(tmp_path):
+    empty = make_run({})
+    base = save(tmp_path / "empty.json", empty)
+    cur = save(tmp_path / "cur.json", good_run())
+    assert_bad_input(cli(tmp_path, "compare", str(base), str(cur)), "no benchmark in common")
+    assert_bad_input(cli(tmp_path, "report", str(base), "--out", "rep"), "holds no benchmarks")
+
+
+def test_a_run_without_usable_times_is_judged_by_nobody_and_says_so(tmp_path):
+    run = good_run()
+    run["benchmarks"][0]["stats"]["data"] = []  # saved without per-round samples
+    cur = save(tmp_path / "cur.json", run)
+    base = save(tmp_path / "base.json", good_run())
+    proc = cli(tmp_path, "compare", str(base), str(cur))
+    assert_bad_input(proc, "judged none of the 1 benchmark (", "no usable per-round times")
+    assert "judged 0 of 1 benchmark;" in proc.stdout
+
+
+def test_output_folder_that_cannot_be_written(tmp_path):
+    run = save(tmp_path / "0001_a.json", good_run())
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    assert_bad_input(cli(tmp_path, "report", str(run), "--out", str(blocker)), "is a file, not a folder")
+    assert_bad_input(cli(tmp_path, "report", str(run), "--out", str(blocker / "rep")), "cannot write the report")
+    assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder(tmp_path):
+    run = save(tmp_path / "0001_a.json", good_run())
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert_bad_input(cli(tmp_path, "report", str(run), "--out", str(locked)), "cannot write the report")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
+def test_report_refuses_to_overwrite_a_users_plot(tmp_path):
+    run = save(tmp_path / "0001_a.json", good_run())
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "bars_linreg.png").write_bytes(b"my own picture")
+    before = snapshot(tmp_path)
+    assert_bad_input(cli(tmp_path, "report", str(run), "--format", "md", "--out", str(out)), "bars_linreg.png")
+    assert snapshot(tmp_path) == before  # report.md was not written either
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_report_of_saved_runs_names_the_unreadable_ones(tmp_path):
+    folder = tmp_path / "baselines" / MACHINE
+    save(folder / "0001_a.json", good_run())
+    broken = folder / "0002_b.json"
+    broken.write_text('{"benchmarks": [')
+    nan_run = good_run()
+    nan_run["benchmarks"][0]["stats"]["median"] = math.nan
+    save(folder / "0003_c.json", nan_run)
+    before = snapshot(folder)
+    proc = cli(tmp_path, "report", "--out", "rep")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    problems = proc.stderr.splitlines()
+    assert len(problems) == 2 and all("unreadable saved run, not reported and left as is" in p for p in problems)
+    assert "0002_b.json" in problems[0] and "not valid JSON" in problems[0]
+    assert "0003_c.json" in problems[1] and "is nan" in problems[1]
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert snapshot(folder) == before
+
+
+def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
+    folder = tmp_path / "runs"
+    for i in range(4):
+        save(folder / f"000{i + 1}_run.json", good_run(1.0, 10 + i))
+    nan_run = good_run(1.0, 30)
+    nan_run["benchmarks"][0]["stats"]["data"][0] = math.nan
+    save(folder / "0002_nan.json", nan_run)
+    cur = save(tmp_path / "cur.json", good_run(1.4, 20))
+    proc = cli(tmp_path, "compare", str(folder / "0004_run.json"), str(cur))
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the regression is still seen
+    assert "0002_nan.json" in proc.stderr and "not used as history" in proc.stderr
+    assert "of the mean of 4 saved runs" in proc.stdout and "judged 1 of 1 benchmark)" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "0042", "0043"],
+        ["compare", "/nonexistent/dir/0042", "x"],
+        ["compare", "", "x"],
+        ["report", "--history", "0"],
+        ["report", "--format", "pdf"],
+        ["compare", "a.json", "b.json", "--threshold", "nan"],
+        ["frobnicate"],
+    ],
+    ids=["missing-ids", "absolute-missing", "empty", "history-0", "bad-format", "nan-threshold", "no-command"],
+)
+def test_usage_errors_are_one_line_exit_2(tmp_path, args):
+    save(tmp_path / "baselines" / MACHINE / "0001_a.json", good_run())
+    assert_bad_input(cli(tmp_path, *args))
+    assert not (tmp_path / "reports").exists()

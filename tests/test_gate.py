@@ -1,0 +1,92 @@
+"""The regression gate says what it judged: how many of the run's benchmarks, why not the others,
+and a message as loud as a failure when it judged none."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from conftest import make_run
+from mlxbench.gate import RegressionGate, judge_run, summary_lines
+from mlxbench.runs import Run
+from mlxbench.verdict import compare_samples, compare_to_history
+
+INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
+
+
+def samples(center: float, seed: int, n: int = 8) -> list[float]:
+    return list(center * np.random.default_rng(seed).lognormal(0, 0.02, n))
+
+
+def run(name: str, benchmarks: dict) -> Run:
+    return Run(Path(f"/saved/{name}.json"), make_run(benchmarks))
+
+
+def test_an_empty_baseline_judges_nothing_and_says_so_loudly():
+    gate = RegressionGate.from_runs(run("0003_empty", {}), [], None)
+    for name in ("t::a[numpy]", "t::b[numpy]"):
+        assert gate.judge(name, samples(1.0, 0), INFO, None, None) is None
+    assert gate.judged == 0
+    problem = gate.problem()
+    assert problem is not None
+    assert "judged none of the 2 benchmarks" in problem and "not in the baseline 0003_empty" in problem
+    assert "which holds no benchmarks" in problem and "--benchmark-autosave" in problem
+    lines = gate.summary()
+    assert lines[0].startswith("mlxbench: ERROR: the regression gate judged none")
+    assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in lines[1]
+
+
+def test_a_partial_gate_says_how_many_it_judged_and_why_not_the_rest():
+    base = run("0003_base", {"t::a[numpy]": (samples(1.0, 0), INFO), "t::nan[numpy]": (samples(1.0, 3), INFO)})
+    gate = RegressionGate.from_runs(base, [], None)
+    gate.judge("t::a[numpy]", samples(1.0, 1), INFO, None, None)
+    gate.judge("t::new[numpy]", samples(1.0, 2), INFO, None, None)
+    gate.judge("t::nan[numpy]", [math.nan] * 8, INFO, None, None)
+    assert gate.judged == 1 and gate.problem() is None
+    coverage = gate.coverage(held=5)
+    assert coverage.startswith("judged 1 of 5 benchmarks; not judged:")
+    assert "1 not in the baseline 0003_base" in coverage
+    assert "1 had no usable per-round times in this run" in coverage
+    assert "2 never reached the gate" in coverage
+    text = "\n".join(gate.summary(held=5))
+    assert "not judged   t::new[numpy]" in text and "not judged   t::nan[numpy]" in text
+    assert "ERROR" not in text
+
+
+def test_a_run_that_reached_no_gate_is_reported():
+    gate = RegressionGate.from_runs(run("0003_base", {"t::a[numpy]": (samples(1.0, 0), INFO)}), [], None)
+    problem = gate.problem(held=3)
+    assert problem is not None and "3 never reached the gate" in problem and "--benchmark-disable" in problem
+    assert "this run holds no benchmark" in (gate.problem(held=0) or "")
+
+
+def test_the_old_summary_call_still_flags_an_empty_gate():
+    lines = summary_lines([], "/saved/0003.json")  # what a caller that passes no counts gets
+    assert lines[0].startswith("mlxbench: ERROR: the regression gate judged no benchmark")
+    assert lines[1].endswith("0 inconclusive (judged 0 benchmarks)")  # it claims no total it was not told
+
+
+def test_offline_judging_counts_benchmarks_only_in_the_current_run():
+    base = run("0001", {"t::a[numpy]": (samples(1.0, 0), INFO)})
+    cur = run("0002", {"t::a[numpy]": (samples(1.0, 1), INFO), "t::b[numpy]": (samples(1.0, 2), INFO)})
+    gate = RegressionGate.from_runs(base, [], None)
+    judge_run(gate, cur)
+    assert gate.coverage(held=len(cur.benchmarks)) == "judged 1 of 2 benchmarks; not judged: 1 not in the baseline 0001"
+
+
+def test_verdicts_ignore_nan_samples_and_say_so():
+    base, cur = samples(1.0, 0, 10), samples(1.3, 1, 10)
+    res = compare_samples("x", [*base, math.nan, -1.0], [*cur, math.inf])
+    assert res.verdict == "regressed" and math.isfinite(res.ratio)
+    assert "ignored unusable samples (NaN, infinite or negative): baseline 2, current 1" in res.reasons
+    history = [samples(1.0, 10 + i) for i in range(4)]
+    history[1][0] = math.nan
+    res = compare_to_history("x", [*history, [math.nan] * 5], samples(1.4, 20))
+    assert res.verdict == "regressed" and "of the mean of 4 saved runs" in res.reasons[0]
+
+
+def test_a_zero_baseline_is_inconclusive_not_a_crash():
+    res = compare_samples("x", [0.0] * 6, samples(1.0, 0, 6))
+    assert res.verdict == "inconclusive" and "baseline median is 0" in res.reasons[0]
