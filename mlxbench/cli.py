@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from mlxbench import machine
+from mlxbench import ab, machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
 from mlxbench.verdict import threshold_problem
 
@@ -105,7 +105,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="mlxbench", description="Compare and report mlxbench runs.")
+    p = _Parser(prog="mlxbench", description="Compare, report and A/B-test mlxbench runs.")
     p.add_argument(
         "--storage",
         type=Path,
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--format", nargs="+", choices=("md", "html", "json"), default=["md", "html", "json"])
     r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
     r.set_defaults(func=cmd_report)
+    ab.add_parser(sub)
     return p
 
 

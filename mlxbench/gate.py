@@ -21,8 +21,24 @@ from typing import Any
 from mlxbench import verdict
 from mlxbench.runs import Run
 
+METHODS = {"rounds": "rounds of one process", "history": "saved runs"}
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
+MIN_HISTORY = 3  # saved runs of a profile before a verdict rests on processes (its MDE says how far it sees)
+
+
+def rounds_only(res: verdict.Result, history: Sequence) -> verdict.Result:
+    """A verdict from the rounds of one process against another's: shown, labelled, never deciding.
+
+    Rounds of one process share its state (memory layout, core, frequency) and are not independent
+    draws of the machine, so they cannot tell a slower program from a process that landed badly."""
+    res.indication, res.verdict = res.verdict, "inconclusive"
+    res.reasons.append(
+        f"rounds of one process only (they point to '{res.indication}'): process-level evidence needs "
+        f"{MIN_HISTORY} saved runs of this profile (this machine has {len(history)}), or an A/B run "
+        "(mlxbench ab): shown, never failing"
+    )
+    return res
 
 
 @dataclass
@@ -65,9 +81,9 @@ class RegressionGate:
         history = [r for r in self.history.get(fullname, []) if r][-HISTORY:]
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
-            if len(history) >= 3:  # enough saved runs to know how much a whole run moves here
+            if len(history) >= MIN_HISTORY:  # saved runs: one process each, the machine's run-to-run spread
                 return verdict.compare_to_history(fullname, history, current, threshold=threshold)
-            return verdict.compare_samples(fullname, base_samples, current, threshold=threshold)
+            return rounds_only(verdict.compare_samples(fullname, base_samples, current, threshold=threshold), history)
 
         res = judge_samples(samples)
         if not base_samples:
@@ -184,10 +200,14 @@ def summary_lines(
     width = max((len(r.name) for r in results), default=10)
     for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
         ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+        sees = f", sees >= {r.mde:.0%}" if r.mde == r.mde else ""
+        shown = r.verdict in ("regressed", "improved") or r.indication or (r.method == "history" and sees)
         lines.append(
             f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
-            f"threshold {r.threshold:.0%}"
-            + "".join(f"\n      {why}" for why in (r.reasons if r.verdict in ("regressed", "improved") else []))
+            f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"
+            + "".join(
+                f"\n      {why}" for why in (r.reasons[1:] if r.verdict == "inconclusive" else r.reasons) if shown
+            )
             + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
         )
     unjudged = sorted((not_judged or {}).items())

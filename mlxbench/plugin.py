@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import machine
+from mlxbench import datasets, machine, saving
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, load_folder, load_run, runs_before
@@ -24,6 +24,8 @@ registry_key = pytest.StashKey[Registry]()
 context_key = pytest.StashKey[RunContext]()
 patched_key = pytest.StashKey[tuple]()
 unreadable_key = pytest.StashKey[list]()
+progress_key = pytest.StashKey[object]()
+diverted_key = pytest.StashKey[tuple]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -106,6 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[registry_key] = registry
     config.stash[context_key] = ctx
     ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
+    config.stash[progress_key] = datasets.set_progress(lambda message: say(config, message))
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
@@ -120,6 +123,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[patched_key] = (bsession, bsession.get_machine_id)
         bsession.get_machine_id = machine.machine_id
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
+    if (config.option.benchmark_save or config.option.benchmark_autosave) and is_file_storage(config):
+        problem = saving.check_writable(storage_folder(config))
+        if problem:
+            raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
     if ctx.settings.regression_gate and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
     if not config.option.benchmark_compare:
@@ -148,6 +155,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if ctx is not None and ctx.threads is not None:
         ctx.threads.restore()
         ctx.threads = None
+    previous = config.stash.get(progress_key, None)
+    if previous is not None:
+        datasets.set_progress(previous)
+        del config.stash[progress_key]
     patched = config.stash.get(patched_key, None)
     if patched is not None:
         module, original = patched
@@ -180,6 +191,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     ctx = config.stash.get(context_key, None)
     if ctx is None:
         return
+    report_incomplete(terminalreporter, config)
     if ctx.no_baseline:
         terminalreporter.write_line(
             f"mlxbench: nothing compared: {ctx.no_baseline}; save this run (--benchmark-autosave) to make it "
@@ -194,11 +206,65 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     gate = ctx.gate
     if gate is None:
         return
-    from mlxbench.gate import summary_lines
-
     terminalreporter.section("mlxbench regression verdicts")
-    for line in summary_lines(gate.results, str(gate.baseline.path)):
-        terminalreporter.write_line(line)
+    for line in gate.summary(held_benchmarks(config)):
+        terminalreporter.write_line(
+            line, red=line.startswith("mlxbench: ERROR"), bold=line.startswith("mlxbench: ERROR")
+        )
+
+
+def held_benchmarks(config: pytest.Config) -> int | None:
+    bsession = getattr(config, "_benchmarksession", None)
+    return len(bsession.benchmarks) if bsession is not None else None
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """Before pytest-benchmark saves: a gate that judged nothing fails the session, and a session
+    that did not end cleanly is not saved as a run (mlxbench.saving)."""
+    config = session.config
+    ctx = config.stash.get(context_key, None)
+    gate = ctx.gate if ctx else None
+    if gate is not None and gate.problem(held_benchmarks(config)) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure
+    bsession = getattr(config, "_benchmarksession", None)
+    if bsession is not None and session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        folder = storage_folder(config) if is_file_storage(config) else Path.cwd()
+        config.stash[diverted_key] = (
+            session.exitstatus,
+            saving.divert_incomplete(bsession, session.exitstatus, folder),
+        )
+    yield
+
+
+def report_incomplete(terminalreporter, config: pytest.Config) -> None:
+    exitstatus, diverted = config.stash.get(diverted_key, (None, []))
+    if not diverted:
+        return
+    why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
+    terminalreporter.write_line(
+        f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, gate "
+        f"or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}",
+        yellow=True,
+    )
+
+
+def is_file_storage(config: pytest.Config) -> bool:
+    return "://" not in str(config.option.benchmark_storage).removeprefix("file://")
+
+
+def say(config: pytest.Config, message: str) -> None:
+    """A progress line in pytest's terminal, even while output is captured."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if tr is None:
+        print(message, file=sys.stderr)
+        return
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            tr.write_line(message)
+    else:
+        tr.write_line(message)
 
 
 def storage_folder(config: pytest.Config) -> Path:
@@ -208,7 +274,10 @@ def storage_folder(config: pytest.Config) -> Path:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Name every saved run that could not be read; it stays untouched and is skipped."""
+    """Name every saved run that could not be read; it stays untouched and is skipped. Make run files atomic."""
+    bsession = getattr(session.config, "_benchmarksession", None)
+    if bsession is not None and is_file_storage(session.config):
+        saving.install(bsession)
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     for exc in session.config.stash.get(unreadable_key, []):
         problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"

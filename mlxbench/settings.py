@@ -47,8 +47,13 @@ class Settings:
             regression_gate=bool(config.getoption("regression_gate")),
             regression_threshold=threshold(config.getoption("regression_threshold")),
             allow_version_change=bool(config.getoption("allow_version_change")),
-            threads=threads(config.getoption("threads") or os.environ.get(THREADS_ENV)),
+            threads=threads(first(config.getoption("threads"), os.environ.get(THREADS_ENV))),
         )
+
+
+def first(*values):
+    """The first value that was given (0 counts as given)."""
+    return next((v for v in values if v is not None), None)
 
 
 def select_backends(raw: list[str] | None, names: list[str]) -> tuple[str, ...]:

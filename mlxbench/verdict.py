@@ -30,6 +30,7 @@ DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
 ALPHA = 0.05  # Mann-Whitney significance level (5 rounds a side can reach p = 0.008)
 CONFIDENCE = 0.99  # bootstrap interval of the median ratio
 HISTORY_ALPHA = 0.02  # run-level test: two-sided, so ~1% of unchanged runs land past either tail
+POWER = 0.95  # of the minimum detectable effect each verdict states
 MIN_ROUNDS = 5  # with fewer, Mann-Whitney cannot reach significance: 3 vs 3 gives p >= 0.1
 
 
@@ -46,6 +47,9 @@ class Result:
     current_median: float
     reasons: list[str] = field(default_factory=list)
     accuracy: list[str] = field(default_factory=list)  # accuracy regressions, if any
+    method: str = "rounds"  # "rounds": of one process (never gates); "history": saved runs, one per process
+    mde: float = math.nan  # smallest change (fraction) this evidence sees with 95% power
+    indication: str | None = None  # what rounds-only evidence pointed to, when it may not decide
 
     @property
     def regressed(self) -> bool:
@@ -179,11 +183,18 @@ def compare_to_history(
     q = float(stats.t.ppf(1 - alpha / 2, df=k - 1))
     ratio, lo, hi = math.exp(d), math.exp(d - q * s), math.exp(d + q * s)
     verdict = classify(p < alpha, p < alpha, ratio, lo, hi, threshold)
+    mde = math.exp((q + float(stats.t.ppf(POWER, df=k - 1))) * s) - 1
     reasons = [
         f"median x{ratio:.3f} of the mean of {k} saved runs [{lo:.3f}, {hi:.3f}] ({1 - alpha:.0%} prediction "
-        f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}"
+        f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}, "
+        f"sees changes >= {mde:.0%}"
     ]
-    return Result(name, verdict, ratio, lo, hi, p, threshold, math.exp(mean), float(np.median(c)), reasons)
+    if verdict in ("unchanged", "inconclusive") and mde > threshold:
+        verdict = "inconclusive"
+        reasons.append(f"can only see changes >= {mde:.0%} with {k} saved runs (threshold {threshold:.0%})")
+    res = Result(name, verdict, ratio, lo, hi, p, threshold, math.exp(mean), float(np.median(c)), reasons)
+    res.method, res.mde = "history", mde
+    return res
 
 
 def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,52 @@ def test_injected_slowdown_scales_the_synced_duration_of_a_lazy_call():
     synced(run())
     took = time.perf_counter() - t0
     assert took >= 0.02 * 1.5  # the 20 ms of forced work, plus half of it
+
+
+def test_ab_alternates_arms_and_shuffles_evenly():
+    from mlxbench.ab import schedule
+
+    assert schedule(3, "alternate") == list("ABBAAB")
+    shuffled = schedule(4, "random", seed=1)
+    assert sorted(shuffled) == list("AAAABBBB") and shuffled != schedule(4, "alternate")
+
+
+def test_ab_refuses_arguments_that_would_save_into_history(tmp_path):
+    proc = _mlxbench("ab", "--processes", "3", "--out", str(tmp_path), "--", "benchmarks", "--benchmark-autosave")
+    assert proc.returncode == 2 and "--benchmark-autosave cannot be used inside an A/B run" in proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
+def _mlxbench(*args, cwd=None, env=None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "mlxbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_ab_finds_a_slower_arm_from_fresh_processes(project, tmp_path):
+    """Six fresh pytest processes (three per arm, alternating); arm B sleeps three times as long."""
+    from conftest import write_bench
+
+    write_bench(project)
+    out = tmp_path / "ab"
+    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002"}
+    proc = _mlxbench(
+        "ab", "--processes", "3", "--b-env", "FAKE_DELAY=0.006", "--out", str(out), "--json", str(tmp_path / "v.json"),
+        "--", "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (run,) = out.iterdir()
+    assert sorted(p.name for p in (run / "A").glob("*.json")) == ["01.json", "02.json", "03.json"]
+    assert len(list((run / "B").glob("*.json"))) == 3 and (run / "verdicts.md").exists()
+    verdicts = json.loads((tmp_path / "v.json").read_text())
+    (v,) = verdicts["verdicts"]
+    assert v["verdict"] == "regressed" and v["ratio"] > 2 and verdicts["order"] == "ABBAAB"
+    assert "1 regressed" in proc.stdout and not list((project.path / "baselines").glob("*/*.json"))

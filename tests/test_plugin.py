@@ -272,7 +272,8 @@ def test_regression_gate_flags_a_slowdown_and_summarizes(project, monkeypatch):
     monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
     write_bench(project)
     monkeypatch.setenv("FAKE_DELAY", "0.003")
-    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    for _ in range(3):  # three saved runs: three processes, the evidence a failing verdict needs
+        project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
     same = project.runpytest("--backend", "numpy", "--regression-gate")
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(["*mlxbench regression verdicts*", "*0 regressed*"])
@@ -280,8 +281,20 @@ def test_regression_gate_flags_a_slowdown_and_summarizes(project, monkeypatch):
     slow = project.runpytest("--backend", "numpy", "--regression-gate")
     slow.assert_outcomes(failed=1)
     slow.stdout.fnmatch_lines(
-        ["*regression in fakesum[[]ok[]] on numpy against 0001_*", "*re-measured: regressed*", "*1 regressed*"]
+        ["*regression in fakesum[[]ok[]] on numpy against 0003_*", "*re-measured: regressed*", "*1 regressed*"]
     )
+
+
+def test_a_gated_run_with_rounds_only_evidence_does_not_fail(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    write_bench(project)
+    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    monkeypatch.setenv("FAKE_DELAY", "0.009")  # three times slower, but one saved run is one process
+    slow = project.runpytest("--backend", "numpy", "--regression-gate")
+    slow.assert_outcomes(passed=1)
+    slow.stdout.fnmatch_lines(["*0 regressed*", "*inconclusive*"])
+    assert "rounds of one process only (they point to 'regressed')" in slow.stdout.str()
 
 
 def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):

@@ -1,0 +1,126 @@
+"""Nothing lost, nothing incomplete read as complete: interrupted and failed sessions, unwritable
+folders, atomic run files, and option values that cannot work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import write_bench
+from mlxbench.saving import atomic_write
+
+
+def test_atomic_write_never_replaces_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "0001_x.json"
+    atomic_write(target, b"{}")
+    assert target.read_bytes() == b"{}"
+    with pytest.raises(FileExistsError):
+        atomic_write(target, b"[]")
+    assert target.read_bytes() == b"{}" and sorted(p.name for p in tmp_path.iterdir()) == ["0001_x.json"]
+
+
+def test_ctrl_c_saves_no_run_and_keeps_the_partial_data_under_another_name(project):
+    """A real SIGINT to a benchmark session: no NNNN_*.json appears, the finished benchmarks are kept
+    in a .partial file that nothing reads as a run, and the terminal says where."""
+    project.makepyfile(
+        test_slow=textwrap.dedent("""
+        import pytest
+        import mlxbench_fake
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_slow(bench, i):
+            bench.run(mlxbench_fake.WORKLOAD, "ok")
+        """)
+    )
+    env = {**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.15", "MLXBENCH_MACHINE_ID": "T"}
+    cmd = [sys.executable, "-m", "pytest", "test_slow.py", "-v", "--backend", "numpy", "--benchmark-autosave"]
+    proc = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:  # wait until one benchmark has finished, then press Ctrl-C
+        seen.append(line)
+        if "PASSED" in line:
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            break
+    out = "".join(seen) + proc.stdout.read()
+    assert proc.wait(timeout=60) == pytest.ExitCode.INTERRUPTED, out
+    folder = project.path / "baselines" / "T"
+    assert list(folder.glob("[0-9][0-9][0-9][0-9]_*.json")) == [], out
+    (partial,) = folder.glob("incomplete-interrupted-*.json.partial")
+    data = json.loads(partial.read_text())
+    assert data["mlxbench"]["incomplete"] == "interrupted" and 1 <= len(data["benchmarks"]) < 4
+    assert "did not finish cleanly (interrupted): it was NOT saved as a run" in out
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_a_failed_session_is_not_saved_as_a_run(project, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    write_bench(project, variant="wrong")  # the accuracy gate fails
+    result = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-json=run.json")
+    result.assert_outcomes(failed=1)
+    folder = project.path / "baselines" / "T"
+    assert list(folder.glob("[0-9][0-9][0-9][0-9]_*.json")) == []
+    assert len(list(folder.glob("incomplete-failed-*.json.partial"))) == 1
+    assert not (project.path / "run.json").exists() and (project.path / "run.json.partial").exists()
+    result.stdout.fnmatch_lines(["*did not finish cleanly (failed): it was NOT saved as a run*"])
+
+
+def test_a_gate_with_an_empty_baseline_fails_loudly(project, monkeypatch):
+    from conftest import make_run
+
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    folder = project.path / "baselines" / "T"
+    folder.mkdir(parents=True)
+    from mlxbench import machine
+    from mlxbench.registry import Registry
+
+    facts = machine.stable_facts(Registry.load().distributions)  # this machine: only the benchmarks are missing
+    (folder / "0001_empty.json").write_text(json.dumps(make_run({}, facts, profile="seed")))
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--regression-gate", "--allow-version-change")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*mlxbench: ERROR: the regression gate judged none of the 1 benchmark*"])
+
+
+def test_an_unwritable_baselines_folder_is_a_usage_error_before_running(project, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--benchmark-autosave", f"--benchmark-storage={blocker}/runs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*cannot save runs into *a-file/runs/*--benchmark-storage=PATH*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", ""], "*--backend '' names no backend; give one or more of: mlx-cpu*"),
+        (["--backend", " , "], "*names no backend*"),
+        (["--seed", "-1"], "*--seed -1: a seed is a non-negative integer*"),
+        (["--regression-threshold", "5"], "*threshold 5.0 is out of range; give a fraction between 0 and 1*500%*"),
+        (["--regression-threshold", "0"], "*threshold 0.0 is out of range*"),
+        (["--threads", "0"], "*--threads 0: give a whole number of threads, 1 or more*"),
+    ],
+)
+def test_option_values_that_cannot_work_are_usage_errors(project, args, message):
+    write_bench(project)
+    result = project.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_data_dir_that_is_a_file_says_so(project, tmp_path):
+    f = tmp_path / "mnist.gz"
+    f.write_text("")
+    write_bench(project)
+    result = project.runpytest(f"--data-dir={f}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*data directory '{f}' is a file, not a folder*"])
