@@ -118,7 +118,8 @@ def render_workload(
         mark = {fastest: " *"} if len(present) > 1 else {}
         rows.append((variant, {b: human(c.median) + mark.get(b, "") for b, c in present.items()}))
         if len(backends) > 1:
-            rows.append((f"  vs {ref}", {b: against(b, c, ref, present.get(ref)) for b, c in present.items()}))
+            base = ref if ref in present else fastest  # a variant the reference lacks: against its fastest
+            rows.append((f"  vs {base}", {b: against(b, c, base, present[base]) for b, c in present.items()}))
         if any(c.gate is not None for c in present.values()):
             rows.append(("  accuracy gate", {b: GATE_WORDS[c.gate] for b, c in present.items()}))
         if has_peak:
