@@ -36,3 +36,28 @@ def test_workflows_pass_zizmor_offline():
     out = subprocess.run([tool("zizmor"), "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No findings" in out.stdout + out.stderr
+
+
+def nightly_steps() -> list[str]:
+    import yaml
+
+    jobs = yaml.safe_load((WORKFLOWS[0]).read_text())["jobs"]
+    return [step.get("run", "") for job in jobs.values() for step in job["steps"]]
+
+
+def test_nightly_requires_data_and_gates_with_ab():
+    pytest.importorskip("yaml")
+    runs = nightly_steps()
+    benchmarks = [r for r in runs if "pytest benchmarks" in r or "mlxbench ab" in r]
+    assert benchmarks and all("--strict-data" in r for r in benchmarks)
+    assert any("mlxbench ab --baseline-run" in r and "--json ab.json" in r for r in runs)
+    assert any("report --machines --out machines-report" in r for r in runs)
+
+
+def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
+    pytest.importorskip("yaml")
+    text = WORKFLOWS[0].read_text()
+    assert "RUN_NAME: nightly-${{ github.run_id }}-${{ github.run_attempt }}" in text
+    assert any('--benchmark-save="$RUN_NAME"' in r for r in nightly_steps())
+    assert "--benchmark-autosave" not in text  # autosave names collide across unmerged nightly PRs
+    assert "report.md >>" not in text.replace("grep -v '!\\[' report/report.md >>", "")  # no images in summaries
