@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlxbench import machine
-from mlxbench.gate import METHODS, MIN_HISTORY, RegressionGate
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 from mlxbench.summary import human
-from mlxbench.verdict import Result
+
+if TYPE_CHECKING:
+    from mlxbench.verdict import Result
 
 LISTED = 10  # changed benchmarks named one by one
 
@@ -53,6 +54,8 @@ def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> st
 def judge_offline(baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]]) -> list[Result]:
     """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
     nothing re-measured and nothing failed: what changed, for the summary."""
+    from mlxbench.gate import RegressionGate  # scipy is imported only when something is judged
+
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), None)
     for b in current:
         info = b.get("extra_info") or {}
@@ -69,6 +72,8 @@ def label(b: Mapping[str, Any]) -> str:
 
 def changed_lines(results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]]) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
+    from mlxbench.gate import METHODS, MIN_HISTORY
+
     labels = {b["fullname"]: label(b) for b in current}
     counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
     methods = {r.method for r in results}
@@ -76,14 +81,11 @@ def changed_lines(results: Sequence[Result], baseline: Run, current: Sequence[Ma
         how = "evidence: saved runs, one process each"
     else:
         how = (
-            f"evidence: {METHODS['rounds']} (this machine has fewer than {MIN_HISTORY} saved runs of the profile): "
+            f"evidence: {METHODS['rounds']} (fewer than {MIN_HISTORY} saved runs of this machine and profile): "
             "shown, never failing"
         )
-    lines = [
-        f"mlxbench: what changed against {baseline.label}: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items())
-        + f" of {len(results)} compared; {how}"
-    ]
+    counted = ", ".join(f"{n} {v}" for v, n in counts.items())
+    lines = [f"mlxbench: what changed against {baseline.label}: {counted} of {len(results)} compared", f"  {how}"]
     moved = [r for r in results if r.verdict in ("regressed", "improved") or r.indication in ("regressed", "improved")]
     moved.sort(key=lambda r: -abs(r.ratio - 1) if r.ratio == r.ratio else 0)
     for r in moved[:LISTED]:

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlxbench.gate import METHODS
-
 REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it
 WIDTH = 120
 
@@ -130,7 +128,7 @@ def render_workload(
     head += f"; against {ref})" if len(backends) > 1 else ")"
     lines = [head]
     if verdicts:
-        lines.append(f"  verdicts against {baseline or 'the baseline'}, from {evidence(verdicts)}")
+        lines += [f"  verdicts against {baseline or 'the baseline'}", f"  evidence: {evidence(verdicts)}"]
     return lines + table(rows, backends, width)
 
 
@@ -145,11 +143,14 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
 
 def evidence(verdicts: Sequence[dict]) -> str:
     """Which evidence the verdicts rest on, in words."""
+    from mlxbench.gate import METHODS  # scipy stays unimported until verdicts are shown
+
     methods = sorted({v.get("method", "rounds") for v in verdicts})
     words = []
     for m in methods:
         if m == "rounds":
-            words.append(f"{METHODS['rounds']} (fewer than 3 saved runs: shown, never failing; '?': an indication)")
+            note = "fewer than 3 saved runs: shown, never failing; '?' marks an indication"
+            words.append(f"{METHODS['rounds']} ({note})")
         else:
             words.append(f"{METHODS.get(m, m)} (one process each)")
     return " and ".join(words)

@@ -131,8 +131,10 @@ def test_first_run_says_what_was_saved_second_says_what_changed(project):
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(
         [
-            "*verdicts against 0001_*, from rounds of one process*never failing*",
-            "mlxbench: what changed against 0001_*: * of 1 compared; evidence: rounds of one process*never failing",
+            "  verdicts against 0001_*",
+            "  evidence: rounds of one process (fewer than 3 saved runs: shown, never failing*",
+            "mlxbench: what changed against 0001_*: * of 1 compared",
+            "  evidence: rounds of one process (fewer than 3 saved runs of this machine and profile): shown, never*",
             "mlxbench: saved this run * as *0002_*.json*",
         ]
     )
@@ -176,3 +178,23 @@ def test_run_names_from_unmerged_nightly_prs_resolve_unambiguously(tmp_path):
         assert "0005_nightly-1111-1, 0005_nightly-2222-1" in str(exc)
     else:
         raise AssertionError("an ambiguous run number must be refused")
+
+
+def test_summary_carries_the_gates_verdicts(project):
+    write_bench(project)
+    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    result = project.runpytest("--backend", "numpy", "--regression-gate")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*= mlxbench summary =*", "  verdicts against 0001_*", "    verdict  *x*", "*mlxbench regression verdicts*"]
+    )
+
+
+def test_timing_disabled_prints_no_matrix_and_still_runs(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.05")
+    project.makeini(FAST_DEFAULTS + "mlxbench_progress_every = 0.1\n")
+    write_bench(project, "epochs")
+    result = project.runpytest("--backend", "numpy", "--benchmark-disable", "--mlxbench-progress")
+    result.assert_outcomes(passed=1)
+    assert "mlxbench summary" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6*"])  # all epochs run for the gate
