@@ -126,7 +126,7 @@ def test_first_run_says_what_was_saved_second_says_what_changed(project):
     first.assert_outcomes(passed=1)
     out = first.stdout.str()
     assert "nothing compared: no saved seed-profile run of this machine" in out
-    first.stdout.fnmatch_lines(["mlxbench: saved this run (1 benchmarks, seed profile) as *baselines*0001_*.json*"])
+    first.stdout.fnmatch_lines(["mlxbench: saved this run (1 benchmark, seed profile) as *baselines*0001_*.json*"])
     second = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(
