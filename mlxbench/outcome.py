@@ -46,7 +46,8 @@ def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> st
         return "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
     where = ", ".join(str(folder / n) for n in sorted(new))
     return (
-        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as {where}; the next {profile}-profile "
+        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as {where}; "
+        f"the next {profile}-profile "
         f"run on this machine with --benchmark-compare compares with it"
     )
 
