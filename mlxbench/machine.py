@@ -149,3 +149,35 @@ def stable_facts(distributions: Sequence[str] = ()) -> dict[str, Any]:
 def runtime_facts() -> dict[str, Any]:
     """Facts known once the frameworks are loaded: the BLAS libraries in use and thread counts."""
     return {"blas": blas_facts()}
+
+
+ID_FIELDS = ("OS", "architecture", "CPU model", "CPU count", "GPU", "Python implementation", "Python version")
+
+
+def id_fields(mid: str) -> dict[str, str] | None:
+    """A machine id split into its parts (see `machine_id`), or None for an id set by hand."""
+    parts = mid.split("-")
+    count = next((i for i in range(len(parts) - 3, 2, -1) if re.fullmatch(r"\d+c", parts[i])), None)
+    if count is None or len(parts) < 6:
+        return None
+    values = (parts[0], parts[1], "-".join(parts[2:count]), parts[count], "-".join(parts[count + 1 : -2]), *parts[-2:])
+    return dict(zip(ID_FIELDS, values, strict=True))
+
+
+def closest_machine_id(mid: str, candidates: Sequence[str]) -> tuple[str, list[str]] | None:
+    """The candidate id most like `mid` (fewest differing parts, then by name), and the parts that
+    differ; None without candidates. Ids that do not parse differ in everything."""
+    mine = id_fields(mid)
+    scored = []
+    for other in sorted(set(candidates) - {mid}):
+        theirs = id_fields(other)
+        if mine is None or theirs is None:
+            diff = ["machine id (set by hand: MLXBENCH_MACHINE_ID)"]
+            scored.append((len(ID_FIELDS), other, diff))
+        else:
+            diff = [k for k in ID_FIELDS if mine[k] != theirs[k]]
+            scored.append((len(diff), other, diff))
+    if not scored:
+        return None
+    _, best, diff = min(scored)
+    return best, diff

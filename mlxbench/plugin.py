@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import datasets, machine, saving
+from mlxbench import closing, datasets, machine, outcome, saving
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, load_folder, load_run, runs_before
@@ -26,6 +26,8 @@ patched_key = pytest.StashKey[tuple]()
 unreadable_key = pytest.StashKey[list]()
 progress_key = pytest.StashKey[object]()
 diverted_key = pytest.StashKey[tuple]()
+saved_key = pytest.StashKey[list]()  # the saved runs read at configure (when something is compared)
+before_key = pytest.StashKey[set]()  # names of the saved run files before this session
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +94,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="threads per library (BLAS, OpenMP, PyTorch) for the whole run, recorded with it (default: half "
         "the logical CPUs, at least 1, so pools do not oversubscribe the cores). Env: MLXBENCH_THREADS.",
     )
+    group.addoption(
+        "--mlxbench-progress",
+        action="store_true",
+        default=False,
+        help="progress lines (round N/M, time left) for long benchmarks even when stdout is not a terminal (CI logs)",
+    )
+    parser.addini(
+        "mlxbench_progress_every",
+        "seconds between progress lines of a long benchmark (and before the first one)",
+        default="5",
+    )
     parser.addini(
         "mlxbench_baselines",
         "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, pytest-benchmark's "
@@ -127,6 +140,8 @@ def pytest_configure(config: pytest.Config) -> None:
         problem = saving.check_writable(storage_folder(config))
         if problem:
             raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
+    if is_file_storage(config):
+        config.stash[before_key] = outcome.saved_names(storage_folder(config))
     if ctx.settings.regression_gate and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
     if not config.option.benchmark_compare:
@@ -134,6 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = storage_folder(config)
     saved, unreadable = load_folder(folder)  # every saved run read once, for all uses below
     config.stash[unreadable_key] = unreadable
+    config.stash[saved_key] = saved
     if config.option.benchmark_compare is True:
         # "compare with the last run" means the last run of this profile: a seed run saved after a
         # ci run must not leave the ci benchmarks with nothing to compare against.
@@ -142,7 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.benchmark_compare = str(same[-1].path)
         else:
             config.option.benchmark_compare = False  # nothing to load; said at the end of the run
-            ctx.no_baseline = f"no saved {ctx.profile}-profile run of this machine in {folder}"
+            ctx.no_baseline = outcome.no_history(folder, ctx.profile)
     if ctx.settings.regression_gate and machine.is_virtual_apple_gpu():
         ctx.not_gating = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
     elif ctx.settings.regression_gate and config.option.benchmark_compare:
@@ -192,25 +208,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if ctx is None:
         return
     report_incomplete(terminalreporter, config)
-    if ctx.no_baseline:
-        terminalreporter.write_line(
-            f"mlxbench: nothing compared: {ctx.no_baseline}; save this run (--benchmark-autosave) to make it "
-            "the baseline",
-            yellow=True,
-        )
-    if not ctx.settings.regression_gate:
-        return
-    if ctx.not_gating:
+    closing.write_summary(terminalreporter, config)
+    if ctx.settings.regression_gate and ctx.not_gating:
         terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.not_gating}", yellow=True)
-        return
-    gate = ctx.gate
-    if gate is None:
-        return
-    terminalreporter.section("mlxbench regression verdicts")
-    for line in gate.summary(held_benchmarks(config)):
-        terminalreporter.write_line(
-            line, red=line.startswith("mlxbench: ERROR"), bold=line.startswith("mlxbench: ERROR")
-        )
+    elif ctx.settings.regression_gate and ctx.gate is not None:
+        terminalreporter.section("mlxbench regression verdicts")
+        for line in ctx.gate.summary(held_benchmarks(config)):
+            terminalreporter.write_line(
+                line, red=line.startswith("mlxbench: ERROR"), bold=line.startswith("mlxbench: ERROR")
+            )
+    closing.write_outcome(terminalreporter, config)
 
 
 def held_benchmarks(config: pytest.Config) -> int | None:
@@ -279,6 +286,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if bsession is not None and is_file_storage(session.config):
         saving.install(bsession)
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    closing.start(session.config, tr)
     for exc in session.config.stash.get(unreadable_key, []):
         problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"
         if tr is not None:

@@ -31,6 +31,7 @@ class RunContext:
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
     threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
+    watch: Callable[[Prepared, str], Prepared] | None = None  # progress lines (mlxbench.progress.Progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
 
     @property
@@ -72,6 +73,8 @@ class Bench:
         backend, settings = self.backend, self.context.settings
         with backend.activate():
             prepared, spec = self.prepare(workload, variant)
+            if self.context.watch is not None:
+                prepared = self.context.watch(prepared, f"{workload.name}[{variant}] on {backend.name}")
             info = self.benchmark.extra_info
             self.benchmark.group = workload.name  # pytest-benchmark's table: one group per workload
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)

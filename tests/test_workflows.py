@@ -36,3 +36,25 @@ def test_workflows_pass_zizmor_offline():
     out = subprocess.run([tool("zizmor"), "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No findings" in out.stdout + out.stderr
+
+
+def nightly_commands() -> list[str]:
+    """The nightly workflow's shell commands, continuation lines joined."""
+    return [line.strip() for line in WORKFLOWS[0].read_text().replace("\\\n", " ").splitlines()]
+
+
+def test_nightly_requires_data_and_gates_with_ab():
+    runs = nightly_commands()
+    benchmarks = [r for r in runs if "pytest benchmarks" in r or "mlxbench ab" in r]
+    assert len(benchmarks) == 4 and all("--strict-data" in r for r in benchmarks)
+    assert any("mlxbench ab --baseline-run" in r and "--json ab.json" in r for r in runs)
+    assert any("report --machines --out machines-report" in r for r in runs)
+
+
+def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
+    text = WORKFLOWS[0].read_text()
+    assert "RUN_NAME: nightly-${{ github.run_id }}-${{ github.run_attempt }}" in text
+    assert any('--benchmark-save="$RUN_NAME"' in r for r in nightly_commands())
+    assert "--benchmark-autosave" not in text  # autosave names collide across unmerged nightly PRs
+    summaries = [r for r in nightly_commands() if "GITHUB_STEP_SUMMARY" in r]
+    assert summaries and all(r.startswith("grep -v '!\\['") for r in summaries)  # tables only, no images

@@ -1,0 +1,110 @@
+"""The plugin's first and last words in the terminal: a warning for pytest-benchmark options that
+cannot act, progress lines while benchmarks run, and at the end the summary matrices, what was saved
+and what changed (mlxbench.summary, mlxbench.progress, mlxbench.outcome do the work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlxbench import ignored, outcome, summary
+from mlxbench.progress import Progress
+
+compared_key = pytest.StashKey[tuple]()
+
+
+def start(config: pytest.Config, tr: Any) -> None:
+    """At session start: the ignored-options warning, and progress lines when stdout is a terminal
+    (or --mlxbench-progress)."""
+    from mlxbench.plugin import context_key, say
+
+    ctx = config.stash.get(context_key, None)
+    warning = ignored.warning(ignored.given(ignored.all_args(config.invocation_params.args, config.getini("addopts"))))
+    if warning and tr is not None:
+        tr.write_line(warning, yellow=True)
+    if ctx is None or tr is None:
+        return
+    if config.option.mlxbench_progress or getattr(tr, "isatty", False):
+        try:
+            every = float(config.getini("mlxbench_progress_every"))
+        except ValueError:
+            raise pytest.UsageError(
+                f"mlxbench_progress_every = {config.getini('mlxbench_progress_every')!r}: give seconds, e.g. 5"
+            ) from None
+        progress = Progress(lambda line: say(config, line), every=every)
+        disabled = bool(getattr(config.option, "benchmark_disable", False))
+        ctx.watch = lambda prepared, label: progress.watch(prepared, label, disabled)
+
+
+def current(config: pytest.Config) -> list[dict]:
+    bsession = getattr(config, "_benchmarksession", None)
+    if bsession is None:
+        return []
+    return [b.as_dict(include_data=True) for b in bsession.benchmarks if getattr(b, "stats", None)]
+
+
+def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
+    """(baseline Run, its verdicts for this run, why there are none) when a baseline was compared."""
+    if compared_key not in config.stash:
+        config.stash[compared_key] = judge(config)
+    return config.stash[compared_key]
+
+
+def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
+    from mlxbench.plugin import context_key, registry_key, saved_key, storage_folder
+    from mlxbench.runs import BadRun, comparability, load_run, resolve
+
+    ctx = config.stash[context_key]
+    ref = getattr(config.option, "benchmark_compare", None)
+    if not ref:
+        return None, [], None
+    gate = ctx.gate
+    if gate is not None:
+        return gate.baseline, list(gate.results), None
+    saved = config.stash.get(saved_key, [])
+    try:
+        baseline = load_run(resolve(str(ref), storage_folder(config)))
+    except BadRun as exc:
+        return None, [], str(exc)
+    distributions = config.stash[registry_key].distributions
+    from mlxbench import machine
+
+    why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
+    if why:
+        return baseline, [], f"no verdicts against {baseline.label}: {why}"
+    return baseline, outcome.judge_offline(baseline, saved, current(config)), None
+
+
+def write_summary(tr: Any, config: pytest.Config) -> None:
+    benchmarks = current(config)
+    if not benchmarks:
+        return
+    baseline, results, _ = compared(config)
+    verdicts = {r.name: r.as_dict() for r in results}
+    lines = summary.render(benchmarks, verdicts, baseline.label if baseline else None, width=summary.WIDTH)
+    if lines:
+        tr.section("mlxbench summary")
+        for line in lines:
+            tr.write_line(line)
+
+
+def write_outcome(tr: Any, config: pytest.Config) -> None:
+    """The last lines: what was saved and where, what the next run compares with, what changed."""
+    from mlxbench.plugin import before_key, context_key, diverted_key, is_file_storage, storage_folder
+
+    ctx = config.stash[context_key]
+    benchmarks = current(config)
+    if ctx.no_baseline:
+        tr.write_line(f"mlxbench: nothing compared: {ctx.no_baseline}", yellow=True)
+    baseline, results, why = compared(config)
+    if why:
+        tr.write_line(f"mlxbench: {why}", yellow=True)
+    elif baseline is not None and results:
+        for line in outcome.changed_lines(results, baseline, benchmarks):
+            tr.write_line(line)
+    if not benchmarks or config.stash.get(diverted_key, (None, []))[1] or not is_file_storage(config):
+        return
+    folder = storage_folder(config)
+    new = sorted(outcome.saved_names(folder) - config.stash.get(before_key, set()))
+    tr.write_line(outcome.saved_line(folder, new, ctx.profile, len(benchmarks)), green=bool(new))

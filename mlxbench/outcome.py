@@ -1,0 +1,102 @@
+"""What a run left behind, said at its end: the file it saved, what the next run compares with,
+what changed against the previous saved run, and, on a machine with no history, the closest
+machine id that has some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlxbench import machine
+from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
+from mlxbench.summary import human
+
+if TYPE_CHECKING:
+    from mlxbench.verdict import Result
+
+LISTED = 10  # changed benchmarks named one by one
+
+
+def saved_names(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob(SAVED_RUN_GLOB)} if folder.is_dir() else set()
+
+
+def no_history(folder: Path, profile: str) -> str:
+    """Why nothing was compared; on a machine with no saved run, the closest machine id that has one."""
+    line = f"no saved {profile}-profile run of this machine in {folder}"
+    if saved_names(folder):
+        return line
+    root = folder.parent
+    others = [p.name for p in root.iterdir() if p.is_dir() and saved_names(p)] if root.is_dir() else []
+    closest = machine.closest_machine_id(folder.name, others)
+    line += f" (no saved runs for {folder.name} at all)"
+    if closest is None:
+        return line
+    other, diff = closest
+    line += f"; closest with history: {other} (differs in: {', '.join(diff)})"
+    if diff == ["Python version"]:
+        line += "; the machine id names the Python minor version: pin it, or set MLXBENCH_MACHINE_ID"
+    return line
+
+
+def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> str:
+    if not new:
+        return "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
+    where = ", ".join(str(folder / n) for n in sorted(new))
+    return (
+        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as {where}; "
+        f"the next {profile}-profile "
+        f"run on this machine with --benchmark-compare compares with it"
+    )
+
+
+def judge_offline(baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]]) -> list[Result]:
+    """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
+    nothing re-measured and nothing failed: what changed, for the summary."""
+    from mlxbench.gate import RegressionGate  # scipy is imported only when something is judged
+
+    gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), None)
+    for b in current:
+        info = b.get("extra_info") or {}
+        gate.judge(b["fullname"], b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
+    return gate.results
+
+
+def label(b: Mapping[str, Any]) -> str:
+    info = b.get("extra_info") or {}
+    if "workload" in info:
+        return f"{info['workload']}[{info.get('variant', '')}] on {info.get('backend', '?')}"
+    return str(b.get("name") or b["fullname"])
+
+
+def changed_lines(results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]]) -> list[str]:
+    """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
+    from mlxbench.gate import METHODS, MIN_HISTORY
+
+    labels = {b["fullname"]: label(b) for b in current}
+    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
+    methods = {r.method for r in results}
+    if methods == {"history"}:
+        how = "evidence: saved runs, one process each"
+    else:
+        how = (
+            f"evidence: {METHODS['rounds']} (fewer than {MIN_HISTORY} saved runs of this machine and profile): "
+            "shown, never failing"
+        )
+    counted = ", ".join(f"{n} {v}" for v, n in counts.items())
+    lines = [f"mlxbench: what changed against {baseline.label}: {counted} of {len(results)} compared", f"  {how}"]
+    moved = [r for r in results if r.verdict in ("regressed", "improved") or r.indication in ("regressed", "improved")]
+    moved.sort(key=lambda r: -abs(r.ratio - 1) if r.ratio == r.ratio else 0)
+    for r in moved[:LISTED]:
+        word = r.verdict if r.verdict != "inconclusive" else f"{r.indication}? (rounds only)"
+        lines.append(
+            f"  {word:<24} {labels.get(r.name, r.name)}: x{r.ratio:.3f} "
+            f"({human(r.baseline_median)} -> {human(r.current_median)})"
+        )
+    if len(moved) > LISTED:
+        lines.append(f"  ... and {len(moved) - LISTED} more")
+    if not moved and results:
+        lines.append("  nothing moved beyond what its evidence can tell apart")
+    return lines

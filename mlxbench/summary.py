@@ -1,0 +1,175 @@
+"""The end-of-run summary in the terminal: per workload, variants x backends in human units.
+
+    linreg (median per round; * fastest of its row; against numpy)
+      time            mlx-cpu        numpy          torch-cpu
+      eager           8.26 s         139.6 ms *     1.36 s
+      vs numpy        59.2x slower   reference      9.74x slower
+      accuracy gate   pass           pass           pass
+
+Each variant gets one block of rows (time, speed against the reference backend in words, the
+accuracy gate, peak memory when recorded, the verdict when a baseline was compared). Backends that
+do not fit in `width` columns go to a further table with the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it
+WIDTH = 120
+
+
+def human(seconds: float | None) -> str:
+    """`1.36 s`, `139.6 ms`, `12.1 µs`, `850 ns`: four significant digits at most."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "n/a"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{_sig(seconds / scale)} {unit}"
+    return f"{_sig(seconds * 1e9)} ns"
+
+
+def _sig(x: float) -> str:
+    return f"{x:.4g}" if x < 1000 else f"{x:,.0f}"
+
+
+def memory(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def speed_words(median: float, reference: float) -> str:
+    """`31.7x slower`, `2.05x faster`, `same`: this median against the reference's."""
+    if not (median > 0 and reference > 0):
+        return "n/a"
+    ratio = median / reference
+    if abs(ratio - 1) < 0.005:
+        return "same"
+    return f"{ratio:.3g}x slower" if ratio > 1 else f"{1 / ratio:.3g}x faster"
+
+
+@dataclass
+class Cell:
+    median: float
+    gate: bool | None  # every accuracy gate passed; None when none was recorded
+    peak: int | None
+    verdict: dict[str, Any] | None
+
+
+def collect(benchmarks: Iterable[Mapping[str, Any]], verdicts: Mapping[str, dict] | None = None) -> dict:
+    """{workload: {(variant, backend): Cell}}, in the order benchmarks ran. `benchmarks`: dicts with
+    `fullname`, `stats` and `extra_info`, as pytest-benchmark saves them."""
+    out: dict[str, dict[tuple[str, str], Cell]] = {}
+    for b in benchmarks:
+        info = b.get("extra_info") or {}
+        if "workload" not in info or "backend" not in info:
+            continue  # not an mlxbench benchmark
+        gates = info.get("gates")
+        peak = (info.get("peak_memory") or {}).get("bytes")
+        verdict = (verdicts or {}).get(b["fullname"]) or info.get("verdict")
+        cell = Cell(float(b["stats"]["median"]), all(g.get("passed") for g in gates) if gates else None, peak, verdict)
+        out.setdefault(info["workload"], {})[(str(info.get("variant", "")), info["backend"])] = cell
+    return out
+
+
+def render(
+    benchmarks: Iterable[Mapping[str, Any]],
+    verdicts: Mapping[str, dict] | None = None,
+    baseline: str | None = None,
+    width: int = WIDTH,
+) -> list[str]:
+    """The summary's lines (no trailing spaces), every line at most `width` characters where it can be."""
+    lines: list[str] = []
+    for workload, cells in collect(benchmarks, verdicts).items():
+        lines.extend(render_workload(workload, cells, baseline, width))
+    return lines
+
+
+GATE_WORDS = {True: "pass", False: "FAIL", None: "-"}
+
+
+def against(backend: str, cell: Cell, ref: str, reference: Cell | None) -> str:
+    if backend == ref:
+        return "reference"
+    return speed_words(cell.median, reference.median) if reference else "-"
+
+
+def render_workload(
+    workload: str, cells: Mapping[tuple[str, str], Cell], baseline: str | None, width: int
+) -> list[str]:
+    variants = list(dict.fromkeys(v for v, _ in cells))
+    backends = list(dict.fromkeys(b for _, b in cells))
+    ref = REFERENCE if REFERENCE in backends else backends[0]
+    has_peak = any(c.peak is not None for c in cells.values())
+    verdicts = [c.verdict for c in cells.values() if c.verdict]
+    rows: list[tuple[str, dict[str, str]]] = []
+    for variant in variants:
+        present = {b: cells[(variant, b)] for b in backends if (variant, b) in cells}
+        fastest = min(present, key=lambda b: present[b].median)
+        mark = {fastest: " *"} if len(present) > 1 else {}
+        rows.append((variant, {b: human(c.median) + mark.get(b, "") for b, c in present.items()}))
+        if len(backends) > 1:
+            base = ref if ref in present else fastest  # a variant the reference lacks: against its fastest
+            rows.append((f"  vs {base}", {b: against(b, c, base, present[base]) for b, c in present.items()}))
+        if any(c.gate is not None for c in present.values()):
+            rows.append(("  accuracy gate", {b: GATE_WORDS[c.gate] for b, c in present.items()}))
+        if has_peak:
+            rows.append(("  peak memory", {b: memory(c.peak) for b, c in present.items()}))
+        if verdicts:
+            rows.append(("  verdict", {b: verdict_cell(c.verdict) for b, c in present.items()}))
+    head = f"{workload} (median per round; * fastest of its row"
+    head += f"; against {ref})" if len(backends) > 1 else ")"
+    lines = [head]
+    if verdicts:
+        lines += [f"  verdicts against {baseline or 'the baseline'}", f"  evidence: {evidence(verdicts)}"]
+    return lines + table(rows, backends, width)
+
+
+def verdict_cell(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "-"
+    ratio = v.get("ratio")
+    shown = v.get("indication") or v.get("verdict", "?")
+    suffix = f" x{ratio:.2f}" if isinstance(ratio, (int, float)) and math.isfinite(ratio) else ""
+    return f"{shown}{'?' if v.get('indication') else ''}{suffix}"
+
+
+def evidence(verdicts: Sequence[dict]) -> str:
+    """Which evidence the verdicts rest on, in words."""
+    from mlxbench.gate import METHODS  # scipy stays unimported until verdicts are shown
+
+    methods = sorted({v.get("method", "rounds") for v in verdicts})
+    words = []
+    for m in methods:
+        if m == "rounds":
+            note = "fewer than 3 saved runs: shown, never failing; '?' marks an indication"
+            words.append(f"{METHODS['rounds']} ({note})")
+        else:
+            words.append(f"{METHODS.get(m, m)} (one process each)")
+    return " and ".join(words)
+
+
+def table(rows: list[tuple[str, dict[str, str]]], backends: list[str], width: int) -> list[str]:
+    label_w = max(len(label) for label, _ in rows) + 2
+    col_w = {b: max([len(b)] + [len(r.get(b, "-")) for _, r in rows]) + 2 for b in backends}
+    chunks: list[list[str]] = [[]]
+    used = 2 + label_w
+    for b in backends:
+        if chunks[-1] and used + col_w[b] > width:
+            chunks.append([])
+            used = 2 + label_w
+        chunks[-1].append(b)
+        used += col_w[b]
+    lines = []
+    for chunk in chunks:
+        lines.append(("  " + "".ljust(label_w) + "".join(b.ljust(col_w[b]) for b in chunk)).rstrip())
+        for label, r in rows:
+            lines.append(("  " + label.ljust(label_w) + "".join(r.get(b, "-").ljust(col_w[b]) for b in chunk)).rstrip())
+    return lines

@@ -1,0 +1,200 @@
+"""The end-of-run summary, the first- and second-run messages, ignored options, progress lines."""
+
+from __future__ import annotations
+
+from conftest import write_bench
+from mlxbench import ignored, machine, summary
+from mlxbench.progress import Progress
+from mlxbench.workload import Prepared
+
+
+def bench(workload, variant, backend, median, passed=True, peak=None):
+    info = {"workload": workload, "variant": variant, "backend": backend, "gates": [{"passed": passed}]}
+    if peak is not None:
+        info["peak_memory"] = {"bytes": peak}
+    return {"fullname": f"t::w[{workload}-{backend}-{variant}]", "stats": {"median": median}, "extra_info": info}
+
+
+def test_human_units():
+    assert summary.human(20.916) == "20.92 s"
+    assert summary.human(0.1396) == "139.6 ms"
+    assert summary.human(12.1e-6) == "12.1 µs"
+    assert summary.human(850e-9) == "850 ns"
+    assert summary.human(float("nan")) == "n/a"
+
+
+def test_speed_in_words():
+    assert summary.speed_words(3.17, 0.1) == "31.7x slower"
+    assert summary.speed_words(0.05, 0.1) == "2x faster"
+    assert summary.speed_words(0.1, 0.1) == "same"
+
+
+def test_matrix_marks_fastest_and_compares_with_numpy():
+    lines = summary.render(
+        [
+            bench("mnist_mlp", "eager", "mlx-cpu", 3.17, peak=45 * 2**20),
+            bench("mnist_mlp", "eager", "numpy", 0.1),
+            bench("mnist_mlp", "eager", "torch-cpu", 0.2, passed=False),
+        ]
+    )
+    text = "\n".join(lines)
+    assert "100 ms *" in text and "3.17 s " in text
+    assert "31.7x slower" in text and "2x slower" in text and "reference" in text
+    assert "FAIL" in text and "pass" in text
+    assert "45 MiB" in text
+
+
+def test_wide_matrices_are_split_to_fit():
+    backends = [f"backend-number-{i}" for i in range(12)]
+    lines = summary.render([bench("w", "v", b, 0.001 * (i + 1)) for i, b in enumerate(backends)], width=120)
+    assert max(map(len, lines)) <= 120
+    assert sum(line.strip().startswith("backend-number-0") for line in lines) == 1
+    assert all(any(b in line for line in lines) for b in backends)
+
+
+def test_closest_machine_id_names_what_differs():
+    mine = "Linux-x86_64-Intel_R_Xeon_R_Processor-2c-nogpu-CPython-3.11"
+    others = ["Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11", "Darwin-arm64-Apple_M3_Pro-12c-CPython-3.12", "by-hand"]
+    assert machine.closest_machine_id(mine, others) == ("Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11", ["CPU model"])
+    py = machine.closest_machine_id("Darwin-arm64-Apple_M3_Pro-12c-CPython-3.13", others)
+    assert py == ("Darwin-arm64-Apple_M3_Pro-12c-CPython-3.12", ["Python version"])
+    assert machine.closest_machine_id(mine, []) is None
+
+
+def test_ignored_options_are_named():
+    args = ["benchmarks", "--benchmark-min-rounds=15", "--benchmark-max-time", "2", "--benchmark-autosave"]
+    found = ignored.given(args)
+    assert found == ["--benchmark-min-rounds", "--benchmark-max-time"]
+    assert "--profile" in ignored.warning(found)
+    assert ignored.warning([]) is None
+
+
+def test_progress_counts_rounds_and_rate_limits():
+    now = [0.0]
+    lines = []
+    progress = Progress(lines.append, every=5.0, clock=lambda: now[0])
+    prepared = Prepared(run=lambda: 1, rounds=10, state=None, warmup_rounds=0, cumulative=True)
+    watched = progress.watch(prepared, "mnist_mlp[eager] on mlx-cpu")
+    assert prepared.run() == 1  # the workload's object is untouched
+    for _ in range(10):
+        now[0] += 2.0
+        watched.run()
+    assert lines[0] == "  mnist_mlp[eager] on mlx-cpu: round 3/10, ~14 s left"
+    assert len(lines) == 3  # rounds 3, 6 and 9: never more than one line per 5 s
+
+
+FAST_DEFAULTS = "[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n"
+
+
+def test_progress_appears_on_a_slow_workload_when_forced(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.05")
+    project.makeini(FAST_DEFAULTS + "mlxbench_progress_every = 0.1\n")
+    write_bench(project, "epochs")
+    result = project.runpytest("--backend", "numpy", "--mlxbench-progress")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6, ~* s left*"])
+    quiet = project.runpytest("--backend", "numpy")  # not a terminal, not forced
+    assert "s left" not in quiet.stdout.str()
+
+
+def test_warning_for_an_ignored_benchmark_option(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--benchmark-min-rounds=15")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["mlxbench: --benchmark-min-rounds has no effect on mlxbench benchmarks*--profile*"])
+
+
+def test_summary_in_the_terminal(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy,fake-rec")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= mlxbench summary =*",
+            "fakesum (median per round; * fastest of its row; against numpy)",
+            "*numpy*fake-rec*",
+            "  ok * [*] *",
+            "    vs numpy *reference*x slower",
+            "    accuracy gate *pass*pass",
+        ]
+    )
+
+
+def test_first_run_says_what_was_saved_second_says_what_changed(project):
+    write_bench(project)
+    first = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
+    first.assert_outcomes(passed=1)
+    out = first.stdout.str()
+    assert "nothing compared: no saved seed-profile run of this machine" in out
+    first.stdout.fnmatch_lines(["mlxbench: saved this run (1 benchmark, seed profile) as *baselines*0001_*.json*"])
+    second = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(
+        [
+            "  verdicts against 0001_*",
+            "  evidence: rounds of one process (fewer than 3 saved runs: shown, never failing*",
+            "mlxbench: what changed against 0001_*: * of 1 compared",
+            "  evidence: rounds of one process (fewer than 3 saved runs of this machine and profile): shown, never*",
+            "mlxbench: saved this run * as *0002_*.json*",
+        ]
+    )
+
+
+def test_unsaved_run_says_how_to_keep_it(project):
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy")
+    result.stdout.fnmatch_lines(["mlxbench: this run was not saved; add --benchmark-autosave*"])
+
+
+def test_no_history_names_the_closest_machine(project, monkeypatch):
+    write_bench(project)
+    other = project.path / "baselines" / "Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11"
+    other.mkdir(parents=True)
+    (other / "0001_x.json").write_text("{}")
+    monkeypatch.setenv(machine.MACHINE_ID_ENV, "Linux-x86_64-Intel_Xeon-2c-nogpu-CPython-3.11")
+    result = project.runpytest("--backend", "numpy", "--benchmark-compare")
+    result.stdout.fnmatch_lines(
+        [
+            "*no saved runs for Linux-x86_64-Intel_Xeon-2c-nogpu-CPython-3.11 at all*closest with history: "
+            "Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11 (differs in: CPU model)*"
+        ]
+    )
+
+
+def test_run_names_from_unmerged_nightly_prs_resolve_unambiguously(tmp_path):
+    import json
+
+    from conftest import make_run
+    from mlxbench.runs import BadRun, load_folder, resolve
+
+    for name in ("0005_nightly-1111-1", "0005_nightly-2222-1"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(make_run({"t::a": ([1.0] * 5, {})})))
+    assert resolve("0005_nightly-2222-1", tmp_path).name == "0005_nightly-2222-1.json"
+    runs, bad = load_folder(tmp_path)
+    assert [r.label for r in runs] == ["0005_nightly-1111-1", "0005_nightly-2222-1"] and not bad
+    try:
+        resolve("0005", tmp_path)
+    except BadRun as exc:
+        assert "0005_nightly-1111-1, 0005_nightly-2222-1" in str(exc)
+    else:
+        raise AssertionError("an ambiguous run number must be refused")
+
+
+def test_summary_carries_the_gates_verdicts(project):
+    write_bench(project)
+    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    result = project.runpytest("--backend", "numpy", "--regression-gate")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*= mlxbench summary =*", "  verdicts against 0001_*", "    verdict  *x*", "*mlxbench regression verdicts*"]
+    )
+
+
+def test_timing_disabled_prints_no_matrix_and_still_runs(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.05")
+    project.makeini(FAST_DEFAULTS + "mlxbench_progress_every = 0.1\n")
+    write_bench(project, "epochs")
+    result = project.runpytest("--backend", "numpy", "--benchmark-disable", "--mlxbench-progress")
+    result.assert_outcomes(passed=1)
+    assert "mlxbench summary" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6*"])  # all epochs run for the gate
