@@ -97,7 +97,9 @@ def test_words(v: verdict.Result) -> str:
 
 
 def verdict_words(v: verdict.Result) -> str:
-    return f"{v.verdict} (rounds point to {v.indication})" if v.indication else v.verdict
+    if v.indication and v.indication != v.verdict:
+        return f"{v.verdict} (rounds point to {v.indication})"
+    return v.verdict
 
 
 VERDICT_HEAD = ["verdict", "benchmark", "before → after", "change", "interval", "test", "method", "sees", "notes"]
@@ -111,7 +113,7 @@ def verdict_rows(rep: Report) -> list[list[str]]:
         rows.append(
             [
                 verdict_words(v),
-                v.name,
+                rep.short(v.name),
                 f"{fmt_time(v.baseline_median)} → {fmt_time(v.current_median)}",
                 change_words(v.ratio),
                 interval_words(v),
@@ -129,9 +131,11 @@ def summary(rep: Report) -> tuple[str, list[str]]:
     counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
     if rep.baseline is None:
         return "no verdicts: a single run (name two or more, or --baseline)", []
+    if not rep.verdicts:
+        return f"none: {rep.baseline} has no benchmark in common with this run", []
     head = f"{counts} against {rep.baseline}"
     items = [
-        f"{v.verdict}: {v.name}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
+        f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
         f"({change_words(v.ratio)}; {method_words(v)})"
         for v in rep.sorted_verdicts()
         if v.verdict in ("regressed", "improved")

@@ -74,6 +74,13 @@ class Report:
         machine = self.current.facts.get("machine_id", "unknown machine")
         return f"mlxbench report — {machine}, {self.current.profile or 'unknown'} profile, {date}"
 
+    def short(self, name: str) -> str:
+        """'linreg/mlx-cpu eager-step' for a benchmark of the current run (its full name otherwise)."""
+        for c in self.cells:
+            if c.name == name and c.workload != "?":
+                return f"{c.workload}/{c.backend} {c.variant}".rstrip()
+        return name
+
     def sorted_verdicts(self) -> list[verdict.Result]:
         return sorted(self.verdicts, key=lambda v: (VERDICT_ORDER.index(v.verdict), v.name))
 
@@ -240,12 +247,14 @@ def speed_words(speedup: float | None, reference: str) -> str:
 
 
 def change_words(ratio: float) -> str:
-    """'31% slower', '2.1x faster', 'no change'."""
+    """'31% slower', '2.1x faster' (a factor from 1.5x on), 'no change'."""
     if not finite(ratio) or ratio <= 0:
         return "n/a"
-    if ratio >= 1:
-        return f"{ratio - 1:.0%} slower" if ratio < 2 else f"{ratio:.3g}x slower"
-    return f"{1 / ratio - 1:.0%} faster" if ratio > 0.5 else f"{1 / ratio:.3g}x faster"
+    if 1 / 1.005 <= ratio <= 1.005:
+        return "no change"
+    factor = ratio if ratio > 1 else 1 / ratio
+    size = f"{factor - 1:.0%}" if factor < 1.5 else f"{factor:.3g}x"
+    return f"{size} {'slower' if ratio > 1 else 'faster'}"
 
 
 def machine_rows(run: Run) -> list[tuple[str, str]]:
