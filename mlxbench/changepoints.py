@@ -63,9 +63,12 @@ def detect(log_medians: Sequence[float]) -> list[int]:
     edges = [0, *edges]
     found = []
     for i in range(1, len(edges) - 1):
-        before, after = x[edges[i - 1] : edges[i]].mean(), x[edges[i] : edges[i + 1]].mean()
-        if abs(after - before) >= math.log1p(MIN_STEP):
-            found.append(edges[i])
+        k = edges[i]
+        before, after = x[edges[i - 1] : k].mean(), x[k : edges[i + 1]].mean()
+        # the runs on either side belong to their own level: a lone outlier at the end is not a new level
+        settled = abs(x[k] - after) < abs(x[k] - before) and abs(x[k - 1] - before) < abs(x[k - 1] - after)
+        if settled and abs(after - before) >= math.log1p(MIN_STEP):
+            found.append(k)
     return found
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlxbench.report import Report, image_name, run_time
+from mlxbench.report import Report, fmt_time, image_name, run_time
 
 PANEL_LINES = 8  # at most this many lines in one history panel
 PANEL_COLUMNS = 3
@@ -26,6 +26,14 @@ def _positive(value: object) -> bool:
 def _length(value: float) -> float:
     """An error-bar length: finite and >= 0 (matplotlib rejects negative ones)."""
     return float(value) if np.isfinite(value) and value > 0 else 0.0
+
+
+def _minor_label(value: float, _pos: object = None) -> str:
+    """Label the 2x and 5x minor ticks of a log time axis (a span under a decade has one major tick)."""
+    if not _positive(value):
+        return ""
+    lead = round(value / 10 ** math.floor(math.log10(value)))
+    return fmt_time(value) if lead in (2, 5) else ""
 
 
 def _png(fig) -> bytes:
@@ -63,7 +71,11 @@ def grouped_bars(
     many = len(groups) > 4
     ax.set_xticks(x, groups, rotation=45 if many else 0, ha="right" if many else "center", fontsize=8)
     if any(_positive(v[0]) for v in values.values()):
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
     else:
         ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
     ax.grid(axis="y", alpha=0.3)
@@ -79,7 +91,7 @@ def bars(rep: Report, workload: str) -> bytes:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(variants) * max(1, len(backends)) + 2), 4.2))
     grouped_bars(ax, variants, backends, values)
     ax.set_xlabel("variant")
-    ax.set_ylabel("median time per call (s, log scale)")
+    ax.set_ylabel("median time per call (log scale)")
     ax.set_title(f"{workload}: median with 95% interval by backend (★ fastest)", fontsize=10)
     ax.legend(title="backend", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
@@ -113,7 +125,7 @@ def history(rep: Report, workload: str) -> bytes | None:
     variant = {c.name: c.variant for c in rep.cells}
     ncols = min(PANEL_COLUMNS, len(layout))
     nrows = math.ceil(len(layout) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
     changes = [c for c in rep.changes if c.workload == workload]
     for ax, (title, names) in zip(axes.flat, layout, strict=False):
         for name in names:
@@ -142,7 +154,7 @@ def history(rep: Report, workload: str) -> bytes | None:
             ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="variant", title_fontsize=7)
     for ax in axes.flat[len(layout) :]:
         ax.set_visible(False)
-    for ax in axes[-1]:
+    for ax in axes.flat[: len(layout)]:
         ax.set_xlabel("run date (UTC)" if dated else "saved run (oldest first)", fontsize=8)
         if dated:
             import matplotlib.dates as mdates
@@ -176,7 +188,7 @@ def machines_bars(
         data = {("", s): (values[(v, s)], math.nan, math.nan) for s in series if (v, s) in values}
         grouped_bars(ax, [""], series, data)  # every series in every panel: one colour per machine · backend
         ax.set_title(v, fontsize=9)
-        ax.set_ylabel("median time (s, log)", fontsize=8)
+        ax.set_ylabel("median time (log scale)", fontsize=8)
         ax.set_xticks([])
     for ax in axes.flat[len(shown) :]:
         ax.set_visible(False)

@@ -134,6 +134,10 @@ def summary(rep: Report) -> tuple[str, list[str]]:
     if not rep.verdicts:
         return f"none: {rep.baseline} has no benchmark in common with this run", []
     head = f"{counts} against {rep.baseline}"
+    pointed = [v.indication for v in rep.verdicts if v.indication and v.indication != v.verdict]
+    if pointed:
+        tally = ", ".join(f"{pointed.count(k)} {k}" for k in ("regressed", "improved") if k in pointed)
+        head += f" (rounds of one process only point to {tally}: shown, not decided)"
     items = [
         f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
         f"({change_words(v.ratio)}; {method_words(v)})"
