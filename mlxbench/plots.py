@@ -17,6 +17,7 @@ from mlxbench.report import Report, fmt_time, image_name, run_time
 
 PANEL_LINES = 8  # at most this many lines in one history panel
 PANEL_COLUMNS = 3
+MACHINE_PANELS = 18  # variants shown side by side per workload (lazy_eval has 18)
 
 
 def _positive(value: object) -> bool:
@@ -177,13 +178,14 @@ def history(rep: Report, workload: str) -> bytes | None:
 def machines_bars(
     workload: str, variants: Sequence[str], series: Sequence[str], values: Mapping[tuple[str, str], float]
 ) -> bytes:
-    """One panel per variant (at most 12): bars per machine+backend on a log axis."""
+    """One panel per variant (at most MACHINE_PANELS): bars per machine+backend on a log axis."""
     import matplotlib.pyplot as plt
 
-    shown = list(variants)[:12]
+    shown = list(variants)[:MACHINE_PANELS]
     ncols = min(PANEL_COLUMNS, len(shown))
     nrows = math.ceil(len(shown) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    legend_in = 0.45 + 0.2 * math.ceil(len(series) / 3)  # inches the legend takes below the panels
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.2 * nrows + legend_in + 0.4), squeeze=False)
     for ax, v in zip(axes.flat, shown, strict=False):
         data = {("", s): (values[(v, s)], math.nan, math.nan) for s in series if (v, s) in values}
         grouped_bars(ax, [""], series, data)  # every series in every panel: one colour per machine · backend
@@ -194,9 +196,9 @@ def machines_bars(
         ax.set_visible(False)
     handles, labels = next(iter(axes.flat)).get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(3, len(series)), fontsize=8, title="machine · backend")
-    more = f" (first 12 of {len(variants)} variants)" if len(variants) > 12 else ""
+    more = f" (first {MACHINE_PANELS} of {len(variants)} variants)" if len(variants) > MACHINE_PANELS else ""
     fig.suptitle(f"{workload}: machines side by side{more} (★ fastest)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08 + 0.03 * math.ceil(len(series) / 3), 1, 0.96))
+    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1 - 0.4 / fig.get_figheight()))
     return _png(fig)
 
 

@@ -265,7 +265,7 @@ def test_machines_side_by_side(tmp_path, capsys):
     }
     md = (out / "machines.md").read_text()
     assert "| CPU | AMD EPYC (2 cores) | Intel Xeon (2 cores) |" in md
-    assert "fastest for eager: **Box-B · mlx-cpu**" in md
+    assert "- **Box-B · mlx-cpu: fastest in 1 of 1 variant (eager)**" in md
     assert re.search(r"\| eager \| Box-B \| 5\d\d ms \| 2\d\d ms ★ fastest \|", md)
     data = json.loads((out / "machines.json").read_text())
     assert data["workloads"]["linreg"]["fastest"]["eager"] == {"machine": "Box-B", "backend": "mlx-cpu"}
