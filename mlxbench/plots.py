@@ -99,16 +99,24 @@ def bars(rep: Report, workload: str) -> bytes:
 
 
 def panels(rep: Report, workload: str) -> list[tuple[str, list[str]]]:
-    """(panel title, benchmark names) for the history plot: one panel per backend and variant group
-    (the variant's first word), at most PANEL_LINES lines each."""
-    groups: dict[str, list[str]] = {}
+    """(panel title, benchmark names) for the history plot: one panel per backend; a backend with more
+    than PANEL_LINES variants gets one panel per variant group (the variant's first word), chunked."""
+    by_backend: dict[str, list[tuple[str, str]]] = {}
     for c in rep.cells:
         if c.workload == workload:
-            groups.setdefault(f"{c.backend} · {c.variant.split('-')[0]}", []).append(c.name)
+            by_backend.setdefault(c.backend, []).append((c.variant.split("-")[0], c.name))
     out = []
-    for title, names in groups.items():
-        chunks = [names[i : i + PANEL_LINES] for i in range(0, len(names), PANEL_LINES)]
-        out += [(title if len(chunks) == 1 else f"{title} ({k + 1})", chunk) for k, chunk in enumerate(chunks)]
+    for backend, entries in by_backend.items():
+        if len(entries) <= PANEL_LINES:
+            out.append((backend, [name for _, name in entries]))
+            continue
+        groups: dict[str, list[str]] = {}
+        for group, name in entries:
+            groups.setdefault(group, []).append(name)
+        for group, names in groups.items():
+            chunks = [names[i : i + PANEL_LINES] for i in range(0, len(names), PANEL_LINES)]
+            for k, chunk in enumerate(chunks):
+                out.append((f"{backend} · {group}" + (f" ({k + 1})" if len(chunks) > 1 else ""), chunk))
     return out
 
 
