@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from mlxbench import verdict
 from mlxbench.gate import LISTED, METHODS, coverage_line, nothing_judged
-from mlxbench.report import VERDICT_ORDER, change_words, fmt_time
+from mlxbench.report import change_words, fmt_time, verdict_order
 from mlxbench.runs import Run
 
 CHANGED = ("regressed", "improved")
@@ -24,7 +24,8 @@ def recorded(run: Run, name: str) -> list[str]:
 
 
 def result_lines(r: verdict.Result, width: int, current: Run) -> list[str]:
-    sees = f", sees changes >= {r.mde:.0%}" if r.mde == r.mde else ""
+    said = any("sees changes" in why for why in r.reasons)  # the history test's reason says it already
+    sees = f", sees changes >= {r.mde:.0%}" if r.mde == r.mde and not said else ""
     head = (
         f"  {r.verdict:<12} {r.name:<{width}}  {fmt_time(r.baseline_median)} -> {fmt_time(r.current_median)} "
         f"({change_words(r.ratio)})  [{METHODS.get(r.method, r.method)}{sees}]"
@@ -55,7 +56,7 @@ def lines(
     )
     shown = [r for r in results if not only_changed or r.verdict in CHANGED]
     width = max((len(r.name) for r in shown), default=10)
-    for r in sorted(shown, key=lambda r: (VERDICT_ORDER.index(r.verdict), r.name)):
+    for r in sorted(shown, key=verdict_order):
         out += result_lines(r, width, current)
     if only_changed:
         hidden = len(results) - len(shown)

@@ -82,7 +82,13 @@ class Report:
         return name
 
     def sorted_verdicts(self) -> list[verdict.Result]:
-        return sorted(self.verdicts, key=lambda v: (VERDICT_ORDER.index(v.verdict), v.name))
+        return sorted(self.verdicts, key=verdict_order)
+
+
+def verdict_order(v: verdict.Result) -> tuple[int, int, str]:
+    """Regressed, improved, inconclusive (those whose rounds point to a regression first), unchanged."""
+    pointed = {"regressed": 0, "improved": 1}.get(v.indication or "", 2)
+    return VERDICT_ORDER.index(v.verdict), pointed, v.name
 
 
 def run_time(run: Run) -> datetime | None:
