@@ -1,4 +1,4 @@
-"""`mlxbench compare BASELINE CURRENT` and `mlxbench report RUN...`.
+"""`mlxbench compare BASELINE CURRENT`, `mlxbench report RUN...` and `mlxbench report --machines`.
 
 Exit codes: 0 fine, 1 a regression (compare), 2 bad input (a corrupt or foreign run file, a missing
 run id, a folder given as a run, runs with no benchmark in common or nothing the gate could judge,
@@ -51,6 +51,7 @@ def latest_runs(storage: Path, count: int) -> list[Run]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from mlxbench import comparison
     from mlxbench.gate import RegressionGate, judge_run
 
     base = _load(args.baseline, args.storage)
@@ -67,19 +68,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     saved = _saved(base.path.parent, "not used as history")  # earlier saved runs give the run-to-run spread
     gate = RegressionGate.from_runs(base, runs_before(base, saved), args.threshold)
     judge_run(gate, cur)
-    print("\n".join(gate.summary(held=len(cur.benchmarks))))
+    lines = comparison.lines(gate.results, base, cur, gate.not_judged, args.only_changed)
     gone = len(set(base.benchmarks) - set(cur.benchmarks))
     if gone:
-        print(f"  ({gone} benchmarks of the baseline are not in {cur.label} and were not compared)")
+        lines.append(f"  ({gone} benchmarks of the baseline are not in {cur.label} and were not compared)")
+    emit(lines)
     problem = gate.problem(held=len(cur.benchmarks))
     if problem:
         raise BadRun(f"{cur.path} against {base.path}: {problem}")
     return REGRESSION if any(r.regressed for r in gate.results) else 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from mlxbench import report
+def emit(lines: list[str]) -> None:
+    """Print to stdout; a reader that went away (`| head -1`) ends the output quietly."""
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so that the interpreter's last flush does not fail
+        os.dup2(devnull, sys.stdout.fileno())
 
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mlxbench import publish, report
+
+    if args.machines is not None:
+        return cmd_machines(args)
     if args.history < 1:
         raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
     runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
@@ -93,8 +106,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not set(baseline.benchmarks) & set(runs[-1].benchmarks):
             raise BadRun(f"{baseline.path} and {runs[-1].path} have no benchmark in common")
     rep = report.build(runs, reference=args.reference, baseline=baseline)
-    for path in report.write(rep, args.out, args.format):
-        print(f"wrote {path}")
+    emit([f"wrote {path}" for path in publish.write(rep, args.out, args.format)])
+    return 0
+
+
+def cmd_machines(args: argparse.Namespace) -> int:
+    from mlxbench import machines, publish
+
+    if args.runs:
+        raise BadRun("--machines takes machine folder names, not run files: put them after --machines")
+    ms = machines.load(args.storage, args.machines, args.profile)
+    for why in ms.skipped:
+        say(why)
+    emit([f"wrote {path}" for path in publish.write_files(machines.contents(ms, args.format), args.out)])
     return 0
 
 
@@ -118,6 +142,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("current", help="run file, or saved run id")
     c.add_argument("--threshold", type=float, default=None, help="smallest slowdown that counts (fraction)")
     c.add_argument("--allow-version-change", action="store_true", help="gate across framework versions")
+    c.add_argument("--only-changed", action="store_true", help="show only regressed and improved benchmarks")
     c.set_defaults(func=cmd_compare)
     r = sub.add_parser("report", help="Markdown, HTML and JSON report of one or more runs (oldest first)")
     r.add_argument(
@@ -130,7 +155,23 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
     r.add_argument("--reference", default="numpy", help="backend that speedups are relative to (default numpy)")
     r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
-    r.add_argument("--format", nargs="+", choices=("md", "html", "json"), default=["md", "html", "json"])
+    r.add_argument(
+        "--format",
+        nargs="+",
+        choices=("md", "summary", "html", "json"),
+        default=["md", "summary", "html", "json"],
+        help="md: report.md with its PNG plots beside it; summary: summary.md, tables only (for a GitHub job "
+        "summary); html: report.html, plots inlined; json: report.json (default: all four)",
+    )
+    r.add_argument(
+        "--machines",
+        nargs="*",
+        default=None,
+        metavar="MACHINE_ID",
+        help="machines side by side: the last --profile run of each machine folder under --storage "
+        "(all of them, or the ones named); writes machines.{md,html,json}",
+    )
+    r.add_argument("--profile", default="seed", help="with --machines: the profile whose runs are compared (seed)")
     r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
     r.set_defaults(func=cmd_report)
     ab.add_parser(sub)

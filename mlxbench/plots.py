@@ -1,14 +1,23 @@
-"""Report plots (matplotlib, no display): per-workload bars with intervals, history lines."""
+"""Report plots (matplotlib, no display): per-workload bars, dated history in small multiples,
+machines side by side. Legends sit outside the data; every axis is labelled.
+
+The history plots mark the regression gate's own verdicts (Report.history_verdicts, the same
+judge_run that fills the verdict table) and the change points (Report.changes).
+"""
 
 from __future__ import annotations
 
 import io
-from collections import defaultdict
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlxbench import verdict
-from mlxbench.report import Report, safe_name
+from mlxbench.report import Report, fmt_time, image_name, run_time
+
+PANEL_LINES = 8  # at most this many lines in one history panel
+PANEL_COLUMNS = 3
+MACHINE_PANELS = 18  # variants shown side by side per workload (lazy_eval has 18)
 
 
 def _positive(value: object) -> bool:
@@ -20,13 +29,57 @@ def _length(value: float) -> float:
     return float(value) if np.isfinite(value) and value > 0 else 0.0
 
 
+def _minor_label(value: float, _pos: object = None) -> str:
+    """Label the 2x and 5x minor ticks of a log time axis (a span under a decade has one major tick)."""
+    if not _positive(value):
+        return ""
+    lead = round(value / 10 ** math.floor(math.log10(value)))
+    return fmt_time(value) if lead in (2, 5) else ""
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
     return buf.getvalue()
+
+
+def grouped_bars(
+    ax, groups: Sequence[str], series: Sequence[str], values: Mapping[tuple[str, str], tuple[float, float, float]]
+) -> None:
+    """Bars per group (x) and series (colour) on a log axis; values: (group, series) -> (median, low, high).
+    The fastest bar of each group gets a star above it."""
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(groups))
+    for i, s in enumerate(series):
+        med, lo, hi = [], [], []
+        for g in groups:
+            m, low, high = values.get((g, s), (math.nan, math.nan, math.nan))
+            m = m if _positive(m) else np.nan  # a log axis shows positive times only
+            med.append(m)
+            lo.append(_length(m - low) if _positive(m) else 0.0)
+            hi.append(_length(high - m) if _positive(m) else 0.0)
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=s)
+    for j, g in enumerate(groups):
+        times = [
+            (values[(g, s)][0], i) for i, s in enumerate(series) if (g, s) in values and _positive(values[(g, s)][0])
+        ]
+        if len(times) > 1:
+            best, i = min(times)
+            ax.annotate("★", (x[j] + (i - (len(series) - 1) / 2) * width, best), ha="center", va="bottom", fontsize=9)
+    many = len(groups) > 4
+    ax.set_xticks(x, groups, rotation=45 if many else 0, ha="right" if many else "center", fontsize=8)
+    if any(_positive(v[0]) for v in values.values()):
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+    else:
+        ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def bars(rep: Report, workload: str) -> bytes:
@@ -35,68 +88,125 @@ def bars(rep: Report, workload: str) -> bytes:
     cells = [c for c in rep.cells if c.workload == workload]
     variants = list(dict.fromkeys(c.variant for c in cells))
     backends = list(dict.fromkeys(c.backend for c in cells))
-    width = 0.8 / max(len(backends), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(variants) * max(1, len(backends)) ** 0.5 + 3), 4.2))
-    x = np.arange(len(variants))
-    for i, backend in enumerate(backends):
-        med, lo, hi = [], [], []
-        for v in variants:
-            c = next((c for c in cells if c.variant == v and c.backend == backend), None)
-            m = c.median if c and _positive(c.median) else np.nan  # a log axis shows positive times only
-            med.append(m)
-            lo.append(_length(m - c.ci[0]) if c and _positive(m) else 0.0)
-            hi.append(_length(c.ci[1] - m) if c and _positive(m) else 0.0)
-        ax.bar(x + (i - (len(backends) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=backend)
-    ax.set_xticks(x, variants, rotation=45 if len(variants) > 4 else 0, ha="right" if len(variants) > 4 else "center")
-    if any(_positive(c.median) for c in cells):
-        ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
-    else:
-        ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylabel("median time per round (s, log)")
-    ax.set_title(f"{workload}: median with 95% interval, by backend")
-    ax.legend(fontsize=8, ncol=min(len(backends), 3))
-    ax.grid(axis="y", alpha=0.3)
+    values = {(c.variant, c.backend): (c.median, c.ci[0], c.ci[1]) for c in cells}
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(variants) * max(1, len(backends)) + 2), 4.2))
+    grouped_bars(ax, variants, backends, values)
+    ax.set_xlabel("variant")
+    ax.set_ylabel("median time per call (log scale)")
+    ax.set_title(f"{workload}: median with 95% interval by backend (★ fastest)", fontsize=10)
+    ax.legend(title="backend", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
+
+
+def panels(rep: Report, workload: str) -> list[tuple[str, list[str]]]:
+    """(panel title, benchmark names) for the history plot: one panel per backend; a backend with more
+    than PANEL_LINES variants gets one panel per variant group (the variant's first word), chunked."""
+    by_backend: dict[str, list[tuple[str, str]]] = {}
+    for c in rep.cells:
+        if c.workload == workload:
+            by_backend.setdefault(c.backend, []).append((c.variant.split("-")[0], c.name))
+    out = []
+    for backend, entries in by_backend.items():
+        if len(entries) <= PANEL_LINES:
+            out.append((backend, [name for _, name in entries]))
+            continue
+        groups: dict[str, list[str]] = {}
+        for group, name in entries:
+            groups.setdefault(group, []).append(name)
+        for group, names in groups.items():
+            chunks = [names[i : i + PANEL_LINES] for i in range(0, len(names), PANEL_LINES)]
+            for k, chunk in enumerate(chunks):
+                out.append((f"{backend} · {group}" + (f" ({k + 1})" if len(chunks) > 1 else ""), chunk))
+    return out
 
 
 def history(rep: Report, workload: str) -> bytes | None:
     import matplotlib.pyplot as plt
 
-    series: dict[str, list[tuple[int, float, bool]]] = defaultdict(list)
-    previous: dict[str, dict] = {}
-    for i, run in enumerate(rep.runs):
-        for name, b in run.benchmarks.items():
-            if (b.get("extra_info") or {}).get("workload") != workload:
-                continue
-            regressed = False
-            if name in previous:
-                res = verdict.compare_samples(
-                    name,
-                    (previous[name].get("stats") or {}).get("data") or [],
-                    (b.get("stats") or {}).get("data") or [],
-                )
-                regressed = res.regressed
-            median = (b.get("stats") or {}).get("median")
-            if _positive(median):  # NaN, zero or negative medians have no place on a ratio line
-                series[name].append((i, float(median), regressed))
-            previous[name] = b
-    if not series or len(rep.runs) < 2:
+    if len(rep.runs) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    for name, pts in series.items():
-        xs, ys = [p[0] for p in pts], [p[1] / pts[0][1] for p in pts]
-        short = name.split("[", 1)[-1].rstrip("]")
-        ax.plot(xs, ys, marker="o", ms=3, lw=1, label=short)
-        bad = [(x, y) for (x, y), p in zip(zip(xs, ys, strict=True), pts, strict=True) if p[2]]
-        if bad:
-            ax.scatter(*zip(*bad, strict=True), marker="x", s=80, color="red", zorder=5)
-    ax.scatter([], [], marker="x", color="red", label="regressed vs the previous run (its rounds only)")
-    ax.set_xticks(range(len(rep.runs)), [r.label[:16] for r in rep.runs], rotation=30, ha="right")
-    ax.set_ylabel("median / first run")
-    ax.set_title(f"{workload}: history on {rep.current.facts.get('machine_id', 'this machine')}", fontsize=9)
-    if len(series) <= 12:
-        ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    times = [run_time(r) for r in rep.runs]
+    dated = all(t is not None for t in times)
+    xs_all = times if dated else list(range(len(rep.runs)))
+    layout = panels(rep, workload)
+    if not layout:
+        return None
+    variant = {c.name: c.variant for c in rep.cells}
+    ncols = min(PANEL_COLUMNS, len(layout))
+    nrows = math.ceil(len(layout) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
+    changes = [c for c in rep.changes if c.workload == workload]
+    for ax, (title, names) in zip(axes.flat, layout, strict=False):
+        for name in names:
+            pts = []
+            for i, run in enumerate(rep.runs):
+                median = ((run.benchmarks.get(name) or {}).get("stats") or {}).get("median")
+                if _positive(median):  # NaN, zero or negative medians have no place on a ratio line
+                    pts.append((i, float(median)))
+            if not pts:
+                continue
+            xs, ys = [xs_all[i] for i, _ in pts], [m / pts[0][1] for _, m in pts]
+            (line,) = ax.plot(xs, ys, marker="o", ms=3, lw=1, label=variant.get(name, name))
+            for (i, _), x, y in zip(pts, xs, ys, strict=True):
+                v = rep.history_verdicts[i].get(name) if i < len(rep.history_verdicts) else None
+                if v is not None and v.verdict == "regressed":
+                    ax.scatter([x], [y], marker="x", s=70, color="red", zorder=5)
+                elif v is not None and v.verdict == "improved":
+                    ax.scatter([x], [y], marker="^", s=50, color="green", zorder=5)
+            for ch in (c for c in changes if c.name == name):
+                ax.axvline(xs_all[ch.index], color=line.get_color(), ls="--", lw=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("median / first run", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if ax.get_lines():
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="variant", title_fontsize=7)
+    for ax in axes.flat[len(layout) :]:
+        ax.set_visible(False)
+    for ax in axes.flat[: len(layout)]:
+        ax.set_xlabel("run date (UTC)" if dated else "saved run (oldest first)", fontsize=8)
+        if dated:
+            import matplotlib.dates as mdates
+
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    from matplotlib.lines import Line2D
+
+    keys = [
+        Line2D([], [], marker="x", color="red", ls="", label="regressed (gate verdict)"),
+        Line2D([], [], marker="^", color="green", ls="", label="improved (gate verdict)"),
+        Line2D([], [], color="gray", ls="--", label="change point"),
+    ]
+    fig.legend(handles=keys, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    machine = rep.current.facts.get("machine_id", "this machine")
+    fig.suptitle(f"{workload}: median per saved run on {machine}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return _png(fig)
+
+
+def machines_bars(
+    workload: str, variants: Sequence[str], series: Sequence[str], values: Mapping[tuple[str, str], float]
+) -> bytes:
+    """One panel per variant (at most MACHINE_PANELS): bars per machine+backend on a log axis."""
+    import matplotlib.pyplot as plt
+
+    shown = list(variants)[:MACHINE_PANELS]
+    ncols = min(PANEL_COLUMNS, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    legend_in = 0.45 + 0.2 * math.ceil(len(series) / 3)  # inches the legend takes below the panels
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.2 * nrows + legend_in + 0.4), squeeze=False)
+    for ax, v in zip(axes.flat, shown, strict=False):
+        data = {("", s): (values[(v, s)], math.nan, math.nan) for s in series if (v, s) in values}
+        grouped_bars(ax, [""], series, data)  # every series in every panel: one colour per machine · backend
+        ax.set_title(v, fontsize=9)
+        ax.set_ylabel("median time (log scale)", fontsize=8)
+        ax.set_xticks([])
+    for ax in axes.flat[len(shown) :]:
+        ax.set_visible(False)
+    handles, labels = next(iter(axes.flat)).get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(series)), fontsize=8, title="machine · backend")
+    more = f" (first {MACHINE_PANELS} of {len(variants)} variants)" if len(variants) > MACHINE_PANELS else ""
+    fig.suptitle(f"{workload}: machines side by side{more} (★ fastest)", fontsize=10)
+    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1 - 0.4 / fig.get_figheight()))
     return _png(fig)
 
 
@@ -106,8 +216,8 @@ def make_all(rep: Report) -> dict[str, bytes]:
     matplotlib.use("Agg")
     images = {}
     for workload in dict.fromkeys(c.workload for c in rep.cells):
-        images[f"bars_{safe_name(workload)}.png"] = bars(rep, workload)
+        images[image_name("bars", workload)] = bars(rep, workload)
         h = history(rep, workload)
         if h is not None:
-            images[f"history_{safe_name(workload)}.png"] = h
+            images[image_name("history", workload)] = h
     return images

@@ -1,11 +1,28 @@
-"""Markdown and HTML renderings of a Report; every name is escaped."""
+"""What a report says, as rows of text (shared by Markdown and HTML), and its Markdown rendering.
+
+Every name is escaped. The Markdown renders as a GitHub job summary: with `images` empty it
+references no image (a job summary cannot show files), with them it links the PNGs written beside it.
+"""
 
 from __future__ import annotations
 
 import html
 from collections import defaultdict
 
-from mlxbench.report import Cell, Report, fmt_time, machine_rows, safe_name
+from mlxbench import cadence, verdict
+from mlxbench.gate import METHODS
+from mlxbench.report import (
+    Cell,
+    Report,
+    change_words,
+    fmt_time,
+    image_name,
+    machine_rows,
+    memory_words,
+    speed_words,
+)
+
+FASTEST = "★ fastest"
 
 
 def md_escape(text: object) -> str:
@@ -25,123 +42,175 @@ def grid(rep: Report) -> dict[str, tuple[list[str], list[str], dict[tuple[str, s
     return {w: (g["v"], g["b"], g["cells"]) for w, g in by.items()}
 
 
+def fastest_line(cells: dict[tuple[str, str], Cell], variants: list[str]) -> str:
+    """'Fastest: numpy (3 of 4 variants), mlx-cpu (1 of 4)'."""
+    wins: dict[str, int] = defaultdict(int)
+    for c in cells.values():
+        if c.fastest:
+            wins[c.backend] += 1
+    if not wins:
+        return ""
+    ranked = sorted(wins.items(), key=lambda kv: -kv[1])
+    n = len(variants)
+    parts = [f"{b} ({k} of {n} variant{'s' if n > 1 else ''})" for b, k in ranked]
+    return "Fastest: " + ", ".join(parts)
+
+
 def cell_lines(c: Cell, reference: str) -> list[str]:
+    """The first line is the median with its interval; the rest are small print."""
     lines = [f"{fmt_time(c.median)} [{fmt_time(c.ci[0])}, {fmt_time(c.ci[1])}]"]
+    if c.fastest:
+        lines.append(FASTEST)
+    if c.backend != reference and (words := speed_words(c.speedup, reference)):
+        lines.append(words)
     if c.rate:
         lines.append(c.rate)
     if c.label:
         lines.append(c.label)
+    if c.memory:
+        lines.append(memory_words(c.memory))
     if c.accuracy:
         mark = "" if c.gates_passed is None else (" ✓" if c.gates_passed else " ✗ gate failed")
         lines.append(c.accuracy + mark)
-    if c.speedup is not None and c.backend != reference:
-        lines.append(f"×{c.speedup:.3g} vs {reference}")
     return lines
 
 
+def method_words(v: verdict.Result) -> str:
+    return METHODS.get(v.method, v.method)
+
+
+def interval_words(v: verdict.Result) -> str:
+    if v.ci_low != v.ci_low:  # NaN: no interval
+        return "none"
+    kind = (
+        f"{1 - verdict.HISTORY_ALPHA:.0%} prediction interval"
+        if v.method == "history"
+        else f"{verdict.CONFIDENCE:.0%} bootstrap CI"
+    )
+    return f"[{v.ci_low:.3f}, {v.ci_high:.3f}] {kind}"
+
+
+def test_words(v: verdict.Result) -> str:
+    if v.p_value != v.p_value:
+        return "none"
+    return f"{'t-test' if v.method == 'history' else 'Mann-Whitney'} p={v.p_value:.2g}"
+
+
+def verdict_words(v: verdict.Result) -> str:
+    if v.indication and v.indication != v.verdict:
+        return f"{v.verdict} (rounds point to {v.indication})"
+    return v.verdict
+
+
+VERDICT_HEAD = ["verdict", "benchmark", "before → after", "change", "interval", "test", "method", "sees", "notes"]
+
+
 def verdict_rows(rep: Report) -> list[list[str]]:
-    order = ("regressed", "improved", "inconclusive", "unchanged")
     rows = []
-    for v in sorted(rep.verdicts, key=lambda v: (order.index(v.verdict), v.name)):
+    for v in rep.sorted_verdicts():
+        sees = f"changes >= {v.mde:.0%}" if v.mde == v.mde else "—"
+        notes = [*v.accuracy, f"threshold {v.threshold:.0%}"]
         rows.append(
             [
-                v.verdict,
-                v.name,
-                f"×{v.ratio:.3f}",
-                f"[{v.ci_low:.3f}, {v.ci_high:.3f}]",
-                f"{v.p_value:.2g}",
-                f"{v.threshold:.0%}",
-                "; ".join(v.accuracy),
+                verdict_words(v),
+                rep.short(v.name),
+                f"{fmt_time(v.baseline_median)} → {fmt_time(v.current_median)}",
+                change_words(v.ratio),
+                interval_words(v),
+                test_words(v),
+                method_words(v),
+                sees,
+                "; ".join(notes),
             ]
         )
     return rows
 
 
-VERDICT_HEAD = ["verdict", "benchmark", "median ratio", "99% CI", "p (Mann-Whitney)", "threshold", "accuracy"]
+def summary(rep: Report) -> tuple[str, list[str]]:
+    """('2 regressed, 1 improved, ...', the regressions then the improvements, one line each)."""
+    counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
+    if rep.baseline is None:
+        return "no verdicts: a single run (name two or more, or --baseline)", []
+    if not rep.verdicts:
+        return f"none: {rep.baseline} has no benchmark in common with this run", []
+    head = f"{counts} against {rep.baseline}"
+    pointed = [v.indication for v in rep.verdicts if v.indication and v.indication != v.verdict]
+    if pointed:
+        tally = ", ".join(f"{pointed.count(k)} {k}" for k in ("regressed", "improved") if k in pointed)
+        head += f" (rounds of one process only point to {tally}: shown, not decided)"
+    items = [
+        f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
+        f"({change_words(v.ratio)}; {method_words(v)})"
+        for v in rep.sorted_verdicts()
+        if v.verdict in ("regressed", "improved")
+    ]
+    return head, items
+
+
+CADENCE_HEAD = ["backend", "mode", "forced every step", "forced once at the end", "price of forcing"]
+
+
+def cadence_tables(rep: Report) -> dict[str, list[list[str]]]:
+    """workload -> rows of the cadence table (time per step at each cadence, and their ratio)."""
+    out: dict[str, list[list[str]]] = defaultdict(list)
+    for row in cadence.rows(rep):
+        unit = row.unit
+        end = (
+            f"{fmt_time(row.per(row.end))}/{unit}"
+            if row.end
+            else ("skipped: eager, same program" if row.eager else "not measured")
+        )
+        step = f"{fmt_time(row.per(row.step))}/{unit}" if row.step else "not measured"
+        price = f"x{row.price:.3g}" if row.price == row.price else "—"
+        out[row.workload].append([row.backend, row.mode, step, end, price])
+    return dict(out)
+
+
+def md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(md_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in rows]
+    return out
 
 
 def markdown(rep: Report, images: list[str]) -> str:
-    out = [f"# mlxbench report: {md_escape(rep.current.label)}", ""]
+    """The report in Markdown; `images`: plot files written beside it ([] for a job summary)."""
+    head, items = summary(rep)
+    machine = rep.current.facts.get("machine_id", "?")
+    out = [f"# {md_escape(rep.title)}", ""]
     out += [f"> **Note:** {md_escape(n)}" for n in rep.notes]
-    out += ["", "## Machine", "", "| | |", "|---|---|"]
-    out += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in machine_rows(rep.current)]
+    out += [f"**Machine:** {md_escape(machine)}  ", f"**Verdicts:** {md_escape(head)}", ""]
+    out += [f"- {'🔴' if i.startswith('regressed') else '🟢'} {md_escape(i)}" for i in items]
+    if rep.changes:
+        out += ["", "**Change points over the saved runs:**", ""]
+        out += [f"- {md_escape(c.sentence())}" for c in rep.changes]
     for workload, (variants, backends, cells) in grid(rep).items():
-        out += [
-            "",
-            f"## {md_escape(workload)}",
-            "",
-            "| variant | " + " | ".join(md_escape(b) for b in backends) + " |",
-            "|---|" + "---|" * len(backends),
-        ]
+        out += ["", f"## {md_escape(workload)}", ""]
+        if line := fastest_line(cells, variants):
+            out += [md_escape(line), ""]
+        out += ["| variant | " + " | ".join(md_escape(b) for b in backends) + " |", "|---|" + "---|" * len(backends)]
         for v in variants:
             row = [md_escape(v)]
             for b in backends:
                 c = cells.get((v, b))
-                row.append("<br>".join(md_escape(x) for x in cell_lines(c, rep.reference)) if c else "–")
+                if c is None:
+                    row.append("–")
+                    continue
+                lines = [md_escape(x) for x in cell_lines(c, rep.reference)]
+                lines[0] = f"**{lines[0]}**" if c.fastest else lines[0]
+                row.append("<br>".join(lines))
             out.append("| " + " | ".join(row) + " |")
-        for img in images:
-            if img in (f"bars_{safe_name(workload)}.png", f"history_{safe_name(workload)}.png"):
+        if table := cadence_tables(rep).get(workload):
+            out += [
+                "",
+                "Time per step by evaluation cadence (the price of forcing = every step / once at the end):",
+                "",
+            ]
+            out += md_table(CADENCE_HEAD, table)
+        for kind in ("bars", "history"):
+            if (img := image_name(kind, workload)) in images:
                 out += ["", f"![{md_escape(img)}]({img})"]
     out += ["", f"## Verdicts against {md_escape(rep.baseline) if rep.baseline else 'no baseline'}", ""]
-    if rep.verdicts:
-        out += ["| " + " | ".join(VERDICT_HEAD) + " |", "|" + "---|" * len(VERDICT_HEAD)]
-        out += ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in verdict_rows(rep)]
-    else:
-        out.append("No baseline with benchmarks in common.")
+    out += md_table(VERDICT_HEAD, verdict_rows(rep)) if rep.verdicts else ["No baseline with benchmarks in common."]
+    out += ["", "## Machine", ""]
+    out += md_table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)])
     return "\n".join(out) + "\n"
-
-
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}
-table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.35rem .6rem;vertical-align:top}
-th{background:#f3f3f3;text-align:left}.note{background:#fff4d6;padding:.6rem;border-left:4px solid #e0a800}
-.regressed{background:#fde2e2}.improved{background:#e0f5e0}.inconclusive{background:#f5f5f5}
-.fail{color:#b00020;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
-td small{color:#555}
-"""
-
-
-def html_page(rep: Report, images: dict[str, str]) -> str:
-    e = html.escape
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>mlxbench report: {e(rep.current.label)}"
-        f"</title><style>{CSS}</style></head><body>",
-        f"<h1>mlxbench report: {e(rep.current.label)}</h1>",
-    ]
-    parts += [f"<p class='note'>{e(n)}</p>" for n in rep.notes]
-    parts.append("<h2>Machine</h2><table>")
-    parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in machine_rows(rep.current)]
-    parts.append("</table>")
-    for workload, (variants, backends, cells) in grid(rep).items():
-        parts.append(
-            f"<h2>{e(workload)}</h2><table><tr><th>variant</th>"
-            + "".join(f"<th>{e(b)}</th>" for b in backends)
-            + "</tr>"
-        )
-        for v in variants:
-            parts.append(f"<tr><th>{e(v)}</th>")
-            for b in backends:
-                c = cells.get((v, b))
-                if c is None:
-                    parts.append("<td>–</td>")
-                    continue
-                lines = cell_lines(c, rep.reference)
-                cls = " class='fail'" if c.gates_passed is False else ""
-                parts.append(
-                    f"<td{cls}>{e(lines[0])}" + "".join(f"<br><small>{e(x)}</small>" for x in lines[1:]) + "</td>"
-                )
-            parts.append("</tr>")
-        parts.append("</table>")
-        for name, uri in images.items():
-            if name in (f"bars_{safe_name(workload)}.png", f"history_{safe_name(workload)}.png"):
-                parts.append(f"<img alt='{e(name)}' src='{uri}'>")
-    parts.append(f"<h2>Verdicts against {e(rep.baseline) if rep.baseline else 'no baseline'}</h2>")
-    if rep.verdicts:
-        parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in VERDICT_HEAD) + "</tr>")
-        for row in verdict_rows(rep):
-            parts.append(f"<tr class='{e(row[0])}'>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>")
-        parts.append("</table>")
-    else:
-        parts.append("<p>No baseline with benchmarks in common.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -1,28 +1,27 @@
-"""Reports from saved runs: a workloads x backends matrix, verdicts, machine facts, plots.
+"""The report's data model: a workloads x backends matrix of cells, the gate's verdicts, change points.
 
-Renders Markdown (a GitHub job summary or PR comment), a self-contained HTML page (plots inlined),
-and JSON. Every name that reaches HTML or Markdown is escaped: a benchmark called `<script>` stays
-text.
+Built from saved runs only; renderers (mlxbench.render, mlxbench.render_html), plots (mlxbench.plots)
+and file writing (mlxbench.publish) depend on this module, never the other way round. Verdicts come
+from the regression gate (mlxbench.gate.judge_run) for the table and the history plots alike.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from mlxbench import verdict
+from mlxbench.changepoints import Change, find_changes
 from mlxbench.runs import BadRun, Run
+
+VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")
+MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
+UNIT_WORDS = {"it": "step", "steps": "step", "ops": "op", "exp": "exp"}
 
 
 @dataclass
@@ -34,11 +33,17 @@ class Cell:
     median: float
     ci: tuple[float, float]
     rounds: int
-    accuracy: str = ""  # "metric=value" of the first gate, with pass/fail
+    accuracy: str = ""  # "metric=value" of the first gate
     gates_passed: bool | None = None
     speedup: float | None = None  # reference backend's median / this median
     rate: str = ""  # e.g. "10,498 it/s"
     label: str = ""  # what the number measures, when a workload says (e.g. "eager execution")
+    execution: str = ""  # "eager" | "lazy" | "async" | "" (unknown)
+    cadence: str = ""  # "step" | "end" for training variants
+    per_unit: float = math.nan  # seconds per unit of work (1 / rate)
+    unit: str = ""  # what per_unit counts ("step", "op", ...)
+    memory: dict[str, Any] | None = None  # extra_info["peak_memory"]: bytes, kind, source, over
+    fastest: bool = False  # the fastest backend of its (workload, variant) row
 
 
 @dataclass
@@ -49,10 +54,49 @@ class Report:
     verdicts: list[verdict.Result] = field(default_factory=list)
     baseline: str | None = None
     notes: list[str] = field(default_factory=list)
+    # one {fullname: verdict} per run, runs[0]'s empty: run i judged against run i-1 by the gate
+    history_verdicts: list[dict[str, verdict.Result]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def current(self) -> Run:
         return self.runs[-1]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {v: sum(r.verdict == v for r in self.verdicts) for v in VERDICT_ORDER}
+
+    @property
+    def title(self) -> str:
+        """'mlxbench report — <machine id>, <profile> profile, <date>'."""
+        when = run_time(self.current)
+        date = when.strftime("%Y-%m-%d %H:%M") if when else self.current.label
+        machine = self.current.facts.get("machine_id", "unknown machine")
+        return f"mlxbench report — {machine}, {self.current.profile or 'unknown'} profile, {date}"
+
+    def short(self, name: str) -> str:
+        """'linreg/mlx-cpu eager-step' for a benchmark of the current run (its full name otherwise)."""
+        for c in self.cells:
+            if c.name == name and c.workload != "?":
+                return f"{c.workload}/{c.backend} {c.variant}".rstrip()
+        return name
+
+    def sorted_verdicts(self) -> list[verdict.Result]:
+        return sorted(self.verdicts, key=verdict_order)
+
+
+def verdict_order(v: verdict.Result) -> tuple[int, int, str]:
+    """Regressed, improved, inconclusive (those whose rounds point to a regression first), unchanged."""
+    pointed = {"regressed": 0, "improved": 1}.get(v.indication or "", 2)
+    return VERDICT_ORDER.index(v.verdict), pointed, v.name
+
+
+def run_time(run: Run) -> datetime | None:
+    """When the run was made (its JSON's "datetime"), or None if it does not say."""
+    try:
+        return datetime.fromisoformat(str(run.data.get("datetime")))
+    except ValueError:
+        return None
 
 
 def median_ci(samples: Sequence[float], median: float) -> tuple[float, float]:
@@ -72,7 +116,7 @@ def median_ci(samples: Sequence[float], median: float) -> tuple[float, float]:
     return (low, high) if math.isfinite(low) and math.isfinite(high) else (median, median)
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -83,29 +127,64 @@ def make_cell(b: dict) -> Cell:
     st = b.get("stats")
     if not isinstance(st, dict) or "median" not in st:
         raise BadRun(f"benchmark {name!r} has no median time in its stats: the run is damaged; rerun the benchmarks")
-    median = float(st["median"]) if _finite(st["median"]) and st["median"] >= 0 else math.nan
+    median = float(st["median"]) if finite(st["median"]) and st["median"] >= 0 else math.nan
     data = st.get("data") if isinstance(st.get("data"), list) else []
     gates = [g for g in info.get("gates") or [] if isinstance(g, dict)]
     acc = ""
     if gates:
         g = gates[0]
         metric = str(g.get("metric", "?"))
-        acc = f"{metric}={g['value']:.4g}" if _finite(g.get("value")) else metric
-    rates = ((k, v) for k, v in info.items() if k.endswith("_per_s") and _finite(v))
-    rate = next((f"{v:,.0f} {k.removesuffix('_per_s')}/s" for k, v in rates), "")
+        acc = f"{metric}={g['value']:.4g}" if finite(g.get("value")) else metric
+    rate, per_unit, unit = "", math.nan, ""
+    for key, value in info.items():
+        if key.endswith("_per_s") and finite(value) and value > 0:
+            work = key.removesuffix("_per_s")
+            rate, per_unit, unit = f"{value:,.0f} {work}/s", 1.0 / value, UNIT_WORDS.get(work, work)
+            break
+    memory = info.get("peak_memory")
+    variant = str(info.get("variant", b.get("param") or ""))
+    cadence = str(info.get("cadence") or "")
+    if not cadence and variant.rpartition("-")[2] in ("step", "end") and variant.count("-") == 1:
+        cadence = variant.rpartition("-")[2]
     return Cell(
         name=name,
         workload=info.get("workload", b.get("group") or "?"),
-        variant=str(info.get("variant", b.get("param") or "")),
+        variant=variant,
         backend=info.get("backend", "?"),
         median=median,
         ci=median_ci(data, median) if math.isfinite(median) else (math.nan, math.nan),
-        rounds=int(st["rounds"]) if _finite(st.get("rounds")) else len(data),
+        rounds=int(st["rounds"]) if finite(st.get("rounds")) else len(data),
         accuracy=acc,
         gates_passed=all(g.get("passed") for g in gates) if gates else None,
         rate=rate,
-        label=" / ".join(str(info[k]) for k in ("execution", "placement", "memory") if info.get(k)),
+        label=" / ".join(str(info[k]) for k in ("execution", "placement", "memory") if isinstance(info.get(k), str)),
+        execution=str(info.get("execution") or ""),
+        cadence=cadence,
+        per_unit=per_unit,
+        unit=unit,
+        memory=memory if isinstance(memory, dict) and finite(memory.get("bytes")) else None,
     )
+
+
+def mark_fastest(cells: Sequence[Cell]) -> None:
+    rows: dict[tuple[str, str], list[Cell]] = {}
+    for c in cells:
+        if finite(c.median) and c.median > 0:
+            rows.setdefault((c.workload, c.variant), []).append(c)
+    for row in rows.values():
+        if len(row) > 1:
+            min(row, key=lambda c: c.median).fastest = True
+
+
+def history_verdicts(runs: Sequence[Run]) -> list[dict[str, verdict.Result]]:
+    """Each run judged by the gate against the run before it (earlier runs as its history)."""
+    from mlxbench.gate import RegressionGate, judge_run
+
+    out: list[dict[str, verdict.Result]] = [{}]
+    for i in range(1, len(runs)):
+        gate = RegressionGate.from_runs(runs[i - 1], runs[: i - 1], None)
+        out.append({r.name: r for r in judge_run(gate, runs[i])})
+    return out
 
 
 def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = None) -> Report:
@@ -118,8 +197,10 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     for c in rep.cells:
         if (c.workload, c.variant) in ref and c.median > 0:
             c.speedup = ref[(c.workload, c.variant)] / c.median
+    mark_fastest(rep.cells)
     if rep.current.facts.get("virtual_gpu"):
         rep.notes.append("These timings come from a paravirtual GPU (a hosted macOS VM): correctness only, not gating.")
+    rep.history_verdicts = history_verdicts(rep.runs[:-1]) if len(rep.runs) > 1 else []
     if baseline is None and len(runs) > 1:
         baseline = runs[-2]
     if baseline is not None:
@@ -129,16 +210,57 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
         given = list(runs)
         earlier = given[: given.index(baseline)] if baseline in given else []
         rep.verdicts = judge_run(RegressionGate.from_runs(baseline, earlier, None), rep.current)
+    if len(rep.runs) > 1:
+        rep.history_verdicts.append({v.name: v for v in rep.verdicts})  # the table's verdicts, for the last run
+    rep.changes = find_changes(rep.runs)
     return rep
 
 
 def fmt_time(seconds: float) -> str:
-    if not _finite(seconds) or seconds < 0:  # a time is never negative: such a number means nothing
+    if not finite(seconds) or seconds < 0:  # a time is never negative: such a number means nothing
         return "n/a"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
+
+
+def fmt_bytes(n: float) -> str:
+    if not finite(n) or n < 0:
+        return "n/a"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def memory_words(memory: dict[str, Any] | None) -> str:
+    """'12.3 MiB peak (allocator)', '' when nothing was recorded."""
+    if not memory:
+        return ""
+    return f"{fmt_bytes(memory['bytes'])} {MEMORY_KINDS.get(str(memory.get('kind')), str(memory.get('kind', '')))}"
+
+
+def speed_words(speedup: float | None, reference: str) -> str:
+    """'2.1x faster than numpy' / '31.7x slower than numpy' / 'as fast as numpy'."""
+    if speedup is None or not finite(speedup) or speedup <= 0:
+        return ""
+    if 1 / 1.005 <= speedup <= 1.005:
+        return f"as fast as {reference}"
+    if speedup > 1:
+        return f"{speedup:.3g}x faster than {reference}"
+    return f"{1 / speedup:.3g}x slower than {reference}"
+
+
+def change_words(ratio: float) -> str:
+    """'31% slower', '2.1x faster' (a factor from 1.5x on), 'no change'."""
+    if not finite(ratio) or ratio <= 0:
+        return "n/a"
+    if 1 / 1.005 <= ratio <= 1.005:
+        return "no change"
+    factor = ratio if ratio > 1 else 1 / ratio
+    size = f"{factor - 1:.0%}" if factor < 1.5 else f"{factor:.3g}x"
+    return f"{size} {'slower' if ratio > 1 else 'faster'}"
 
 
 def machine_rows(run: Run) -> list[tuple[str, str]]:
@@ -148,7 +270,7 @@ def machine_rows(run: Run) -> list[tuple[str, str]]:
     threads = {**(f.get("thread_env") or f.get("threads") or {}), "torch": f.get("torch_threads")}
     for pool in (f.get("blas") or {}).get("threadpools") or []:
         threads[pool.get("internal_api") or "?"] = pool.get("num_threads")
-    rows = [
+    return [
         ("machine id", f.get("machine_id", "?")),
         ("CPU", f"{f.get('cpu_model', mi.get('processor', '?'))} ({f.get('cpu_count', '?')} cores)"),
         ("GPU", ", ".join(f.get("gpus") or []) or "none"),
@@ -166,121 +288,13 @@ def machine_rows(run: Run) -> list[tuple[str, str]]:
         ("profile", run.profile or "?"),
         ("run", f"{run.label} ({run.data.get('datetime', '?')}, commit {commit})"),
     ]
-    return rows
-
-
-def to_json(rep: Report) -> dict[str, Any]:
-    return {
-        "runs": [str(r.path) for r in rep.runs],
-        "reference_backend": rep.reference,
-        "baseline": rep.baseline,
-        "machine": rep.current.facts,
-        "notes": rep.notes,
-        "matrix": [c.__dict__ | {"ci": list(c.ci)} for c in rep.cells],
-        "verdicts": [v.as_dict() for v in rep.verdicts],
-    }
-
-
-def contents(rep: Report, formats: Sequence[str]) -> dict[str, bytes]:
-    """Every file a report of these formats consists of: report.{md,html,json}, then the plots."""
-    from mlxbench import plots, render
-
-    images = plots.make_all(rep) if {"md", "html"} & set(formats) else {}  # {filename: png bytes}
-    files: dict[str, bytes] = {}
-    for fmt in dict.fromkeys(formats):
-        if fmt == "json":
-            text = json.dumps(_strict(to_json(rep)), indent=2, default=str, allow_nan=False)
-        elif fmt == "md":
-            text = render.markdown(rep, list(images))
-        else:
-            inline = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
-            text = render.html_page(rep, inline)
-        files[f"report.{fmt}"] = text.encode("utf-8")
-    if "md" in formats:
-        files.update(images)  # Markdown links to the plot files; HTML inlines them
-    return files
-
-
-def write(rep: Report, out: Path, formats: Sequence[str]) -> list[Path]:
-    """Write the report files (and the plots that report.md links) into `out`, all or nothing.
-
-    Refuses before writing anything when any of them exists. Everything is rendered in memory,
-    written into a temporary folder next to `out`, then linked into place one by one, each only if
-    its name is still free; on any failure (or Ctrl-C) the files placed so far, the temporary folder
-    and the folders this call created are removed. Existing files are never changed.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise BadRun(f"--out {out} is a file, not a folder: choose a folder (it is created if missing)")
-    files = contents(rep, formats)
-    existing = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
-    if existing:
-        raise BadRun(
-            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {out}: nothing was "
-            f"written; choose another --out folder or move them away"
-        )
-    created = [d for d in (out, *out.parents) if not d.exists()]
-    placed: list[Path] = []
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_folder(out)
-        try:
-            for name, data in files.items():
-                (tmp / name).write_bytes(data)
-            for name in files:
-                try:
-                    _place(tmp / name, out / name)
-                except FileExistsError:
-                    raise BadRun(f"{out / name} appeared while the report was written: nothing was written") from None
-                placed.append(out / name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException as exc:
-        for path in placed:
-            path.unlink(missing_ok=True)
-        for folder in created:  # innermost first; only the empty ones we made
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        if isinstance(exc, OSError):
-            raise BadRun(
-                f"cannot write the report into {out} ({exc.strerror or exc}): nothing was written; "
-                f"choose a writable --out folder"
-            ) from None
-        raise
-    return placed
-
-
-def _temp_folder(out: Path) -> Path:
-    """A fresh folder next to `out` (inside it when its parent is read-only): an interrupted write
-    leaves no file under a report's name."""
-    try:
-        return Path(tempfile.mkdtemp(prefix=".mlxbench-report-", dir=out.parent))
-    except OSError:
-        return Path(tempfile.mkdtemp(prefix=".mlxbench-report-", dir=out))
-
-
-def _place(src: Path, dst: Path) -> None:
-    """Give `src`'s content the name `dst`, failing with FileExistsError if that name is taken."""
-    try:
-        os.link(src, dst)  # atomic, and never replaces an existing file
-    except FileExistsError:
-        raise
-    except OSError:  # a file system without hard links: exclusive create, then copy
-        with dst.open("xb") as fh:
-            fh.write(src.read_bytes())
-
-
-def _strict(value: Any) -> Any:
-    """`value` with NaN and infinities as None, so report.json is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
 
 
 def safe_name(name: str) -> str:
     """A file-name-safe form of a workload name (for plot files)."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def image_name(kind: str, workload: str) -> str:
+    """The one place plot file names are made: bars_<workload>.png, history_<workload>.png, ..."""
+    return f"{kind}_{safe_name(workload)}.png"

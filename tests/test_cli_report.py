@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -142,8 +145,8 @@ def test_report_names_every_benchmark_and_escapes_names(tmp_path):
     data = json.loads((out / "report.json").read_text())
     assert {c["name"] for c in data["matrix"]} == {"t::a[numpy]", "t::a[mlx-cpu]", EVIL}
     assert {v["name"] for v in data["verdicts"]} == {"t::a[numpy]", "t::a[mlx-cpu]", EVIL}
-    for name in ("t::a[numpy]", "t::a[mlx-cpu]"):
-        assert name in md  # every benchmark appears in the verdict table
+    for name in ("| linreg/numpy eager |", "| linreg/mlx-cpu eager |", "| w&lt;b&gt;/numpy &lt;script&gt;"):
+        assert name in md  # every benchmark appears in the verdict table, by workload/backend variant
     mlx = next(c for c in data["matrix"] if c["backend"] == "mlx-cpu")
     assert mlx["speedup"] == pytest.approx(1 / 3, rel=0.1)  # against the numpy reference
     assert (out / "bars_linreg.png").read_bytes()[:4] == b"\x89PNG"
@@ -178,3 +181,95 @@ def test_compare_uses_the_saved_history_of_the_baseline_folder(tmp_path, capsys)
     cur = write(tmp_path / "cur.json", make_run({"t::a[numpy]": (samples(1.4, 20), INFO)}))
     assert main(["compare", str(tmp_path / "0004_run.json"), cur]) == 1
     assert "of the mean of 4 saved runs" in capsys.readouterr().out
+
+
+def saved_history(folder, factors: dict[str, float], remeasured: dict | None = None) -> str:
+    """Three saved runs of unchanged code in `folder`, and a current run with the given slowdowns."""
+    names = ("t::a[numpy]", "t::b[numpy]", "t::c[numpy]")
+    for i in range(3):
+        write(
+            folder / f"000{i + 1}_x.json", make_run({n: (samples(1.0, 10 * i + k), INFO) for k, n in enumerate(names)})
+        )
+    current = make_run({n: (samples(factors.get(n, 1.0), 40 + k), INFO) for k, n in enumerate(names)})
+    if remeasured:
+        current["benchmarks"][0]["extra_info"] = {**INFO, "verdict": remeasured}
+    return write(folder / "cur.json", current)
+
+
+def test_compare_prints_medians_and_each_reason_once(tmp_path, capsys):
+    cur = saved_history(tmp_path, {"t::a[numpy]": 1.3})
+    assert main(["compare", str(tmp_path / "0003_x.json"), cur]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("  regressed"))
+    assert re.search(r"t::a\[numpy\]  1 s -> 1\.\d+ s \(2\d% slower\)  \[saved runs\]$", line)
+    assert out.count("sees changes >= ") == 3  # in each verdict's reason, not repeated on its first line
+    assert out.count("of the mean of 3 saved runs") == 3  # once per benchmark, never twice
+
+
+def test_compare_only_changed_and_the_recorded_remeasure(tmp_path, capsys):
+    saved = {"verdict": "regressed", "reasons": ["median x1.300 ...", "re-measured: regressed, median x1.290 ..."]}
+    cur = saved_history(tmp_path, {"t::a[numpy]": 1.3, "t::b[numpy]": 0.7}, saved)
+    assert main(["compare", str(tmp_path / "0003_x.json"), cur, "--only-changed"]) == 1
+    out = capsys.readouterr().out
+    assert "1 regressed, 1 improved, " in out
+    assert "t::a[numpy]" in out and "t::b[numpy]" in out and "t::c[numpy]" not in out.split("\n", 1)[1].split("(1 ")[0]
+    assert "(1 unchanged or inconclusive not shown: --only-changed)" in out
+    assert "in-pytest gate at run time: regressed" in out and "re-measured: regressed, median x1.290" in out
+
+
+def test_compare_into_a_closed_pipe_exits_quietly(tmp_path):
+    names = [f"t::bench_{i:03d}[numpy]" for i in range(400)]  # more output than a pipe holds
+    base = write(tmp_path / "base.json", make_run({n: (samples(1.0, i, 5), INFO) for i, n in enumerate(names)}))
+    cur = write(tmp_path / "cur.json", make_run({n: (samples(1.0, 500 + i, 5), INFO) for i, n in enumerate(names)}))
+    cmd = f"{sys.executable} -m mlxbench compare {base} {cur} | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith("mlxbench verdicts against") and done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert done.stderr == ""
+
+
+def test_report_summary_format_has_tables_and_no_image(tmp_path):
+    runs = [write(tmp_path / f"000{i}_a.json", make_run({"t::a[numpy]": (samples(1.0, i), INFO)})) for i in (1, 2)]
+    out = tmp_path / "rep"
+    assert main(["report", *runs, "--out", str(out), "--format", "summary"]) == 0
+    assert [p.name for p in out.iterdir()] == ["summary.md"]
+    text = (out / "summary.md").read_text()
+    assert "| variant | numpy |" in text and "![" not in text and ".png" not in text
+
+
+def machine(storage, name: str, cpu: str, factor: float, profile: str = "seed") -> None:
+    folder = storage / name
+    folder.mkdir(parents=True)
+    facts = {**FACTS, "machine_id": name, "cpu_model": cpu}
+    bench = {
+        "t::a[numpy]": (samples(1.0 * factor, 1), INFO),
+        "t::a[mlx-cpu]": (samples(0.5 * factor, 2), {**INFO, "backend": "mlx-cpu"}),
+    }
+    write(folder / "0001_old.json", make_run({"t::a[numpy]": (samples(9.0, 3), INFO)}, facts, profile))
+    write(folder / "0002_new.json", make_run(bench, facts, profile))
+
+
+def test_machines_side_by_side(tmp_path, capsys):
+    storage = tmp_path / "baselines"
+    machine(storage, "Box-A", "AMD EPYC", 1.0)
+    machine(storage, "Box-B", "Intel Xeon", 0.5)
+    machine(storage, "Box-C", "Apple M3", 0.1, profile="ci")  # no seed run: left out, said why
+    out = tmp_path / "rep"
+    assert main(["--storage", str(storage), "report", "--machines", "--out", str(out)]) == 0
+    assert "Box-C: no saved run of the seed profile (it has: ci)" in capsys.readouterr().err
+    assert {p.name for p in out.iterdir()} == {
+        "machines.md",
+        "machines-summary.md",
+        "machines.html",
+        "machines.json",
+        "machines_linreg.png",
+    }
+    md = (out / "machines.md").read_text()
+    assert "| CPU | AMD EPYC (2 cores) | Intel Xeon (2 cores) |" in md
+    assert "- **Box-B · mlx-cpu: fastest in 1 of 1 variant (eager)**" in md
+    assert re.search(r"\| eager \| Box-B \| 5\d\d ms \| 2\d\d ms ★ fastest \|", md)
+    data = json.loads((out / "machines.json").read_text())
+    assert data["workloads"]["linreg"]["fastest"]["eager"] == {"machine": "Box-B", "backend": "mlx-cpu"}
+    assert len(data["workloads"]["linreg"]["medians"]) == 4  # the last seed run of each: not 0001_old
+    assert main(["--storage", str(storage), "report", "--machines", "Box-A", "Nope", "--out", str(tmp_path / "x")]) == 2
+    assert "no machine folder" in capsys.readouterr().err and not (tmp_path / "x").exists()

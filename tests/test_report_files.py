@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import make_run
-from mlxbench import plots, report
+from mlxbench import plots, publish, report
 from mlxbench.runs import BadRun, Run
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
@@ -28,7 +28,7 @@ def two_runs(tmp_path: Path) -> list[Run]:
 def test_every_file_lands_and_report_json_is_strict(tmp_path):
     rep = report.build(two_runs(tmp_path))
     out = tmp_path / "deep" / "rep"
-    written = report.write(rep, out, ["md", "html", "json"])
+    written = publish.write(rep, out, ["md", "html", "json"])
     names = sorted(p.name for p in written)
     assert names == sorted(p.name for p in out.iterdir())
     assert {"report.md", "report.html", "report.json", "bars_linreg.png", "history_linreg.png"} == set(names)
@@ -45,7 +45,7 @@ def test_every_file_lands_and_report_json_is_strict(tmp_path):
 def test_an_interrupted_write_leaves_nothing_and_can_be_rerun(tmp_path, monkeypatch, failing):
     rep = report.build(two_runs(tmp_path))
     out = tmp_path / "rep"
-    real, calls = report._place, []
+    real, calls = publish._place, []
 
     def interrupted(src: Path, dst: Path) -> None:
         calls.append(dst.name)
@@ -53,29 +53,29 @@ def test_an_interrupted_write_leaves_nothing_and_can_be_rerun(tmp_path, monkeypa
             raise KeyboardInterrupt
         real(src, dst)
 
-    monkeypatch.setattr(report, "_place", interrupted)
+    monkeypatch.setattr(publish, "_place", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        report.write(rep, out, ["md", "html", "json"])
+        publish.write(rep, out, ["md", "html", "json"])
     assert not out.exists()  # the folder it made is gone, with every file placed before the interrupt
     assert [p.name for p in tmp_path.iterdir()] == []
-    monkeypatch.setattr(report, "_place", real)
-    assert len(report.write(rep, out, ["md", "html", "json"])) == 5
+    monkeypatch.setattr(publish, "_place", real)
+    assert len(publish.write(rep, out, ["md", "html", "json"])) == 5
 
 
 def test_a_file_that_appears_meanwhile_is_kept_and_nothing_else_is_written(tmp_path, monkeypatch):
     rep = report.build(two_runs(tmp_path))
     out = tmp_path / "rep"
     out.mkdir()
-    real = report._place
+    real = publish._place
 
     def racing(src: Path, dst: Path) -> None:
         if dst.name == "report.json":
             dst.write_text("someone else's")
         real(src, dst)
 
-    monkeypatch.setattr(report, "_place", racing)
+    monkeypatch.setattr(publish, "_place", racing)
     with pytest.raises(BadRun, match=r"report\.json appeared while the report was written: nothing was written"):
-        report.write(rep, out, ["md", "html", "json"])
+        publish.write(rep, out, ["md", "html", "json"])
     assert [p.name for p in out.iterdir()] == ["report.json"]
     assert (out / "report.json").read_text() == "someone else's"
 
@@ -85,10 +85,10 @@ def test_html_only_does_not_touch_a_users_plot(tmp_path):
     out = tmp_path / "rep"
     out.mkdir()
     (out / "bars_linreg.png").write_bytes(b"mine")
-    assert [p.name for p in report.write(rep, out, ["html"])] == ["report.html"]  # plots are inlined
+    assert [p.name for p in publish.write(rep, out, ["html"])] == ["report.html"]  # plots are inlined
     assert (out / "bars_linreg.png").read_bytes() == b"mine"
     with pytest.raises(BadRun, match=r"bars_linreg\.png already exists in .*nothing was written"):
-        report.write(rep, out, ["md"])
+        publish.write(rep, out, ["md"])
     assert sorted(p.name for p in out.iterdir()) == ["bars_linreg.png", "report.html"]
 
 

@@ -1,0 +1,215 @@
+"""Machines side by side: per workload, a (variant, machine) x backend table of medians, the fastest
+machine + backend of each variant, the facts that explain the numbers, and grouped bars.
+
+Each machine is the last saved run of one profile in its folder under the baseline storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlxbench.publish import dumps, strict
+from mlxbench.render import md_escape, md_table
+from mlxbench.report import Cell, fmt_time, image_name, machine_rows, make_cell
+from mlxbench.runs import BadRun, Run, load_folder
+
+FILES = {"md": "machines.md", "summary": "machines-summary.md", "html": "machines.html", "json": "machines.json"}
+
+
+@dataclass
+class Machines:
+    profile: str
+    runs: dict[str, Run]  # machine id (folder name) -> its last run of the profile
+    cells: dict[str, list[Cell]]  # machine id -> cells of that run
+    skipped: list[str]  # why a folder gave no run
+
+    def workloads(self) -> list[str]:
+        return list(dict.fromkeys(c.workload for cells in self.cells.values() for c in cells))
+
+    def table(self, workload: str) -> tuple[list[str], list[str], dict[tuple[str, str, str], Cell]]:
+        """(variants, backends, {(variant, machine, backend): cell})."""
+        variants, backends, found = [], [], {}
+        for machine, cells in self.cells.items():
+            for c in cells:
+                if c.workload != workload:
+                    continue
+                variants += [c.variant] if c.variant not in variants else []
+                backends += [c.backend] if c.backend not in backends else []
+                found[(c.variant, machine, c.backend)] = c
+        return variants, backends, found
+
+    def fastest(self, workload: str) -> dict[str, tuple[str, str]]:
+        """variant -> (machine, backend) with the lowest median."""
+        variants, _, found = self.table(workload)
+        out = {}
+        for v in variants:
+            timed = [
+                (c.median, m, b) for (vv, m, b), c in found.items() if vv == v and c.median == c.median and c.median > 0
+            ]
+            if timed:
+                _, m, b = min(timed)
+                out[v] = (m, b)
+        return out
+
+
+def load(storage: Path, names: Sequence[str], profile: str) -> Machines:
+    """The last `profile` run of each named machine folder (all folders under `storage` if none named)."""
+    if names:
+        folders = [storage / n for n in names]
+        missing = [str(f) for f in folders if not f.is_dir()]
+        if missing:
+            known = ", ".join(sorted(p.name for p in storage.iterdir() if p.is_dir())) if storage.is_dir() else "none"
+            raise BadRun(f"no machine folder {', '.join(missing)}; machine folders in {storage}: {known}")
+    else:
+        folders = sorted(p for p in storage.iterdir() if p.is_dir()) if storage.is_dir() else []
+    runs, skipped = {}, []
+    for folder in folders:
+        saved, bad = load_folder(folder)
+        skipped += [f"unreadable saved run, left out: {exc}" for exc in bad]
+        chosen = [r for r in saved if r.profile == profile]
+        if chosen:
+            runs[folder.name] = chosen[-1]
+        else:
+            profiles = sorted({str(r.profile) for r in saved})
+            skipped.append(
+                f"{folder.name}: no saved run of the {profile} profile (it has: {', '.join(profiles) or 'none'})"
+            )
+    if not runs:
+        raise BadRun(
+            f"no machine under {storage} has a saved run of the {profile} profile "
+            f"({'; '.join(skipped) or 'no folders'}): "
+            "name machine folders that hold such runs, or choose another --profile"
+        )
+    cells = {}
+    for machine, run in runs.items():
+        try:
+            cells[machine] = [make_cell(b) for b in run.data["benchmarks"]]
+        except BadRun as exc:
+            raise BadRun(f"{run.path}: {exc}") from None
+    return Machines(profile, runs, cells, skipped)
+
+
+def fastest_tally(ms: Machines, workload: str) -> list[str]:
+    """'Linux-... · numpy: fastest in 14 of 18 variants', most wins first."""
+    best = ms.fastest(workload)
+    wins: dict[tuple[str, str], list[str]] = {}
+    for v, pair in best.items():
+        wins.setdefault(pair, []).append(v)
+    n = len(ms.table(workload)[0])
+    return [
+        f"{m} · {b}: fastest in {len(vs)} of {n} variant{'s' * (n != 1)}"
+        + (f" ({', '.join(vs)})" if len(vs) <= 3 else "")
+        for (m, b), vs in sorted(wins.items(), key=lambda kv: -len(kv[1]))
+    ]
+
+
+def rows(ms: Machines, workload: str) -> tuple[list[str], list[list[str]]]:
+    """Head and rows of a workload's table: variant, machine, then one column per backend."""
+    variants, backends, found = ms.table(workload)
+    best = ms.fastest(workload)
+    out = []
+    for v in variants:
+        for m in ms.runs:
+            if not any((v, m, b) in found for b in backends):
+                continue
+            row = [v, m]
+            for b in backends:
+                c = found.get((v, m, b))
+                row.append("–" if c is None else fmt_time(c.median) + (" ★ fastest" if best.get(v) == (m, b) else ""))
+            out.append(row)
+    return ["variant", "machine", *backends], out
+
+
+def fact_rows(ms: Machines) -> tuple[list[str], list[list[str]]]:
+    keys = ("CPU", "GPU", "frameworks", "BLAS", "threads", "python", "run")
+    facts = {m: dict(machine_rows(run)) for m, run in ms.runs.items()}
+    return ["fact", *ms.runs], [[k, *(facts[m].get(k, "?") for m in ms.runs)] for k in keys]
+
+
+def title(ms: Machines) -> str:
+    return f"mlxbench machines side by side — {len(ms.runs)} machine{'s' * (len(ms.runs) != 1)}, {ms.profile} profile"
+
+
+def markdown(ms: Machines, images: Sequence[str]) -> str:
+    out = [f"# {md_escape(title(ms))}", ""]
+    out += [f"> {md_escape(s)}" for s in ms.skipped]
+    out += ["", "## Machines", "", *md_table(*fact_rows(ms))]
+    for w in ms.workloads():
+        out += ["", f"## {md_escape(w)}", ""]
+        out += [f"- **{md_escape(line)}**" for line in fastest_tally(ms, w)]
+        out += ["", *md_table(*rows(ms, w))]
+        if (img := image_name("machines", w)) in images:
+            out += ["", f"![{md_escape(img)}]({img})"]
+    return "\n".join(out) + "\n"
+
+
+def html_page(ms: Machines, images: dict[str, str]) -> str:
+    from mlxbench.render_html import CSS, table
+
+    e = html.escape
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title(ms))}</title>"
+        f"<style>{CSS}</style></head><body>"
+    ]
+    parts.append(f"<h1>{e(title(ms))}</h1>")
+    parts += [f"<p class='note'>{e(s)}</p>" for s in ms.skipped]
+    parts += ["<h2>Machines</h2>", table(*fact_rows(ms))]
+    for w in ms.workloads():
+        parts.append(f"<h2>{e(w)}</h2><ul>")
+        parts += [f"<li><b>{e(line)}</b></li>" for line in fastest_tally(ms, w)]
+        parts += ["</ul>", table(*rows(ms, w))]
+        if (img := image_name("machines", w)) in images:
+            parts.append(f"<img alt='{e(img)}' src='{images[img]}'>")
+    return "\n".join([*parts, "</body></html>"])
+
+
+def to_json(ms: Machines) -> dict:
+    return {
+        "title": title(ms),
+        "profile": ms.profile,
+        "machines": {m: {"run": str(r.path), "facts": r.facts} for m, r in ms.runs.items()},
+        "skipped": ms.skipped,
+        "workloads": {
+            w: {
+                "fastest": {v: {"machine": m, "backend": b} for v, (m, b) in ms.fastest(w).items()},
+                "medians": [
+                    {"variant": v, "machine": m, "backend": b, "median": c.median, "ci": list(c.ci)}
+                    for (v, m, b), c in ms.table(w)[2].items()
+                ],
+            }
+            for w in ms.workloads()
+        },
+    }
+
+
+def contents(ms: Machines, formats: Sequence[str]) -> dict[str, bytes]:
+    from mlxbench import plots
+
+    images = {}
+    if {"md", "html"} & set(formats):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        for w in ms.workloads():
+            variants, backends, found = ms.table(w)
+            series = [f"{m} · {b}" for m in ms.runs for b in backends if any((v, m, b) in found for v in variants)]
+            values = {(v, f"{m} · {b}"): c.median for (v, m, b), c in found.items()}
+            images[image_name("machines", w)] = plots.machines_bars(w, variants, series, values)
+    files = {}
+    for fmt in dict.fromkeys(formats):
+        if fmt == "json":
+            text = dumps(strict(to_json(ms)))
+        elif fmt in ("md", "summary"):
+            text = markdown(ms, list(images) if fmt == "md" else [])
+        else:
+            text = html_page(
+                ms, {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
+            )
+        files[FILES[fmt]] = text.encode("utf-8")
+    if "md" in formats:
+        files.update(images)
+    return files

@@ -1,0 +1,151 @@
+"""Report files: what a report of given formats consists of, and writing them all or nothing.
+
+Formats: `md` (report.md, linking the PNG plots written beside it), `summary` (summary.md: tables
+only, no image, for a GitHub job summary), `html` (report.html, plots inlined) and `json`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlxbench import cadence
+from mlxbench.report import Report, memory_words
+from mlxbench.runs import BadRun
+
+FORMATS = ("md", "summary", "html", "json")
+FILE_NAMES = {"md": "report.md", "summary": "summary.md", "html": "report.html", "json": "report.json"}
+
+
+def to_json(rep: Report) -> dict[str, Any]:
+    return {
+        "title": rep.title,
+        "runs": [str(r.path) for r in rep.runs],
+        "reference_backend": rep.reference,
+        "baseline": rep.baseline,
+        "machine": rep.current.facts,
+        "notes": rep.notes,
+        "counts": rep.counts,
+        "matrix": [c.__dict__ | {"ci": list(c.ci), "memory_words": memory_words(c.memory)} for c in rep.cells],
+        "verdicts": [v.as_dict() for v in rep.sorted_verdicts()],
+        "cadence": [row.as_dict() for row in cadence.rows(rep)],
+        "change_points": [c.__dict__ | {"sentence": c.sentence()} for c in rep.changes],
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(strict(value), indent=2, default=str, allow_nan=False)
+
+
+def contents(rep: Report, formats: Sequence[str]) -> dict[str, bytes]:
+    """Every file a report of these formats consists of: the reports, then the plots report.md links."""
+    from mlxbench import plots, render, render_html
+
+    images = plots.make_all(rep) if {"md", "html"} & set(formats) else {}  # {filename: png bytes}
+    files: dict[str, bytes] = {}
+    for fmt in dict.fromkeys(formats):
+        if fmt == "json":
+            text = dumps(to_json(rep))
+        elif fmt == "md":
+            text = render.markdown(rep, list(images))
+        elif fmt == "summary":
+            text = render.markdown(rep, [])
+        else:
+            inline = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
+            text = render_html.html_page(rep, inline)
+        files[FILE_NAMES[fmt]] = text.encode("utf-8")
+    if "md" in formats:
+        files.update(images)  # Markdown links to the plot files; HTML inlines them
+    return files
+
+
+def write(rep: Report, out: Path, formats: Sequence[str]) -> list[Path]:
+    """Write the report files (and the plots that report.md links) into `out`, all or nothing."""
+    return write_files(contents(rep, formats), out)
+
+
+def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
+    """Write `files` ({name: bytes}) into `out`, all or nothing.
+
+    Refuses before writing anything when any of them exists. Everything is written into a temporary
+    folder next to `out`, then linked into place one by one, each only if its name is still free; on
+    any failure (or Ctrl-C) the files placed so far, the temporary folder and the folders this call
+    created are removed. Existing files are never changed.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadRun(f"--out {out} is a file, not a folder: choose a folder (it is created if missing)")
+    existing = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
+    if existing:
+        raise BadRun(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {out}: nothing was "
+            f"written; choose another --out folder or move them away"
+        )
+    created = [d for d in (out, *out.parents) if not d.exists()]
+    placed: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_folder(out)
+        try:
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
+            for name in files:
+                try:
+                    _place(tmp / name, out / name)
+                except FileExistsError:
+                    raise BadRun(f"{out / name} appeared while the report was written: nothing was written") from None
+                placed.append(out / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        for folder in created:  # innermost first; only the empty ones we made
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(exc, OSError):
+            raise BadRun(
+                f"cannot write the report into {out} ({exc.strerror or exc}): nothing was written; "
+                f"choose a writable --out folder"
+            ) from None
+        raise
+    return placed
+
+
+def _temp_folder(out: Path) -> Path:
+    """A fresh folder next to `out` (inside it when its parent is read-only): an interrupted write
+    leaves no file under a report's name."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=".mlxbench-report-", dir=out.parent))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=".mlxbench-report-", dir=out))
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Give `src`'s content the name `dst`, failing with FileExistsError if that name is taken."""
+    try:
+        os.link(src, dst)  # atomic, and never replaces an existing file
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: exclusive create, then copy
+        with dst.open("xb") as fh:
+            fh.write(src.read_bytes())
+
+
+def strict(value: Any) -> Any:
+    """`value` with NaN and infinities as None, so report.json is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value

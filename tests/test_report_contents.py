@@ -1,0 +1,168 @@
+"""What a report says: the summary at the top, the fastest backend, method labels, the cadence table,
+peak memory, change points, and the history plot's verdicts being the gate's."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FACTS, make_run
+from mlxbench import cadence, changepoints, publish, render, report
+from mlxbench.runs import Run
+
+
+def samples(center: float, seed: int, n: int = 10) -> list[float]:
+    return list(center * np.random.default_rng(seed).lognormal(0, 0.02, n))
+
+
+def info(workload: str, variant: str, backend: str, **extra) -> dict:
+    return {"workload": workload, "variant": variant, "backend": backend, **extra}
+
+
+def runs_with_history(tmp_path: Path, last: dict[str, float], n: int = 4) -> list[Run]:
+    """`n` saved runs of unchanged code (one process each), then a run with the given factors."""
+    names = {"t::a[numpy]": (1.0, "numpy"), "t::a[mlx-cpu]": (3.0, "mlx-cpu"), "t::a[torch-cpu]": (2.0, "torch-cpu")}
+    out = []
+    for i in range(n + 1):
+        bench = {
+            name: (samples(center * (last.get(name, 1.0) if i == n else 1.0), 10 * i + k), info("w", "v", backend))
+            for k, (name, (center, backend)) in enumerate(names.items())
+        }
+        data = make_run(bench, profile="seed")
+        data["datetime"] = f"2026-11-{10 + i:02d}T06:00:00+00:00"
+        out.append(Run(tmp_path / f"{i + 1:04d}_r.json", data))
+    return out
+
+
+@pytest.fixture
+def history_report(tmp_path: Path) -> report.Report:
+    # numpy 40% slower (regressed), mlx-cpu 40% faster (improved), torch-cpu unchanged
+    return report.build(runs_with_history(tmp_path, {"t::a[numpy]": 1.4, "t::a[mlx-cpu]": 0.6}))
+
+
+def test_summary_at_the_top_with_regressions_first(history_report):
+    md = render.markdown(history_report, [])
+    assert history_report.title == "mlxbench report — Test-Box, seed profile, 2026-11-14 06:00"
+    assert md.startswith("# mlxbench report — Test-Box, seed profile, 2026-11-14 06:00")
+    top = md[: md.index("\n## ")]  # everything before the first section
+    assert "**Machine:** Test-Box" in top
+    assert "1 regressed, 1 improved, 0 inconclusive, 1 unchanged" in top
+    regressed, improved = top.index("regressed: w/numpy v"), top.index("improved: w/mlx-cpu v")
+    assert regressed < improved
+    assert re.search(r"w/numpy v: 1 s → 1\.\d+ s \(3\d% slower; saved runs\)", top)
+    assert re.search(r"w/mlx-cpu v: 3\.\d+ s → 1\.\d+ s \(1\.\d+x faster; saved runs\)", top)
+    assert "![" not in md  # a job summary shows no image
+
+
+def test_verdict_rows_name_the_method_its_interval_and_what_it_sees(history_report, tmp_path):
+    rows = {r[1]: r for r in render.verdict_rows(history_report)}
+    row = rows["w/numpy v"]
+    assert row[0] == "regressed" and "prediction interval" in row[4] and row[5].startswith("t-test p=")
+    assert row[6] == "saved runs" and row[7].startswith("changes >= ")
+    two = report.build(runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=1))  # one earlier run: rounds only
+    row = {r[1]: r for r in render.verdict_rows(two)}["w/numpy v"]
+    assert row[0] == "inconclusive (rounds point to regressed)"
+    assert "bootstrap CI" in row[4] and row[5].startswith("Mann-Whitney p=") and row[6] == "rounds of one process"
+
+
+def test_fastest_backend_is_marked_and_speedups_read_as_words(history_report):
+    cells = {c.backend: c for c in history_report.cells}
+    assert [b for b, c in cells.items() if c.fastest] == ["numpy"]  # 1.4 s, against mlx-cpu's 1.8 and torch's 2
+    md = render.markdown(history_report, [])
+    assert "Fastest: numpy (1 of 1 variant)" in md
+    assert render.cell_lines(cells["numpy"], "numpy")[1] == "★ fastest"
+    assert re.fullmatch(r"1\.4\dx slower than numpy", render.cell_lines(cells["torch-cpu"], "numpy")[1])
+    assert report.speed_words(1 / 31.7, "numpy") == "31.7x slower than numpy"
+    assert report.speed_words(2.1, "numpy") == "2.1x faster than numpy"
+
+
+def test_history_plot_marks_the_gates_verdicts(history_report):
+    last = history_report.history_verdicts[-1]
+    assert {n: v.verdict for n, v in last.items()} == {v.name: v.verdict for v in history_report.verdicts}
+    assert last["t::a[numpy]"].verdict == "regressed" and last["t::a[numpy]"].method == "history"
+    assert all(not v.regressed for verdicts in history_report.history_verdicts[:-1] for v in verdicts.values())
+    from mlxbench import plots
+
+    assert plots.history(history_report, "w")[:4] == b"\x89PNG"
+
+
+def training_run(tmp_path: Path) -> Run:
+    mem = {"bytes": 12 * 2**20, "kind": "peak", "source": "mx.get_peak_memory", "over": "one measured call"}
+    rss = {"bytes": 3 * 2**30, "kind": "process_peak", "source": "/proc/self/status", "over": "one measured call"}
+    bench = {
+        "t::l[mlx-cpu-compiled-step]": (
+            samples(2.0, 1),
+            info(
+                "linreg", "compiled-step", "mlx-cpu", execution="lazy", cadence="step", it_per_s=500.0, peak_memory=mem
+            ),
+        ),
+        "t::l[mlx-cpu-compiled-end]": (
+            samples(1.0, 2),
+            info("linreg", "compiled-end", "mlx-cpu", execution="lazy", cadence="end", it_per_s=1000.0),
+        ),
+        "t::l[numpy-eager-step]": (
+            samples(0.5, 3),
+            info("linreg", "eager-step", "numpy", execution="eager", cadence="step", it_per_s=2000.0, peak_memory=rss),
+        ),
+    }
+    return Run(tmp_path / "0001_t.json", make_run(bench, profile="seed"))
+
+
+def test_cadence_table_gives_the_price_of_forcing(tmp_path):
+    rep = report.build([training_run(tmp_path)])
+    rows = {(r.backend, r.mode): r for r in cadence.rows(rep)}
+    assert rows[("mlx-cpu", "compiled")].price == pytest.approx(2.0)
+    assert rows[("numpy", "eager")].end is None and rows[("numpy", "eager")].eager
+    md = render.markdown(rep, [])
+    assert "| mlx-cpu | compiled | 2 ms/step | 1 ms/step | x2 |" in md
+    assert "| numpy | eager | 500 µs/step | skipped: eager, same program | — |" in md
+    data = json.loads(publish.dumps(publish.to_json(rep)))
+    assert {"backend": "numpy", "mode": "eager", "end_skipped": True}.items() <= data["cadence"][1].items()
+    assert data["cadence"][0]["price_of_forcing"] == pytest.approx(2.0)
+
+
+def test_peak_memory_in_cells_and_json(tmp_path):
+    rep = report.build([training_run(tmp_path)])
+    md = render.markdown(rep, [])
+    assert "12 MiB peak (allocator)" in md and "3 GiB process peak RSS" in md
+    assert report.memory_words({"bytes": 2048, "kind": "current"}) == "2 KiB held after the call"
+    data = json.loads(publish.dumps(publish.to_json(rep)))
+    step = next(c for c in data["matrix"] if c["variant"] == "compiled-step")
+    assert step["memory"]["bytes"] == 12 * 2**20 and step["memory_words"] == "12 MiB peak (allocator)"
+
+
+def test_change_point_detection_finds_a_step_and_ignores_noise():
+    rng = np.random.default_rng(7)
+    noise = np.log(rng.lognormal(0, 0.05, 16))
+    assert changepoints.detect(noise) == []
+    step = noise.copy()
+    step[9:] += math.log(1.2)
+    assert changepoints.detect(step) == [9]
+    assert changepoints.detect(step[:5]) == []  # too few runs to tell
+
+
+def test_change_points_name_the_version_that_changed(tmp_path):
+    runs = []
+    for i in range(10):
+        slow = 1.2 if i >= 6 else 1.0
+        facts = {**FACTS, "versions": {**FACTS["versions"], "mlx": "0.32.4" if i >= 6 else "0.32.3"}}
+        center = slow * float(np.random.default_rng(100 + i).lognormal(0, 0.03))
+        data = make_run({"t::l[mlx-gpu]": (samples(center, i), info("linreg", "eager", "mlx-gpu"))}, facts, "seed")
+        data["datetime"] = f"2026-11-{10 + i:02d}T06:00:00"
+        runs.append(Run(tmp_path / f"{i + 1:04d}_r.json", data))
+    rep = report.build(runs)
+    assert [(c.index, c.run) for c in rep.changes] == [(6, "0007")]
+    sentence = rep.changes[0].sentence()
+    assert (
+        sentence.startswith("linreg/mlx-gpu eager got 2")
+        and "% slower at run 0007 when mlx went 0.32.3 -> 0.32.4" in sentence
+    )
+    assert render.md_escape(sentence) in render.markdown(rep, [])
+    from mlxbench import plots
+
+    assert plots.history(rep, "linreg")[:4] == b"\x89PNG"
