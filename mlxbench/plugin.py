@@ -235,6 +235,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     if gate is not None and gate.problem(held_benchmarks(config)) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure
     bsession = getattr(config, "_benchmarksession", None)
+    if bsession is not None:  # a benchmark interrupted before its first timed round has nothing to save
+        bsession.benchmarks[:] = [b for b in bsession.benchmarks if saving.has_timings(b)]
     if bsession is not None and session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         folder = storage_folder(config) if is_file_storage(config) else Path.cwd()
         config.stash[diverted_key] = (

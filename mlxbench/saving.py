@@ -74,6 +74,14 @@ def install(bsession: Any) -> None:
     storage.save = save
 
 
+def has_timings(benchmark: Any) -> bool:
+    """Whether a pytest-benchmark fixture recorded at least one timed round."""
+    stats = getattr(benchmark, "stats", None)  # a session holds Metadata objects; their .stats holds the rounds
+    if stats is not None and not hasattr(stats, "data"):
+        stats = getattr(stats, "stats", None)
+    return bool(getattr(stats, "data", None))
+
+
 def divert_incomplete(bsession: Any, exitstatus: int, folder: Path) -> list[Path]:
     """For a session that did not end cleanly: send its run JSON (saved run and --benchmark-json) to
     `.partial` files that nothing reads as a run. Returns where they will go."""
