@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,33 @@ class MemoryReading:
     bytes: int
     kind: Literal["peak", "current", "process_peak"]
     source: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How much memory a device can still give, as the framework or the OS tells it (before allocating)."""
+
+    bytes: int
+    source: str
+
+
+def host_available() -> Capacity | None:
+    """The host's available memory: /proc/meminfo MemAvailable (Linux), else os.sysconf's free pages."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return Capacity(int(line.split()[1]) * 1024, "/proc/meminfo MemAvailable")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        pages, page = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # macOS has no SC_AVPHYS_PAGES; Windows no sysconf
+        try:
+            pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+        return Capacity(pages * page, "os.sysconf SC_PHYS_PAGES (total: the OS tells no free figure)")
+    return Capacity(pages * page, "os.sysconf SC_AVPHYS_PAGES")
 
 
 def _status_kib(field: str) -> int | None:
@@ -163,6 +191,11 @@ class Backend:
     def peak_memory(self) -> MemoryReading | None:
         """Memory since `reset_peak_memory`, or None where neither the framework nor the OS can tell."""
         return self._host_peak().read() if self.device == "cpu" else None
+
+    def memory_available(self) -> Capacity | None:
+        """Memory this backend's device can still allocate, asked before a sweep point allocates; None
+        where nobody can tell. Default: the host's available memory for host devices."""
+        return host_available() if self.device == "cpu" else None
 
     def _host_peak(self) -> HostPeak:
         if "_host" not in self.__dict__:
