@@ -35,9 +35,10 @@ class Spec:
     seed: int = 0
     # float32 adds: the dependent chain accumulates rounding of 100 adds, ~100 * 6e-8 relative.
     max_rel_error: float = 1e-5
+    sweep: bool = False  # the sizes are a sweep axis (extra_info["size"], skips of unaffordable points)
 
 
-PROFILES = {"seed": Spec(), "ci": Spec(rounds=5), "sweep": Spec(rounds=10)}  # sweep: the chains below, by size
+PROFILES = {"seed": Spec(), "ci": Spec(rounds=5), "sweep": Spec(rounds=10, sweep=True)}  # sweep: the chains, by size
 
 SEED_VARIANTS = ("seed-lazy", "seed-forced")
 VARIANTS = SEED_VARIANTS + tuple(
@@ -79,7 +80,7 @@ class LazyEval(ProfiledWorkload):
     sweep_variants = SWEEP_VARIANTS
 
     def size(self, spec: Spec, variant: str) -> Size | None:
-        if variant in SEED_VARIANTS:
+        if not spec.sweep or variant in SEED_VARIANTS:
             return None
         chain, n, mode = parse(variant, spec)
         return Size(
