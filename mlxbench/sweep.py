@@ -40,6 +40,7 @@ class Line:
     backend: str
     unit: str  # what `work` counts: flop, exp, adds
     points: list[Point] = field(default_factory=list)
+    memory_kind: str = ""  # what peak_bytes are (mlxbench.backends.MemoryReading.kind), e.g. process_peak
 
     @property
     def key(self) -> Key:
@@ -109,9 +110,11 @@ def lines(benchmarks: Iterable[dict[str, Any]]) -> list[Line]:
         median, low, high, rounds = _interval(bench)
         if not (median > 0 and math.isfinite(median)):
             continue
-        peak = (info.get("peak_memory") or {}).get("bytes")
+        memory = info.get("peak_memory") or {}
+        peak = memory.get("bytes")
         key = (info.get("workload", "?"), size["series"], size["axis"], info.get("backend", "?"))
         line = found.setdefault(key, Line(*key, unit=size.get("unit", "")))
+        line.memory_kind = memory.get("kind") or line.memory_kind
         line.points = [p for p in line.points if p.value != size["value"]]
         line.points.append(Point(int(size["value"]), float(size["work"]), median, low, high, peak, rounds))
     for line in found.values():

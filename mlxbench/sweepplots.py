@@ -130,6 +130,14 @@ def memory_plot(lines: Sequence[Line]) -> bytes | None:
     ax.set_yscale("log")
     ax.set_xlabel(with_memory[0].axis)
     ax.set_ylabel("peak memory of a call (MiB)")
+    ax.text(
+        0.01,
+        -0.2,
+        "peak: the framework allocator's; process_peak: resident size above the call's start "
+        "(0, not drawn, where freed pages were reused)",
+        transform=ax.transAxes,
+        fontsize=6.5,
+    )
     ax.set_title(f"{with_memory[0].workload}: peak memory against {with_memory[0].axis}")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
