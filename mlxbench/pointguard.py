@@ -63,18 +63,21 @@ class PointGuard:
     def predict(self, workload: str, size: Size, backend: str) -> tuple[float, str] | None:
         """Seconds per call at `size`, and how it was predicted; None before anything smaller was measured.
 
-        The log-log line through the two largest smaller sizes measured so far (the local slope: at small
-        sizes fixed costs flatten the line, so an older point would bend the prediction down), never
-        falling with size; from a single smaller size, time proportional to work (slope 1)."""
+        The log-log line through the two largest smaller sizes measured so far (the local slope), but never
+        flatter than 1: at small sizes fixed costs (dispatch, autograd, Python) flatten the line, and a
+        point past them grows at least in proportion to its work (a flatter line let linreg's 10,000-feature
+        point on torch-cpu run far past the budget here). From a single smaller size: proportional to work."""
         points = self.measured.get((workload, size.series, size.axis, backend), [])
         smaller = sorted((w, s) for w, s in points if w < size.work)
         if not smaller:
             return None
         last_w, last_s = smaller[-1]
         fit = fit_loglog([w for w, _ in smaller[-2:]], [s for _, s in smaller[-2:]])
-        slope, how = (1.0, "proportional to work from one smaller size") if fit is None else (max(fit[0], 0.0), "")
-        if fit is not None:
-            how = f"log-log slope {slope:.2f} through the two largest smaller sizes"
+        if fit is None:
+            return last_s * size.work / last_w, "proportional to work from one smaller size"
+        slope = max(fit[0], 1.0)
+        how = f"log-log slope {fit[0]:.2f} through the two largest smaller sizes"
+        how += "" if fit[0] > 0.995 else ", taken as 1 (at least proportional to work)"
         return last_s * (size.work / last_w) ** slope, how
 
     def too_slow(self, workload: str, size: Size, backend: str, calls: int) -> str | None:

@@ -50,10 +50,12 @@ def test_prediction_uses_the_two_largest_smaller_sizes():
     guard.record("w", size(10), "b", 0.01)
     per_call, how = guard.predict("w", size(100), "b")
     assert per_call == pytest.approx(0.1) and "proportional" in how  # one point: time proportional to work
-    guard.record("w", size(100), "b", 0.04)  # slope log(4)/log(10) = 0.60 from 10 to 100
-    guard.record("w", size(1000), "b", 0.4)  # slope 1 from 100 to 1000
+    guard.record("w", size(100), "b", 0.04)  # slope log(4)/log(10) = 0.60 from 10 to 100: fixed costs
+    per_call, how = guard.predict("w", size(1000), "b")
+    assert per_call == pytest.approx(0.4) and "slope 0.60" in how and "taken as 1" in how
+    guard.record("w", size(1000), "b", 0.8)  # slope 1.30 from 100 to 1000
     per_call, how = guard.predict("w", size(10_000), "b")
-    assert per_call == pytest.approx(4.0) and "slope 1.00" in how
+    assert per_call == pytest.approx(0.8 * 10**1.30103, rel=1e-4) and "slope 1.30" in how
     assert guard.predict("w", size(10_000), "other-backend") is None
 
 
