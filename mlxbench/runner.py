@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -159,6 +160,7 @@ class Bench:
     def measure(self, prepared: Prepared) -> tuple[Any, Measured]:
         """Time `prepared.run` with completion forced inside the clock: the last result, and the times."""
         sync = self.backend.sync
+        gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
 
         def timed() -> Any:
             out = prepared.run()

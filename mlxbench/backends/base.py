@@ -11,6 +11,8 @@ unavailable here. It imports its framework lazily: constructing a backend import
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib
 import importlib.util
 import os
@@ -86,14 +88,29 @@ def _status_kib(field: str) -> int | None:
 
 
 class HostPeak:
-    """The process's peak resident size over a window (Linux: reset through /proc/self/clear_refs)."""
+    """The process's peak resident size over a window (Linux: reset through /proc/self/clear_refs).
 
-    SOURCE = "/proc/self/status VmHWM, reset through /proc/self/clear_refs"
+    Before the window opens, the C allocator hands its free pages back to the OS (glibc `malloc_trim`):
+    otherwise a call reusing the pages an earlier call freed (calibration, warm-up) raises no resident
+    size, and anything below glibc's mmap threshold (32 MiB at most) read as 0 bytes."""
+
+    SOURCE = "/proc/self/status VmHWM, reset through /proc/self/clear_refs after malloc_trim"
 
     def __init__(self) -> None:
         self.start: int | None = None
+        self._trim: Any = None  # glibc's malloc_trim, found on first reset; False where there is none
+
+    def trim(self) -> None:
+        if self._trim is None:
+            try:
+                self._trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+            except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to hand back this way
+                self._trim = False
+        if self._trim:
+            self._trim(0)
 
     def reset(self) -> None:
+        self.trim()
         try:
             Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         except OSError:  # not Linux, or not allowed: no reading
