@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -191,6 +191,9 @@ def crossovers(a: Line, b: Line) -> list[Crossover]:
                 note=f"{after} overtakes {before}",
             )
         )
+    if len(out) > 1:  # the order flips back and forth: the lines lie within each other's spread there
+        why = f"; the lines cross {len(out)} times between {size_text(common[0])} and {size_text(common[-1])}"
+        out = [replace(c, note=c.note + why) for c in out]
     if out:
         return out
     faster = b.backend if d[0] > 0 else a.backend
@@ -198,6 +201,10 @@ def crossovers(a: Line, b: Line) -> list[Crossover]:
     note = f"no crossover in range: {faster} faster at every size ({ratios.min():.2g}x .. {ratios.max():.2g}x)"
     none = dict(at=None, low=None, high=None, low_open=False, high_open=False, seconds_at=None)
     return [Crossover(**base, **none, faster_before=faster, faster_after=faster, sizes=sizes, note=note)]
+
+
+def size_text(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def all_crossovers(all_lines: Sequence[Line]) -> list[Crossover]:

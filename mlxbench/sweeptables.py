@@ -34,12 +34,13 @@ def interval(c: Crossover) -> str:
 def sides(c: Crossover) -> str:
     if c.at is None:
         return f"{c.faster_before} throughout" if c.faster_before else "–"
-    return f"{c.faster_before} → {c.faster_after}"
+    flips = c.note.partition("; ")[2]
+    return f"{c.faster_before} → {c.faster_after}" + (f" ({flips})" if flips else "")
 
 
 def slope(e: Exponent) -> tuple[str, str]:
     if e.slope is None:
-        return "–", "one size: no slope"
+        return "–", "one amount of work: no slope"
     band = f"{e.low:.2f} .. {e.high:.2f}" if e.low is not None and e.high is not None else "– (2 sizes)"
     return f"{e.slope:.2f}", band
 
@@ -60,7 +61,8 @@ def terminal_lines(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> list
         if c.at is None:
             out.append(text + c.note)
         else:
-            out.append(text + f"{c.faster_after} overtakes {c.faster_before} at {c.axis} {where(c)} ({interval(c)})")
+            head, _, flips = c.note.partition("; ")
+            out.append(text + f"{head} at {c.axis} {where(c)} ({interval(c)})" + (f"; {flips}" if flips else ""))
     for e in exps:
         s, band = slope(e)
         out.append(f"{e.workload}[{e.series}] {e.backend}: time ∝ {e.unit}^{s} (95%: {band}; {e.points} sizes)")

@@ -64,6 +64,15 @@ def test_an_interval_that_reaches_the_edge_of_the_range_is_open():
     assert (c.low, c.high) == (10, 1000)
 
 
+def test_lines_that_cross_back_and_forth_say_so():
+    a = line("a", lambda v: 1.0, spread=0.3)
+    b = line("b", lambda v: {10: 0.9, 50: 1.1, 200: 0.9, 1000: 1.1}[v], spread=0.3)  # within a's spread
+    found = sweep.crossovers(a, b)
+    assert len(found) == 3
+    assert all(c.note.endswith("the lines cross 3 times between 10 and 1,000") for c in found)
+    assert "(the lines cross 3 times" in sweeptables.sides(found[0])
+
+
 def test_too_few_common_sizes_say_so():
     a = line("a", lambda v: 1.0, sizes=(10, 50))
     b = line("b", lambda v: 2.0, sizes=(50, 200))
