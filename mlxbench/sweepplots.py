@@ -50,59 +50,58 @@ def _label(line: Line, many_series: bool) -> str:
 
 
 def time_plot(lines: Sequence[Line], crossings: Sequence[Crossover] = ()) -> bytes:
-    """Seconds per call (left) and throughput in work units per second (right) against size, log-log."""
-    color, style = _styles(lines)
-    many = len(style) > 1
-    fig = _figure(12, 4.6)
-    ax_t, ax_w = fig.subplots(1, 2)
-    for i, line in enumerate(lines):
-        x = [p.value for p in line.points]
-        kw = dict(color=color[line.backend], linestyle=style[line.series], marker=MARKERS[i % len(MARKERS)], ms=4)
-        ax_t.plot(x, [p.median for p in line.points], label=_label(line, many), **kw)
-        ax_t.fill_between(x, [p.low for p in line.points], [p.high for p in line.points], color=kw["color"], alpha=0.18)
-        ax_w.plot(x, [p.work / p.median for p in line.points], label=_label(line, many), **kw)
-        ax_w.fill_between(
-            x,
-            [p.work / p.high for p in line.points],
-            [p.work / p.low for p in line.points],
-            color=kw["color"],
-            alpha=0.18,
-        )
-    marked = False
-    for c in crossings:
-        if c.at is None or c.seconds_at is None:
-            continue
-        lo, hi = c.low if c.low is not None else c.at, c.high if c.high is not None else c.at
-        ax_t.errorbar(
-            [c.at],
-            [c.seconds_at],
-            xerr=[[c.at - lo], [hi - c.at]],
-            fmt="X",
-            color="black",
-            ms=9,
-            capsize=4,
-            zorder=5,
-            label=None if marked else "crossover (interval)",
-        )
-        ax_t.annotate(
-            f"{c.faster_after} > {c.faster_before}",
-            (c.at, c.seconds_at),
-            textcoords="offset points",
-            xytext=(6, -12),
-            fontsize=7,
-        )
-        marked = True
-    workload, axis = lines[0].workload, lines[0].axis
-    unit = lines[0].unit or "work"
-    for ax, ylabel in ((ax_t, "seconds per call (median, band: rounds)"), (ax_w, f"{unit} per second")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(axis)
-        ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.25)
-    ax_t.legend(fontsize=7, loc="upper left")
-    ax_t.set_title(f"{workload}: time against {axis}")
-    ax_w.set_title(f"{workload}: throughput against {axis}")
+    """Seconds per call (left) and throughput in work units per second (right) against size, log-log;
+    one row of panels per series (e.g. lazy_eval's four chains), crossovers marked with their interval."""
+    color, _ = _styles(lines)
+    series = list(dict.fromkeys(ln.series for ln in lines))
+    fig = _figure(12, 4.2 * len(series))
+    axes = fig.subplots(len(series), 2, squeeze=False)
+    workload, axis, unit = lines[0].workload, lines[0].axis, lines[0].unit or "work"
+    for row, name in enumerate(series):
+        ax_t, ax_w = axes[row]
+        for i, line in enumerate(ln for ln in lines if ln.series == name):
+            x = [p.value for p in line.points]
+            kw = dict(color=color[line.backend], marker=MARKERS[i % len(MARKERS)], ms=4)
+            ax_t.plot(x, [p.median for p in line.points], label=line.backend, **kw)
+            ax_t.fill_between(
+                x, [p.low for p in line.points], [p.high for p in line.points], color=kw["color"], alpha=0.2
+            )
+            ax_w.plot(x, [p.work / p.median for p in line.points], label=line.backend, **kw)
+            lows, highs = [p.work / p.high for p in line.points], [p.work / p.low for p in line.points]
+            ax_w.fill_between(x, lows, highs, color=kw["color"], alpha=0.2)
+        mine = [c for c in crossings if c.series == name and c.at is not None and c.seconds_at is not None]
+        for k, c in enumerate(mine):
+            lo, hi = c.low if c.low is not None else c.at, c.high if c.high is not None else c.at
+            ax_t.errorbar(
+                [c.at],
+                [c.seconds_at],
+                xerr=[[c.at - lo], [hi - c.at]],
+                fmt="X",
+                color="black",
+                ms=8,
+                capsize=3,
+                elinewidth=1,
+                zorder=5,
+                label="crossover (interval)" if k == 0 else None,
+            )
+            ax_t.annotate(
+                f"{c.faster_after} > {c.faster_before}",
+                (c.at, c.seconds_at),
+                textcoords="offset points",
+                xytext=(6, -12 - 9 * (k % 3)),
+                fontsize=7,
+            )
+        title = f"{workload} [{name}]" if len(series) > 1 else workload
+        for ax, ylabel in ((ax_t, "seconds per call (band: rounds)"), (ax_w, f"{unit} per second")):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(axis)
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="both", alpha=0.25)
+        ax_t.legend(fontsize=7, loc="upper left")
+        ax_t.set_title(f"{title}: time against {axis}", fontsize=10)
+        ax_w.set_title(f"{title}: throughput against {axis}", fontsize=10)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -120,7 +119,7 @@ def memory_plot(lines: Sequence[Line]) -> bytes | None:
         ax.plot(
             [p.value for p in pts],
             [p.peak_bytes / 2**20 for p in pts],
-            label=_label(line, many),
+            label=f"{_label(line, many)} ({line.memory_kind or 'peak'})",
             color=color[line.backend],
             linestyle=style[line.series],
             marker=MARKERS[i % len(MARKERS)],
