@@ -17,6 +17,7 @@ from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, load_folder, load_run, runs_before
 from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV, Settings
 from mlxbench.threads import ThreadPolicy
+from mlxbench.workload import variants_for
 
 DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
 
@@ -44,7 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--profile",
         default=None,
         metavar="NAME",
-        help=f"workload sizes: 'seed' (the seed documents' sizes, default) or 'ci' (same code, smaller counts). "
+        help=f"workload sizes: 'seed' (the seed documents' sizes, default), 'ci' (same code, smaller counts) or "
+        "'sweep' (each workload along a size axis: crossovers and scaling). "
         f"Env: {PROFILE_ENV}.",
     )
     group.addoption(
@@ -307,7 +309,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             workload = registry.workload(name)
             mark = pytest.mark.workload(name)
             for backend in ctx.settings.backends:
-                for variant in workload.variants:
+                for variant in variants_for(workload, profile):
                     case = (name, variant)
                     params.append(
                         pytest.param(case, backend, profile, id=f"{name}-{backend}-{profile}-{variant}", marks=mark)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -13,13 +14,15 @@ import pytest
 from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import DatasetUnavailable
 from mlxbench.implementations import ImplementationError
+from mlxbench.pointguard import BadBudget, PointGuard, does_not_fit
 from mlxbench.registry import Registry
 from mlxbench.settings import Settings
-from mlxbench.workload import Measured, Prepared, Unsupported, Workload
+from mlxbench.workload import Measured, Prepared, Size, Unsupported, Workload, size_of
 
 MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
 ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
 MAX_ITERATIONS = 100_000
+CALIBRATION_CALLS = 3  # untimed calls `Bench.calibrate` makes (counted in a sweep point's predicted time)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class RunContext:
     threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
     watch: Callable[[Prepared, str], Prepared] | None = None  # progress lines (mlxbench.progress.Progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
+    points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
 
     @property
     def profile(self) -> str:
@@ -47,6 +51,14 @@ class RunContext:
         if key not in self.datasets:
             self.datasets[key] = load()
         return self.datasets[key]
+
+    def point_skip(self, workload: str, size: Size, backend: Backend) -> str | None:
+        """Why a sweep point is skipped before it allocates (memory, then predicted time), or None."""
+        if self.points is None:
+            self.points = PointGuard()  # BadBudget for a bad MLXBENCH_POINT_BUDGET
+        return does_not_fit(backend, size) or self.points.too_slow(
+            workload, size, backend.name, size.calls + CALIBRATION_CALLS
+        )
 
 
 @dataclass
@@ -72,7 +84,7 @@ class Bench:
         __tracebackhide__ = True
         backend, settings = self.backend, self.context.settings
         with backend.activate():
-            prepared, spec = self.prepare(workload, variant)
+            prepared, spec, size = self.prepare(workload, variant)
             if self.context.watch is not None:
                 prepared = self.context.watch(prepared, f"{workload.name}[{variant}] on {backend.name}")
             info = self.benchmark.extra_info
@@ -83,7 +95,11 @@ class Bench:
                 info["regression_threshold"] = workload.regression_threshold  # offline compare uses it too
             if settings.seed is not None:
                 info["seed"] = settings.seed
+            if size is not None:
+                info["size"] = size.as_info()
             result, measured = self.measure(prepared)
+            if size is not None and measured.round_times and self.context.points is not None:
+                self.context.points.record(workload.name, size, backend.name, self.benchmark.stats.stats.median)
             if prepared.collect is not None:
                 result = prepared.collect(result)
             info["backend_facts"] = backend.facts()
@@ -93,15 +109,23 @@ class Bench:
             self.judge(prepared, measured, workload.regression_threshold, label)
         return metrics
 
-    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any]:  # type: ignore[return]
-        """The workload's spec, implementation and prepared call; a skip (or failure) that says why."""
+    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any, Size | None]:  # type: ignore[return]
+        """The workload's spec, implementation and prepared call, and the variant's size on a sweep axis;
+        a skip (or failure) that says why. A sweep point that cannot fit, or would take longer than the
+        per-point budget, is skipped here, before it allocates anything."""
         __tracebackhide__ = True
         settings, backend = self.context.settings, self.backend
         failure = None
         try:
             spec = workload.spec(self.profile, settings.seed)
             impl = self.registry.implementation(workload, backend.framework)
-            return workload.prepare(backend, spec, variant, self.context, impl), spec
+            size = size_of(workload, spec, variant)
+            unaffordable = self.context.point_skip(workload.name, size, backend) if size is not None else None
+            if unaffordable is None:
+                return workload.prepare(backend, spec, variant, self.context, impl), spec, size
+            skip = f"{workload.name}[{variant}] on {backend.name} skipped: {unaffordable}"
+        except BadBudget as exc:
+            failure = str(exc)
         except Unsupported as exc:
             skip = f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}"
         except ImplementationError as exc:
@@ -139,6 +163,7 @@ class Bench:
     def measure(self, prepared: Prepared) -> tuple[Any, Measured]:
         """Time `prepared.run` with completion forced inside the clock: the last result, and the times."""
         sync = self.backend.sync
+        gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
 
         def timed() -> Any:
             out = prepared.run()

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 if TYPE_CHECKING:
     from mlxbench.backends import Backend
 
-PROFILES: tuple[str, ...] = ("seed", "ci")
-"""`seed`: the sizes the seed documents ran (the default). `ci`: same code, smaller counts."""
+PROFILES: tuple[str, ...] = ("seed", "ci", "sweep")
+"""`seed`: the sizes the seed documents ran (the default). `ci`: same code, smaller counts. `sweep`:
+each workload along a size axis (variants carry the size, e.g. `eager-step-f1000`), see `Size`."""
 
 SpecT = TypeVar("SpecT")
 StateT = TypeVar("StateT")
@@ -91,6 +92,40 @@ class Prepared(Generic[StateT]):
 
 
 @dataclass(frozen=True)
+class Size:
+    """Where a variant sits on its workload's size axis; given before anything is allocated.
+
+    series: the variant with its size left out (`eager-step` for `eager-step-f1000`): points of one
+            series on one backend form a line, and lines of one series are compared across backends.
+    axis, value: the size users choose (`features`, 1000). work: what one measured call does, in
+            `work_unit` (flops, elements), for scaling exponents and throughput.
+    device_bytes: what the point holds on the backend's device; host_bytes: what it holds on the host
+            besides (NumPy data, the float64 reference). The harness skips a point that does not fit.
+    calls: the calls of the prepared function a point makes (warm-up and measured rounds), for its
+            predicted time.
+    """
+
+    series: str
+    axis: str
+    value: int
+    work: float
+    work_unit: str
+    device_bytes: int
+    host_bytes: int = 0
+    calls: int = 1
+
+    def as_info(self) -> dict[str, Any]:
+        """extra_info["size"] of the benchmark."""
+        return {
+            "series": self.series,
+            "axis": self.axis,
+            "value": self.value,
+            "work": self.work,
+            "unit": self.work_unit,
+        }
+
+
+@dataclass(frozen=True)
 class Measured:
     """What the harness measured, handed to `metrics`: per-round seconds (empty when timing was off)."""
 
@@ -127,10 +162,26 @@ class Workload(Protocol[SpecT, StateT]):
     def gates(self, spec: SpecT, variant: str) -> Sequence[Gate]: ...
 
 
+def variants_for(workload: Any, profile: str) -> Sequence[str]:
+    """The variants `workload` runs under `profile`: its `variants_for(profile)` where it has one (a sweep
+    profile's size points), else its `variants` (the same for every profile, as before)."""
+    method = getattr(workload, "variants_for", None)
+    return tuple(method(profile)) if callable(method) else tuple(workload.variants)
+
+
+def size_of(workload: Any, spec: Any, variant: str) -> Size | None:
+    """The variant's place on a size axis (`workload.size(spec, variant)`), or None for a workload or
+    variant without one."""
+    method = getattr(workload, "size", None)
+    return method(spec, variant) if callable(method) else None
+
+
 class ProfiledWorkload:
     """Base for workloads whose specs are a `profiles` dict of frozen dataclasses keyed by profile.
 
-    `spec(profile, seed)` replaces the spec's `seed` field; a spec without one cannot vary it.
+    `spec(profile, seed)` replaces the spec's `seed` field; a spec without one cannot vary it; a
+    profile the workload has no spec for is `Unsupported` (a skip). A workload with a size axis sets
+    `sweep_variants` (the `sweep` profile's variants) and overrides `size`.
     """
 
     name: str
@@ -138,8 +189,19 @@ class ProfiledWorkload:
     profiles: Mapping[str, Any]
     interface: type | None = None
     regression_threshold: float | None = None
+    sweep_variants: Sequence[str] = ()
+
+    def variants_for(self, profile: str) -> Sequence[str]:
+        """`sweep_variants` under the `sweep` profile (when the workload has any), else `variants`."""
+        return self.sweep_variants if profile == "sweep" and self.sweep_variants else self.variants
+
+    def size(self, spec: Any, variant: str) -> Size | None:
+        """Where `variant` sits on a size axis (sweep variants), else None."""
+        return None
 
     def spec(self, profile: str, seed: int | None = None) -> Any:
+        if profile not in self.profiles:
+            raise Unsupported(f"{self.name} has no {profile!r} profile (it has {', '.join(self.profiles)})")
         spec = self.profiles[profile]
         if seed is None:
             return spec

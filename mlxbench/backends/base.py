@@ -11,8 +11,11 @@ unavailable here. It imports its framework lazily: constructing a backend import
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,33 @@ class MemoryReading:
     source: str
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """How much memory a device can still give, as the framework or the OS tells it (before allocating)."""
+
+    bytes: int
+    source: str
+
+
+def host_available() -> Capacity | None:
+    """The host's available memory: /proc/meminfo MemAvailable (Linux), else os.sysconf's free pages."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return Capacity(int(line.split()[1]) * 1024, "/proc/meminfo MemAvailable")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        pages, page = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # macOS has no SC_AVPHYS_PAGES; Windows no sysconf
+        try:
+            pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+        return Capacity(pages * page, "os.sysconf SC_PHYS_PAGES (total: the OS tells no free figure)")
+    return Capacity(pages * page, "os.sysconf SC_AVPHYS_PAGES")
+
+
 def _status_kib(field: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -58,14 +88,29 @@ def _status_kib(field: str) -> int | None:
 
 
 class HostPeak:
-    """The process's peak resident size over a window (Linux: reset through /proc/self/clear_refs)."""
+    """The process's peak resident size over a window (Linux: reset through /proc/self/clear_refs).
 
-    SOURCE = "/proc/self/status VmHWM, reset through /proc/self/clear_refs"
+    Before the window opens, the C allocator hands its free pages back to the OS (glibc `malloc_trim`):
+    otherwise a call reusing the pages an earlier call freed (calibration, warm-up) raises no resident
+    size, and anything below glibc's mmap threshold (32 MiB at most) read as 0 bytes."""
+
+    SOURCE = "/proc/self/status VmHWM, reset through /proc/self/clear_refs after malloc_trim"
 
     def __init__(self) -> None:
         self.start: int | None = None
+        self._trim: Any = None  # glibc's malloc_trim, found on first reset; False where there is none
+
+    def trim(self) -> None:
+        if self._trim is None:
+            try:
+                self._trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+            except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to hand back this way
+                self._trim = False
+        if self._trim:
+            self._trim(0)
 
     def reset(self) -> None:
+        self.trim()
         try:
             Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         except OSError:  # not Linux, or not allowed: no reading
@@ -163,6 +208,11 @@ class Backend:
     def peak_memory(self) -> MemoryReading | None:
         """Memory since `reset_peak_memory`, or None where neither the framework nor the OS can tell."""
         return self._host_peak().read() if self.device == "cpu" else None
+
+    def memory_available(self) -> Capacity | None:
+        """Memory this backend's device can still allocate, asked before a sweep point allocates; None
+        where nobody can tell. Default: the host's available memory for host devices."""
+        return host_available() if self.device == "cpu" else None
 
     def _host_peak(self) -> HostPeak:
         if "_host" not in self.__dict__:

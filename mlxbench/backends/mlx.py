@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlxbench.backends.base import Backend, MemoryReading, Role, tree_map
+from mlxbench.backends.base import Backend, Capacity, MemoryReading, Role, host_available, tree_map
 
 
 class MlxBackend(Backend):
@@ -81,6 +81,19 @@ class MlxBackend(Backend):
 
     def peak_memory(self) -> MemoryReading | None:
         return MemoryReading(int(self.module.get_peak_memory()), "peak", "mx.get_peak_memory")
+
+    def memory_available(self) -> Capacity | None:
+        """On a GPU, MLX's own figure (`mx.device_info()`: Metal's recommended working set, else the
+        memory size) less what MLX holds now; on the CPU, the host's available memory."""
+        if self.device == "cpu":
+            return super().memory_available()
+        mx = self.module
+        with self.activate():
+            info = mx.device_info()
+        for key in ("max_recommended_working_set_size", "memory_size", "total_memory"):
+            if isinstance(info.get(key), int) and info[key] > 0:
+                return Capacity(int(info[key]) - int(mx.get_active_memory()), f"mx.device_info()[{key!r}] - active")
+        return host_available() if self.memory == "unified" else None
 
     def facts(self) -> dict[str, Any]:
         mx = self.module

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlxbench.backends.base import Backend, MemoryReading, Role, tree_map
+from mlxbench.backends.base import Backend, Capacity, MemoryReading, Role, tree_map
 
 
 class TorchBackend(Backend):
@@ -90,6 +90,16 @@ class TorchBackend(Backend):
                 int(torch.mps.driver_allocated_memory()), "current", "torch.mps.driver_allocated_memory"
             )
         return None
+
+    def memory_available(self) -> Capacity | None:
+        torch = self.module
+        if self.native == "cuda":
+            free, _total = torch.cuda.mem_get_info()
+            return Capacity(int(free), "torch.cuda.mem_get_info (free)")
+        if self.native == "mps":  # the driver's recommended limit less what the driver already holds
+            limit = torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory()
+            return Capacity(int(limit), "torch.mps.recommended_max_memory - driver_allocated_memory")
+        return super().memory_available()
 
     def limit_threads(self, threads: int) -> Callable[[], None] | None:
         torch = self.module

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlxbench.backends import Backend
-from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload
+from mlxbench.workload import Gate, Measured, Prepared, ProfiledWorkload, Size
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,16 @@ class Spec:
     seed: int = 0
     # float32 adds: the dependent chain accumulates rounding of 100 adds, ~100 * 6e-8 relative.
     max_rel_error: float = 1e-5
+    sweep: bool = False  # the sizes are a sweep axis (extra_info["size"], skips of unaffordable points)
 
 
-PROFILES = {"seed": Spec(), "ci": Spec(rounds=5)}
+PROFILES = {"seed": Spec(), "ci": Spec(rounds=5), "sweep": Spec(rounds=10, sweep=True)}  # sweep: the chains, by size
 
 SEED_VARIANTS = ("seed-lazy", "seed-forced")
 VARIANTS = SEED_VARIANTS + tuple(
     f"{chain}-{n}-{mode}" for chain in ("indep", "dep") for n in Spec().sizes for mode in ("end", "each")
 )
+SWEEP_VARIANTS = VARIANTS[len(SEED_VARIANTS) :]  # the sized chains; their series: indep-end, dep-each, ...
 
 
 def parse(variant: str, spec: Spec) -> tuple[str, int, str]:
@@ -75,6 +77,22 @@ class LazyEval(ProfiledWorkload):
     variants = VARIANTS
     profiles = PROFILES
     interface = None  # the backend's contract is all it needs
+    sweep_variants = SWEEP_VARIANTS
+
+    def size(self, spec: Spec, variant: str) -> Size | None:
+        if not spec.sweep or variant in SEED_VARIANTS:
+            return None
+        chain, n, mode = parse(variant, spec)
+        return Size(
+            series=f"{chain}-{mode}",
+            axis="elements",
+            value=n,
+            work=float(spec.n_ops * n),  # element-wise adds per call
+            work_unit="adds",
+            device_bytes=4 * 4 * n,  # a, b, c and one temporary in float32
+            host_bytes=4 * 4 * n,
+            calls=spec.rounds + 2,
+        )
 
     def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: None) -> Prepared[State]:
         chain, n, mode = parse(variant, spec)

@@ -9,7 +9,7 @@ NumPy with a fixed seed, and handed to every backend, so every backend solves th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from mlxbench.workload import (
     Measured,
     Prepared,
     ProfiledWorkload,
+    Size,
     compiled_variant,
     split_variant,
     step_forcer,
@@ -45,6 +46,14 @@ class Spec:
     # float32 SGD against a float64 NumPy run of the very same steps: 2.0e-5 measured on every
     # backend here (seed profile); 1e-4 flags a wrong gradient or a skipped step, never float32 rounding.
     max_ref_deviation: float = 1e-4
+    # Sweep profile only (empty elsewhere): the feature counts, each trained on `examples_per_feature`
+    # times as many examples (the seed's ratio of 10 would need 4 GB for X at 10,000 features).
+    sweep_features: tuple[int, ...] = ()
+    examples_per_feature: int = 10
+
+    def at(self, features: int) -> Spec:
+        """This spec at `features` features, examples scaled with them."""
+        return replace(self, n_features=features, n_train=self.examples_per_feature * features)
 
 
 PROFILES: dict[str, Spec] = {
@@ -52,10 +61,34 @@ PROFILES: dict[str, Spec] = {
     # CI: 2,000 steps contract the initial error by e^(-2000 * 0.01 * 0.47) ~ 8e-5, so the run is
     # converged and the seed profile's gates hold unchanged.
     "ci": Spec(steps=2_000, rounds=5),  # 5 rounds: the fewest a regression verdict can use
+    # Sweep: 10 .. 10,000 features on 4x as many examples. X^T X / n then has its eigenvalues in about
+    # [(1 - 1/2)^2, (1 + 1/2)^2] = [0.25, 2.25] (Marchenko-Pastur), so lr 0.5 is stable (< 2 / 2.25) and
+    # contracts the error by (1 - 0.5 * 0.25) per step: 150 steps leave 2e-9 of it, at every size.
+    # Gates, at n = 4d: the least-squares estimate misses w_true by noise * sqrt(d / (n - d)) = 5.8e-3
+    # (l2) and its test MSE is noise^2 * (1 + d / (n - d)) = 1.33e-4 in expectation; float32 rounding of
+    # 10,000-term dot products moves w by more than at 100 features, so the reference bound widens.
+    "sweep": Spec(
+        steps=150,
+        lr=0.5,
+        rounds=5,
+        sweep_features=(10, 100, 1_000, 10_000),
+        examples_per_feature=4,
+        max_test_mse=3e-4,
+        max_weight_error=2e-2,
+        max_ref_deviation=1e-3,
+    ),
 }
 
 VARIANTS = training_variants()  # eager-step, eager-end, compiled-step, compiled-end
 SEED_VARIANT = "eager-end"  # the seed's MLX loop: 10,000 steps, one mx.eval(w) after the loop
+SWEEP_SERIES = ("eager-step",)  # a force per step: what every backend does alike (eager-end is a skip on eager ones)
+SWEEP_VARIANTS = tuple(f"{series}-f{d}" for series in SWEEP_SERIES for d in PROFILES["sweep"].sweep_features)
+
+
+def sweep_point(variant: str) -> tuple[str, int | None]:
+    """(series, features) of `eager-step-f1000`; (variant, None) for a variant without a size."""
+    head, _, tail = variant.rpartition("-f")
+    return (head, int(tail)) if head and tail.isdigit() else (variant, None)
 
 
 @dataclass(frozen=True)
@@ -108,7 +141,29 @@ class LinearRegression(ProfiledWorkload):
     profiles = PROFILES
     interface = Implementation
 
+    sweep_variants = SWEEP_VARIANTS
+
+    def size(self, spec: Spec, variant: str) -> Size | None:
+        series, features = sweep_point(variant)
+        if features is None:
+            return None
+        s = spec.at(features)
+        cells = (s.n_train + s.n_test) * s.n_features
+        return Size(
+            series=series,
+            axis="features",
+            value=features,
+            work=4.0 * s.n_train * s.n_features * s.steps,  # two matrix-vector products per step
+            work_unit="flop",
+            device_bytes=8 * s.n_train * s.n_features,  # X in float32, and room for a framework's copy
+            host_bytes=20 * cells,  # float64 draw, float32 copies, the float64 reference's X
+            calls=s.rounds + 1,
+        )
+
     def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation) -> Prepared[Data]:
+        variant, features = sweep_point(variant)
+        if features is not None:
+            spec = spec.at(features)
         mode, cadence = split_variant(variant)
         compiled = compiled_variant(backend, mode)  # first: no compiler is the reason that matters
         force_step = step_forcer(backend, variant)
@@ -130,6 +185,8 @@ class LinearRegression(ProfiledWorkload):
     def metrics(
         self, spec: Spec, variant: str, result, prepared: Prepared[Data], measured: Measured
     ) -> dict[str, float]:
+        if (features := sweep_point(variant)[1]) is not None:
+            spec = spec.at(features)
         data = prepared.state
         w = np.asarray(result, dtype=np.float64)
         test_err = data.X_test.astype(np.float64) @ w - data.y_test

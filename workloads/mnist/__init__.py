@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +26,7 @@ from mlxbench.workload import (
     Measured,
     Prepared,
     ProfiledWorkload,
+    Size,
     compiled_variant,
     split_variant,
     step_forcer,
@@ -46,6 +47,18 @@ class Spec:
     # std); 0.95 fails a broken gradient or a skipped update, never seed-to-seed spread.
     min_test_accuracy: float = 0.95
     tta_target: float = 0.95  # time-to-accuracy: seconds and epochs until test accuracy first reaches this
+    # Sweep profile only: hidden widths (at the seed's batch) and batch sizes (at the seed's width).
+    # A batch sees at least `images_per_batch` x batch images per epoch (at most the 60,000), so the
+    # largest batches still take more than one step.
+    sweep_hidden: tuple[int, ...] = ()
+    sweep_batches: tuple[int, ...] = ()
+    images_per_batch: int = 50
+
+    def at(self, axis: str, value: int) -> Spec:
+        """This spec at hidden width `value` (axis `hidden`) or batch size `value` (axis `batch`)."""
+        if axis == "hidden":
+            return replace(self, hidden=(value,) * len(self.hidden))
+        return replace(self, batch_size=value, n_train=min(60_000, max(self.n_train, self.images_per_batch * value)))
 
 
 PROFILES: dict[str, Spec] = {
@@ -55,10 +68,39 @@ PROFILES: dict[str, Spec] = {
     # and torch-cpu here; 0.80 keeps a margin for float differences between frameworks, while a
     # model that does not learn sits near 0.1.
     "ci": Spec(epochs=5, n_train=12_000, min_test_accuracy=0.80, tta_target=0.80),
+    # Sweep: 3 epochs of 12,800 images (more for batches above 256, up to the 60,000). On numpy here
+    # the points ended between 0.71 (batch 4,096: 14 steps an epoch, 42 in all) and 0.94 (batch 32), the
+    # widths 64 .. 1,024 at 0.85-0.86; 0.50 holds at every size yet fails a model that does not learn (~0.1).
+    "sweep": Spec(
+        epochs=3,
+        n_train=12_800,
+        sweep_hidden=(64, 256, 1_024, 4_096),
+        sweep_batches=(32, 256, 1_024, 4_096),
+        min_test_accuracy=0.50,
+        tta_target=0.50,
+    ),
 }
 
 VARIANTS = training_variants()  # eager-step, eager-end, compiled-step, compiled-end
 SEED_VARIANT = "eager-end"  # the seed's MLX loop: no eval inside; the epoch is forced by the accuracy
+SWEEP_SERIES = "eager-step"  # a force per step: what every backend does alike
+SWEEP_AXES = {"h": "hidden", "b": "batch"}
+SWEEP_VARIANTS = (
+    *(f"{SWEEP_SERIES}-h{w}" for w in PROFILES["sweep"].sweep_hidden),
+    *(f"{SWEEP_SERIES}-b{b}" for b in PROFILES["sweep"].sweep_batches),
+)
+
+
+def sweep_point(variant: str) -> tuple[str, str | None, int]:
+    """(series, axis, value) of `eager-step-h1024`; (variant, None, 0) for a variant without a size."""
+    head, _, tail = variant.rpartition("-")
+    if head and tail[:1] in SWEEP_AXES and tail[1:].isdigit():
+        return head, SWEEP_AXES[tail[:1]], int(tail[1:])
+    return variant, None, 0
+
+
+def layer_sizes(spec: Spec) -> list[tuple[int, int]]:
+    return list(itertools.pairwise((784, *spec.hidden, 10)))
 
 
 def init_params(spec: Spec, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -144,9 +186,33 @@ class MnistMLP(ProfiledWorkload):
     profiles = PROFILES
     interface = Implementation
 
+    sweep_variants = SWEEP_VARIANTS
+
+    def size(self, spec: Spec, variant: str) -> Size | None:
+        series, axis, value = sweep_point(variant)
+        if axis is None:
+            return None
+        s = spec.at(axis, value)
+        weights = sum(i * o for i, o in layer_sizes(s))
+        images = (s.n_train // s.batch_size) * s.batch_size
+        acts = s.batch_size * sum(o for _, o in layer_sizes(s))
+        return Size(
+            series=series,
+            axis=axis,
+            value=value,
+            work=6.0 * images * weights,  # per epoch: forward 2, backward 4 flops per weight and image
+            work_unit="flop",
+            device_bytes=4 * (4 * weights + 4 * acts) + 4 * 784 * s.n_train,  # weights, grads, temporaries, images
+            host_bytes=8 * 784 * 70_000,  # the dataset and float64 copies for the accuracy judge
+            calls=s.epochs,
+        )
+
     def prepare(
         self, backend: Backend, spec: Spec, variant: str, context: Context, impl: Implementation
     ) -> Prepared[State]:
+        variant, axis, value = sweep_point(variant)
+        if axis is not None:
+            spec = spec.at(axis, value)
         mode, cadence = split_variant(variant)
         compiled = compiled_variant(backend, mode)  # first: no compiler is the reason that matters
         force_step = step_forcer(backend, variant)
@@ -185,6 +251,8 @@ class MnistMLP(ProfiledWorkload):
     def metrics(
         self, spec: Spec, variant: str, result, prepared: Prepared[State], measured: Measured
     ) -> dict[str, float]:
+        if (point := sweep_point(variant))[1] is not None:
+            spec = spec.at(point[1], point[2])
         ds = prepared.state.dataset
         accuracies = [*prepared.state.accuracies, accuracy(result, ds.test_images, ds.test_labels)]
         out = {"test_accuracy": accuracies[-1], "epochs_trained": float(len(accuracies))}
@@ -196,6 +264,8 @@ class MnistMLP(ProfiledWorkload):
         return out
 
     def gates(self, spec: Spec, variant: str) -> list[Gate]:
+        if (point := sweep_point(variant))[1] is not None:
+            spec = spec.at(point[1], point[2])
         return [Gate("test_accuracy", spec.min_test_accuracy, "min", f"after {spec.epochs} epochs")]
 
 
