@@ -220,4 +220,8 @@ def make_all(rep: Report) -> dict[str, bytes]:
         h = history(rep, workload)
         if h is not None:
             images[image_name("history", workload)] = h
+    if rep.sweep:
+        from mlxbench import sweepplots
+
+        images.update(sweepplots.figures(rep.sweep.lines, rep.sweep.crossovers))
     return images

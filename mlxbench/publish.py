@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlxbench import cadence
+from mlxbench import cadence, sweeptables
 from mlxbench.report import Report, memory_words
 from mlxbench.runs import BadRun
 
@@ -38,6 +38,7 @@ def to_json(rep: Report) -> dict[str, Any]:
         "verdicts": [v.as_dict() for v in rep.sorted_verdicts()],
         "cadence": [row.as_dict() for row in cadence.rows(rep)],
         "change_points": [c.__dict__ | {"sentence": c.sentence()} for c in rep.changes],
+        "sweep": sweeptables.as_json(rep.sweep.crossovers, rep.sweep.exponents) if rep.sweep else None,
     }
 
 

@@ -209,6 +209,16 @@ def markdown(rep: Report, images: list[str]) -> str:
         for kind in ("bars", "history"):
             if (img := image_name(kind, workload)) in images:
                 out += ["", f"![{md_escape(img)}]({img})"]
+    if rep.sweep:
+        from mlxbench import sweeptables
+
+        out += [
+            "",
+            "## Size sweep: crossovers and scaling",
+            "",
+            sweeptables.markdown(rep.sweep.crossovers, rep.sweep.exponents),
+        ]
+        out += [f"![{md_escape(img)}]({img})" for img in images if img.startswith("sweep-")]
     out += ["", f"## Verdicts against {md_escape(rep.baseline) if rep.baseline else 'no baseline'}", ""]
     out += md_table(VERDICT_HEAD, verdict_rows(rep)) if rep.verdicts else ["No baseline with benchmarks in common."]
     out += ["", "## Machine", ""]

@@ -88,6 +88,12 @@ def html_page(rep: Report, images: dict[str, str]) -> str:
             name = image_name(kind, workload)
             if name in images:
                 parts.append(f"<img alt='{e(name)}' src='{images[name]}'>")
+    if rep.sweep:
+        from mlxbench import sweeptables
+
+        parts.append("<h2>Size sweep: crossovers and scaling</h2>")
+        parts.append(sweeptables.html_tables(rep.sweep.crossovers, rep.sweep.exponents))
+        parts += [f"<img alt='{e(k)}' src='{v}'>" for k, v in images.items() if k.startswith("sweep-")]
     parts.append(f"<h2>Verdicts against {e(rep.baseline) if rep.baseline else 'no baseline'}</h2>")
     if rep.verdicts:
         parts.append(table(VERDICT_HEAD, verdict_rows(rep), row_class=0))

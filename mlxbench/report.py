@@ -57,6 +57,7 @@ class Report:
     # one {fullname: verdict} per run, runs[0]'s empty: run i judged against run i-1 by the gate
     history_verdicts: list[dict[str, verdict.Result]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    sweep: Sweep | None = None  # the size sweep in the current run, if it holds one
 
     @property
     def current(self) -> Run:
@@ -213,7 +214,26 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     if len(rep.runs) > 1:
         rep.history_verdicts.append({v.name: v for v in rep.verdicts})  # the table's verdicts, for the last run
     rep.changes = find_changes(rep.runs)
+    rep.sweep = Sweep.of([rep.current])
     return rep
+
+
+@dataclass
+class Sweep:
+    """The size-sweep points of a run: per-backend lines, where they cross, how they scale."""
+
+    lines: list[Any]
+    crossovers: list[Any]
+    exponents: list[Any]
+
+    @classmethod
+    def of(cls, runs: Sequence[Run]) -> Sweep | None:
+        from mlxbench import sweep
+
+        found = sweep.lines_from_runs(runs)
+        if not found:
+            return None
+        return cls(found, sweep.all_crossovers(found), sweep.exponents(found))
 
 
 def fmt_time(seconds: float) -> str:
