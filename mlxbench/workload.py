@@ -251,6 +251,14 @@ def step_forcer(backend: Backend, variant: str) -> Callable[[Any], None]:
     return _no_force
 
 
+def cadence_info(backend: Backend, cadence: Cadence, end: str) -> dict[str, str]:
+    """The labels a training benchmark records: execution model, cadence and what the number measures;
+    `end` says where the one force of `end` cadence happens (e.g. "after all 10,000 steps")."""
+    step = "a force after every step" if backend.execution != "eager" else "eager: every step completes"
+    measures = step if cadence == "step" else f"one force {end}"
+    return {"execution": backend.execution, "cadence": cadence, "measures": measures}
+
+
 def compiled_variant(backend: Backend, variant: str) -> bool:
     """Whether `variant` asks for the framework's compiler; Unsupported when the backend has none."""
     if variant != "compiled":

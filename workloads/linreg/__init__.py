@@ -21,6 +21,7 @@ from mlxbench.workload import (
     Prepared,
     ProfiledWorkload,
     Size,
+    cadence_info,
     compiled_variant,
     split_variant,
     step_forcer,
@@ -169,17 +170,13 @@ class LinearRegression(ProfiledWorkload):
         force_step = step_forcer(backend, variant)
         data = make_data(spec)
         train = impl.make_train(backend, spec, data, compiled, force_step)
-        measures = {
-            "step": "a force after every step" if backend.execution != "eager" else "eager: every step completes",
-            "end": f"one force after all {spec.steps:,} steps",
-        }[cadence]
         return Prepared(
             run=train,
             rounds=spec.rounds,
             state=data,
             warmup_rounds=1,
             work_per_round=spec.steps,
-            info={"execution": backend.execution, "cadence": cadence, "measures": measures},
+            info=cadence_info(backend, cadence, f"after all {spec.steps:,} steps"),
         )
 
     def metrics(

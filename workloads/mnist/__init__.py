@@ -27,6 +27,7 @@ from mlxbench.workload import (
     Prepared,
     ProfiledWorkload,
     Size,
+    cadence_info,
     compiled_variant,
     split_variant,
     step_forcer,
@@ -220,10 +221,6 @@ class MnistMLP(ProfiledWorkload):
         dataset = context.dataset(("mnist", data_dir), lambda: mnist_data.load(data_dir))
         plan = make_plan(spec, dataset)
         trainer = impl.make_trainer(backend, plan, compiled, force_step)  # warms up and resets, untimed
-        measures = {
-            "step": "a force after every step" if backend.execution != "eager" else "eager: every step completes",
-            "end": "one force at the end of the epoch",
-        }[cadence]
         state = State(dataset)
         trained = [0]  # epochs so far
 
@@ -245,7 +242,7 @@ class MnistMLP(ProfiledWorkload):
             work_per_round=len(plan.batches[0]),
             work_unit="steps",
             cumulative=True,
-            info={"execution": backend.execution, "cadence": cadence, "measures": measures},
+            info=cadence_info(backend, cadence, "at the end of the epoch"),
         )
 
     def metrics(
