@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mlxbench import evidence, venvs
 from mlxbench.runs import BadRun, load_run
+from mlxbench.units import fmt_time
 
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
@@ -95,7 +96,7 @@ def table(results: list[evidence.ProcessVerdict]) -> list[str]:
     for r in sorted(results, key=lambda r: (order.index(r.verdict), r.name)):
         ci = f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
         lines.append(
-            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt(r.a_median):>10} {fmt(r.b_median):>10}  "
+            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt_time(r.a_median):>10} {fmt_time(r.b_median):>10}  "
             f"{ci:<24} {r.p_adjusted:<8.2g} >={r.mde:.0%}"
         )
     return lines
@@ -103,13 +104,6 @@ def table(results: list[evidence.ProcessVerdict]) -> list[str]:
 
 def short(name: str) -> str:
     return name.rsplit("::", 1)[-1]
-
-
-def fmt(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
 
 
 def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
@@ -129,7 +123,7 @@ def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
     ]
     for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
         out.append(
-            f"| {r.verdict} | `{short(r.name)}` | {fmt(r.a_median)} | {fmt(r.b_median)} | "
+            f"| {r.verdict} | `{short(r.name)}` | {fmt_time(r.a_median)} | {fmt_time(r.b_median)} | "
             f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.p_adjusted:.2g} | {r.mde:.1%} |"
         )
     return "\n".join(out) + "\n"

@@ -23,27 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
-from mlxbench import evidence
-from mlxbench.runs import load_run
-
-
-def run_process(out: Path, args: list[str], env: dict[str, str]) -> float:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mlxbench.slowdown"]
-    cmd += [f"--benchmark-json={out}", *args]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
-    if proc.returncode not in (0, 1) or not out.exists():
-        raise SystemExit(f"benchmark process failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - t0
+from mlxbench import ab, evidence
+from mlxbench.runs import BadRun, load_run
 
 
 def medians(path: Path) -> dict[str, tuple[float, str]]:
@@ -68,6 +55,14 @@ def spread(pool: list[dict], name: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return calibrate(argv)
+    except BadRun as exc:  # a benchmark process that failed: one message, exit 2
+        print(f"mlxbench.calibrate_ab: {exc}", file=sys.stderr)
+        return 2
+
+
+def calibrate(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="python -m mlxbench.calibrate_ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--unchanged", type=int, default=10)
     p.add_argument("--slowed", type=int, default=4, help="processes per slowdown")
@@ -92,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     walls = []
     for i, (name, env) in enumerate(conditions):
         out = args.out / f"{i:03d}-{name}.json"
-        walls.append(run_process(out, extra, env))
+        walls.append(ab.run_process(sys.executable, env, ["-p", "mlxbench.slowdown", *extra], out)[1])
         pools[name].append(medians(out))
         print(f"process {i + 1}/{len(conditions)} ({name}): {walls[-1]:.1f} s", flush=True)
     rng = random.Random(1)

@@ -12,6 +12,7 @@ from mlxbench import ignored, outcome, summary
 from mlxbench.progress import Progress
 
 compared_key = pytest.StashKey[tuple]()
+current_key = pytest.StashKey[list]()
 
 
 def start(config: pytest.Config, tr: Any) -> None:
@@ -38,10 +39,12 @@ def start(config: pytest.Config, tr: Any) -> None:
 
 
 def current(config: pytest.Config) -> list[dict]:
-    bsession = getattr(config, "_benchmarksession", None)
-    if bsession is None:
-        return []
-    return [b.as_dict(include_data=True) for b in bsession.benchmarks if getattr(b, "stats", None)]
+    """This session's benchmarks as pytest-benchmark saves them, serialized once (read at the end only)."""
+    if current_key not in config.stash:
+        bsession = getattr(config, "_benchmarksession", None)
+        found = bsession.benchmarks if bsession is not None else []
+        config.stash[current_key] = [b.as_dict(include_data=True) for b in found if getattr(b, "stats", None)]
+    return config.stash[current_key]
 
 
 def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
@@ -53,7 +56,7 @@ def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
 
 def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
     from mlxbench.plugin import context_key, registry_key, saved_key, storage_folder
-    from mlxbench.runs import BadRun, comparability, load_run, resolve
+    from mlxbench.runs import BadRun, baseline_run, comparability
 
     ctx = config.stash[context_key]
     ref = getattr(config.option, "benchmark_compare", None)
@@ -64,7 +67,7 @@ def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
         return gate.baseline, list(gate.results), None
     saved = config.stash.get(saved_key, [])
     try:
-        baseline = load_run(resolve(str(ref), storage_folder(config)))
+        baseline = baseline_run(str(ref), storage_folder(config), saved)
     except BadRun as exc:
         return None, [], str(exc)
     distributions = config.stash[registry_key].distributions

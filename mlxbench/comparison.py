@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from mlxbench import verdict
 from mlxbench.gate import LISTED, METHODS, coverage_line, nothing_judged
-from mlxbench.report import change_words, fmt_time, verdict_order
+from mlxbench.report import change_words, verdict_order
 from mlxbench.runs import Run
+from mlxbench.units import fmt_time
 
 CHANGED = ("regressed", "improved")
 

@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
-from mlxbench.verdict import DEFAULT_THRESHOLD, Verdict
+from mlxbench.verdict import DEFAULT_THRESHOLD, POWER, Verdict, minimum_detectable_effect
 
 ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any regression at all
-POWER = 0.95
 MIN_PROCESSES = 3
 
 
@@ -81,13 +80,6 @@ def welch(log_a: np.ndarray, log_b: np.ndarray) -> tuple[float, float, float]:
         return d, 0.0, float(log_a.size + log_b.size - 2)
     df = (va + vb) ** 2 / (va**2 / (log_a.size - 1) + vb**2 / (log_b.size - 1))
     return d, se, float(df)
-
-
-def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = POWER) -> float:
-    """Smallest slowdown (fraction) a two-sided level-`alpha` t test sees with probability `power`."""
-    if se == 0:
-        return 0.0
-    return math.exp((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se) - 1
 
 
 def processes_needed(spread: float, effect: float, m: int, alpha: float = ALPHA, power: float = POWER) -> int:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from mlxbench.publish import dumps, strict
 from mlxbench.render import md_escape, md_table
-from mlxbench.report import Cell, fmt_time, image_name, machine_rows, make_cell
+from mlxbench.report import Cell, image_name, machine_rows, make_cell
 from mlxbench.runs import BadRun, Run, load_folder
+from mlxbench.units import fmt_time
 
 FILES = {"md": "machines.md", "summary": "machines-summary.md", "html": "machines.html", "json": "machines.json"}
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlxbench.report import Report, fmt_time, image_name, run_time
+from mlxbench.report import Report, image_name, run_time
+from mlxbench.units import fmt_time
 
 PANEL_LINES = 8  # at most this many lines in one history panel
 PANEL_COLUMNS = 3

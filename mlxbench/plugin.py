@@ -14,7 +14,7 @@ import pytest
 from mlxbench import closing, datasets, machine, outcome, saving
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
-from mlxbench.runs import BadRun, load_folder, load_run, runs_before
+from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
 from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV, Settings
 from mlxbench.threads import ThreadPolicy
 from mlxbench.workload import variants_for
@@ -186,13 +186,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def make_gate(config: pytest.Config, folder: Path, saved: list):
     from mlxbench.gate import RegressionGate
-    from mlxbench.runs import comparability, resolve
+    from mlxbench.runs import comparability
 
     ref = str(config.option.benchmark_compare)
     settings = config.stash[context_key].settings
     try:
-        path = resolve(ref, folder).resolve()
-        baseline = next((r for r in saved if r.path.resolve() == path), None) or load_run(path)
+        baseline = baseline_run(ref, folder, saved)
     except BadRun as exc:
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), settings.regression_threshold)

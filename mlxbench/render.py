@@ -15,12 +15,12 @@ from mlxbench.report import (
     Cell,
     Report,
     change_words,
-    fmt_time,
     image_name,
     machine_rows,
     memory_words,
     speed_words,
 )
+from mlxbench.units import fmt_time
 
 FASTEST = "★ fastest"
 

@@ -18,6 +18,7 @@ import numpy as np
 from mlxbench import verdict
 from mlxbench.changepoints import Change, find_changes
 from mlxbench.runs import BadRun, Run
+from mlxbench.units import fmt_bytes, slower_or_faster
 
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
@@ -236,24 +237,6 @@ class Sweep:
         return cls(found, sweep.all_crossovers(found), sweep.exponents(found))
 
 
-def fmt_time(seconds: float) -> str:
-    if not finite(seconds) or seconds < 0:  # a time is never negative: such a number means nothing
-        return "n/a"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def fmt_bytes(n: float) -> str:
-    if not finite(n) or n < 0:
-        return "n/a"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
-
-
 def memory_words(memory: dict[str, Any] | None) -> str:
     """'12.3 MiB peak (allocator)', '' when nothing was recorded."""
     if not memory:
@@ -265,11 +248,8 @@ def speed_words(speedup: float | None, reference: str) -> str:
     """'2.1x faster than numpy' / '31.7x slower than numpy' / 'as fast as numpy'."""
     if speedup is None or not finite(speedup) or speedup <= 0:
         return ""
-    if 1 / 1.005 <= speedup <= 1.005:
-        return f"as fast as {reference}"
-    if speedup > 1:
-        return f"{speedup:.3g}x faster than {reference}"
-    return f"{1 / speedup:.3g}x slower than {reference}"
+    words = slower_or_faster(1 / speedup)
+    return f"{words} than {reference}" if words else f"as fast as {reference}"
 
 
 def change_words(ratio: float) -> str:

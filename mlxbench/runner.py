@@ -182,21 +182,19 @@ class Bench:
             backend.reset_peak_memory()
             started[0] = True
 
-        def record_memory() -> None:
+        def record_memory(over: str) -> None:
             if started[0] and (reading := backend.peak_memory()) is not None:
                 peaks.append(reading)
             if peaks:
                 top = max(peaks, key=lambda r: r.bytes)
-                self.benchmark.extra_info["peak_memory"] = {
-                    "bytes": top.bytes,
-                    "kind": top.kind,
-                    "source": top.source,
-                    "over": "one measured call (the largest of all rounds, warm-up included)",
-                }
+                info = {"bytes": top.bytes, "kind": top.kind, "source": top.source, "over": over}
+                self.benchmark.extra_info["peak_memory"] = info
 
         disabled = getattr(self.benchmark, "disabled", False)
         iterations = 1 if disabled else self.calibrate(prepared, timed)
+        over = "one measured call (the largest of all rounds, warm-up included)"
         if iterations > 1:  # pytest-benchmark allows no per-round setup here: one memory window for all
+            over = f"all {iterations:,} calls of every round in one window (calls under a millisecond)"
             setup()
             result = self.benchmark.pedantic(
                 timed, rounds=prepared.rounds, warmup_rounds=prepared.warmup_rounds, iterations=iterations
@@ -211,9 +209,9 @@ class Bench:
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
                 setup()
                 result = timed()
-            record_memory()
+            record_memory(over)
             return result, Measured()
-        record_memory()
+        record_memory(over)
         stats = self.benchmark.stats.stats
         if prepared.work_per_round:
             self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median

@@ -180,6 +180,13 @@ def resolve(ref: str, folder: Path) -> Path:
     raise BadRun(f"no saved run {ref!r} in {folder}. Saved runs there: {', '.join(p.stem for p in saved) or 'none'}.")
 
 
+def baseline_run(ref: str, folder: Path, saved: Sequence[Run]) -> Run:
+    """The run `ref` names (a path or a saved id under `folder`), taken from the runs already read when
+    it is one of them, else read now."""
+    path = resolve(ref, folder).resolve()
+    return next((r for r in saved if r.path.resolve() == path), None) or load_run(path)
+
+
 def differences(
     base: dict[str, Any], cur: dict[str, Any], distributions: Sequence[str] | None = None
 ) -> tuple[list[str], list[str]]:

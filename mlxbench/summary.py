@@ -18,41 +18,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlxbench.units import fmt_bytes, fmt_time, slower_or_faster
+
 REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it
 WIDTH = 120
 
 
 def human(seconds: float | None) -> str:
     """`1.36 s`, `139.6 ms`, `12.1 µs`, `850 ns`: four significant digits at most."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "n/a"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{_sig(seconds / scale)} {unit}"
-    return f"{_sig(seconds * 1e9)} ns"
-
-
-def _sig(x: float) -> str:
-    return f"{x:.4g}" if x < 1000 else f"{x:,.0f}"
+    return fmt_time(seconds, digits=4)
 
 
 def memory(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} B"
+    return "-" if n is None else fmt_bytes(n)
 
 
 def speed_words(median: float, reference: float) -> str:
     """`31.7x slower`, `2.05x faster`, `same`: this median against the reference's."""
     if not (median > 0 and reference > 0):
         return "n/a"
-    ratio = median / reference
-    if abs(ratio - 1) < 0.005:
-        return "same"
-    return f"{ratio:.3g}x slower" if ratio > 1 else f"{1 / ratio:.3g}x faster"
+    return slower_or_faster(median / reference) or "same"
 
 
 @dataclass

@@ -62,7 +62,7 @@ class ThreadPolicy:
             self.frameworks[backend.framework] = f"not limited ({type(exc).__name__}: {exc})"
             return
         if restore is None:
-            self.frameworks[backend.framework] = "no thread control of its own (environment variables only)"
+            self.frameworks[backend.framework] = "no pool of its own: environment variables and threadpoolctl limits"
         else:
             self.restores.append(restore)
             self.frameworks[backend.framework] = self.threads

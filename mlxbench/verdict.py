@@ -183,7 +183,7 @@ def compare_to_history(
     q = float(stats.t.ppf(1 - alpha / 2, df=k - 1))
     ratio, lo, hi = math.exp(d), math.exp(d - q * s), math.exp(d + q * s)
     verdict = classify(p < alpha, p < alpha, ratio, lo, hi, threshold)
-    mde = math.exp((q + float(stats.t.ppf(POWER, df=k - 1))) * s) - 1
+    mde = minimum_detectable_effect(s, k - 1, alpha)
     reasons = [
         f"median x{ratio:.3f} of the mean of {k} saved runs [{lo:.3f}, {hi:.3f}] ({1 - alpha:.0%} prediction "
         f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}, "
@@ -195,6 +195,14 @@ def compare_to_history(
     res = Result(name, verdict, ratio, lo, hi, p, threshold, math.exp(mean), float(np.median(c)), reasons)
     res.method, res.mde = "history", mde
     return res
+
+
+def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = POWER) -> float:
+    """Smallest slowdown (fraction) a two-sided level-`alpha` t test on log times sees with probability
+    `power`, for a standard error `se` of the log difference with `df` degrees of freedom."""
+    if se == 0:
+        return 0.0
+    return math.exp((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se) - 1
 
 
 def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:

@@ -96,18 +96,25 @@ fakesum = mlxbench_fake:WORKLOAD
 """
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A scratch checkout: our plugin loaded by conftest, plus an installed-looking extension package."""
+def scratch_checkout(pytester: pytest.Pytester, dist: str, modules: dict[str, str], entry_points: str) -> None:
+    """Our plugin loaded by conftest, plus a package `dist` that looks installed: its modules in site/
+    and a real .dist-info with its entry points."""
     ext = pytester.mkdir("site")
-    (ext / "mlxbench_fake.py").write_text(FAKES)
-    dist = ext / "mlxbench_fake-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlxbench_fake\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
+    for name, source in modules.items():
+        (ext / f"{name}.py").write_text(source)
+    info = ext / f"{dist}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
     pytester.syspathinsert(ext)
     pytester.makeconftest('pytest_plugins = ["mlxbench.plugin"]\n')
     pytester.makeini("[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A scratch checkout with an extension package: fake backends and a fake workload."""
+    scratch_checkout(pytester, "mlxbench_fake", {"mlxbench_fake": FAKES}, ENTRY_POINTS)
     return pytester
 
 
@@ -224,17 +231,12 @@ placement.fakefw = mlxbench_fakefw_placement
 def framework_project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A checkout with a third-party framework package installed: its backend, plus its own
     implementations of two built-in workloads (one of them incomplete), through a real .dist-info."""
-    ext = pytester.mkdir("site")
-    (ext / "mlxbench_fakefw.py").write_text(FAKE_FRAMEWORK)
-    (ext / "mlxbench_fakefw_linreg.py").write_text(FAKE_LINREG)
-    (ext / "mlxbench_fakefw_placement.py").write_text(FAKE_PLACEMENT_INCOMPLETE)
-    dist = ext / "mlxbench_fakefw-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlxbench_fakefw\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(FRAMEWORK_ENTRY_POINTS)
-    pytester.syspathinsert(ext)
-    pytester.makeconftest('pytest_plugins = ["mlxbench.plugin"]\n')
-    pytester.makeini("[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n")
+    modules = {
+        "mlxbench_fakefw": FAKE_FRAMEWORK,
+        "mlxbench_fakefw_linreg": FAKE_LINREG,
+        "mlxbench_fakefw_placement": FAKE_PLACEMENT_INCOMPLETE,
+    }
+    scratch_checkout(pytester, "mlxbench_fakefw", modules, FRAMEWORK_ENTRY_POINTS)
     pytester.makepyfile(
         test_workloads="""
         def test_workload(bench, mlxbench_registry, mlxbench_case):

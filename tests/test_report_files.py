@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import make_run
-from mlxbench import plots, publish, report
+from mlxbench import plots, publish, report, units
 from mlxbench.runs import BadRun, Run
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
@@ -93,9 +93,9 @@ def test_html_only_does_not_touch_a_users_plot(tmp_path):
 
 
 def test_times_that_mean_nothing_print_as_na():
-    assert report.fmt_time(-4.42e-2) == "n/a"
-    assert report.fmt_time(math.nan) == "n/a" and report.fmt_time(math.inf) == "n/a"
-    assert report.fmt_time(0.0042) == "4.2 ms"
+    assert units.fmt_time(-4.42e-2) == "n/a"
+    assert units.fmt_time(math.nan) == "n/a" and units.fmt_time(math.inf) == "n/a"
+    assert units.fmt_time(0.0042) == "4.2 ms"
     assert report.median_ci([math.nan, 1.0, 2.0, -3.0], 1.5) == (1.0, 2.0)
     assert report.median_ci([math.nan] * 6, 1.5) == (1.5, 1.5)
 
@@ -109,7 +109,7 @@ def test_cells_and_plots_survive_unusable_numbers(tmp_path, other):
     data["benchmarks"][1]["stats"]["median"] = other
     runs = [Run(tmp_path / "0001_a.json", data), Run(tmp_path / "0002_b.json", data)]
     rep = report.build(runs)
-    assert math.isnan(rep.cells[0].median) and report.fmt_time(rep.cells[0].ci[0]) == "n/a"
+    assert math.isnan(rep.cells[0].median) and units.fmt_time(rep.cells[0].ci[0]) == "n/a"
     images = plots.make_all(rep)
     assert images["bars_linreg.png"][:4] == b"\x89PNG"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,12 +22,6 @@ class NumpyBackend(Backend):
 
     def to_numpy(self, x: Any) -> Any:
         return tree_map(np.asarray, x)
-
-    def limit_threads(self, threads: int) -> Callable[[], None] | None:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(limits=threads, user_api="blas")  # NumPy's OpenBLAS / MKL
-        return limiter.restore_original_limits
 
     def facts(self) -> dict[str, Any]:
         return {**super().facts(), "device_name": "cpu"}

@@ -40,12 +40,11 @@ class TorchBackend(Backend):
             return "cpu"
         if self.native != "cpu":
             return self.native
-        torch = self.module  # torch-cpu's GPU: whichever accelerator this PyTorch sees
-        if torch.cuda.is_available():
-            return "cuda"
-        if torch.backends.mps.is_available():
-            return "mps"
-        return None
+        if "_accelerator" not in self.__dict__:  # asked once: placement synchronizes d2 after every step
+            torch = self.module  # torch-cpu's GPU: whichever accelerator this PyTorch sees
+            found = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else None
+            self.__dict__["_accelerator"] = found
+        return self.__dict__["_accelerator"]
 
     def asarray(self, a: np.ndarray) -> Any:
         x = self.module.from_numpy(np.ascontiguousarray(a)).to(self.native)

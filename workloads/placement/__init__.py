@@ -153,46 +153,50 @@ class Placement(ProfiledWorkload):
         )
 
     def prepare(self, backend: Backend, spec: Spec, variant: str, context, impl: Implementation) -> Prepared[State]:
-        if (point := sweep_point(spec, variant)) is not None:
-            return self.prepare_point(backend, spec, point, impl)
+        if (p := sweep_point(spec, variant)) is not None:
+            d2 = p.d2 or backend.device
+            what = f"{p.m}x{p.k} @ {p.k}x{p.n} on {backend.device}"
+            if p.n_exp:
+                what = f"{p.n_exp} x evaluated exp(-b) on {d2}, b of {p.n:,} elements (after a {p.m}x{p.k} @ {what})"
+            unit = "flop" if p.n_exp == 0 else "exp"
+            return self.arrange(backend, impl, spec, (p.m, p.k, p.n), d2, p.n_exp, True, p.work, unit, what)
         kind, _, d2 = variant.partition("-to-")
+        shapes = (spec.m, spec.k, spec.n)
+        return self.arrange(backend, impl, spec, shapes, d2, spec.n_exp, kind == "finite", spec.n_exp, "exp", None)
+
+    def arrange(
+        self,
+        backend: Backend,
+        impl: Implementation,
+        spec: Spec,
+        shapes: tuple[int, int, int],
+        d2: str,
+        n_exp: int,
+        finite: bool,
+        work: float,
+        unit: str,
+        measures: str | None,
+    ) -> Prepared[State]:
+        """a (m x k) and b (k x n) drawn in NumPy, moved to d1, and the implementation's call on them."""
         if d2 not in DEVICES or backend.device_for(d2) is None:
             raise Unsupported(f"no {d2} device for {backend.framework} on this machine")
+        m, k, n = shapes
         rng = np.random.default_rng(spec.seed)
-        a_np = rng.standard_normal((spec.m, spec.k)).astype(np.float32)
-        b_np = rng.standard_normal((spec.k, spec.n)).astype(np.float32)
-        finite = kind == "finite"
-        run = impl.make_fun(backend, d2, backend.asarray(a_np), backend.asarray(b_np), spec.n_exp, finite)
+        a_np = rng.standard_normal((m, k)).astype(np.float32)
+        b_np = rng.standard_normal((k, n)).astype(np.float32)
+        run = impl.make_fun(backend, d2, backend.asarray(a_np), backend.asarray(b_np), n_exp, finite)
         d1 = backend.device
+        info = {"d1": d1, "d2": d2, "placement": f"{d1}/{d2}", "memory": MEMORY_LABELS[backend.memory]}
+        if measures:
+            info["measures"] = measures
         return Prepared(
             run=run,
             rounds=spec.rounds,
             state=State(a_np, b_np, finite),
             warmup_rounds=1,
-            work_per_round=spec.n_exp,
-            work_unit="exp",
-            info={"d1": d1, "d2": d2, "placement": f"{d1}/{d2}", "memory": MEMORY_LABELS[backend.memory]},
-        )
-
-    def prepare_point(self, backend: Backend, spec: Spec, p: Point, impl: Implementation) -> Prepared[State]:
-        d2 = p.d2 or backend.device
-        if backend.device_for(d2) is None:
-            raise Unsupported(f"no {d2} device for {backend.framework} on this machine")
-        rng = np.random.default_rng(spec.seed)
-        a_np = rng.standard_normal((p.m, p.k), dtype=np.float32)
-        b_np = rng.standard_normal((p.k, p.n), dtype=np.float32)
-        run = impl.make_fun(backend, d2, backend.asarray(a_np), backend.asarray(b_np), p.n_exp, True)
-        what = f"{p.m}x{p.k} @ {p.k}x{p.n} on {backend.device}"
-        if p.n_exp:
-            what = f"{p.n_exp} x evaluated exp(-b) on {d2}, b of {p.n:,} elements (after a {p.m}x{p.k} @ {what})"
-        return Prepared(
-            run=run,
-            rounds=spec.rounds,
-            state=State(a_np, b_np, True),
-            warmup_rounds=1,
-            work_per_round=p.work,
-            work_unit="flop" if p.n_exp == 0 else "exp",
-            info={"d1": backend.device, "d2": d2, "placement": f"{backend.device}/{d2}", "measures": what},
+            work_per_round=work,
+            work_unit=unit,
+            info=info,
         )
 
     def metrics(
