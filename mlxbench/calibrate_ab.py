@@ -68,14 +68,35 @@ def calibrate(argv: list[str] | None) -> int:
     p.add_argument("--slowed", type=int, default=4, help="processes per slowdown")
     p.add_argument("--slowdowns", default="0.05,0.10,0.25")
     p.add_argument("--processes", type=int, default=4, help="K per arm in each formed comparison")
-    p.add_argument("--comparisons", type=int, default=20, help="unchanged A/B comparisons to form")
+    p.add_argument("--comparisons", type=int, default=20, help="A/B comparisons to form per condition")
     p.add_argument("--threads-check", type=int, default=0, metavar="N", help="processes with MLXBENCH_THREADS=2")
     p.add_argument("--out", type=Path, default=Path("calibration-ab"))
+    p.add_argument(
+        "--analyze", action="store_true",
+        help="measure nothing: judge the pool already in --out again (for example with other --processes)",
+    )  # fmt: skip
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     extra = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
+    if args.analyze:
+        pools, walls = read_pool(args.out)
+    else:
+        pools, walls = measure(args, extra)
+    result = analyze(pools, walls, args.processes, args.comparisons)
+    result["pytest_args"] = extra if not args.analyze else "(see the measuring run)"
+    name = f"calibration-k{args.processes}.json" if args.analyze else "calibration.json"
+    (args.out / name).write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in HIDDEN}, indent=2))
+    return 0
+
+
+HIDDEN = ("mde", "spread_by_threads", "processes_for_10")
+COUNTS = ("caught", "of", "caught_mde_le_10", "of_mde_le_10")
+
+
+def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[dict]], list[float]]:
     if args.out.exists() and any(args.out.iterdir()):
-        raise SystemExit(f"{args.out} is not empty; give a new --out folder")
+        raise SystemExit(f"{args.out} is not empty; give a new --out folder (or --analyze to judge it again)")
     args.out.mkdir(parents=True, exist_ok=True)
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
     conditions = [("unchanged", {})] * args.unchanged
@@ -90,33 +111,55 @@ def calibrate(argv: list[str] | None) -> int:
         walls.append(ab.run_process(sys.executable, env, ["-p", "mlxbench.slowdown", *extra], out)[1])
         pools[name].append(medians(out))
         print(f"process {i + 1}/{len(conditions)} ({name}): {walls[-1]:.1f} s", flush=True)
+    (args.out / "walls.json").write_text(json.dumps(walls))
+    return pools, walls
+
+
+def read_pool(folder: Path) -> tuple[dict[str, list[dict]], list[float]]:
+    """The processes a measuring run left in `folder` (NNN-<condition>.json), in their order."""
+    pools: dict[str, list[dict]] = defaultdict(list)
+    for path in sorted(folder.glob("[0-9][0-9][0-9]-*.json")):
+        pools[path.stem.partition("-")[2]].append(medians(path))
+    if not pools.get("unchanged"):
+        raise SystemExit(f"{folder} holds no unchanged processes (NNN-unchanged.json) to judge")
+    walls_file = folder / "walls.json"
+    return pools, json.loads(walls_file.read_text()) if walls_file.exists() else []
+
+
+def analyze(pools: dict[str, list[dict]], walls: list[float], k: int, comparisons: int) -> dict:
     rng = random.Random(1)
-    k = args.processes
     unchanged = pools["unchanged"]
+    if len(unchanged) < 2 * k:
+        raise SystemExit(f"{len(unchanged)} unchanged processes cannot form two disjoint arms of {k}")
+    names = sorted(set.intersection(*(set(p) for p in unchanged)))
+    workload = {n: unchanged[0][n][1] for n in names}
     false, total, runs_with_alarm = 0, 0, 0
-    for _ in range(args.comparisons):
+    mdes: dict[str, list[float]] = defaultdict(list)
+    for _ in range(comparisons):
         picked = rng.sample(unchanged, 2 * k)
         res = judge(picked[:k], picked[k:])
         found = sum(r.regressed for r in res)
         false, total, runs_with_alarm = false + found, total + len(res), runs_with_alarm + (found > 0)
-    baseline_mde = {r.name: r.mde for r in judge(*(lambda s: (s[:k], s[k : 2 * k]))(rng.sample(unchanged, 2 * k)))}
-    detection: dict[str, dict[str, list[int]]] = {}
+        for r in res:
+            mdes[r.name].append(r.mde)
+    mde = {n: statistics.median(v) for n, v in mdes.items()}  # over the unchanged comparisons
+    slowdowns = sorted(float(c.partition("-")[2]) for c in pools if c.startswith("slowed-"))
+    detection: dict[str, dict[str, dict[str, int]]] = {}
+    slowed_k = {}
     for s in slowdowns:
         slowed = pools[f"slowed-{s:g}"]
-        per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # caught, total, caught|mde<=10%, total|mde<=10%
-        for _ in range(args.comparisons):
-            res = judge(rng.sample(unchanged, k), rng.sample(slowed, min(k, len(slowed))))
-            for r in res:
-                w = unchanged[0][r.name][1]
-                c = per[w]
-                c[0] += r.regressed
-                c[1] += 1
-                if baseline_mde.get(r.name, 1.0) <= 0.10:
-                    c[2] += r.regressed
-                    c[3] += 1
+        slowed_k[f"{s:.0%}"] = kb = min(k, len(slowed))
+        per: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+        for _ in range(comparisons):
+            for r in judge(rng.sample(unchanged, k), rng.sample(slowed, kb)):
+                c = per[workload[r.name]]
+                c["caught"] += r.regressed
+                c["of"] += 1
+                if mde.get(r.name, 1.0) <= 0.10:
+                    c["caught_mde_le_10"] += r.regressed
+                    c["of_mde_le_10"] += 1
         detection[f"{s:.0%}"] = dict(per)
     # pytest-benchmark's median:10% rule on single-process pairs
-    names = sorted(set.intersection(*(set(p) for p in unchanged)))
     rule_false = rule_total = 0
     for i, a in enumerate(unchanged):
         for b in unchanged[i + 1 :]:
@@ -131,28 +174,38 @@ def calibrate(argv: list[str] | None) -> int:
     if pools.get("threads-2"):
         for n in names:
             threads[n] = {"threads_1": spread(unchanged, n), "threads_2": spread(pools["threads-2"], n)}
-    result = {
-        "pytest_args": extra,
+    by_workload: dict[str, list[float]] = defaultdict(list)
+    for n, v in mde.items():
+        by_workload[workload[n]].append(v)
+    spreads = {n: spread(unchanged, n) for n in names}
+    return {
         "processes_per_arm": k,
+        "slowed_processes_per_arm": slowed_k,
         "pool": {name: len(pool) for name, pool in pools.items()},
-        "process_wall_seconds_median": statistics.median(walls),
-        "one_ab_run_minutes": 2 * k * statistics.median(walls) / 60,
-        "unchanged_comparisons": args.comparisons,
+        "process_wall_seconds_median": statistics.median(walls) if walls else None,
+        "one_ab_run_minutes_from_process_walls": 2 * k * statistics.median(walls) / 60 if walls else None,
+        "unchanged_comparisons": comparisons,
         "false_regressed": false,
         "verdicts_in_unchanged_comparisons": total,
         "false_regressed_rate": false / max(total, 1),
         "comparisons_with_any_false_regressed": runs_with_alarm,
-        "detection": {
-            s: {w: {"caught": c[0], "of": c[1], "caught_mde_le_10": c[2], "of_mde_le_10": c[3]} for w, c in per.items()}
-            for s, per in detection.items()
+        "detection": detection,
+        "mde_by_workload": {
+            w: {
+                "median": statistics.median(v),
+                "min": min(v),
+                "max": max(v),
+                "at_most_10": sum(x <= 0.10 for x in v),
+                "of": len(v),
+            }
+            for w, v in sorted(by_workload.items())
         },
-        "mde": baseline_mde,
+        "process_spread_median": statistics.median(spreads.values()),
         "median10_rule": {"false_rate": rule_false / max(rule_total, 1), "caught": rule_caught},
+        "mde": mde,
+        "processes_for_10": {n: evidence.processes_needed(s, 0.10, len(names)) for n, s in spreads.items()},
         "spread_by_threads": threads,
     }
-    (args.out / "calibration.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k not in ("mde", "spread_by_threads")}, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

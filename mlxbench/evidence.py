@@ -10,7 +10,13 @@ amount. So the unit of evidence here is one process: its median over its rounds 
   interval on their logarithms;
 - the false-alarm rate is controlled across all benchmarks of the run with Holm's step-down method
   (family-wise error rate <= alpha): the more benchmarks, the stricter each test;
-- a regression needs both that evidence and an effect above the threshold (as asv and pyperf do);
+- a regression needs both that evidence and a size that matters: significantly slower, with the
+  slowdown not shown to be smaller than the threshold (its simultaneous interval reaches past
+  1 + threshold). So a slowdown the size of the threshold is caught whenever the test has the
+  power for it (its minimum detectable effect is at most the threshold); a rule on the point
+  estimate alone (ratio > 1 + threshold, asv's factor) would catch such a slowdown only about half
+  of the time, since its estimate lands below the threshold as often as above. A significant
+  change whose whole interval lies inside the threshold band is `unchanged` (real, but small);
 - every verdict carries its minimum detectable effect: the change this test would catch with 95%
   power at the per-test level Holm starts from (alpha / m), from the observed spread and K. A
   benchmark that cannot see the threshold is `inconclusive (can only see changes >= X%)`, never
@@ -135,7 +141,7 @@ def judge_ab(
             name, "inconclusive", ratio, lo, hi, p, adjusted[name], mde, threshold, a_med, b_med,
             (la.size, lb.size), spread,
         )  # fmt: skip
-        res.verdict, why = classify(ratio, adjusted[name] < alpha, mde, threshold)
+        res.verdict, why = classify(ratio, lo, hi, adjusted[name] < alpha, mde, threshold)
         res.reasons.append(
             f"x{ratio:.3f} [{lo:.3f}, {hi:.3f}] from {la.size} vs {lb.size} processes, p={p:.2g} "
             f"(Holm-adjusted {adjusted[name]:.2g} over {m} benchmarks), sees changes >= {mde:.1%}: {why}"
@@ -144,14 +150,22 @@ def judge_ab(
     return out
 
 
-def classify(ratio: float, significant: bool, mde: float, threshold: float) -> tuple[Verdict, str]:
+def classify(
+    ratio: float, lo: float, hi: float, significant: bool, mde: float, threshold: float
+) -> tuple[Verdict, str]:
+    """The verdict and why, from the ratio B/A, its simultaneous interval [lo, hi], Holm significance
+    and the minimum detectable effect."""
     up, down = 1 + threshold, 1 / (1 + threshold)
-    if significant and ratio > up:
-        return "regressed", f"slower by more than the {threshold:.0%} threshold"
-    if significant and ratio < down:
-        return "improved", f"faster by more than the {threshold:.0%} threshold"
+    if significant and ratio > 1 and hi > up:
+        size = "slower by more than" if lo > up else "slower; a slowdown of at least"
+        tail = "" if lo > up else " cannot be ruled out"
+        return "regressed", f"{size} the {threshold:.0%} threshold{tail}"
+    if significant and ratio < 1 and lo < down:
+        size = "faster by more than" if hi < down else "faster; a speed-up of at least"
+        tail = "" if hi < down else " cannot be ruled out"
+        return "improved", f"{size} the {threshold:.0%} threshold{tail}"
+    if significant:
+        return "unchanged", f"a real change of {ratio - 1:+.1%}, its interval inside the {threshold:.0%} threshold"
     if mde > threshold:
         return "inconclusive", f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
-    if significant:
-        return "unchanged", f"a real change of {ratio - 1:+.1%}, within the {threshold:.0%} threshold"
     return "unchanged", f"no change of {threshold:.0%} or more (it would be seen with {POWER:.0%} power)"

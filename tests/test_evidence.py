@@ -71,6 +71,39 @@ def test_minimum_detectable_effect_matches_a_simulation():
     assert 0.90 < hits / 2000 < 0.985  # 95% power by construction; the estimated spread adds some slack
 
 
+def test_a_slowdown_the_size_of_the_threshold_is_caught_when_the_test_can_see_it():
+    """With the default 10% threshold and a spread that lets the test see 10% (mde <= threshold), a
+    true 10% slowdown is `regressed` in about 95% of simulated runs. A rule on the point estimate
+    alone (ratio > 1.10) catches it only when the estimate lands above 10%: about half the time."""
+    rng = np.random.default_rng(6)
+    k, spread = 8, 0.025
+    hits = estimate_above = 0
+    for _ in range(1000):
+        (r,) = evidence.judge_ab({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=0.10))})
+        assert r.mde <= 0.12
+        hits += r.verdict == "regressed"
+        estimate_above += r.ratio > 1.10
+    assert hits / 1000 >= 0.93
+    assert 0.35 < estimate_above / 1000 < 0.65
+
+
+def test_a_real_but_small_change_is_unchanged_and_said_to_be_real():
+    rng = np.random.default_rng(7)
+    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.003), medians(rng, 8, 0.003, shift=0.02))})
+    assert r.verdict == "unchanged" and r.p_adjusted < 0.05
+    assert "a real change of +2" in r.reasons[0] and r.ci_high < 1.10
+
+
+def test_a_significant_slowdown_that_may_reach_the_threshold_is_a_regression():
+    """x1.06, significant, but the interval reaches past 1.10: not shown to be small, so regressed
+    (the point-estimate rule would have called it unchanged)."""
+    noise = np.array([1.00, 1.06, 0.94, 1.03, 0.97, 1.05, 0.95, 1.00])
+    a, b = 0.01 * noise, 0.0106 * noise[::-1]
+    (r,) = evidence.judge_ab({"b": (list(a), list(b))})
+    assert r.ratio == pytest.approx(1.06) and r.p_adjusted < 0.05 and r.ci_high > 1.10
+    assert r.verdict == "regressed" and "cannot be ruled out" in r.reasons[0]
+
+
 def test_processes_needed_grow_with_spread_and_shrink_with_effect():
     assert evidence.processes_needed(0.02, 0.10, m=40) < evidence.processes_needed(0.08, 0.10, m=40)
     assert evidence.processes_needed(0.05, 0.25, m=40) < evidence.processes_needed(0.05, 0.05, m=40)
