@@ -78,12 +78,8 @@ def calibrate(argv: list[str] | None) -> int:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     extra = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
-    if args.analyze:
-        pools, walls = read_pool(args.out)
-    else:
-        pools, walls = measure(args, extra)
-    result = analyze(pools, walls, args.processes, args.comparisons)
-    result["pytest_args"] = extra if not args.analyze else "(see the measuring run)"
+    pools, facts = read_pool(args.out) if args.analyze else measure(args, extra)
+    result = {"pytest_args": facts["pytest_args"], **analyze(pools, facts["walls"], args.processes, args.comparisons)}
     name = f"calibration-k{args.processes}.json" if args.analyze else "calibration.json"
     (args.out / name).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in HIDDEN}, indent=2))
@@ -92,9 +88,10 @@ def calibrate(argv: list[str] | None) -> int:
 
 HIDDEN = ("mde", "spread_by_threads", "processes_for_10")
 COUNTS = ("caught", "of", "caught_mde_le_10", "of_mde_le_10")
+POOL_FACTS = "pool.json"
 
 
-def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[dict]], list[float]]:
+def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[dict]], dict]:
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"{args.out} is not empty; give a new --out folder (or --analyze to judge it again)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -111,19 +108,20 @@ def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[
         walls.append(ab.run_process(sys.executable, env, ["-p", "mlxbench.slowdown", *extra], out)[1])
         pools[name].append(medians(out))
         print(f"process {i + 1}/{len(conditions)} ({name}): {walls[-1]:.1f} s", flush=True)
-    (args.out / "walls.json").write_text(json.dumps(walls))
-    return pools, walls
+    facts = {"pytest_args": extra, "walls": walls}  # what --analyze needs besides the process files
+    (args.out / POOL_FACTS).write_text(json.dumps(facts))
+    return pools, facts
 
 
-def read_pool(folder: Path) -> tuple[dict[str, list[dict]], list[float]]:
+def read_pool(folder: Path) -> tuple[dict[str, list[dict]], dict]:
     """The processes a measuring run left in `folder` (NNN-<condition>.json), in their order."""
     pools: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(folder.glob("[0-9][0-9][0-9]-*.json")):
         pools[path.stem.partition("-")[2]].append(medians(path))
     if not pools.get("unchanged"):
         raise SystemExit(f"{folder} holds no unchanged processes (NNN-unchanged.json) to judge")
-    walls_file = folder / "walls.json"
-    return pools, json.loads(walls_file.read_text()) if walls_file.exists() else []
+    facts = folder / POOL_FACTS
+    return pools, json.loads(facts.read_text()) if facts.exists() else {"pytest_args": None, "walls": []}
 
 
 def analyze(pools: dict[str, list[dict]], walls: list[float], k: int, comparisons: int) -> dict:
@@ -170,14 +168,13 @@ def analyze(pools: dict[str, list[dict]], walls: list[float], k: int, comparison
         slowed = pools[f"slowed-{s:g}"]
         hits = sum(b[n][0] > 1.10 * a[n][0] for a in unchanged for b in slowed for n in names)
         rule_caught[f"{s:.0%}"] = hits / max(len(unchanged) * len(slowed) * len(names), 1)
+    spreads = {n: spread(unchanged, n) for n in names}
     threads = {}
     if pools.get("threads-2"):
-        for n in names:
-            threads[n] = {"threads_1": spread(unchanged, n), "threads_2": spread(pools["threads-2"], n)}
+        threads = {n: {"threads_1": spreads[n], "threads_2": spread(pools["threads-2"], n)} for n in names}
     by_workload: dict[str, list[float]] = defaultdict(list)
     for n, v in mde.items():
         by_workload[workload[n]].append(v)
-    spreads = {n: spread(unchanged, n) for n in names}
     return {
         "processes_per_arm": k,
         "slowed_processes_per_arm": slowed_k,

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mlxbench import verdict
-from mlxbench.gate import LISTED, METHODS, coverage_line, nothing_judged
-from mlxbench.report import change_words, verdict_order
+from mlxbench.gate import METHODS, summary_lines
+from mlxbench.report import change_words
 from mlxbench.runs import Run
 from mlxbench.units import fmt_time
-
-CHANGED = ("regressed", "improved")
 
 
 def recorded(run: Run, name: str) -> list[str]:
@@ -45,28 +43,9 @@ def lines(
     not_judged: Mapping[str, str],
     only_changed: bool = False,
 ) -> list[str]:
-    held = len(current.benchmarks)
-    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    out = []
-    if problem := nothing_judged(results, not_judged, held, baseline.label):
-        out.append(f"mlxbench: ERROR: {problem}")
-    out.append(
-        f"mlxbench verdicts against {baseline.path}: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items())
-        + f" ({coverage_line(results, not_judged, held)})"
-    )
-    shown = [r for r in results if not only_changed or r.verdict in CHANGED]
-    width = max((len(r.name) for r in shown), default=10)
-    for r in sorted(shown, key=verdict_order):
-        out += result_lines(r, width, current)
-    if only_changed:
-        hidden = len(results) - len(shown)
-        if hidden:
-            out.append(f"  ({hidden} unchanged or inconclusive not shown: --only-changed)")
-        return out
-    unjudged = sorted(not_judged.items())
-    for name, why in unjudged[:LISTED]:
-        out.append(f"  {'not judged':<12} {name:<{width}}  {why}")
-    if len(unjudged) > LISTED:
-        out.append(f"  ... and {len(unjudged) - LISTED} more not judged")
-    return out
+    """The verdicts as `mlxbench compare` prints them; a gate that judged nothing is the caller's error."""
+    return summary_lines(
+        results, str(baseline.path), not_judged, len(current.benchmarks), baseline.label,
+        result_lines=lambda r, width: result_lines(r, width, current), only_changed=only_changed,
+        with_problem=False,
+    )  # fmt: skip

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats
 
-from mlxbench.verdict import DEFAULT_THRESHOLD, POWER, Verdict, minimum_detectable_effect
+from mlxbench.verdict import DEFAULT_THRESHOLD, POWER, Verdict, minimum_detectable_effect, usable
 
 ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any regression at all
 MIN_PROCESSES = 3
@@ -109,7 +109,8 @@ def judge_ab(
     thresholds = thresholds or {}
     rows = []
     for name, (a, b) in samples.items():
-        la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+        # a zero, negative or NaN median cannot be a time: left out, so it counts as a missing process
+        la, lb = np.log(usable(a, positive=True)[0]), np.log(usable(b, positive=True)[0])
         rows.append((name, la, lb, thresholds.get(name, DEFAULT_THRESHOLD)))
     tested = [r for r in rows if r[1].size >= MIN_PROCESSES and r[2].size >= MIN_PROCESSES]
     m = len(tested)

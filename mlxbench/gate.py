@@ -186,33 +186,47 @@ def summary_lines(
     not_judged: Mapping[str, str] | None = None,
     held: int | None = None,
     baseline_label: str | None = None,
+    *,
+    result_lines: Callable[[verdict.Result, int], list[str]] | None = None,
+    only_changed: bool = False,
+    with_problem: bool = True,
 ) -> list[str]:
+    """The verdicts against `baseline`: the problem (if any, and `with_problem`), the counts, each
+    verdict (`result_lines`, default the closing summary's), the benchmarks not judged."""
     counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
     lines = []
     problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
-    if problem:
+    if problem and with_problem:
         lines.append(f"mlxbench: ERROR: {problem}")
     lines.append(
         f"mlxbench verdicts against {baseline}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + f" ({coverage_line(results, not_judged, held)})"
     )
-    width = max((len(r.name) for r in results), default=10)
-    for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
-        ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
-        sees = f", sees >= {r.mde:.0%}" if r.mde == r.mde else ""
-        shown = r.verdict in ("regressed", "improved") or r.indication or (r.method == "history" and sees)
-        lines.append(
-            f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
-            f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"
-            + "".join(
-                f"\n      {why}" for why in (r.reasons[1:] if r.verdict == "inconclusive" else r.reasons) if shown
-            )
-            + "".join(f"\n      accuracy: {a}" for a in r.accuracy)
-        )
+    shown = [r for r in results if not only_changed or r.verdict in ("regressed", "improved")]
+    width = max((len(r.name) for r in shown), default=10)
+    for r in sorted(shown, key=verdict.verdict_order):
+        lines += (result_lines or closing_lines)(r, width)
+    if only_changed:
+        if hidden := len(results) - len(shown):
+            lines.append(f"  ({hidden} unchanged or inconclusive not shown: --only-changed)")
+        return lines
     unjudged = sorted((not_judged or {}).items())
     for name, why in unjudged[:LISTED]:
         lines.append(f"  {'not judged':<12} {name:<{width}}  {why}")
     if len(unjudged) > LISTED:
         lines.append(f"  ... and {len(unjudged) - LISTED} more not judged")
     return lines
+
+
+def closing_lines(r: verdict.Result, width: int) -> list[str]:
+    """One verdict in the session's closing summary: ratio, interval, test; reasons where they matter."""
+    ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
+    sees = f", sees >= {r.mde:.0%}" if r.mde == r.mde else ""
+    shown = r.verdict in ("regressed", "improved") or r.indication or (r.method == "history" and sees)
+    head = (
+        f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
+        f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"
+    )
+    reasons = (r.reasons[1:] if r.verdict == "inconclusive" else r.reasons) if shown else []
+    return ["\n".join([head, *(f"      {why}" for why in reasons), *(f"      accuracy: {a}" for a in r.accuracy)])]

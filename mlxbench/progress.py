@@ -1,9 +1,11 @@
 """Progress lines for long benchmarks: `mnist_mlp[eager] on mlx-cpu: round 3/10, ~42 s left`.
 
-The harness hands every prepared call to `Progress.watch` before timing it (`RunContext.watch`);
-the returned copy counts calls of `run` and, once a benchmark has run longer than `every` seconds,
-writes at most one line per `every` seconds through pytest's terminal (capture disabled). Off when
-stdout is not a terminal, unless forced (`--mlxbench-progress`, for CI logs).
+The harness asks `Progress.watch` for a ticker per benchmark (`RunContext.watch`) and ticks it from
+its untimed per-round hook, before each warm-up and measured round: nothing runs inside the clock.
+Once a benchmark has run longer than `every` seconds, at most one line per `every` seconds is written
+through pytest's terminal (capture disabled). Off when stdout is not a terminal, unless forced
+(`--mlxbench-progress`, for CI logs). Calls under a millisecond are timed many to a round with no
+per-round hook; such benchmarks end long before a line would be due.
 """
 
 from __future__ import annotations
@@ -11,11 +13,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
 from mlxbench.workload import Prepared
 
-CALIBRATION_CALLS = 3  # untimed calls the harness makes to size a round (mlxbench.runner.Bench.calibrate)
 EVERY_S = 5.0  # the first line after this long, then at most one line per this long
 
 
@@ -31,33 +31,30 @@ def duration(seconds: float) -> str:
 
 @dataclasses.dataclass
 class Counter:
-    """Calls of one benchmark's measured function: where it stands and what is left."""
+    """Rounds of one benchmark begun so far (warm-up first): where it stands and what is left."""
 
     label: str
     warmup: int
     rounds: int
-    calibration: int
-    started: float
-    calls: int = 0
+    started: float | None = None  # when the first round began
+    begun: int = 0
 
     @property
     def total(self) -> int:
-        return self.calibration + self.warmup + self.rounds
+        return self.warmup + self.rounds
 
     def line(self, now: float) -> str:
-        done = min(self.calls, self.total)
-        left = (now - self.started) / done * (self.total - done) if done else float("nan")
-        measured = done - self.calibration - self.warmup
-        if measured > 0:
-            where = f"round {measured}/{self.rounds}"
+        done = self.begun - 1  # the rounds before the one now running
+        left = (now - self.started) / done * (self.total - done) if done > 0 and self.started is not None else None
+        if self.begun > self.warmup:
+            where = f"round {self.begun - self.warmup}/{self.rounds}"
         else:
-            where = f"warm-up {max(done, 1)}/{self.calibration + self.warmup}"
-        eta = f", ~{duration(left)} left" if left == left else ""
-        return f"  {self.label}: {where}{eta}"
+            where = f"warm-up {self.begun}/{self.warmup}"
+        return f"  {self.label}: {where}" + (f", ~{duration(left)} left" if left is not None else "")
 
 
 class Progress:
-    """Wraps prepared calls; `write` receives each progress line (the plugin's terminal writer)."""
+    """Tickers for benchmarks; `write` receives each progress line (the plugin's terminal writer)."""
 
     def __init__(
         self, write: Callable[[str], None], every: float = EVERY_S, clock: Callable[[], float] = time.monotonic
@@ -65,29 +62,20 @@ class Progress:
         self.write, self.every, self.clock = write, every, clock
         self.last_line = -float("inf")
 
-    def watch(self, prepared: Prepared, label: str, disabled: bool = False) -> Prepared:
-        """A copy of `prepared` whose `run` reports progress (the workload's object is left as is)."""
-        calibrated = not disabled and not prepared.cumulative and prepared.setup is None
+    def watch(self, prepared: Prepared, label: str, disabled: bool = False) -> Callable[[], None]:
+        """A ticker for one benchmark: call it before each of its rounds, outside the timed call."""
         if disabled:  # --benchmark-disable: one call, or every round of a cumulative workload
-            warmup, rounds = 0, prepared.rounds if prepared.cumulative else 1
+            counter = Counter(label, 0, prepared.rounds if prepared.cumulative else 1)
         else:
-            warmup, rounds = prepared.warmup_rounds, prepared.rounds
-        counter = Counter(label, warmup, rounds, CALIBRATION_CALLS if calibrated else 0, self.clock())
-        run = prepared.run
-
-        def counted() -> Any:
-            out = run()
-            counter.calls += 1
-            self.tick(counter)
-            return out
-
-        return dataclasses.replace(prepared, run=counted)
+            counter = Counter(label, prepared.warmup_rounds, prepared.rounds)
+        return lambda: self.tick(counter)
 
     def tick(self, counter: Counter) -> None:
         now = self.clock()
+        counter.begun += 1
+        if counter.started is None:
+            counter.started = now
         if now - counter.started < self.every or now - self.last_line < self.every:
             return
-        if counter.calls >= counter.total:
-            return  # finished: pytest's own line follows
         self.last_line = now
         self.write(counter.line(now))

@@ -20,7 +20,7 @@ from mlxbench.changepoints import Change, find_changes
 from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_bytes, slower_or_faster
 
-VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")
+VERDICT_ORDER = verdict.VERDICT_ORDER
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
 UNIT_WORDS = {"it": "step", "steps": "step", "ops": "op", "exp": "exp"}
 
@@ -84,13 +84,7 @@ class Report:
         return name
 
     def sorted_verdicts(self) -> list[verdict.Result]:
-        return sorted(self.verdicts, key=verdict_order)
-
-
-def verdict_order(v: verdict.Result) -> tuple[int, int, str]:
-    """Regressed, improved, inconclusive (those whose rounds point to a regression first), unchanged."""
-    pointed = {"regressed": 0, "improved": 1}.get(v.indication or "", 2)
-    return VERDICT_ORDER.index(v.verdict), pointed, v.name
+        return sorted(self.verdicts, key=verdict.verdict_order)
 
 
 def run_time(run: Run) -> datetime | None:

@@ -34,7 +34,7 @@ class RunContext:
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
     threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
-    watch: Callable[[Prepared, str], Prepared] | None = None  # progress lines (mlxbench.progress.Progress)
+    watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
     points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
 
@@ -85,8 +85,6 @@ class Bench:
         backend, settings = self.backend, self.context.settings
         with backend.activate():
             prepared, spec, size = self.prepare(workload, variant)
-            if self.context.watch is not None:
-                prepared = self.context.watch(prepared, f"{workload.name}[{variant}] on {backend.name}")
             info = self.benchmark.extra_info
             self.benchmark.group = workload.name  # pytest-benchmark's table: one group per workload
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
@@ -97,7 +95,8 @@ class Bench:
                 info["seed"] = settings.seed
             if size is not None:
                 info["size"] = size.as_info()
-            result, measured = self.measure(prepared)
+            watch, label = self.context.watch, f"{workload.name}[{variant}] on {backend.name}"
+            result, measured = self.measure(prepared, watch(prepared, label) if watch is not None else None)
             if size is not None and measured.round_times and self.context.points is not None:
                 self.context.points.record(workload.name, size, backend.name, self.benchmark.stats.stats.median)
             if prepared.collect is not None:
@@ -160,8 +159,9 @@ class Bench:
             detail = "\n  ".join(res.reasons + [f"accuracy: {a}" for a in res.accuracy])
             pytest.fail(f"regression in {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
 
-    def measure(self, prepared: Prepared) -> tuple[Any, Measured]:
-        """Time `prepared.run` with completion forced inside the clock: the last result, and the times."""
+    def measure(self, prepared: Prepared, tick: Callable[[], None] | None = None) -> tuple[Any, Measured]:
+        """Time `prepared.run` with completion forced inside the clock: the last result, and the times.
+        `tick` (progress) is called before each round, outside the clock."""
         sync = self.backend.sync
         gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
 
@@ -174,12 +174,17 @@ class Bench:
         peaks: list[MemoryReading] = []
         started = [False]
 
+        per_call = backend.peak_memory_per_call
+
         def setup() -> None:  # untimed, before each round: close the last call's memory window, open the next
-            if started[0] and (reading := backend.peak_memory()) is not None:
+            if tick is not None:
+                tick()
+            if per_call and started[0] and (reading := backend.peak_memory()) is not None:
                 peaks.append(reading)
             if prepared.setup is not None:
                 prepared.setup()
-            backend.reset_peak_memory()
+            if per_call or not started[0]:
+                backend.reset_peak_memory()
             started[0] = True
 
         def record_memory(over: str) -> None:
@@ -193,6 +198,11 @@ class Bench:
         disabled = getattr(self.benchmark, "disabled", False)
         iterations = 1 if disabled else self.calibrate(prepared, timed)
         over = "one measured call (the largest of all rounds, warm-up included)"
+        if not per_call:
+            over = (
+                "all rounds in one window (the process's peak is not reset between timed calls: a reset hands "
+                "freed pages back, and the next timed call would pay to fault them in again)"
+            )
         if iterations > 1:  # pytest-benchmark allows no per-round setup here: one memory window for all
             over = f"all {iterations:,} calls of every round in one window (calls under a millisecond)"
             setup()
@@ -224,7 +234,7 @@ class Bench:
         if prepared.cumulative or prepared.setup is not None:
             return 1  # rounds that build on each other, or need a hook between calls: one call each
         calls: list[float] = []
-        while len(calls) < 3 and (not calls or min(calls) < MICRO_CALL_S):  # one call settles a slow one
+        while len(calls) < CALIBRATION_CALLS and (not calls or min(calls) < MICRO_CALL_S):  # one settles a slow call
             t0 = time.perf_counter()
             timed()
             calls.append(time.perf_counter() - t0)

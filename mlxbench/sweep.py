@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 Key = tuple[str, str, str]  # workload, series, axis
 
@@ -131,6 +130,8 @@ def exponent(line: Line) -> Exponent:
     pts = [p for p in line.points if p.work > 0]
     slope = low = high = None
     if len({p.work for p in pts}) >= 2:
+        from scipy import stats  # here: the closing summary imports this module after every session
+
         fit = stats.linregress(np.log([p.work for p in pts]), np.log([p.median for p in pts]))
         slope = float(fit.slope)
         if len(pts) >= 3:

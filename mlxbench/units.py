@@ -13,24 +13,22 @@ def _number(x: float, digits: int) -> str:
     return f"{x:.{digits}g}" if x < 1000 else f"{x:,.0f}"
 
 
+def _scaled(x: float | None, units: tuple[tuple[str, float], ...], number) -> str | None:
+    """`x` in the largest unit it reaches (`number` formats the scaled value); `n/a` for a missing,
+    NaN or negative quantity; None below the smallest unit."""
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+        return "n/a"
+    return next((f"{number(x / scale)} {unit}" for unit, scale in units if x >= scale), None)
+
+
 def fmt_time(seconds: float | None, digits: int = 3) -> str:
     """`1.36 s`, `139.6 ms` (digits=4), `12.1 µs`, `850 ns`; `n/a` for a missing, NaN or negative time."""
-    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        return "n/a"
-    for unit, scale in TIME_UNITS:
-        if seconds >= scale:
-            return f"{_number(seconds / scale, digits)} {unit}"
-    return f"{_number(seconds * 1e9, digits)} ns"
+    return _scaled(seconds, TIME_UNITS, lambda v: _number(v, digits)) or f"{_number(seconds * 1e9, digits)} ns"
 
 
 def fmt_bytes(n: float | None) -> str:
     """`48 MiB`, `4 KiB`, `0 B`; `n/a` for a missing, NaN or negative size."""
-    if n is None or not isinstance(n, (int, float)) or not math.isfinite(n) or n < 0:
-        return "n/a"
-    for unit, scale in BYTE_UNITS:
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
+    return _scaled(n, BYTE_UNITS, lambda v: f"{v:.3g}") or f"{n:.0f} B"
 
 
 def slower_or_faster(ratio: float) -> str | None:

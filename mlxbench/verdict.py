@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
+VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts them
 
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
 ALPHA = 0.05  # Mann-Whitney significance level (5 rounds a side can reach p = 0.008)
@@ -57,6 +58,12 @@ class Result:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def verdict_order(v: Result) -> tuple[int, int, str]:
+    """Regressed, improved, inconclusive (those whose rounds point to a regression first), unchanged."""
+    pointed = {"regressed": 0, "improved": 1}.get(v.indication or "", 2)
+    return VERDICT_ORDER.index(v.verdict), pointed, v.name
 
 
 def usable(samples: Sequence[float], *, positive: bool = False) -> tuple[np.ndarray, int]:

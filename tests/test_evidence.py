@@ -40,6 +40,11 @@ def test_too_few_processes_are_inconclusive():
     assert r.verdict == "inconclusive" and "need >= 3 processes per arm" in r.reasons[0]
 
 
+def test_a_zero_median_is_left_out_not_taken_for_no_change():
+    (r,) = evidence.judge_ab({"b": ([0.01, 0.0, 0.01, 0.01], [0.02, 0.021, 0.0, 0.0])})
+    assert r.processes == (3, 2) and r.verdict == "inconclusive" and "need >= 3 processes" in r.reasons[0]
+
+
 def test_holm_adjusts_step_down():
     assert evidence.holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
 
@@ -180,3 +185,29 @@ def test_ab_finds_a_slower_arm_from_fresh_processes(project, tmp_path):
     (v,) = verdicts["verdicts"]
     assert v["verdict"] == "regressed" and v["ratio"] > 2 and verdicts["order"] == "ABBAAB"
     assert "1 regressed" in proc.stdout and not list((project.path / "baselines").glob("*/*.json"))
+
+
+def test_calibrate_ab_judges_a_measured_pool_again(tmp_path):
+    """--analyze reads the process files and pool.json a measuring run left and judges them at another K."""
+    from conftest import make_run
+    from mlxbench import calibrate_ab
+
+    rng = np.random.default_rng(9)
+    names = [f"benchmarks/test_workloads.py::test_workload[linreg-numpy-ci-v{i}]" for i in range(3)]
+    conditions = ["unchanged"] * 8 + ["slowed-0.25"] * 4
+    for i, cond in enumerate(conditions):
+        shift = 0.25 if cond.startswith("slowed") else 0.0
+        run = {n: (medians(rng, 5, 0.01, shift), {"workload": "linreg"}) for n in names}
+        (tmp_path / f"{i:03d}-{cond}.json").write_text(json.dumps(make_run(run)))
+    (tmp_path / "pool.json").write_text(
+        json.dumps({"pytest_args": ["benchmarks", "-k", "linreg"], "walls": [60.0] * 12})
+    )
+    assert calibrate_ab.main(["--analyze", "--out", str(tmp_path), "--processes", "4", "--comparisons", "5"]) == 0
+    result = json.loads((tmp_path / "calibration-k4.json").read_text())
+    assert result["pytest_args"] == ["benchmarks", "-k", "linreg"] and result["pool"] == {
+        "unchanged": 8,
+        "slowed-0.25": 4,
+    }
+    assert result["false_regressed"] == 0 and result["verdicts_in_unchanged_comparisons"] == 15
+    assert result["detection"]["25%"]["linreg"]["caught"] == result["detection"]["25%"]["linreg"]["of"] == 15
+    assert result["one_ab_run_minutes_from_process_walls"] == 8.0

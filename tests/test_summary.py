@@ -74,13 +74,35 @@ def test_progress_counts_rounds_and_rate_limits():
     lines = []
     progress = Progress(lines.append, every=5.0, clock=lambda: now[0])
     prepared = Prepared(run=lambda: 1, rounds=10, state=None, warmup_rounds=0, cumulative=True)
-    watched = progress.watch(prepared, "mnist_mlp[eager] on mlx-cpu")
-    assert prepared.run() == 1  # the workload's object is untouched
-    for _ in range(10):
+    tick = progress.watch(prepared, "mnist_mlp[eager] on mlx-cpu")
+    for _ in range(10):  # the harness ticks before each round; each round takes 2 s
+        tick()
         now[0] += 2.0
-        watched.run()
-    assert lines[0] == "  mnist_mlp[eager] on mlx-cpu: round 3/10, ~14 s left"
-    assert len(lines) == 3  # rounds 3, 6 and 9: never more than one line per 5 s
+    assert lines[0] == "  mnist_mlp[eager] on mlx-cpu: round 4/10, ~14 s left"
+    assert len(lines) == 3  # rounds 4, 7 and 10: never more than one line per 5 s
+
+
+def test_progress_never_runs_inside_the_timed_call():
+    """The ticker is called from the untimed per-round hook: the measured function is the workload's own."""
+    from types import SimpleNamespace
+
+    from mlxbench.backends.numpy import NumpyBackend
+    from mlxbench.runner import Bench
+
+    ticks, calls = [], []
+
+    class FakeBenchmark:  # pytest-benchmark's fixture with --benchmark-disable: setup, then the target
+        disabled, extra_info = True, {}
+
+        def pedantic(self, target, setup=None, rounds=1, warmup_rounds=0, iterations=1):
+            setup()
+            return target()
+
+    request = SimpleNamespace(getfixturevalue=lambda name: FakeBenchmark())
+    bench = Bench(NumpyBackend(), request, context=None, registry=None)
+    prepared = Prepared(run=lambda: calls.append(len(ticks)), rounds=3, state=None, cumulative=True)
+    bench.measure(prepared, tick=lambda: ticks.append(1))
+    assert len(ticks) == 3 and calls == [1, 2, 3]  # every round's tick came before its call, none during it
 
 
 FAST_DEFAULTS = "[pytest]\naddopts = -rs -p no:cacheprovider\nmlxbench_baselines = baselines\n"

@@ -232,6 +232,42 @@ def test_peak_memory_of_a_known_allocation(name):
     assert n <= reading.bytes < 2 * n, f"{name}: {reading}"  # the allocation, and not much else
 
 
+@pytest.mark.parametrize("per_call", [False, True])
+def test_the_host_peak_window_spans_all_rounds_and_is_not_reset_between_timed_calls(per_call):
+    """Resetting the host's resident peak hands freed pages back to the OS, and the next timed call
+    would fault them in again inside the clock: on the host one window spans all rounds; a framework
+    counter (per_call) opens one before every call. Both see the known allocation."""
+    from types import SimpleNamespace
+
+    from mlxbench.runner import Bench
+    from mlxbench.workload import Prepared
+
+    class Counting(NumpyBackend):
+        resets = 0
+        peak_memory_per_call = per_call
+
+        def reset_peak_memory(self) -> None:
+            Counting.resets += 1
+            super().reset_peak_memory()
+
+    class FakeBenchmark:  # pytest-benchmark's fixture with --benchmark-disable
+        disabled, extra_info = True, {}
+
+        def pedantic(self, target, setup=None, rounds=1, warmup_rounds=0, iterations=1):
+            setup()
+            return target()
+
+    fake = FakeBenchmark()
+    bench = Bench(Counting(), SimpleNamespace(getfixturevalue=lambda name: fake), context=None, registry=None)
+    n = 64 * 2**20
+    prepared = Prepared(run=lambda: np.ones(n // 4, dtype=np.float32).sum(), rounds=4, state=None, cumulative=True)
+    bench.measure(prepared)
+    assert Counting.resets == (4 if per_call else 1)
+    memory = fake.extra_info["peak_memory"]
+    assert memory["over"].startswith("one measured call" if per_call else "all rounds in one window")
+    assert 0.99 * n <= memory["bytes"] < 2 * n  # the allocation, less pages others freed in the window
+
+
 def test_frameworks_are_not_needed_to_compute_sizes():
     assert importlib.util.find_spec("mlxbench.sweep") is not None
     code = "import sys, mlxbench.sweep, mlxbench.sweeptables, mlxbench.pointguard; "

@@ -199,6 +199,14 @@ class Backend:
         """Make this backend's device the default for the duration; restore it afterwards."""
         yield
 
+    @property
+    def peak_memory_per_call(self) -> bool:
+        """Whether a peak-memory window may open before every timed call. A framework's allocator
+        counter resets for free; the host's resident peak (the default on CPU devices) resets by handing
+        freed pages back to the OS, which the next timed call would pay for in page faults: there one
+        window spans all rounds of a benchmark."""
+        return self.device != "cpu"
+
     def reset_peak_memory(self) -> None:
         """Start a new peak-memory window (before a measured call). Default, for host devices: the
         process's peak resident size; a framework with its own allocator statistics overrides it."""

@@ -76,6 +76,8 @@ class MlxBackend(Backend):
         finally:
             mx.set_default_device(previous)
 
+    peak_memory_per_call = True  # mx.reset_peak_memory only resets MLX's counter, on every device
+
     def reset_peak_memory(self) -> None:
         self.module.reset_peak_memory()
 

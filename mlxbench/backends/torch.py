@@ -72,6 +72,10 @@ class TorchBackend(Backend):
     # activate() stays a no-op: torch.set_default_device installs a function mode that taxes every
     # op, so implementations pass `device=backend.native` explicitly instead.
 
+    @property
+    def peak_memory_per_call(self) -> bool:
+        return self.native != "cpu"  # CUDA's counter resets for free; MPS reads the driver after each call
+
     def reset_peak_memory(self) -> None:
         if self.native == "cuda":
             self.module.cuda.reset_peak_memory_stats()
