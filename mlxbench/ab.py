@@ -23,10 +23,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import evidence, venvs
+from mlxbench import baton, evidence, paired, venvs
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
 
+VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")  # the order of counts
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
 
@@ -77,21 +78,23 @@ def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set
 
 def failed_tests(folder: Path) -> set[str]:
     """Test names (`test_workload[...]`) that failed in any process of an arm (from its JUnit XML)."""
+    return set().union(*(failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
+
+
+def failed_tests_in(path: Path) -> set[str]:
     from xml.etree import ElementTree
 
-    failed = set()
-    for path in sorted(folder.glob("*.xml")):
-        for case in ElementTree.parse(path).getroot().iter("testcase"):
-            if case.find("failure") is not None or case.find("error") is not None:
-                failed.add(case.get("name", "?"))
-    return failed
+    if not path.exists():
+        return set()
+    cases = ElementTree.parse(path).getroot().iter("testcase")
+    return {c.get("name", "?") for c in cases if c.find("failure") is not None or c.find("error") is not None}
 
 
 def table(results: list[evidence.ProcessVerdict]) -> list[str]:
     order = ("regressed", "improved", "inconclusive", "unchanged")
     width = max((len(short(r.name)) for r in results), default=10)
     lines = [
-        f"  {'verdict':<12} {'benchmark':<{width}}  {'A median':>10} {'B median':>10}  ratio [interval]  p(Holm)  sees"
+        f"  {'verdict':<12} {'benchmark':<{width}}  {'A median':>10} {'B median':>10}  ratio [interval]  p(adj)   sees"
     ]
     for r in sorted(results, key=lambda r: (order.index(r.verdict), r.name)):
         ci = f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
@@ -113,12 +116,13 @@ def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
         "",
         f"A: `{meta['a']['python']}` {meta['a']['env'] or ''}  ",
         f"B: `{meta['b']['python']}` {meta['b']['env'] or ''}  ",
-        f"{meta['processes']} fresh processes per arm, order {meta['order']}; {evidence.POWER:.0%} power; "
-        f"Holm across {len(results)} benchmarks at family-wise alpha {meta['alpha']}.",
+        f"{units_line(meta)}; {evidence.POWER:.0%} power; "
+        f"intervals at family-wise alpha {meta.get('final_alpha', meta['alpha']):.3g} over {len(results)} benchmarks "
+        f"(Bonferroni: a verdict and its interval always agree).",
         "",
         "**" + ", ".join(f"{n} {v}" for v, n in counts.items()) + "**",
         "",
-        "| verdict | benchmark | A median | B median | B / A [interval] | p (Holm) | smallest change it can see |",
+        "| verdict | benchmark | A median | B median | B / A [interval] | p (x benchmarks) | smallest change it can see |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
@@ -129,13 +133,39 @@ def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def with_test_path(pytest_args: list[str]) -> list[str]:
+    """The pytest arguments, with `benchmarks` in front when none of them names a test path."""
+    args = [a for a in pytest_args if a != "--"]
+    if not any(not a.startswith("-") and Path(a.split("::")[0]).exists() for a in args):
+        args = ["benchmarks", *args]
+    return args
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every numeric option in its meaningful range, before any work starts."""
+    checks = [
+        ("--alpha", args.alpha, 0 < args.alpha < 1, "a family-wise false-alarm rate between 0 and 1, e.g. 0.05"),
+        ("--processes", args.processes, args.processes >= evidence.MIN_PROCESSES,
+         f"at least {evidence.MIN_PROCESSES} processes per arm"),
+        ("--time-budget", args.time_budget, 0 < args.time_budget < 24 * 60, "minutes, above 0 (e.g. 20)"),
+    ]  # fmt: skip
+    if args.threshold is not None:
+        checks.append(("--threshold", args.threshold, 0 < args.threshold <= 1, "a fraction in (0, 1], e.g. 0.1"))
+    if args.target_effect is not None:
+        checks.append(("--target-effect", args.target_effect, 0 < args.target_effect <= 1, "a fraction in (0, 1]"))
+    if args.pairs is not None:
+        checks.append(("--pairs", args.pairs, args.pairs >= paired.MIN_PAIRS, f"at least {paired.MIN_PAIRS}"))
+    for name, value, ok, want in checks:
+        if not ok or value != value:
+            raise BadRun(f"{name} {value}: give {want}")
+
+
 def run(args: argparse.Namespace) -> int:
-    pytest_args = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
+    check_options(args)
+    pytest_args = with_test_path(args.pytest_args)
     bad = [a for a in pytest_args if a.split("=")[0] in FORBIDDEN]
     if bad:
         raise BadRun(f"{', '.join(bad)} cannot be used inside an A/B run: each process's JSON goes to its arm's folder")
-    if args.processes < evidence.MIN_PROCESSES:
-        raise BadRun(f"--processes {args.processes}: need at least {evidence.MIN_PROCESSES} per arm")
     a_python = args.a
     if args.baseline_run:
         if args.a:
@@ -148,10 +178,57 @@ def run(args: argparse.Namespace) -> int:
     out = args.out / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if out.exists():
         raise BadRun(f"{out} exists already; A/B runs never overwrite one another")
-    for arm in arms:
-        (out / arm).mkdir(parents=True)
-    order = schedule(args.processes, args.order, args.seed)
+    out.mkdir(parents=True)
     started = time.perf_counter()
+    meta = {"a": arms["A"], "b": arms["B"], "design": args.design, "alpha": args.alpha, "pytest_args": pytest_args}
+    if args.design == "paired":
+        results, extra = run_paired(args, arms, pytest_args, out, started)
+    else:
+        results, extra = run_processes(args, arms, pytest_args, out)
+    wall = time.perf_counter() - started
+    meta.update(extra, wall_seconds=round(wall, 1))
+    document = {**meta, "verdicts": [r.as_dict() for r in results]}
+    (out / "verdicts.json").write_text(json.dumps(document, indent=2))
+    (out / "verdicts.md").write_text(markdown(results, meta))
+    if args.json:
+        atomic_write(args.json, json.dumps(document, indent=2))
+    counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    print(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
+          f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
+    print("\n".join(table(results)))
+    if args.target_effect and args.design == "processes":
+        m = len(results)
+        need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
+        worst = max(need.values())
+        print(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
+              f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
+    for name in meta["failed_only_in_b"]:
+        print(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
+    print(f"\nsamples and verdicts: {out}")
+    return 1 if meta["failed_only_in_b"] or any(r.regressed for r in results) else 0
+
+
+def units_line(meta: dict) -> str:
+    if meta["design"] == "paired":
+        return f"{meta['pairs']} pairs of workers alternating rounds, budget {meta['time_budget_min']:g} min"
+    return f"{meta['processes']} processes per arm"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` only once the whole text is written (an interrupted run leaves it as it was)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_processes(args, arms, pytest_args, out) -> tuple[list[evidence.ProcessVerdict], dict]:
+    """The process design: K fresh processes per arm, A B B A ..., judged from process medians."""
+    for arm in arms:
+        (out / arm).mkdir()
+    order = schedule(args.processes, args.order, args.seed)
     counts = {"A": 0, "B": 0}
     for i, arm in enumerate(order):
         counts[arm] += 1
@@ -161,7 +238,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
     a, thresholds, failed_a = collect(out / "A")
     b, thresholds_b, failed_b = collect(out / "B")
-    newly_failed = sorted(failed_b - failed_a)
     thresholds.update(thresholds_b)
     if args.threshold is not None:
         thresholds = {name: args.threshold for name in a}
@@ -169,38 +245,102 @@ def run(args: argparse.Namespace) -> int:
     if not common:
         raise BadRun(f"the arms share no benchmark (A ran {len(a)}, B ran {len(b)}): check the pytest arguments")
     results = evidence.judge_ab({n: (a[n], b[n]) for n in common}, thresholds, alpha=args.alpha)
-    wall = time.perf_counter() - started
-    meta = {
-        "a": arms["A"],
-        "b": arms["B"],
+    return results, {
         "processes": args.processes,
         "order": "".join(order),
-        "alpha": args.alpha,
-        "pytest_args": pytest_args,
-        "wall_seconds": round(wall, 1),
         "only_in_a": sorted(set(a) - set(b)),
         "only_in_b": sorted(set(b) - set(a)),
-        "failed_only_in_b": newly_failed,
+        "failed_only_in_b": sorted(failed_b - failed_a),
         "failed_in_both": sorted(failed_a & failed_b),
     }
-    (out / "verdicts.json").write_text(json.dumps({**meta, "verdicts": [r.as_dict() for r in results]}, indent=2))
-    (out / "verdicts.md").write_text(markdown(results, meta))
-    if args.json:
-        args.json.write_text(json.dumps({**meta, "verdicts": [r.as_dict() for r in results]}, indent=2))
-    counts_v = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    print(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
-          f"{args.processes} processes per arm, {wall / 60:.1f} min)")  # fmt: skip
-    print("\n".join(table(results)))
-    if args.target_effect:
-        m = len(results)
-        need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
-        worst = max(need.values())
-        print(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
-              f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
-    for name in newly_failed:
-        print(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
-    print(f"\nsamples and verdicts: {out}")
-    return 1 if newly_failed or any(r.regressed for r in results) else 0
+
+
+def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str]:
+    return [
+        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+        "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning", *pytest_args,
+    ]  # fmt: skip
+
+
+def run_paired(args, arms, pytest_args, out, started) -> tuple[list[evidence.ProcessVerdict], dict]:
+    """The paired design: pairs of live workers hand a baton every round (mlxbench.baton), as many
+    pairs as the time budget holds (mlxbench.paired)."""
+    budget = args.time_budget * 60
+    pairs: list[baton.PairResult] = []
+    thresholds = {}
+    failed = {"A": set(), "B": set()}
+    looked = False
+    stopped = "time budget"
+    while paired.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs):
+        folder = out / f"pair-{len(pairs) + 1:02d}"
+        folder.mkdir()
+        print(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
+        t0 = time.perf_counter()
+        commands = {
+            arm: (worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"), arms[arm]["env"])
+            for arm in ("A", "B")
+        }
+        result = baton.run_pair(commands, folder, started)
+        (folder / "pair.json").write_text(json.dumps(result.as_dict()))
+        check_workers(result, folder)
+        pairs.append(result)
+        for arm in ("A", "B"):
+            failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
+        print(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
+        if len(pairs) >= paired.MIN_PAIRS and args.pairs is None and len(pairs) - paired.MIN_PAIRS < paired.MAX_LOOKS:
+            looked = True
+            interim = evidence.judge(paired.estimates(pairs), thresholds_for(args, pairs), paired.interim_alpha(args.alpha))
+            if all(r.verdict != "inconclusive" for r in interim):
+                stopped = "every benchmark decided at an interim look"
+                break
+    else:
+        stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
+    if not any(p.times for p in pairs):
+        raise BadRun(
+            f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "
+            f"see {out}/pair-01/A.log"
+        )
+    thresholds = thresholds_for(args, pairs)
+    level = paired.final_alpha(args.alpha, looked)
+    results = evidence.judge(paired.estimates(pairs), thresholds, level)
+    process_view = evidence.judge(paired.process_estimates(pairs), thresholds, level)
+    only_a = sorted({n for p in pairs for n, t in p.times.items() if t["A"] and not t["B"]})
+    only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
+    print(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
+    mdes = sorted(r.mde for r in results if r.mde == r.mde)
+    if mdes:
+        print(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
+              f"largest {mdes[-1]:.1%}; judged as separate processes (the previous design) on the same workers: "
+              f"median {sorted(r.mde for r in process_view)[len(process_view) // 2]:.1%}")  # fmt: skip
+    return results, {
+        "pairs": len(pairs),
+        "time_budget_min": args.time_budget,
+        "stopped": stopped,
+        "final_alpha": level,
+        "spreads": paired.spreads(pairs),
+        "process_design": [r.as_dict() for r in process_view],
+        "only_in_a": only_a,
+        "only_in_b": only_b,
+        "failed_only_in_b": sorted(failed["B"] - failed["A"]),
+        "failed_in_both": sorted(failed["A"] & failed["B"]),
+    }
+
+
+def thresholds_for(args, pairs) -> dict[str, float]:
+    return {n: args.threshold for p in pairs for n in p.times} if args.threshold is not None else {}
+
+
+def check_workers(result: baton.PairResult, folder: Path) -> None:
+    """A worker that crashed or could not start is one line: which arm, its exit, its log's last line."""
+    for arm, code in result.exit_codes.items():
+        if code in (0, 1):
+            continue
+        log = folder / f"{arm}.log"
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
+        if code == 5:
+            raise BadRun(f"arm {arm}'s worker collected no benchmark (pytest exit 5); see {log}")
+        last = lines[-1][:300] if lines else "(no output)"
+        raise BadRun(f"arm {arm}'s worker failed (pytest exit {code}): {last}; full log: {log}")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -213,7 +353,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--b", default=None, metavar="PYTHON", help="arm B's interpreter (default: this one)")
     p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm A")
     p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm B")
-    p.add_argument("--processes", type=int, default=6, metavar="K", help="fresh processes per arm (default 6)")
+    p.add_argument(
+        "--design",
+        choices=("paired", "processes"),
+        default="paired",
+        help="paired (default): pairs of live workers, one per arm, alternating rounds; processes: K fresh "
+        "processes per arm, A B B A ..., judged from process medians",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=20.0,
+        metavar="MIN",
+        help="paired: add pairs of workers while the next one fits in this many minutes (default 20; at least "
+        f"{paired.MIN_PAIRS} pairs run)",
+    )
+    p.add_argument("--pairs", type=int, default=None, metavar="P", help="paired: exactly this many pairs of workers")
+    p.add_argument(
+        "--processes", type=int, default=6, metavar="K", help="processes design: fresh processes per arm (default 6)"
+    )
     p.add_argument("--order", choices=("alternate", "random"), default="alternate")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random")
     p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")

@@ -39,22 +39,37 @@ MIN_PROCESSES = 3
 
 
 @dataclass
+class Estimate:
+    """One benchmark's evidence, reduced to what every verdict needs: the log ratio B / A, its
+    standard error and degrees of freedom (a t statistic), and what it was computed from."""
+
+    d: float  # estimated log(B / A)
+    se: float
+    df: float
+    a_median: float  # seconds
+    b_median: float
+    units: tuple[int, int]  # independent units per arm (processes, pairs of workers, saved runs)
+    spread: float  # sd of one unit's log value (process-to-process, or pair-to-pair spread)
+    method: str  # what the units are, in words
+
+
+@dataclass
 class ProcessVerdict:
     name: str
     verdict: Verdict
-    ratio: float  # B / A, geometric means of the process medians (> 1: B slower)
+    ratio: float  # B / A (> 1: B slower)
     ci_low: float
     ci_high: float
-    p_value: float  # Welch t, two-sided, on log process medians
-    p_adjusted: float  # Holm
+    p_value: float  # t test, two-sided, on the log ratio
+    p_adjusted: float  # Bonferroni over the run's benchmarks (significant <=> the interval excludes 1)
     mde: float  # smallest change (fraction) seen with 95% power at the per-test level alpha / m
     threshold: float
     a_median: float  # median over A's process medians (seconds)
     b_median: float
-    processes: tuple[int, int]
-    spread: float  # pooled sd of log process medians (~ relative process-to-process spread)
+    processes: tuple[int, int]  # units per arm (processes, or pairs of workers)
+    spread: float  # sd of one unit's log value
     reasons: list[str] = field(default_factory=list)
-    method: str = "process medians, Welch t on logs, Holm across benchmarks"
+    method: str = "process medians, Welch t on logs, Bonferroni across benchmarks"
 
     @property
     def regressed(self) -> bool:
@@ -100,73 +115,87 @@ def processes_needed(spread: float, effect: float, m: int, alpha: float = ALPHA,
     return 1000
 
 
+def welch_estimate(a: Sequence[float], b: Sequence[float]) -> Estimate | str:
+    """Process-level evidence: K process medians per arm, Welch t on their logarithms; or why not."""
+    # a zero, negative or NaN median cannot be a time: left out, so it counts as a missing process
+    la, lb = np.log(usable(a, positive=True)[0]), np.log(usable(b, positive=True)[0])
+    if la.size < MIN_PROCESSES or lb.size < MIN_PROCESSES:
+        return f"need >= {MIN_PROCESSES} processes per arm (A {la.size}, B {lb.size})"
+    d, se, df = welch(la, lb)
+    spread = math.sqrt((la.var(ddof=1) + lb.var(ddof=1)) / 2)
+    a_med, b_med = float(np.median(np.exp(la))), float(np.median(np.exp(lb)))
+    return Estimate(d, se, df, a_med, b_med, (int(la.size), int(lb.size)), spread, "process medians, Welch t on logs")
+
+
 def judge_ab(
     samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     thresholds: Mapping[str, float] | None = None,
     alpha: float = ALPHA,
 ) -> list[ProcessVerdict]:
-    """Verdicts for every benchmark from its (A, B) process medians, Holm across all of them."""
+    """Verdicts for every benchmark from its (A, B) process medians, Bonferroni across all of them."""
+    return judge({name: welch_estimate(a, b) for name, (a, b) in samples.items()}, thresholds, alpha)
+
+
+def judge(
+    estimates: Mapping[str, Estimate | str],
+    thresholds: Mapping[str, float] | None = None,
+    alpha: float = ALPHA,
+    family: int | None = None,
+) -> list[ProcessVerdict]:
+    """The one verdict rule. Each benchmark's interval of B / A is taken at level alpha / m (m: the
+    benchmarks with evidence, or `family` when the caller knows the run holds more), so a verdict
+    and its printed interval never disagree, and unchanged code reports any change (either way) in
+    at most alpha of runs. An estimate given as a string is the reason there is none."""
     thresholds = thresholds or {}
-    rows = []
-    for name, (a, b) in samples.items():
-        # a zero, negative or NaN median cannot be a time: left out, so it counts as a missing process
-        la, lb = np.log(usable(a, positive=True)[0]), np.log(usable(b, positive=True)[0])
-        rows.append((name, la, lb, thresholds.get(name, DEFAULT_THRESHOLD)))
-    tested = [r for r in rows if r[1].size >= MIN_PROCESSES and r[2].size >= MIN_PROCESSES]
-    m = len(tested)
-    raw = {}
-    for name, la, lb, _ in tested:
-        d, se, df = welch(la, lb)
-        p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
-        raw[name] = (d, se, df, p)
-    adjusted = dict(zip(raw, holm([v[3] for v in raw.values()]), strict=True))
+    tested = {n: e for n, e in estimates.items() if isinstance(e, Estimate)}
+    m = max(family or 0, len(tested), 1)
     out = []
-    for name, la, lb, threshold in rows:
-        a_med = float(np.median(np.exp(la))) if la.size else math.nan
-        b_med = float(np.median(np.exp(lb))) if lb.size else math.nan
-        if name not in raw:
+    for name, est in estimates.items():
+        threshold = thresholds.get(name, DEFAULT_THRESHOLD)
+        if not isinstance(est, Estimate):
             out.append(
                 ProcessVerdict(
                     name, "inconclusive", math.nan, math.nan, math.nan, math.nan, math.nan, math.inf, threshold,
-                    a_med, b_med, (la.size, lb.size), math.nan,
-                    [f"need >= {MIN_PROCESSES} processes per arm (A {la.size}, B {lb.size})"],
+                    math.nan, math.nan, (0, 0), math.nan, [est],
                 )
             )  # fmt: skip
             continue
-        d, se, df, p = raw[name]
-        q = stats.t.ppf(1 - alpha / (2 * m), df) if se else 0.0  # simultaneous (Bonferroni) interval
+        d, se, df = est.d, est.se, est.df
+        p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
+        q = float(stats.t.ppf(1 - alpha / (2 * m), df)) if se else 0.0
         mde = minimum_detectable_effect(se, df, alpha / m)
-        spread = math.sqrt((la.var(ddof=1) + lb.var(ddof=1)) / 2)
         ratio, lo, hi = math.exp(d), math.exp(d - q * se), math.exp(d + q * se)
         res = ProcessVerdict(
-            name, "inconclusive", ratio, lo, hi, p, adjusted[name], mde, threshold, a_med, b_med,
-            (la.size, lb.size), spread,
+            name, "inconclusive", ratio, lo, hi, p, min(1.0, p * m), mde, threshold, est.a_median, est.b_median,
+            est.units, est.spread, method=f"{est.method}, Bonferroni across {m} benchmarks",
         )  # fmt: skip
-        res.verdict, why = classify(ratio, lo, hi, adjusted[name] < alpha, mde, threshold)
+        res.verdict, why = classify(lo, hi, mde, threshold)
         res.reasons.append(
-            f"x{ratio:.3f} [{lo:.3f}, {hi:.3f}] from {la.size} vs {lb.size} processes, p={p:.2g} "
-            f"(Holm-adjusted {adjusted[name]:.2g} over {m} benchmarks), sees changes >= {mde:.1%}: {why}"
+            f"x{ratio:.3f} [{lo:.3f}, {hi:.3f}] from {est.units[0]} vs {est.units[1]} ({est.method}), p={p:.2g} "
+            f"(x{m} = {res.p_adjusted:.2g}), sees changes >= {mde:.1%}: {why}"
         )
         out.append(res)
     return out
 
 
-def classify(
-    ratio: float, lo: float, hi: float, significant: bool, mde: float, threshold: float
-) -> tuple[Verdict, str]:
-    """The verdict and why, from the ratio B/A, its simultaneous interval [lo, hi], Holm significance
-    and the minimum detectable effect."""
+def classify(lo: float, hi: float, mde: float, threshold: float) -> tuple[Verdict, str]:
+    """The verdict and why, from the interval [lo, hi] of B / A at the family-wise level alone.
+
+    regressed: B is slower (lo > 1) and a slowdown past the threshold is not ruled out (hi > 1 + t);
+    improved mirrors it; unchanged: the whole interval lies inside the threshold band; else inconclusive."""
     up, down = 1 + threshold, 1 / (1 + threshold)
-    if significant and ratio > 1 and hi > up:
+    if lo > 1 and hi > up:
         size = "slower by more than" if lo > up else "slower; a slowdown of at least"
         tail = "" if lo > up else " cannot be ruled out"
         return "regressed", f"{size} the {threshold:.0%} threshold{tail}"
-    if significant and ratio < 1 and lo < down:
+    if hi < 1 and lo < down:
         size = "faster by more than" if hi < down else "faster; a speed-up of at least"
         tail = "" if hi < down else " cannot be ruled out"
         return "improved", f"{size} the {threshold:.0%} threshold{tail}"
-    if significant:
-        return "unchanged", f"a real change of {ratio - 1:+.1%}, its interval inside the {threshold:.0%} threshold"
+    if down <= lo and hi <= up:
+        if lo > 1 or hi < 1:
+            return "unchanged", f"a real change of {(lo * hi) ** 0.5 - 1:+.1%}, inside the {threshold:.0%} threshold"
+        return "unchanged", f"no change of {threshold:.0%} or more (the interval lies inside the threshold band)"
     if mde > threshold:
         return "inconclusive", f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
-    return "unchanged", f"no change of {threshold:.0%} or more (it would be seen with {POWER:.0%} power)"
+    return "inconclusive", f"the interval reaches past the {threshold:.0%} threshold without a significant change"

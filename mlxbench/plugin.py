@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlxbench import closing, datasets, machine, outcome, saving
+from mlxbench.baton import Baton
 from mlxbench.registry import Registry
 from mlxbench.runner import Bench, RunContext
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
@@ -123,6 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[registry_key] = registry
     config.stash[context_key] = ctx
     ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
+    try:
+        ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[progress_key] = datasets.set_progress(lambda message: say(config, message))
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
@@ -173,6 +178,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if ctx is not None and ctx.threads is not None:
         ctx.threads.restore()
         ctx.threads = None
+    if ctx is not None and ctx.baton is not None:
+        ctx.baton.close()
+        ctx.baton = None
     previous = config.stash.get(progress_key, None)
     if previous is not None:
         datasets.set_progress(previous)
@@ -296,6 +304,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             tr.write_line(problem, yellow=True)
         else:
             print(problem, file=sys.stderr)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A paired A/B worker tells the coordinator which benchmarks it will run, in order."""
+    ctx = session.config.stash.get(context_key, None)
+    if ctx is not None and ctx.baton is not None:
+        ctx.baton.items([item.nodeid for item in session.items])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -37,6 +37,7 @@ class RunContext:
     watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
     points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
+    baton: Any = None  # mlxbench.baton.Baton when this session is one arm's worker of a paired A/B
 
     @property
     def profile(self) -> str:
@@ -97,7 +98,8 @@ class Bench:
                 info["size"] = size.as_info()
             watch, label = self.context.watch, f"{workload.name}[{variant}] on {backend.name}"
             result, measured = self.measure(prepared, watch(prepared, label) if watch is not None else None)
-            if size is not None and measured.round_times and self.context.points is not None:
+            paired = self.context.baton is not None  # the times went to the A/B coordinator
+            if size is not None and measured.round_times and self.context.points is not None and not paired:
                 self.context.points.record(workload.name, size, backend.name, self.benchmark.stats.stats.median)
             if prepared.collect is not None:
                 result = prepared.collect(result)
@@ -164,6 +166,8 @@ class Bench:
         `tick` (progress) is called before each round, outside the clock."""
         sync = self.backend.sync
         gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
+        if self.context.baton is not None:
+            return self.measure_paired(prepared)
 
         def timed() -> Any:
             out = prepared.run()
@@ -226,6 +230,23 @@ class Bench:
         if prepared.work_per_round:
             self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median
         return result, Measured(tuple(stats.data))
+
+    def measure_paired(self, prepared: Prepared) -> tuple[Any, Measured]:
+        """One arm's rounds in a time-paired A/B (mlxbench.baton): each round starts when the other arm's
+        worker hands over the baton; the times go to the coordinator, not to pytest-benchmark."""
+        from mlxbench.baton import measure_paired
+
+        def timed() -> Any:
+            out = prepared.run()
+            self.backend.sync(out)
+            return out
+
+        iterations = self.calibrate(prepared, timed)
+        result, times = measure_paired(
+            self.context.baton, self.request.node.nodeid, prepared.run, self.backend.sync, rounds=prepared.rounds,
+            warmup_rounds=prepared.warmup_rounds, iterations=iterations, setup=prepared.setup,
+        )  # fmt: skip
+        return result, Measured(tuple(times))
 
     def calibrate(self, prepared: Prepared, timed: Callable[[], Any]) -> int:
         """Calls per round, so that a sub-millisecond call is timed over >= ROUND_TARGET_S per round and

@@ -47,22 +47,46 @@ class Slowed:
         return synced
 
 
+def parse(spec: str) -> dict[str, float]:
+    """'linreg=0.1,placement=0.25' or '*=0.1' -> {workload or '*': factor}; ValueError says what is wrong."""
+    targets = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = float("nan")
+        if not sep or not name or not 0 < factor < 100:
+            raise ValueError(
+                f"MLXBENCH_SLOWDOWN={spec!r}: {part!r} is not WORKLOAD=FACTOR with a factor above 0 "
+                "(0.1 adds 10% to every measured call), e.g. linreg=0.1 or '*=0.1'"
+            )
+        targets[name] = factor
+    return targets
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.fixture(autouse=True)
 def _mlxbench_slowdown(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = os.environ.get("MLXBENCH_SLOWDOWN", "")
-    if not spec:
+    targets = parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
+    if not targets:
         return
-    targets = dict(part.partition("=")[::2] for part in spec.split(","))  # "linreg=0.1,placement=0.1" or "*=0.1"
     measure = Bench.measure
 
-    def measure_slower(self, prepared):
+    def measure_slower(self, prepared, *args, **kwargs):  # whatever else Bench.measure takes, passed on
         workload = self.benchmark.extra_info.get("workload")
         factor = targets.get(workload, targets.get("*"))
         if factor is None:
-            return measure(self, prepared)
-        slow = Slowed(float(factor))
+            return measure(self, prepared, *args, **kwargs)
+        slow = Slowed(factor)
         prepared.run = slow.run(prepared.run)
         monkeypatch.setattr(self.backend, "sync", slow.sync(self.backend.sync))  # this test (re-measure too)
-        return measure(self, prepared)
+        return measure(self, prepared, *args, **kwargs)
 
     monkeypatch.setattr(Bench, "measure", measure_slower)  # undone after each test
