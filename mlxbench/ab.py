@@ -147,6 +147,7 @@ def check_options(args: argparse.Namespace) -> None:
         ("--alpha", args.alpha, 0 < args.alpha < 1, "a family-wise false-alarm rate between 0 and 1, e.g. 0.05"),
         ("--processes", args.processes, args.processes >= evidence.MIN_PROCESSES,
          f"at least {evidence.MIN_PROCESSES} processes per arm"),
+        ("--rewarm", args.rewarm, 0 <= args.rewarm <= 100, "a count of calls from 0 to 100"),
         ("--time-budget", args.time_budget, 0 < args.time_budget < 24 * 60, "minutes, above 0 (e.g. 20)"),
     ]  # fmt: skip
     if args.threshold is not None:
@@ -277,7 +278,10 @@ def run_paired(args, arms, pytest_args, out, started) -> tuple[list[evidence.Pro
         print(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
         t0 = time.perf_counter()
         commands = {
-            arm: (worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"), arms[arm]["env"])
+            arm: (
+                worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"),
+                {**arms[arm]["env"], baton.REWARM_ENV: str(args.rewarm)},
+            )
             for arm in ("A", "B")
         }
         result = baton.run_pair(commands, folder, started)
@@ -367,6 +371,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="MIN",
         help="paired: add pairs of workers while the next one fits in this many minutes (default 20; at least "
         f"{paired.MIN_PAIRS} pairs run)",
+    )
+    p.add_argument(
+        "--rewarm",
+        type=int,
+        default=1,
+        metavar="N",
+        help="paired: untimed calls after each hand-over, before the timed round (default 1; not for rounds that "
+        "build on each other, such as training epochs)",
     )
     p.add_argument("--pairs", type=int, default=None, metavar="P", help="paired: exactly this many pairs of workers")
     p.add_argument(

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 ENV = "MLXBENCH_BATON"
+REWARM_ENV = "MLXBENCH_BATON_REWARM"  # untimed calls after each hand-over (see measure_paired)
 
 
 class Baton:
@@ -77,10 +78,13 @@ class Baton:
 
 def measure_paired(
     baton: Baton, nodeid: str, run: Callable[[], Any], sync: Callable[[Any], None], *,
-    rounds: int, warmup_rounds: int, iterations: int, setup: Callable[[], None] | None = None,
+    rounds: int, warmup_rounds: int, iterations: int, setup: Callable[[], None] | None = None, rewarm: int = 0,
 ) -> tuple[Any, list[float]]:  # fmt: skip
     """`rounds` measured rounds of `iterations` synced calls, each started only once this worker holds
-    the baton; warm-up before the first wait. Returns the last result and the per-call times."""
+    the baton; warm-up before the first wait. After each hand-over, `rewarm` untimed calls first: the
+    other arm just had the device, and the first call after a switch pays for it (on the H200, one
+    such call halved the round-to-round spread of MLX linreg and placement: shared/notes/paired-rounds).
+    Returns the last result and the per-call times."""
     out = None
     for _ in range(warmup_rounds):
         out = run()
@@ -88,6 +92,8 @@ def measure_paired(
     times = []
     for _ in range(rounds):
         baton.wait(nodeid)
+        for _ in range(rewarm):
+            sync(run())
         if setup is not None:
             setup()
         t0 = time.perf_counter()

@@ -234,7 +234,9 @@ class Bench:
     def measure_paired(self, prepared: Prepared) -> tuple[Any, Measured]:
         """One arm's rounds in a time-paired A/B (mlxbench.baton): each round starts when the other arm's
         worker hands over the baton; the times go to the coordinator, not to pytest-benchmark."""
-        from mlxbench.baton import measure_paired
+        import os
+
+        from mlxbench.baton import REWARM_ENV, measure_paired
 
         def timed() -> Any:
             out = prepared.run()
@@ -245,6 +247,7 @@ class Bench:
         result, times = measure_paired(
             self.context.baton, self.request.node.nodeid, prepared.run, self.backend.sync, rounds=prepared.rounds,
             warmup_rounds=prepared.warmup_rounds, iterations=iterations, setup=prepared.setup,
+            rewarm=0 if prepared.cumulative else int(os.environ.get(REWARM_ENV, "0") or 0),
         )  # fmt: skip
         return result, Measured(tuple(times))
 
