@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import baton, evidence, paired, venvs
+from mlxbench import abreport, evidence, paired, venvs
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
 
@@ -78,16 +78,7 @@ def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set
 
 def failed_tests(folder: Path) -> set[str]:
     """Test names (`test_workload[...]`) that failed in any process of an arm (from its JUnit XML)."""
-    return set().union(*(failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
-
-
-def failed_tests_in(path: Path) -> set[str]:
-    from xml.etree import ElementTree
-
-    if not path.exists():
-        return set()
-    cases = ElementTree.parse(path).getroot().iter("testcase")
-    return {c.get("name", "?") for c in cases if c.find("failure") is not None or c.find("error") is not None}
+    return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
 def table(results: list[evidence.ProcessVerdict]) -> list[str]:
@@ -107,30 +98,6 @@ def table(results: list[evidence.ProcessVerdict]) -> list[str]:
 
 def short(name: str) -> str:
     return name.rsplit("::", 1)[-1]
-
-
-def markdown(results: list[evidence.ProcessVerdict], meta: dict) -> str:
-    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    out = [
-        "# mlxbench A/B",
-        "",
-        f"A: `{meta['a']['python']}` {meta['a']['env'] or ''}  ",
-        f"B: `{meta['b']['python']}` {meta['b']['env'] or ''}  ",
-        f"{units_line(meta)}; {evidence.POWER:.0%} power; "
-        f"intervals at family-wise alpha {meta.get('final_alpha', meta['alpha']):.3g} over {len(results)} benchmarks "
-        f"(Bonferroni: a verdict and its interval always agree).",
-        "",
-        "**" + ", ".join(f"{n} {v}" for v, n in counts.items()) + "**",
-        "",
-        "| verdict | benchmark | A median | B median | B / A [interval] | p (x benchmarks) | smallest change it can see |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in sorted(results, key=lambda r: ("regressed", "improved", "inconclusive", "unchanged").index(r.verdict)):
-        out.append(
-            f"| {r.verdict} | `{short(r.name)}` | {fmt_time(r.a_median)} | {fmt_time(r.b_median)} | "
-            f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {r.p_adjusted:.2g} | {r.mde:.1%} |"
-        )
-    return "\n".join(out) + "\n"
 
 
 def with_test_path(pytest_args: list[str]) -> list[str]:
@@ -183,14 +150,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     meta = {"a": arms["A"], "b": arms["B"], "design": args.design, "alpha": args.alpha, "pytest_args": pytest_args}
     if args.design == "paired":
-        results, extra = run_paired(args, arms, pytest_args, out, started)
+        results, extra = paired.run(args, arms, pytest_args, out, started)
     else:
         results, extra = run_processes(args, arms, pytest_args, out)
     wall = time.perf_counter() - started
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
     (out / "verdicts.json").write_text(json.dumps(document, indent=2))
-    (out / "verdicts.md").write_text(markdown(results, meta))
+    (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.load(out), None))
     if args.json:
         atomic_write(args.json, json.dumps(document, indent=2))
     counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
@@ -254,97 +221,6 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[evidence.ProcessVe
         "failed_only_in_b": sorted(failed_b - failed_a),
         "failed_in_both": sorted(failed_a & failed_b),
     }
-
-
-def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str]:
-    return [
-        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-        "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning", *pytest_args,
-    ]  # fmt: skip
-
-
-def run_paired(args, arms, pytest_args, out, started) -> tuple[list[evidence.ProcessVerdict], dict]:
-    """The paired design: pairs of live workers hand a baton every round (mlxbench.baton), as many
-    pairs as the time budget holds (mlxbench.paired)."""
-    budget = args.time_budget * 60
-    pairs: list[baton.PairResult] = []
-    thresholds = {}
-    failed = {"A": set(), "B": set()}
-    looked = False
-    stopped = "time budget"
-    while paired.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs):
-        folder = out / f"pair-{len(pairs) + 1:02d}"
-        folder.mkdir()
-        print(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
-        t0 = time.perf_counter()
-        commands = {
-            arm: (
-                worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"),
-                {**arms[arm]["env"], baton.REWARM_ENV: str(args.rewarm)},
-            )
-            for arm in ("A", "B")
-        }
-        result = baton.run_pair(commands, folder, started)
-        (folder / "pair.json").write_text(json.dumps(result.as_dict()))
-        check_workers(result, folder)
-        pairs.append(result)
-        for arm in ("A", "B"):
-            failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
-        print(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
-        if len(pairs) >= paired.MIN_PAIRS and args.pairs is None and len(pairs) - paired.MIN_PAIRS < paired.MAX_LOOKS:
-            looked = True
-            interim = evidence.judge(paired.estimates(pairs), thresholds_for(args, pairs), paired.interim_alpha(args.alpha))
-            if all(r.verdict != "inconclusive" for r in interim):
-                stopped = "every benchmark decided at an interim look"
-                break
-    else:
-        stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
-    if not any(p.times for p in pairs):
-        raise BadRun(
-            f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "
-            f"see {out}/pair-01/A.log"
-        )
-    thresholds = thresholds_for(args, pairs)
-    level = paired.final_alpha(args.alpha, looked)
-    results = evidence.judge(paired.estimates(pairs), thresholds, level)
-    process_view = evidence.judge(paired.process_estimates(pairs), thresholds, level)
-    only_a = sorted({n for p in pairs for n, t in p.times.items() if t["A"] and not t["B"]})
-    only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
-    print(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
-    mdes = sorted(r.mde for r in results if r.mde == r.mde)
-    if mdes:
-        print(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
-              f"largest {mdes[-1]:.1%}; judged as separate processes (the previous design) on the same workers: "
-              f"median {sorted(r.mde for r in process_view)[len(process_view) // 2]:.1%}")  # fmt: skip
-    return results, {
-        "pairs": len(pairs),
-        "time_budget_min": args.time_budget,
-        "stopped": stopped,
-        "final_alpha": level,
-        "spreads": paired.spreads(pairs),
-        "process_design": [r.as_dict() for r in process_view],
-        "only_in_a": only_a,
-        "only_in_b": only_b,
-        "failed_only_in_b": sorted(failed["B"] - failed["A"]),
-        "failed_in_both": sorted(failed["A"] & failed["B"]),
-    }
-
-
-def thresholds_for(args, pairs) -> dict[str, float]:
-    return {n: args.threshold for p in pairs for n in p.times} if args.threshold is not None else {}
-
-
-def check_workers(result: baton.PairResult, folder: Path) -> None:
-    """A worker that crashed or could not start is one line: which arm, its exit, its log's last line."""
-    for arm, code in result.exit_codes.items():
-        if code in (0, 1):
-            continue
-        log = folder / f"{arm}.log"
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
-        if code == 5:
-            raise BadRun(f"arm {arm}'s worker collected no benchmark (pytest exit 5); see {log}")
-        last = lines[-1][:300] if lines else "(no output)"
-        raise BadRun(f"arm {arm}'s worker failed (pytest exit {code}): {last}; full log: {log}")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 ENV = "MLXBENCH_BATON"
+START = ""  # what a worker waits at once collected, before it arranges or runs anything
 REWARM_ENV = "MLXBENCH_BATON_REWARM"  # untimed calls after each hand-over (see measure_paired)
 
 
@@ -57,7 +58,9 @@ class Baton:
         self.outbox.flush()
 
     def items(self, nodeids: Sequence[str]) -> None:
+        """Say what this worker will run, then wait for the baton before arranging anything."""
         self.send({"items": list(nodeids)})
+        self.wait(START)
 
     def wait(self, nodeid: str) -> None:
         self.send({"wait": nodeid})
@@ -118,11 +121,14 @@ class Worker:
     waiting: str | None = None  # the benchmark whose round it waits to start; None while it runs
     finished: bool = False
 
-    def position(self, nodeid: str) -> int:
-        try:
-            return self.items.index(nodeid)
-        except ValueError:
+    def position(self, nodeid: str | None) -> int | None:
+        """Where `nodeid` comes in this worker's order (START: before all); None if it never runs it."""
+        if nodeid == START:
             return -1
+        try:
+            return self.items.index(nodeid) if nodeid is not None else None
+        except ValueError:
+            return None
 
     def read_until_wait(self, record: Callable[[str, str, float], None]) -> None:
         """Read what the worker says until it waits for the baton, or exits."""
@@ -178,11 +184,13 @@ def next_arm(workers: dict[str, Worker], granted: dict[str, int]) -> str:
         pair, second = divmod(k, 2)
         first = "A" if pair % 2 == 0 else "B"
         return first if not second else ("B" if first == "A" else "A")
-    if b.position(x) > b.position(y) >= 0:
+    bx, by = b.position(x), b.position(y)
+    if bx is not None and by is not None and by < bx:
         return "B"  # B has yet to reach A's benchmark
-    if a.position(y) > a.position(x) >= 0:
+    ax, ay = a.position(x), a.position(y)
+    if ax is not None and ay is not None and ax < ay:
         return "A"
-    return "A"
+    return "A"  # they run different benchmarks: any order keeps them exclusive
 
 
 @dataclass
@@ -209,7 +217,7 @@ def run_pair(commands: dict[str, tuple[Sequence[str], dict[str, str]]], folder: 
 
     workers = {arm: start_worker(arm, cmd, env, folder / f"{arm}.log") for arm, (cmd, env) in commands.items()}
     try:
-        for worker in workers.values():  # both collect and arrange their first benchmark (nothing timed yet)
+        for worker in workers.values():  # both start and collect; each then waits before running anything
             worker.read_until_wait(record)
         granted: dict[str, int] = {}
         while not all(w.finished for w in workers.values()):

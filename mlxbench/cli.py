@@ -89,10 +89,18 @@ def emit(lines: list[str]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mlxbench import publish, report
+    from mlxbench import abreport, publish, report
 
     if args.machines is not None:
         return cmd_machines(args)
+    if len(args.runs) == 1 and abreport.is_ab_folder(Path(args.runs[0])):
+        ab_run = abreport.ABReport.load(Path(args.runs[0]))
+        out = args.out if args.out is not None else Path(args.runs[0]) / "report"
+        formats = [f for f in args.format]
+        emit([f"wrote {path}" for path in publish.write_files(abreport.contents(ab_run, formats), out)])
+        return 0
+    if args.out is None:
+        args.out = Path("reports")
     if args.history < 1:
         raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
     runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
@@ -118,7 +126,8 @@ def cmd_machines(args: argparse.Namespace) -> int:
     ms = machines.load(args.storage, args.machines, args.profile)
     for why in ms.skipped:
         say(why)
-    emit([f"wrote {path}" for path in publish.write_files(machines.contents(ms, args.format), args.out)])
+    out = args.out if args.out is not None else Path("reports")
+    emit([f"wrote {path}" for path in publish.write_files(machines.contents(ms, args.format), out)])
     return 0
 
 
@@ -149,12 +158,15 @@ def parser() -> argparse.ArgumentParser:
         "runs",
         nargs="*",
         help="run files or saved run ids, oldest first; the last one is reported, "
-        "all give history (default: the last --history saved runs of this machine)",
+        "all give history (default: the last --history saved runs of this machine); or one A/B folder "
+        "(ab-runs/<time>/ of mlxbench ab): its verdicts, intervals and samples",
     )
     r.add_argument("--history", type=int, default=10, help="how many saved runs to use when none are named")
     r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
     r.add_argument("--reference", default="numpy", help="backend that speedups are relative to (default numpy)")
-    r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    r.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: reports/; for an A/B folder: AB_FOLDER/report)"
+    )
     r.add_argument(
         "--format",
         nargs="+",

@@ -47,43 +47,45 @@ def current(config: pytest.Config) -> list[dict]:
     return config.stash[current_key]
 
 
-def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
-    """(baseline Run, its verdicts for this run, why there are none) when a baseline was compared."""
+def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, str]]:
+    """(baseline Run, its verdicts for this run, why there are none, the benchmarks not judged and why)
+    when a baseline was compared."""
     if compared_key not in config.stash:
         config.stash[compared_key] = judge(config)
     return config.stash[compared_key]
 
 
-def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None]:
+def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, str]]:
     from mlxbench.plugin import context_key, registry_key, saved_key, storage_folder
     from mlxbench.runs import BadRun, baseline_run, comparability
 
     ctx = config.stash[context_key]
     ref = getattr(config.option, "benchmark_compare", None)
     if not ref:
-        return None, [], None
+        return None, [], None, {}
     gate = ctx.gate
     if gate is not None:
-        return gate.baseline, list(gate.results), None
+        return gate.baseline, list(gate.results), None, dict(gate.not_judged)
     saved = config.stash.get(saved_key, [])
     try:
         baseline = baseline_run(str(ref), storage_folder(config), saved)
     except BadRun as exc:
-        return None, [], str(exc)
+        return None, [], str(exc), {}
     distributions = config.stash[registry_key].distributions
     from mlxbench import machine
 
     why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
     if why:
-        return baseline, [], f"no verdicts against {baseline.label}: {why}"
-    return baseline, outcome.judge_offline(baseline, saved, current(config)), None
+        return baseline, [], f"no verdicts against {baseline.label}: {why}", {}
+    results, not_judged = outcome.judge_offline(baseline, saved, current(config))
+    return baseline, results, None, not_judged
 
 
 def write_summary(tr: Any, config: pytest.Config) -> None:
     benchmarks = current(config)
     if not benchmarks:
         return
-    baseline, results, _ = compared(config)
+    baseline, results, _, _ = compared(config)
     verdicts = {r.name: r.as_dict() for r in results}
     lines = summary.render(benchmarks, verdicts, baseline.label if baseline else None, width=summary.WIDTH)
     from mlxbench import sweep, sweeptables
@@ -104,11 +106,11 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     benchmarks = current(config)
     if ctx.no_baseline:
         tr.write_line(f"mlxbench: nothing compared: {ctx.no_baseline}", yellow=True)
-    baseline, results, why = compared(config)
+    baseline, results, why, not_judged = compared(config)
     if why:
         tr.write_line(f"mlxbench: {why}", yellow=True)
-    elif baseline is not None and results:
-        for line in outcome.changed_lines(results, baseline, benchmarks):
+    elif baseline is not None and (results or not_judged):
+        for line in outcome.changed_lines(results, baseline, benchmarks, not_judged):
             tr.write_line(line)
     if not benchmarks or config.stash.get(diverted_key, (None, []))[1] or not is_file_storage(config):
         return

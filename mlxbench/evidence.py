@@ -1,26 +1,18 @@
-"""Verdicts from process-level evidence, and the smallest change each benchmark can see.
+"""Verdicts of A/B runs, and the smallest change each benchmark can see.
 
 On a shared machine the rounds of one process are not independent draws of the machine: a fresh
 process lands in another state (memory layout, core, frequency) and shifts every round by the same
-amount. So the unit of evidence here is one process: its median over its rounds is one sample.
+amount. So the unit of evidence is a process (the processes design: each process median is one
+sample, Welch t on their logarithms) or a pair of workers (the paired design, mlxbench.paired).
 
-`judge_ab` compares K process medians of arm A with K of arm B, per benchmark:
-
-- the effect is the ratio of geometric means (B / A) of the process medians, with a Welch t
-  interval on their logarithms;
-- the false-alarm rate is controlled across all benchmarks of the run with Holm's step-down method
-  (family-wise error rate <= alpha): the more benchmarks, the stricter each test;
-- a regression needs both that evidence and a size that matters: significantly slower, with the
-  slowdown not shown to be smaller than the threshold (its simultaneous interval reaches past
-  1 + threshold). So a slowdown the size of the threshold is caught whenever the test has the
-  power for it (its minimum detectable effect is at most the threshold); a rule on the point
-  estimate alone (ratio > 1 + threshold, asv's factor) would catch such a slowdown only about half
-  of the time, since its estimate lands below the threshold as often as above. A significant
-  change whose whole interval lies inside the threshold band is `unchanged` (real, but small);
-- every verdict carries its minimum detectable effect: the change this test would catch with 95%
-  power at the per-test level Holm starts from (alpha / m), from the observed spread and K. A
-  benchmark that cannot see the threshold is `inconclusive (can only see changes >= X%)`, never
-  `unchanged`.
+Each design reduces a benchmark to an `Estimate` (log ratio B / A, standard error, degrees of
+freedom); `judge` applies the one rule of mlxbench.verdict to all of them at level alpha / m
+(Bonferroni over the m benchmarks), so a verdict and its printed interval agree. A regression needs
+B significantly slower with a slowdown past the threshold not ruled out: a slowdown the size of the
+threshold is caught whenever the test has the power for it (its minimum detectable effect, stated
+with every verdict, is at most the threshold); a rule on the point estimate alone (asv's factor)
+would catch it only about half of the time. A benchmark that cannot see the threshold is
+`inconclusive (can only see changes >= X%)`, never `unchanged`.
 """
 
 from __future__ import annotations
@@ -30,11 +22,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
-from mlxbench.verdict import DEFAULT_THRESHOLD, POWER, Verdict, minimum_detectable_effect, usable
+from mlxbench.verdict import (
+    ALPHA,
+    DEFAULT_THRESHOLD,
+    POWER,
+    Verdict,
+    interval_verdict,
+    minimum_detectable_effect,
+    usable,
+)
 
-ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any regression at all
 MIN_PROCESSES = 3
 
 
@@ -77,19 +75,6 @@ class ProcessVerdict:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (NaN stays NaN and does not count as a test)."""
-    p = np.asarray(pvalues, dtype=float)
-    valid = np.flatnonzero(~np.isnan(p))
-    out = np.full(p.shape, math.nan)
-    m = valid.size
-    running = 0.0
-    for rank, i in enumerate(valid[np.argsort(p[valid], kind="stable")]):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out.tolist()
 
 
 def welch(log_a: np.ndarray, log_b: np.ndarray) -> tuple[float, float, float]:
@@ -160,42 +145,15 @@ def judge(
                 )
             )  # fmt: skip
             continue
-        d, se, df = est.d, est.se, est.df
-        p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
-        q = float(stats.t.ppf(1 - alpha / (2 * m), df)) if se else 0.0
-        mde = minimum_detectable_effect(se, df, alpha / m)
-        ratio, lo, hi = math.exp(d), math.exp(d - q * se), math.exp(d + q * se)
+        verdict, f, why = interval_verdict(est.d, est.se, est.df, alpha / m, threshold)
         res = ProcessVerdict(
-            name, "inconclusive", ratio, lo, hi, p, min(1.0, p * m), mde, threshold, est.a_median, est.b_median,
-            est.units, est.spread, method=f"{est.method}, Bonferroni across {m} benchmarks",
+            name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], min(1.0, f["p_value"] * m), f["mde"],
+            threshold, est.a_median, est.b_median, est.units, est.spread,
+            method=f"{est.method}, Bonferroni across {m} benchmarks",
         )  # fmt: skip
-        res.verdict, why = classify(lo, hi, mde, threshold)
         res.reasons.append(
-            f"x{ratio:.3f} [{lo:.3f}, {hi:.3f}] from {est.units[0]} vs {est.units[1]} ({est.method}), p={p:.2g} "
-            f"(x{m} = {res.p_adjusted:.2g}), sees changes >= {mde:.1%}: {why}"
+            f"x{f['ratio']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] from {est.units[0]} vs {est.units[1]} "
+            f"({est.method}), p={f['p_value']:.2g} (x{m} = {res.p_adjusted:.2g}), sees changes >= {f['mde']:.1%}: {why}"
         )
         out.append(res)
     return out
-
-
-def classify(lo: float, hi: float, mde: float, threshold: float) -> tuple[Verdict, str]:
-    """The verdict and why, from the interval [lo, hi] of B / A at the family-wise level alone.
-
-    regressed: B is slower (lo > 1) and a slowdown past the threshold is not ruled out (hi > 1 + t);
-    improved mirrors it; unchanged: the whole interval lies inside the threshold band; else inconclusive."""
-    up, down = 1 + threshold, 1 / (1 + threshold)
-    if lo > 1 and hi > up:
-        size = "slower by more than" if lo > up else "slower; a slowdown of at least"
-        tail = "" if lo > up else " cannot be ruled out"
-        return "regressed", f"{size} the {threshold:.0%} threshold{tail}"
-    if hi < 1 and lo < down:
-        size = "faster by more than" if hi < down else "faster; a speed-up of at least"
-        tail = "" if hi < down else " cannot be ruled out"
-        return "improved", f"{size} the {threshold:.0%} threshold{tail}"
-    if down <= lo and hi <= up:
-        if lo > 1 or hi < 1:
-            return "unchanged", f"a real change of {(lo * hi) ** 0.5 - 1:+.1%}, inside the {threshold:.0%} threshold"
-        return "unchanged", f"no change of {threshold:.0%} or more (the interval lies inside the threshold band)"
-    if mde > threshold:
-        return "inconclusive", f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
-    return "inconclusive", f"the interval reaches past the {threshold:.0%} threshold without a significant change"

@@ -21,24 +21,17 @@ from typing import Any
 from mlxbench import verdict
 from mlxbench.runs import Run
 
-METHODS = {"rounds": "rounds of one process", "history": "saved runs"}
+METHODS = {"history": "saved runs, one process each", "accuracy": "accuracy metric"}
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
-MIN_HISTORY = 3  # saved runs of a profile before a verdict rests on processes (its MDE says how far it sees)
+MIN_HISTORY = verdict.MIN_HISTORY
 
 
-def rounds_only(res: verdict.Result, history: Sequence) -> verdict.Result:
-    """A verdict from the rounds of one process against another's: shown, labelled, never deciding.
-
-    Rounds of one process share its state (memory layout, core, frequency) and are not independent
-    draws of the machine, so they cannot tell a slower program from a process that landed badly."""
-    res.indication, res.verdict = res.verdict, "inconclusive"
-    res.reasons.append(
-        f"rounds of one process only (they point to '{res.indication}'): process-level evidence needs "
-        f"{MIN_HISTORY} saved runs of this profile (this machine has {len(history)}), or an A/B run "
-        "(mlxbench ab): shown, never failing"
+def rounds_only_reason(saved: int) -> str:
+    return (
+        f"rounds of one process only: a verdict needs {MIN_HISTORY} saved runs of this profile (there are {saved}) "
+        "or an A/B run (mlxbench ab)"
     )
-    return res
 
 
 @dataclass
@@ -49,6 +42,7 @@ class RegressionGate:
     history: dict[str, list[list[float]]] = field(default_factory=dict)
     results: list[verdict.Result] = field(default_factory=list)
     not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
+    family: int = 1  # benchmarks this run judges together (Bonferroni): set once they are known
 
     @classmethod
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
@@ -81,10 +75,19 @@ class RegressionGate:
         history = [r for r in self.history.get(fullname, []) if r][-HISTORY:]
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
-            if len(history) >= MIN_HISTORY:  # saved runs: one process each, the machine's run-to-run spread
-                return verdict.compare_to_history(fullname, history, current, threshold=threshold)
-            return rounds_only(verdict.compare_samples(fullname, base_samples, current, threshold=threshold), history)
+            return verdict.compare_to_history(fullname, history, current, threshold=threshold, family=self.family)
 
+        accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
+        if len(history) < MIN_HISTORY:  # the rounds of one process give no verdict; a worse metric does
+            if not accuracy:
+                self.not_judged[fullname] = rounds_only_reason(len(history))
+                return None
+            nan = float("nan")
+            res = verdict.Result(fullname, "regressed", nan, nan, nan, nan, threshold, nan, nan, method="accuracy")
+            res.reasons.append(rounds_only_reason(len(history)) + "; the accuracy got worse")
+            res.accuracy = accuracy
+            self.results.append(res)
+            return res
         res = judge_samples(samples)
         if not base_samples:
             res.reasons.append(f"the baseline {self.baseline.label} has no per-round samples (saved without data)")
@@ -97,7 +100,7 @@ class RegressionGate:
                 res.reasons.append(f"re-measured: {again.verdict}, {again.reasons[0]}")
                 if not again.regressed:
                     res.verdict = "inconclusive"
-        res.accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
+        res.accuracy = accuracy
         if res.accuracy:
             res.verdict = "regressed"
         self.results.append(res)
@@ -124,6 +127,7 @@ class RegressionGate:
 
 def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
     """Verdicts for every benchmark `current` shares with the baseline (offline: nothing re-measured)."""
+    gate.family = max(len(current.benchmarks), 1)
     for name, b in current.benchmarks.items():
         info = b.get("extra_info") or {}
         gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
@@ -223,7 +227,7 @@ def closing_lines(r: verdict.Result, width: int) -> list[str]:
     """One verdict in the session's closing summary: ratio, interval, test; reasons where they matter."""
     ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
     sees = f", sees >= {r.mde:.0%}" if r.mde == r.mde else ""
-    shown = r.verdict in ("regressed", "improved") or r.indication or (r.method == "history" and sees)
+    shown = r.verdict in ("regressed", "improved") or (r.method == "history" and sees)
     head = (
         f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
         f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"

@@ -52,16 +52,19 @@ def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> st
     )
 
 
-def judge_offline(baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]]) -> list[Result]:
+def judge_offline(
+    baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]]
+) -> tuple[list[Result], dict[str, str]]:
     """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
     nothing re-measured and nothing failed: what changed, for the summary."""
     from mlxbench.gate import RegressionGate  # scipy is imported only when something is judged
 
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), None)
+    gate.family = max(len(current), 1)
     for b in current:
         info = b.get("extra_info") or {}
         gate.judge(b["fullname"], b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
-    return gate.results
+    return gate.results, gate.not_judged
 
 
 def label(b: Mapping[str, Any]) -> str:
@@ -71,29 +74,33 @@ def label(b: Mapping[str, Any]) -> str:
     return str(b.get("name") or b["fullname"])
 
 
-def changed_lines(results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]]) -> list[str]:
+def changed_lines(
+    results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]], not_judged: Mapping[str, str]
+) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
-    from mlxbench.gate import METHODS, MIN_HISTORY
-
     labels = {b["fullname"]: label(b) for b in current}
     counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    methods = {r.method for r in results}
-    if methods == {"history"}:
-        how = "evidence: saved runs, one process each"
-    else:
-        how = (
-            f"evidence: {METHODS['rounds']} (fewer than {MIN_HISTORY} saved runs of this machine and profile): "
-            "shown, never failing"
-        )
     counted = ", ".join(f"{n} {v}" for v, n in counts.items())
-    lines = [f"mlxbench: what changed against {baseline.label}: {counted} of {len(results)} compared", f"  {how}"]
-    moved = [r for r in results if r.verdict in ("regressed", "improved") or r.indication in ("regressed", "improved")]
+    total = len(results) + len(not_judged)
+    history = [r for r in results if r.method == "history"]
+    runs = f"{baseline.label} and the saved runs before it" if history else baseline.label
+    lines = [f"mlxbench: what changed against {runs}: {counted} of {total}"]
+    if history:
+        lines.append(
+            "  evidence: saved runs, one process each (this run's median against their geometric mean and spread; "
+            f"intervals at alpha 0.05 over {total} benchmarks)"
+        )
+    reasons: dict[str, int] = {}
+    for why in not_judged.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  not judged: {n} ({why})")
+    moved = [r for r in results if r.verdict in ("regressed", "improved")]
     moved.sort(key=lambda r: -abs(r.ratio - 1) if r.ratio == r.ratio else 0)
     for r in moved[:LISTED]:
-        word = r.verdict if r.verdict != "inconclusive" else f"{r.indication}? (rounds only)"
         lines.append(
-            f"  {word:<24} {labels.get(r.name, r.name)}: x{r.ratio:.3f} "
-            f"({human(r.baseline_median)} -> {human(r.current_median)})"
+            f"  {r.verdict:<10} {labels.get(r.name, r.name)}: x{r.ratio:.3f} "
+            f"[{r.ci_low:.3f}, {r.ci_high:.3f}] ({human(r.baseline_median)} -> {human(r.current_median)})"
         )
     if len(moved) > LISTED:
         lines.append(f"  ... and {len(moved) - LISTED} more")

@@ -18,13 +18,18 @@ alone does not look at the data at all).
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from mlxbench import baton, evidence
 from mlxbench.baton import PairResult
 from mlxbench.evidence import Estimate, welch_estimate
+from mlxbench.runs import BadRun
 
 MIN_PAIRS = 3  # the fewest pairs a t interval over pairs can use (2 degrees of freedom)
 INTERIM_SHARE = 0.1  # of alpha, spent on the interim looks together
@@ -112,3 +117,106 @@ def more_pairs(done: int, elapsed: float, budget: float, max_pairs: int | None) 
     if done < MIN_PAIRS:
         return True
     return elapsed + elapsed / done <= budget
+
+
+# Running the paired design: pairs of workers while the budget holds, then the verdicts.
+
+
+def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str]:
+    return [
+        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+        "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning", *pytest_args,
+    ]  # fmt: skip
+
+
+def run(args, arms, pytest_args, out, started) -> tuple[list[evidence.ProcessVerdict], dict]:
+    """The paired design: pairs of live workers hand a baton every round (mlxbench.baton), as many
+    pairs as the time budget holds (mlxbench.paired)."""
+    budget = args.time_budget * 60
+    pairs: list[baton.PairResult] = []
+    thresholds = {}
+    failed = {"A": set(), "B": set()}
+    looked = False
+    stopped = "time budget"
+    while more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs):
+        folder = out / f"pair-{len(pairs) + 1:02d}"
+        folder.mkdir()
+        print(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
+        t0 = time.perf_counter()
+        commands = {
+            arm: (
+                worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"),
+                {**arms[arm]["env"], baton.REWARM_ENV: str(args.rewarm)},
+            )
+            for arm in ("A", "B")
+        }
+        result = baton.run_pair(commands, folder, started)
+        (folder / "pair.json").write_text(json.dumps(result.as_dict()))
+        check_workers(result, folder)
+        pairs.append(result)
+        for arm in ("A", "B"):
+            failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
+        print(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
+        if len(pairs) >= MIN_PAIRS and args.pairs is None and len(pairs) - MIN_PAIRS < MAX_LOOKS:
+            looked = True
+            interim = evidence.judge(estimates(pairs), thresholds_for(args, pairs), interim_alpha(args.alpha))
+            if all(r.verdict != "inconclusive" for r in interim):
+                stopped = "every benchmark decided at an interim look"
+                break
+    else:
+        stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
+    if not any(p.times for p in pairs):
+        raise BadRun(
+            f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "
+            f"see {out}/pair-01/A.log"
+        )
+    thresholds = thresholds_for(args, pairs)
+    level = final_alpha(args.alpha, looked)
+    results = evidence.judge(estimates(pairs), thresholds, level)
+    process_view = evidence.judge(process_estimates(pairs), thresholds, level)
+    only_a = sorted({n for p in pairs for n, t in p.times.items() if t["A"] and not t["B"]})
+    only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
+    print(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
+    mdes = sorted(r.mde for r in results if r.mde == r.mde)
+    if mdes:
+        print(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
+              f"largest {mdes[-1]:.1%}; judged as separate processes (the previous design) on the same workers: "
+              f"median {sorted(r.mde for r in process_view)[len(process_view) // 2]:.1%}")  # fmt: skip
+    return results, {
+        "pairs": len(pairs),
+        "time_budget_min": args.time_budget,
+        "stopped": stopped,
+        "final_alpha": level,
+        "spreads": spreads(pairs),
+        "process_design": [r.as_dict() for r in process_view],
+        "only_in_a": only_a,
+        "only_in_b": only_b,
+        "failed_only_in_b": sorted(failed["B"] - failed["A"]),
+        "failed_in_both": sorted(failed["A"] & failed["B"]),
+    }
+
+
+def thresholds_for(args, pairs) -> dict[str, float]:
+    return {n: args.threshold for p in pairs for n in p.times} if args.threshold is not None else {}
+
+
+def check_workers(result: baton.PairResult, folder: Path) -> None:
+    """A worker that crashed or could not start is one line: which arm, its exit, its log's last line."""
+    for arm, code in result.exit_codes.items():
+        if code in (0, 1):
+            continue
+        log = folder / f"{arm}.log"
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
+        if code == 5:
+            raise BadRun(f"arm {arm}'s worker collected no benchmark (pytest exit 5); see {log}")
+        last = lines[-1][:300] if lines else "(no output)"
+        raise BadRun(f"arm {arm}'s worker failed (pytest exit {code}): {last}; full log: {log}")
+
+
+def failed_tests_in(path: Path) -> set[str]:
+    from xml.etree import ElementTree
+
+    if not path.exists():
+        return set()
+    cases = ElementTree.parse(path).getroot().iter("testcase")
+    return {c.get("name", "?") for c in cases if c.find("failure") is not None or c.find("error") is not None}

@@ -307,8 +307,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A paired A/B worker tells the coordinator which benchmarks it will run, in order."""
+    """The gate learns how many benchmarks it judges together; a paired A/B worker tells the
+    coordinator which benchmarks it will run, in order."""
     ctx = session.config.stash.get(context_key, None)
+    if ctx is not None and ctx.gate is not None:  # the family its verdicts are judged in (Bonferroni)
+        ctx.gate.family = max(1, sum("bench" in getattr(item, "fixturenames", ()) for item in session.items))
     if ctx is not None and ctx.baton is not None:
         ctx.baton.items([item.nodeid for item in session.items])
 

@@ -138,7 +138,13 @@ def _place(src: Path, dst: Path) -> None:
         raise
     except OSError:  # a file system without hard links: exclusive create, then copy
         with dst.open("xb") as fh:
-            fh.write(src.read_bytes())
+            try:
+                fh.write(src.read_bytes())
+                fh.flush()
+                os.fsync(fh.fileno())
+            except BaseException:  # a full disk, Ctrl-C: no half-written file stays under a report's name
+                dst.unlink(missing_ok=True)
+                raise
 
 
 def strict(value: Any) -> Any:

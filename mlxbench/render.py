@@ -82,23 +82,16 @@ def method_words(v: verdict.Result) -> str:
 def interval_words(v: verdict.Result) -> str:
     if v.ci_low != v.ci_low:  # NaN: no interval
         return "none"
-    kind = (
-        f"{1 - verdict.HISTORY_ALPHA:.0%} prediction interval"
-        if v.method == "history"
-        else f"{verdict.CONFIDENCE:.0%} bootstrap CI"
-    )
-    return f"[{v.ci_low:.3f}, {v.ci_high:.3f}] {kind}"
+    return f"[{v.ci_low:.3f}, {v.ci_high:.3f}] prediction interval (alpha {verdict.ALPHA:g} over the run)"
 
 
 def test_words(v: verdict.Result) -> str:
     if v.p_value != v.p_value:
         return "none"
-    return f"{'t-test' if v.method == 'history' else 'Mann-Whitney'} p={v.p_value:.2g}"
+    return f"t-test p={v.p_value:.2g}"
 
 
 def verdict_words(v: verdict.Result) -> str:
-    if v.indication and v.indication != v.verdict:
-        return f"{v.verdict} (rounds point to {v.indication})"
     return v.verdict
 
 
@@ -131,13 +124,13 @@ def summary(rep: Report) -> tuple[str, list[str]]:
     counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
     if rep.baseline is None:
         return "no verdicts: a single run (name two or more, or --baseline)", []
+    reasons: dict[str, int] = {}
+    for why in rep.not_judged.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    unjudged = "; ".join(f"{n} not judged: {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
     if not rep.verdicts:
-        return f"none: {rep.baseline} has no benchmark in common with this run", []
-    head = f"{counts} against {rep.baseline}"
-    pointed = [v.indication for v in rep.verdicts if v.indication and v.indication != v.verdict]
-    if pointed:
-        tally = ", ".join(f"{pointed.count(k)} {k}" for k in ("regressed", "improved") if k in pointed)
-        head += f" (rounds of one process only point to {tally}: shown, not decided)"
+        return f"none against {rep.baseline}: {unjudged or 'no benchmark in common with this run'}", []
+    head = f"{counts} against {rep.baseline}" + (f" ({unjudged})" if unjudged else "")
     items = [
         f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
         f"({change_words(v.ratio)}; {method_words(v)})"

@@ -53,6 +53,7 @@ class Report:
     reference: str
     cells: list[Cell] = field(default_factory=list)
     verdicts: list[verdict.Result] = field(default_factory=list)
+    not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
     baseline: str | None = None
     notes: list[str] = field(default_factory=list)
     # one {fullname: verdict} per run, runs[0]'s empty: run i judged against run i-1 by the gate
@@ -205,7 +206,9 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
         rep.baseline = baseline.label
         given = list(runs)
         earlier = given[: given.index(baseline)] if baseline in given else []
-        rep.verdicts = judge_run(RegressionGate.from_runs(baseline, earlier, None), rep.current)
+        gate = RegressionGate.from_runs(baseline, earlier, None)
+        rep.verdicts = judge_run(gate, rep.current)
+        rep.not_judged = dict(gate.not_judged)
     if len(rep.runs) > 1:
         rep.history_verdicts.append({v.name: v for v in rep.verdicts})  # the table's verdicts, for the last run
     rep.changes = find_changes(rep.runs)

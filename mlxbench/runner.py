@@ -166,7 +166,7 @@ class Bench:
         `tick` (progress) is called before each round, outside the clock."""
         sync = self.backend.sync
         gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
-        if self.context.baton is not None:
+        if getattr(self.context, "baton", None) is not None:
             return self.measure_paired(prepared)
 
         def timed() -> Any:

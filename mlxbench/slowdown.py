@@ -65,18 +65,35 @@ def parse(spec: str) -> dict[str, float]:
     return targets
 
 
+slowed_key = pytest.StashKey[set]()  # the workloads this session slowed
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[slowed_key] = set()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """A slowdown that named a workload no benchmark ran would calibrate nothing: say so."""
+    targets = parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
+    missing = sorted(set(targets) - config.stash.get(slowed_key, set()) - {"*"})
+    if missing:
+        terminalreporter.write_line(
+            f"mlxbench: MLXBENCH_SLOWDOWN slowed no benchmark of: {', '.join(missing)} (no measured benchmark of that "
+            "workload ran; names are workload names such as linreg, mnist_mlp, placement, lazy_eval)",
+            yellow=True,
+        )
 
 
 @pytest.fixture(autouse=True)
-def _mlxbench_slowdown(monkeypatch: pytest.MonkeyPatch) -> None:
+def _mlxbench_slowdown(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     targets = parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
     if not targets:
         return
+    slowed = request.config.stash.setdefault(slowed_key, set())
     measure = Bench.measure
 
     def measure_slower(self, prepared, *args, **kwargs):  # whatever else Bench.measure takes, passed on
@@ -84,6 +101,7 @@ def _mlxbench_slowdown(monkeypatch: pytest.MonkeyPatch) -> None:
         factor = targets.get(workload, targets.get("*"))
         if factor is None:
             return measure(self, prepared, *args, **kwargs)
+        slowed.add(workload)
         slow = Slowed(factor)
         prepared.run = slow.run(prepared.run)
         monkeypatch.setattr(self.backend, "sync", slow.sync(self.backend.sync))  # this test (re-measure too)

@@ -121,24 +121,16 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
     if not v:
         return "-"
     ratio = v.get("ratio")
-    shown = v.get("indication") or v.get("verdict", "?")
     suffix = f" x{ratio:.2f}" if isinstance(ratio, (int, float)) and math.isfinite(ratio) else ""
-    return f"{shown}{'?' if v.get('indication') else ''}{suffix}"
+    return f"{v.get('verdict', '?')}{suffix}"
 
 
 def evidence(verdicts: Sequence[dict]) -> str:
     """Which evidence the verdicts rest on, in words."""
     from mlxbench.gate import METHODS  # scipy stays unimported until verdicts are shown
 
-    methods = sorted({v.get("method", "rounds") for v in verdicts})
-    words = []
-    for m in methods:
-        if m == "rounds":
-            note = "fewer than 3 saved runs: shown, never failing; '?' marks an indication"
-            words.append(f"{METHODS['rounds']} ({note})")
-        else:
-            words.append(f"{METHODS.get(m, m)} (one process each)")
-    return " and ".join(words)
+    methods = sorted({v.get("method", "history") for v in verdicts})
+    return " and ".join(METHODS.get(m, m) for m in methods)
 
 
 def table(rows: list[tuple[str, dict[str, str]]], backends: list[str], width: int) -> list[str]:

@@ -1,17 +1,22 @@
-"""Regression verdicts that don't cry wolf.
+"""The one verdict rule, and the verdict type every path reports.
 
-A benchmark is `regressed` only when both hold: the slowdown is statistically evident (Mann-Whitney
-U on the per-round samples, and a bootstrap confidence interval of the median ratio that excludes
-1) and it is larger than a threshold. `improved` mirrors it. `unchanged` means the whole interval
-lies inside the threshold band: we are confident any change is small. Everything else is
-`inconclusive`: too few rounds, or an interval too wide to say. (asv and pyperf do the same:
-significance plus a minimum factor.)
+Every path (the in-pytest `--regression-gate`, the `--benchmark-compare` summary, `mlxbench compare`,
+`mlxbench report`, `mlxbench ab`) reduces its evidence to one estimate per benchmark: the log ratio
+current / baseline (or B / A), its standard error and degrees of freedom. `interval_verdict` turns it
+into an interval at the per-test level alpha / m (m: the benchmarks of the run, Bonferroni), so a
+verdict and its printed interval never disagree, and a run of unchanged code reports any change,
+either way, in at most alpha of runs:
 
-Run-to-run shifts on a shared machine are larger than the spread inside one run, so once three or
-more saved runs of a benchmark exist, `compare_to_history` judges the current run's median against
-the spread of those runs' medians instead of trusting one run's rounds to be independent.
-Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
-regression even when time improved.
+- `regressed`: slower (the interval lies above 1) and a slowdown past the threshold is not ruled out;
+- `improved` mirrors it;
+- `unchanged`: the whole interval lies inside the threshold band;
+- `inconclusive`: anything else (with the smallest change the evidence could see, at 95% power).
+
+Evidence is processes, never the rounds of one process: saved runs (one process each; from
+MIN_HISTORY of them on) or an A/B run (mlxbench.evidence, mlxbench.paired). Rounds of one process
+share its state and cannot tell a slower program from a process that landed badly, so they give no
+verdict. Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
+regression even when time improved (it needs no timing evidence).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -28,11 +33,9 @@ Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts them
 
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
-ALPHA = 0.05  # Mann-Whitney significance level (5 rounds a side can reach p = 0.008)
-CONFIDENCE = 0.99  # bootstrap interval of the median ratio
-HISTORY_ALPHA = 0.02  # run-level test: two-sided, so ~1% of unchanged runs land past either tail
+ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any change at all
 POWER = 0.95  # of the minimum detectable effect each verdict states
-MIN_ROUNDS = 5  # with fewer, Mann-Whitney cannot reach significance: 3 vs 3 gives p >= 0.1
+MIN_HISTORY = 3  # saved runs of a profile before a verdict rests on them (2 degrees of freedom)
 
 
 @dataclass
@@ -48,9 +51,9 @@ class Result:
     current_median: float
     reasons: list[str] = field(default_factory=list)
     accuracy: list[str] = field(default_factory=list)  # accuracy regressions, if any
-    method: str = "rounds"  # "rounds": of one process (never gates); "history": saved runs, one per process
+    method: str = "history"  # "history": saved runs, one process each; "accuracy": a metric alone
     mde: float = math.nan  # smallest change (fraction) this evidence sees with 95% power
-    indication: str | None = None  # what rounds-only evidence pointed to, when it may not decide
+    indication: str | None = None  # kept for reading old saved verdicts; rounds give no verdict now
 
     @property
     def regressed(self) -> bool:
@@ -60,10 +63,9 @@ class Result:
         return asdict(self)
 
 
-def verdict_order(v: Result) -> tuple[int, int, str]:
-    """Regressed, improved, inconclusive (those whose rounds point to a regression first), unchanged."""
-    pointed = {"regressed": 0, "improved": 1}.get(v.indication or "", 2)
-    return VERDICT_ORDER.index(v.verdict), pointed, v.name
+def verdict_order(v: Any) -> tuple[int, str]:
+    """Regressed, improved, inconclusive, unchanged; by name within each."""
+    return VERDICT_ORDER.index(v.verdict), v.name
 
 
 def usable(samples: Sequence[float], *, positive: bool = False) -> tuple[np.ndarray, int]:
@@ -71,28 +73,6 @@ def usable(samples: Sequence[float], *, positive: bool = False) -> tuple[np.ndar
     values = np.asarray(samples, dtype=float).ravel()
     keep = np.isfinite(values) & ((values > 0) if positive else (values >= 0))
     return values[keep], int(values.size - keep.sum())
-
-
-def dropped_note(base_dropped: int, cur_dropped: int) -> list[str]:
-    if not base_dropped and not cur_dropped:
-        return []
-    return [f"ignored unusable samples (NaN, infinite or negative): baseline {base_dropped}, current {cur_dropped}"]
-
-
-def median_ratio_ci(base: np.ndarray, cur: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
-    def statistic(b, c, axis=-1):
-        return np.median(c, axis=axis) / np.median(b, axis=axis)
-
-    res = stats.bootstrap(
-        (base, cur),
-        statistic,
-        n_resamples=2000,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(seed),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def threshold_problem(threshold: float | None) -> str | None:
@@ -105,57 +85,30 @@ def threshold_problem(threshold: float | None) -> str | None:
     return None
 
 
-def classify(evident_up: bool, evident_down: bool, ratio: float, lo: float, hi: float, threshold: float) -> Verdict:
-    """Evidence plus size: regressed/improved need both; unchanged needs the interval inside the band."""
-    up, down = 1.0 + threshold, 1.0 / (1.0 + threshold)
-    if evident_up and ratio > up:
-        return "regressed"
-    if evident_down and ratio < down:
-        return "improved"
+def interval_verdict(d: float, se: float, df: float, level: float, threshold: float) -> tuple[Verdict, dict, str]:
+    """The verdict of an estimate `d` of log(new / old) with standard error `se` on `df` degrees of
+    freedom, its interval taken at the per-test `level` (alpha / m); the figures; and why in words."""
+    p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
+    q = float(stats.t.ppf(1 - level / 2, df)) if se else 0.0
+    mde = minimum_detectable_effect(se, df, level)
+    ratio, lo, hi = math.exp(d), math.exp(d - q * se), math.exp(d + q * se)
+    figures = {"ratio": ratio, "ci_low": lo, "ci_high": hi, "p_value": p, "mde": mde}
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    if lo > 1 and hi > up:
+        size = "slower by more than" if lo > up else "slower; a slowdown of at least"
+        tail = "" if lo > up else " cannot be ruled out"
+        return "regressed", figures, f"{size} the {threshold:.0%} threshold{tail}"
+    if hi < 1 and lo < down:
+        size = "faster by more than" if hi < down else "faster; a speed-up of at least"
+        tail = "" if hi < down else " cannot be ruled out"
+        return "improved", figures, f"{size} the {threshold:.0%} threshold{tail}"
     if down <= lo and hi <= up:
-        return "unchanged"
-    return "inconclusive"
-
-
-def compare_samples(
-    name: str,
-    base: Sequence[float],
-    cur: Sequence[float],
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-    alpha: float = ALPHA,
-    confidence: float = CONFIDENCE,
-    seed: int = 0,
-) -> Result:
-    (b, b_dropped), (c, c_dropped) = usable(base), usable(cur)
-    bm, cm = float(np.median(b)) if b.size else math.nan, float(np.median(c)) if c.size else math.nan
-    ratio = cm / bm if b.size and c.size and bm > 0 else math.nan
-    if b.size < MIN_ROUNDS or c.size < MIN_ROUNDS or not bm > 0:
-        why = f"need >= {MIN_ROUNDS} rounds on both sides (baseline {b.size}, current {c.size})"
-        if b.size >= MIN_ROUNDS and c.size >= MIN_ROUNDS:
-            why = "the baseline median is 0: no ratio to judge"
-        return Result(
-            name,
-            "inconclusive",
-            ratio,
-            math.nan,
-            math.nan,
-            math.nan,
-            threshold,
-            bm,
-            cm,
-            [why, *dropped_note(b_dropped, c_dropped)],
-        )
-    lo, hi = median_ratio_ci(b, c, confidence, seed)
-    p = float(stats.mannwhitneyu(b, c, alternative="two-sided").pvalue)
-    significant = p < alpha
-    verdict = classify(significant and lo > 1.0, significant and hi < 1.0, ratio, lo, hi, threshold)
-    reasons = [
-        f"median x{ratio:.3f} [{lo:.3f}, {hi:.3f}] ({confidence:.0%} CI), Mann-Whitney p={p:.2g}, "
-        f"threshold {threshold:.0%}",
-        *dropped_note(b_dropped, c_dropped),
-    ]
-    return Result(name, verdict, ratio, lo, hi, p, threshold, bm, cm, reasons)
+        if lo > 1 or hi < 1:
+            return "unchanged", figures, f"a real change of {ratio - 1:+.1%}, inside the {threshold:.0%} threshold"
+        return "unchanged", figures, f"no change of {threshold:.0%} or more (the interval lies inside the band)"
+    if mde > threshold:
+        return "inconclusive", figures, f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
+    return "inconclusive", figures, f"the interval reaches past the {threshold:.0%} threshold either way"
 
 
 def compare_to_history(
@@ -164,43 +117,42 @@ def compare_to_history(
     cur: Sequence[float],
     *,
     threshold: float = DEFAULT_THRESHOLD,
-    alpha: float = HISTORY_ALPHA,
+    alpha: float = ALPHA,
+    family: int = 1,
 ) -> Result:
     """Judge the current run against the run-to-run spread that saved runs show.
 
     On a shared machine a whole run shifts (other tenants, frequency, memory placement) by more
-    than the rounds inside one run vary, so samples from one run are not independent draws of the
-    machine's behaviour. With K >= 3 saved runs, each run's median is one draw: the current run's
-    log median is tested against the K historical log medians with a Student t prediction interval
-    (K - 1 degrees of freedom); its spread is floored by the current median's own sampling error.
-    A regression needs p < alpha *and* a median ratio above 1 + threshold.
+    than the rounds inside one run vary, so each saved run's median is one draw of the machine. With
+    K >= MIN_HISTORY saved runs, the current run's log median is compared with the mean of their log
+    medians, with the standard error of a new draw (a t prediction: spread x sqrt(1 + 1/K), K - 1
+    degrees of freedom; the spread floored by the current median's own sampling error), through the
+    one interval rule at level alpha / `family` (the benchmarks of the run).
     """
     medians = [float(np.median(r)) for r in (usable(h, positive=True)[0] for h in history) if r.size]
     logs = np.log(medians)
     c, _ = usable(cur, positive=True)
     k = logs.size
-    if k < 3 or c.size < MIN_ROUNDS:
-        return compare_samples(name, history[-1] if history else [], cur, threshold=threshold)
+    if k < MIN_HISTORY or not c.size:
+        why = f"need >= {MIN_HISTORY} saved runs with times and times in this run (saved {k}, this run {c.size})"
+        nan = math.nan
+        return Result(name, "inconclusive", nan, nan, nan, nan, threshold, nan, nan, [why], method="history")
     mean = float(logs.mean())
     spread = float(logs.std(ddof=1))
-    own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533  # standard error of a median
+    own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533 if c.size > 1 else 0.0  # se of a median
     s = max(spread, own, 1e-6) * math.sqrt(1 + 1 / k)
     d = float(np.log(np.median(c))) - mean
-    p = float(2 * stats.t.sf(abs(d) / s, df=k - 1))
-    q = float(stats.t.ppf(1 - alpha / 2, df=k - 1))
-    ratio, lo, hi = math.exp(d), math.exp(d - q * s), math.exp(d + q * s)
-    verdict = classify(p < alpha, p < alpha, ratio, lo, hi, threshold)
-    mde = minimum_detectable_effect(s, k - 1, alpha)
+    level = alpha / max(family, 1)
+    verdict, f, why = interval_verdict(d, s, k - 1, level, threshold)
     reasons = [
-        f"median x{ratio:.3f} of the mean of {k} saved runs [{lo:.3f}, {hi:.3f}] ({1 - alpha:.0%} prediction "
-        f"interval, run-to-run spread {spread:.1%}), t-test p={p:.2g}, threshold {threshold:.0%}, "
-        f"sees changes >= {mde:.0%}"
+        f"median x{f['ratio']:.3f} of the geometric mean of {k} saved runs [{f['ci_low']:.3f}, {f['ci_high']:.3f}] "
+        f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmarks; run-to-run spread "
+        f"{spread:.1%}), sees changes >= {f['mde']:.0%}: {why}"
     ]
-    if verdict in ("unchanged", "inconclusive") and mde > threshold:
-        verdict = "inconclusive"
-        reasons.append(f"can only see changes >= {mde:.0%} with {k} saved runs (threshold {threshold:.0%})")
-    res = Result(name, verdict, ratio, lo, hi, p, threshold, math.exp(mean), float(np.median(c)), reasons)
-    res.method, res.mde = "history", mde
+    res = Result(
+        name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], threshold, math.exp(mean),
+        float(np.median(c)), reasons, method="history", mde=f["mde"],
+    )  # fmt: skip
     return res
 
 

@@ -63,10 +63,15 @@ class SumWorkload:
         x = backend.asarray(np.ones(spec, dtype=np.float32))
 
         delay = float(os.environ.get("FAKE_DELAY", "0"))
+        call_log = os.environ.get("FAKE_CALL_LOG")  # each call's start and end, to check two workers' exclusivity
 
         def run():
+            t0 = time.time()
             if delay:
                 time.sleep(delay)
+            if call_log:
+                with open(call_log, "a") as f:
+                    f.write(f"{t0} {time.time()}\\n")
             if variant == "broken":
                 raise RuntimeError("kernel exploded on purpose")
             return x * (2.0 if variant == "wrong" else 1.0)

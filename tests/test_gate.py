@@ -11,7 +11,7 @@ import numpy as np
 from conftest import make_run
 from mlxbench.gate import RegressionGate, judge_run, summary_lines
 from mlxbench.runs import Run
-from mlxbench.verdict import compare_samples, compare_to_history
+from mlxbench.verdict import compare_to_history
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
 
@@ -38,9 +38,18 @@ def test_an_empty_baseline_judges_nothing_and_says_so_loudly():
     assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in lines[1]
 
 
+def history(names: list[str], count: int = 3) -> tuple[Run, list[Run]]:
+    """`count` saved runs of the same benchmarks: the last is the baseline, the others its history."""
+    runs = [
+        run(f"000{i + 1}_base", {n: (samples(1.0, 10 * i + j), INFO) for j, n in enumerate(names)})
+        for i in range(count)
+    ]
+    return runs[-1], runs[:-1]
+
+
 def test_a_partial_gate_says_how_many_it_judged_and_why_not_the_rest():
-    base = run("0003_base", {"t::a[numpy]": (samples(1.0, 0), INFO), "t::nan[numpy]": (samples(1.0, 3), INFO)})
-    gate = RegressionGate.from_runs(base, [], None)
+    base, earlier = history(["t::a[numpy]", "t::nan[numpy]"])
+    gate = RegressionGate.from_runs(base, earlier, None)
     gate.judge("t::a[numpy]", samples(1.0, 1), INFO, None, None)
     gate.judge("t::new[numpy]", samples(1.0, 2), INFO, None, None)
     gate.judge("t::nan[numpy]", [math.nan] * 8, INFO, None, None)
@@ -69,24 +78,38 @@ def test_the_old_summary_call_still_flags_an_empty_gate():
 
 
 def test_offline_judging_counts_benchmarks_only_in_the_current_run():
-    base = run("0001", {"t::a[numpy]": (samples(1.0, 0), INFO)})
-    cur = run("0002", {"t::a[numpy]": (samples(1.0, 1), INFO), "t::b[numpy]": (samples(1.0, 2), INFO)})
-    gate = RegressionGate.from_runs(base, [], None)
+    base, earlier = history(["t::a[numpy]"])
+    cur = run("0004", {"t::a[numpy]": (samples(1.0, 1), INFO), "t::b[numpy]": (samples(1.0, 2), INFO)})
+    gate = RegressionGate.from_runs(base, earlier, None)
     judge_run(gate, cur)
-    assert gate.coverage(held=len(cur.benchmarks)) == "judged 1 of 2 benchmarks; not judged: 1 not in the baseline 0001"
+    assert (
+        gate.coverage(held=len(cur.benchmarks))
+        == "judged 1 of 2 benchmarks; not judged: 1 not in the baseline 0003_base"
+    )
 
 
-def test_verdicts_ignore_nan_samples_and_say_so():
-    base, cur = samples(1.0, 0, 10), samples(1.3, 1, 10)
-    res = compare_samples("x", [*base, math.nan, -1.0], [*cur, math.inf])
-    assert res.verdict == "regressed" and math.isfinite(res.ratio)
-    assert "ignored unusable samples (NaN, infinite or negative): baseline 2, current 1" in res.reasons
+def test_rounds_of_one_process_give_no_verdict_but_a_reason():
+    """With fewer than 3 saved runs, a benchmark 30% slower in every round is not judged (its rounds
+    share one process's state), and the reason names what would judge it; a worse accuracy still is."""
+    base = run("0001", {"t::a[numpy]": (samples(1.0, 0), INFO)})
+    gate = RegressionGate.from_runs(base, [], None)
+    assert gate.judge("t::a[numpy]", samples(1.3, 1), INFO, None, None) is None
+    assert gate.results == [] and "rounds of one process only" in gate.not_judged["t::a[numpy]"]
+    assert "mlxbench ab" in gate.not_judged["t::a[numpy]"]
+    gated = {**INFO, "metrics": {"acc": 0.96}, "gates": [{"metric": "acc", "kind": "min", "limit": 0.95}]}
+    base = run("0001", {"t::a[numpy]": (samples(1.0, 0), gated)})
+    gate = RegressionGate.from_runs(base, [], None)
+    res = gate.judge("t::a[numpy]", samples(1.0, 1), {**gated, "metrics": {"acc": 0.90}}, None, None)
+    assert res is not None and res.regressed and res.method == "accuracy" and res.accuracy
+
+
+def test_verdicts_ignore_nan_samples():
     history = [samples(1.0, 10 + i) for i in range(4)]
     history[1][0] = math.nan
-    res = compare_to_history("x", [*history, [math.nan] * 5], samples(1.4, 20))
-    assert res.verdict == "regressed" and "of the mean of 4 saved runs" in res.reasons[0]
+    res = compare_to_history("x", [*history, [math.nan] * 5], [*samples(1.4, 20), math.nan, -1.0])
+    assert res.verdict == "regressed" and "geometric mean of 4 saved runs" in res.reasons[0]
 
 
 def test_a_zero_baseline_is_inconclusive_not_a_crash():
-    res = compare_samples("x", [0.0] * 6, samples(1.0, 0, 6))
-    assert res.verdict == "inconclusive" and "baseline median is 0" in res.reasons[0]
+    res = compare_to_history("x", [[0.0] * 6] * 3, samples(1.0, 0, 6))
+    assert res.verdict == "inconclusive" and "need >= 3 saved runs" in res.reasons[0]

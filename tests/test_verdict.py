@@ -3,45 +3,30 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from mlxbench.verdict import accuracy_regressions, compare_samples, compare_to_history
+from mlxbench.verdict import accuracy_regressions, compare_to_history, interval_verdict
 
 
 def noisy(rng, center: float, n: int = 10, sigma: float = 0.03) -> np.ndarray:
     return center * rng.lognormal(0.0, sigma, n)
 
 
-def test_unchanged_code_is_never_called_a_regression():
-    rng = np.random.default_rng(0)
-    verdicts = [compare_samples("x", noisy(rng, 1.0), noisy(rng, 1.0)).verdict for _ in range(200)]
-    assert verdicts.count("regressed") == 0 and verdicts.count("improved") == 0
-    assert verdicts.count("unchanged") > 150
-
-
-def test_a_25_percent_slowdown_is_flagged():
-    rng = np.random.default_rng(1)
-    verdicts = [compare_samples("x", noisy(rng, 1.0), noisy(rng, 1.25)).verdict for _ in range(100)]
-    assert verdicts.count("regressed") >= 95
-
-
-def test_a_small_significant_change_is_not_a_regression():
-    rng = np.random.default_rng(2)
-    res = compare_samples("x", noisy(rng, 1.0, 30, 0.005), noisy(rng, 1.05, 30, 0.005), threshold=0.10)
-    assert res.p_value < 0.01 and res.verdict == "unchanged"
-
-
-def test_improvement_mirrors_regression():
-    rng = np.random.default_rng(3)
-    res = compare_samples("x", noisy(rng, 1.0), noisy(rng, 0.7))
-    assert res.verdict == "improved" and res.ratio == pytest.approx(0.7, rel=0.05)
-
-
-def test_few_rounds_or_wide_noise_are_inconclusive():
-    assert compare_samples("x", [1, 1, 1], [2, 2, 2]).verdict == "inconclusive"
-    rng = np.random.default_rng(4)
-    res = compare_samples("x", noisy(rng, 1.0, 6, 0.4), noisy(rng, 1.15, 6, 0.4))
-    assert res.verdict == "inconclusive"
+def test_the_interval_rule_and_its_interval_agree():
+    """regressed/improved only when the interval at the per-test level excludes 1; unchanged only when
+    it lies inside the threshold band; a small real change is unchanged."""
+    for d, se in [(0.3, 0.05), (-0.3, 0.05), (0.02, 0.005), (0.0, 0.01), (0.05, 0.2), (0.12, 0.05)]:
+        v, f, _ = interval_verdict(d, se, 7, 0.05 / 20, 0.10)
+        if v == "regressed":
+            assert f["ci_low"] > 1 and f["ci_high"] > 1.10
+        elif v == "improved":
+            assert f["ci_high"] < 1 and f["ci_low"] < 1 / 1.10
+        elif v == "unchanged":
+            assert 1 / 1.10 <= f["ci_low"] and f["ci_high"] <= 1.10
+        else:
+            assert f["ci_low"] <= 1 <= f["ci_high"] or f["ci_low"] < 1 / 1.10 or f["ci_high"] > 1.10
+    assert interval_verdict(0.3, 0.05, 7, 0.0025, 0.1)[0] == "regressed"
+    assert interval_verdict(0.02, 0.005, 7, 0.0025, 0.1)[0] == "unchanged"  # real, inside the band
+    assert interval_verdict(0.05, 0.2, 7, 0.0025, 0.1)[0] == "inconclusive"
 
 
 def history_runs(rng, run_sd: float, k: int = 6, rounds: int = 5) -> list[np.ndarray]:
@@ -63,19 +48,28 @@ def test_history_mode_does_not_cry_wolf_when_whole_runs_shift():
     for _ in range(300):  # unchanged code; each run shifted as a whole by ~10%, rounds agreeing within 2%
         cur = noisy(rng, float(np.exp(rng.normal(0, 0.10))), 5)
         verdicts.append(compare_to_history("x", history_runs(rng, 0.10), cur).verdict)
-        # the rounds-only test is fooled by the same data far more often
-    assert verdicts.count("regressed") <= 6
-    fooled = sum(
-        compare_samples("x", history_runs(rng, 0.10)[-1], noisy(rng, float(np.exp(rng.normal(0, 0.10))), 5)).regressed
-        for _ in range(300)
-    )
-    assert fooled > 20
+    assert verdicts.count("regressed") + verdicts.count("improved") <= 15  # alpha 0.05 over a family of one
+
+
+def test_history_mode_controls_the_family():
+    """70 unchanged benchmarks judged as one run: no change reported in about 95% of runs (Bonferroni)."""
+    rng = np.random.default_rng(8)
+    runs_with_any = 0
+    for _ in range(100):
+        verdicts = [
+            compare_to_history(
+                "x", history_runs(rng, 0.05), noisy(rng, float(np.exp(rng.normal(0, 0.05))), 5), family=70
+            )
+            for _ in range(70)
+        ]
+        runs_with_any += any(v.verdict in ("regressed", "improved") for v in verdicts)
+    assert runs_with_any <= 10
 
 
 def test_history_mode_needs_three_runs():
     rng = np.random.default_rng(7)
     res = compare_to_history("x", history_runs(rng, 0.03, k=2), noisy(rng, 1.0, 5))
-    assert "Mann-Whitney" in res.reasons[0]
+    assert res.verdict == "inconclusive" and "need >= 3 saved runs" in res.reasons[0]
 
 
 GATES = [

@@ -58,5 +58,6 @@ def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
     assert "--benchmark-autosave" not in text  # autosave names collide across unmerged nightly PRs
     summaries = [r for r in nightly_commands() if "GITHUB_STEP_SUMMARY" in r]
     # tables only, no images: each job summary gets one of the Markdown files written without image links
-    table_only = ("report/summary.md", "machines-report/machines-summary.md", "ab-runs/*/verdicts.md")
+    table_only = ("report/summary.md", "machines-report/machines-summary.md", '"$run/report/ab-summary.md"')
     assert summaries and all(any(f"cat {f} " in r for f in table_only) for r in summaries), summaries
+    assert any('mlxbench report "$run"' in r for r in summaries)  # the A/B folder rendered by mlxbench report

@@ -1,0 +1,228 @@
+"""`mlxbench report AB_FOLDER`: an A/B run (mlxbench ab) as Markdown, HTML and JSON.
+
+One model (`ABReport`, read from the folder's verdicts.json and its samples) rendered by every
+format: the verdict counts and how the run was made, each benchmark's verdict with its interval,
+what it can see (minimum detectable effect) and the spreads that set it, and one figure of the A
+and B samples per benchmark (per pair of workers in the paired design, per process otherwise).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlxbench.render import md_escape
+from mlxbench.runs import BadRun, load_run
+from mlxbench.units import fmt_time
+
+ORDER = ("regressed", "improved", "inconclusive", "unchanged")
+HEAD = ["verdict", "benchmark", "A median", "B median", "B / A [interval]", "sees", "spread (pair / process / round)"]
+FILES = {"md": "ab.md", "summary": "ab-summary.md", "html": "ab.html", "json": "ab.json"}
+PLOT = "ab_samples.png"
+
+
+def is_ab_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "verdicts.json").is_file()
+
+
+@dataclass
+class ABReport:
+    folder: Path
+    meta: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+    samples: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)  # name -> arm -> per unit
+
+    @classmethod
+    def load(cls, folder: Path) -> ABReport:
+        try:
+            doc = json.loads((folder / "verdicts.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise BadRun(f"{folder / 'verdicts.json'} cannot be read as an A/B result ({exc})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("verdicts"), list):
+            raise BadRun(f"{folder / 'verdicts.json'}: no 'verdicts' list; is this an mlxbench ab folder?")
+        for i, v in enumerate(doc["verdicts"]):
+            if not isinstance(v, dict) or not isinstance(v.get("name"), str) or v.get("verdict") not in ORDER:
+                raise BadRun(f"{folder / 'verdicts.json'}: verdict {i} lacks a name or a known verdict")
+        meta = {k: v for k, v in doc.items() if k != "verdicts"}
+        rep = cls(folder, meta, sorted(doc["verdicts"], key=lambda v: (ORDER.index(v["verdict"]), v["name"])))
+        rep.samples = read_samples(folder)
+        return rep
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {v: sum(r["verdict"] == v for r in self.verdicts) for v in ORDER}
+
+    def head(self) -> str:
+        counts = ", ".join(f"{n} {v}" for v, n in self.counts.items())
+        m = self.meta
+        if m.get("design") == "paired":
+            how = f"{m.get('pairs')} pairs of workers alternating rounds ({m.get('stopped', '?')})"
+        else:
+            how = f"{m.get('processes')} fresh processes per arm"
+        wall = m.get("wall_seconds")
+        took = f", {wall / 60:.1f} min" if isinstance(wall, (int, float)) else ""
+        return f"{counts} of {len(self.verdicts)} benchmarks; {how}{took}"
+
+    def rows(self) -> list[list[str]]:
+        spreads = self.meta.get("spreads") or {}
+        out = []
+        for v in self.verdicts:
+            s = spreads.get(v["name"]) or {}
+            spread = " / ".join(_pct(s.get(k)) for k in ("pair", "process", "round")) if s else _pct(v.get("spread"))
+            out.append(
+                [
+                    v["verdict"],
+                    short(v["name"]),
+                    fmt_time(_num(v.get("a_median"))),
+                    fmt_time(_num(v.get("b_median"))),
+                    f"x{_num(v.get('ratio')):.3f} [{_num(v.get('ci_low')):.3f}, {_num(v.get('ci_high')):.3f}]",
+                    f">= {_pct(v.get('mde'))}",
+                    spread,
+                ]
+            )
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), **self.meta, "counts": self.counts, "verdicts": self.verdicts}
+
+
+def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
+    """Per benchmark and arm, the samples of each unit: a pair's rounds (paired) or a process's rounds."""
+    out: dict[str, dict[str, list[list[float]]]] = {}
+    for path in sorted(folder.glob("pair-*/pair.json")):
+        try:
+            times = json.loads(path.read_text()).get("times") or {}
+        except (OSError, ValueError):
+            continue  # a pair cut short: its samples are not shown (verdicts.json says what was judged)
+        for name, arms in times.items():
+            for arm in ("A", "B"):
+                out.setdefault(name, {"A": [], "B": []})[arm].append([float(x) for x in arms.get(arm, [])])
+    for arm in ("A", "B"):
+        for path in sorted((folder / arm).glob("*.json")) if (folder / arm).is_dir() else []:
+            try:
+                run = load_run(path)
+            except BadRun:
+                continue
+            for name, b in run.benchmarks.items():
+                out.setdefault(name, {"A": [], "B": []})[arm].append(list(b["stats"].get("data") or []))
+    return out
+
+
+def plot(rep: ABReport) -> bytes | None:
+    """One panel per benchmark: each unit's samples of A (left) and B (right), side by side."""
+    names = [v["name"] for v in rep.verdicts if rep.samples.get(v["name"])]
+    if not names:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(4.2 * cols, 2.6 * rows))
+    verdict = {v["name"]: v["verdict"] for v in rep.verdicts}
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        for arm, colour, offset in (("A", "#1f77b4", -0.15), ("B", "#d62728", 0.15)):
+            for unit, values in enumerate(rep.samples[name][arm]):
+                ax.plot([unit + 1 + offset] * len(values), [x * 1e3 for x in values], "o", color=colour, ms=3,
+                        alpha=0.7, label=arm if unit == 0 else None)  # fmt: skip
+        ax.set_title(f"{label(name)}\n{verdict[name]}", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("pair of workers" if rep.meta.get("design") == "paired" else "process", fontsize=7)
+        ax.set_ylabel("ms per call", fontsize=7)
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def markdown(rep: ABReport, image: str | None) -> str:
+    m = rep.meta
+    out = [
+        "# mlxbench A/B",
+        "",
+        f"**{md_escape(rep.head())}**  ",
+        *(arm_line(arm, m.get(arm.lower()) or {}) for arm in ("A", "B")),
+        f"pytest: `{md_escape(' '.join(m.get('pytest_args') or []))}`  ",
+        "Intervals of B / A at family-wise alpha "
+        f"{_num(m.get('final_alpha', m.get('alpha', 0.05))):.3g} over the run's benchmarks (Bonferroni); "
+        "*sees*: the smallest change each benchmark would catch with 95% power.",
+        "",
+        "| " + " | ".join(HEAD) + " |",
+        "|" + "---|" * len(HEAD),
+    ]
+    out += ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in rep.rows()]
+    for name in m.get("failed_only_in_b") or []:
+        out.append(f"\n**regressed:** `{md_escape(name)}` failed in arm B and passed in A")
+    if image:
+        out += ["", f"![A and B samples per benchmark]({image})"]
+    return "\n".join(out) + "\n"
+
+
+def arm_line(arm: str, facts: dict[str, Any]) -> str:
+    env = " ".join(f"{k}={v}" for k, v in (facts.get("env") or {}).items())
+    return f"{arm}: `{md_escape(facts.get('python', '?'))}` {md_escape(env)}  "
+
+
+def html_page(rep: ABReport, image: str | None) -> str:
+    esc = html.escape
+    rows = "".join(f"<tr class='{esc(r[0])}'>" + "".join(f"<td>{esc(x)}</td>" for x in r) + "</tr>" for r in rep.rows())
+    img = f"<img alt='A and B samples per benchmark' src='{image}'>" if image else ""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>mlxbench A/B</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;font-size:.9rem}"
+        "th{background:#f3f3f3}.regressed{background:#fde2e2}.improved{background:#e0f5e0}"
+        "img{max-width:100%}</style></head><body>"
+        f"<h1>mlxbench A/B</h1><p><b>{esc(rep.head())}</b></p>"
+        f"<p>pytest: <code>{esc(' '.join(rep.meta.get('pytest_args') or []))}</code></p>"
+        "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEAD) + f"</tr>{rows}</table>{img}</body></html>"
+    )
+
+
+def contents(rep: ABReport, formats: Sequence[str]) -> dict[str, bytes]:
+    from mlxbench.publish import dumps
+
+    png = plot(rep) if {"md", "html"} & set(formats) else None
+    files: dict[str, bytes] = {}
+    for fmt in dict.fromkeys(formats):
+        if fmt == "json":
+            text = dumps(rep.as_json())
+        elif fmt == "md":
+            text = markdown(rep, PLOT if png else None)
+        elif fmt == "summary":
+            text = markdown(rep, None)
+        else:
+            text = html_page(rep, "data:image/png;base64," + base64.b64encode(png).decode() if png else None)
+        files[FILES[fmt]] = text.encode("utf-8")
+    if png and "md" in formats:
+        files[PLOT] = png
+    return files
+
+
+def short(name: str) -> str:
+    return name.rsplit("::", 1)[-1]
+
+
+def label(name: str) -> str:
+    """`linreg-mlx-gpu-ci-eager-step` from `benchmarks/test_workloads.py::test_workload[...]`."""
+    test = short(name)
+    return test[test.index("[") + 1 : -1] if test.endswith("]") and "[" in test else test
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _pct(value: Any) -> str:
+    x = _num(value)
+    return f"{x:.1%}" if x == x and x != float("inf") else "—"

@@ -1,0 +1,269 @@
+"""Time-paired A/B: two real worker processes alternating rounds under the baton, the paired
+statistics, the group-sequential stopping rule, and one verdict rule for every path."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlxbench import evidence, paired
+from mlxbench.baton import PairResult
+
+
+def mlxbench_cli(*args, cwd=None, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mlxbench", *args], capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_two_workers_alternate_rounds_and_never_run_at_once(project, tmp_path):
+    """Two live pytest workers, one per arm: rounds go A B B A A B ..., no call of one overlaps a call of
+    the other (warm-up, calibration and re-warm calls included), and B's 3x slower calls are found."""
+    from conftest import write_bench
+
+    write_bench(project)
+    out, log_a, log_b = tmp_path / "ab", tmp_path / "a.calls", tmp_path / "b.calls"
+    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002", "FAKE_CALL_LOG": str(log_a)}
+    proc = mlxbench_cli(
+        "ab", "--pairs", "3", "--b-env", "FAKE_DELAY=0.006", "--b-env", f"FAKE_CALL_LOG={log_b}", "--out", str(out),
+        "--json", str(tmp_path / "v.json"), "--", "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (run,) = out.iterdir()
+    pairs = sorted(run.glob("pair-*/pair.json"))
+    assert len(pairs) == 3
+    for path in pairs:
+        order = [arm for arm, _ in json.loads(path.read_text())["order"]]
+        assert order == list("ABBAABBAAB" + "BA")[: len(order)] and len(order) == 12  # 6 rounds per arm
+    calls = {arm: [tuple(map(float, line.split())) for line in p.read_text().splitlines()] for arm, p in
+             (("A", log_a), ("B", log_b))}  # fmt: skip
+    assert len(calls["A"]) >= 3 * 6 and len(calls["B"]) >= 3 * 6
+    for a0, a1 in calls["A"]:
+        assert not any(b0 < a1 and a0 < b1 for b0, b1 in calls["B"]), "the two arms ran at the same time"
+    result = json.loads((tmp_path / "v.json").read_text())
+    (v,) = result["verdicts"]
+    assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["processes"] == [3, 3]
+    assert result["design"] == "paired" and result["pairs"] == 3 and "pairs of workers" in v["method"]
+    assert "process_design" in result and "spreads" in result
+    assert "1 regressed" in proc.stdout and "3 pairs of workers" in proc.stdout
+
+
+def test_ab_without_a_test_path_runs_the_benchmarks_folder():
+    from mlxbench.ab import with_test_path
+
+    assert with_test_path(["--", "--profile", "ci", "-k", "linreg"]) == [
+        "benchmarks",
+        "--profile",
+        "ci",
+        "-k",
+        "linreg",
+    ]
+    assert with_test_path(["tests/test_paired.py", "-k", "x"]) == ["tests/test_paired.py", "-k", "x"]
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--alpha", "5"], "--alpha 5.0"),
+        (["--alpha", "nan"], "--alpha nan"),
+        (["--target-effect", "-1"], "--target-effect -1.0"),
+        (["--time-budget", "0"], "--time-budget 0.0"),
+        (["--pairs", "2"], "--pairs 2"),
+        (["--rewarm", "-1"], "--rewarm -1"),
+        (["--threshold", "2"], "--threshold 2.0"),
+    ],
+)
+def test_ab_checks_every_number_before_any_work(tmp_path, args, named):
+    proc = mlxbench_cli("ab", *args, "--out", str(tmp_path / "ab"))
+    assert proc.returncode == 2 and named in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "ab").exists()
+
+
+def pair(rng, n_rounds: int, shift: float, pair_sd: float, round_sd: float, drift_sd: float = 0.2) -> dict:
+    """One pair of workers: both see the same drift each round; each has its own process offset."""
+    drift = rng.normal(0, drift_sd, n_rounds)
+    a = np.exp(rng.normal(0, pair_sd / math.sqrt(2)) + drift + rng.normal(0, round_sd, n_rounds))
+    b = np.exp(math.log1p(shift) + rng.normal(0, pair_sd / math.sqrt(2)) + drift + rng.normal(0, round_sd, n_rounds))
+    return {"A": list(a), "B": list(b)}
+
+
+def test_pairing_removes_a_drift_that_process_medians_keep():
+    """A drift 10x the process spread, shared by adjacent rounds: the paired estimate sees a 10% slowdown
+    with 8 pairs; the same workers judged by their medians (the process design) cannot."""
+    rng = np.random.default_rng(0)
+    pairs = [pair(rng, 6, 0.10, 0.01, 0.01, drift_sd=0.0) for _ in range(8)]
+    for p in pairs:  # each pair of workers ran at another time of the machine's day
+        level = math.exp(rng.normal(0, 0.3))
+        p["A"], p["B"] = [x * level for x in p["A"]], [x * level for x in p["B"]]
+    results = [PairResult(times={"t": p}) for p in pairs]
+    (v,) = evidence.judge(paired.estimates(results), {"t": 0.10})
+    (old,) = evidence.judge(paired.process_estimates(results), {"t": 0.10})
+    assert v.verdict == "regressed" and v.mde < 0.10
+    assert old.verdict == "inconclusive" and old.mde > 0.5
+
+
+def test_paired_false_alarms_and_power_by_simulation():
+    """20 benchmarks, 8 pairs, pair spread 2%: unchanged code reports a change in at most ~alpha of runs;
+    a true 10% slowdown is caught where the stated minimum detectable effect is below 10%."""
+    rng = np.random.default_rng(1)
+    any_false, caught, seen = 0, 0, 0
+    for _ in range(200):
+        runs = [PairResult(times={f"b{i}": pair(rng, 5, 0.0, 0.02, 0.03) for i in range(20)}) for _ in range(8)]
+        verdicts = evidence.judge(paired.estimates(runs))
+        any_false += any(v.verdict in ("regressed", "improved") for v in verdicts)
+    assert any_false <= 200 * 0.05 * 2  # alpha = 0.05 family-wise, with room for simulation error
+    for _ in range(100):
+        runs = [PairResult(times={"s": pair(rng, 5, 0.10, 0.02, 0.03)}) for _ in range(8)]
+        (v,) = evidence.judge(paired.estimates(runs), family=20)
+        if v.mde <= 0.10:
+            seen += 1
+            caught += v.regressed
+    assert seen > 50 and caught / seen >= 0.93
+
+
+def test_the_stopping_rule_keeps_the_false_alarm_rate():
+    """Interim looks after every pair from 3 on, at the interim level, then the final look: over many
+    unchanged runs, how often any look reports a change stays within alpha."""
+    rng = np.random.default_rng(2)
+    alarms = 0
+    for _ in range(300):
+        pairs: list[PairResult] = []
+        reported = False
+        for k in range(1, 9):
+            pairs.append(PairResult(times={f"b{i}": pair(rng, 5, 0.0, 0.05, 0.05) for i in range(10)}))
+            last = k == 8
+            if k >= paired.MIN_PAIRS:
+                level = paired.final_alpha(0.05, True) if last else paired.interim_alpha(0.05)
+                verdicts = evidence.judge(paired.estimates(pairs), alpha=level)
+                reported |= any(v.verdict in ("regressed", "improved") for v in verdicts)
+                if not last and all(v.verdict != "inconclusive" for v in verdicts):
+                    break
+        alarms += reported
+    assert alarms <= 300 * 0.05 * 1.6
+    assert paired.interim_alpha(0.05) * paired.MAX_LOOKS + paired.final_alpha(0.05, True) <= 0.05 + 1e-12
+
+
+def test_more_pairs_follows_the_budget():
+    assert paired.more_pairs(0, 0.0, 60, None) and paired.more_pairs(2, 500, 60, None)  # at least MIN_PAIRS
+    assert paired.more_pairs(3, 30, 60, None) and not paired.more_pairs(3, 50, 60, None)
+    assert not paired.more_pairs(4, 1, 600, 4)
+
+
+def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path):
+    """One rule: the A/B engine, the history gate (in pytest and offline), `mlxbench compare` and
+    `mlxbench report` agree on the same saved runs."""
+    from conftest import make_run
+    from mlxbench import gate, report, verdict
+    from mlxbench.runs import load_run
+
+    rng = np.random.default_rng(3)
+    names = {f"t::b{i}[numpy]": 1.3 if i == 0 else (0.7 if i == 1 else 1.0) for i in range(4)}
+    info = {"workload": "w", "variant": "v", "backend": "numpy"}
+    folder = tmp_path / "Test-Box"
+    folder.mkdir()
+    for k in range(5):  # four saved runs, then the current one
+        level = float(np.exp(rng.normal(0, 0.02)))
+        runs = {n: (list(level * (f if k == 4 else 1.0) * rng.lognormal(0, 0.01, 6)), info) for n, f in names.items()}
+        (folder / f"000{k + 1}_x_20261101_00000{k}.json").write_text(json.dumps(make_run(runs)))
+    saved = [load_run(p) for p in sorted(folder.glob("*.json"))]
+    g = gate.RegressionGate.from_runs(saved[3], saved[:3], None)
+    offline = {r.name: r.verdict for r in gate.judge_run(g, saved[4])}
+    assert offline["t::b0[numpy]"] == "regressed" and offline["t::b1[numpy]"] == "improved"
+    rep = report.build(saved, baseline=saved[3])
+    assert {r.name: r.verdict for r in rep.verdicts} == offline
+    for name, res in zip(offline, g.results, strict=True):  # the engine on the same estimate
+        hist = [np.log(np.median(r.benchmarks[name]["stats"]["data"])) for r in saved[:4]]
+        d = float(np.log(np.median(saved[4].benchmarks[name]["stats"]["data"])) - np.mean(hist))
+        spread = max(float(np.std(hist, ddof=1)), 1e-6) * math.sqrt(1 + 1 / 4)
+        est = evidence.Estimate(d, spread, 3, 1.0, 1.0, (4, 1), spread, "history")
+        if spread >= res.ci_high:  # only where the run's own sampling error did not floor the spread
+            continue
+        (ab,) = evidence.judge({name: est}, alpha=verdict.ALPHA, family=4)
+        assert ab.verdict == offline[name]
+    proc = mlxbench_cli("compare", str(saved[3].path), str(saved[4].path))
+    assert proc.returncode == 1, proc.stderr
+    for name, v in offline.items():
+        line = next(line for line in proc.stdout.splitlines() if name.split("::")[1] in line)
+        assert v in line
+
+
+def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path):
+    """`-p mlxbench.slowdown` through pytest: the slowed arm's calls read about 1.5x slower."""
+    from conftest import write_bench
+
+    write_bench(project)
+    out = {}
+    for label, spec in (("plain", ""), ("slow", "fakesum=0.5")):
+        json_path = tmp_path / f"{label}.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "--backend", "numpy",
+             "-p", "no:cacheprovider", f"--benchmark-json={json_path}"],
+            cwd=project.path, capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01",
+                 "MLXBENCH_SLOWDOWN": spec},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        (b,) = json.loads(json_path.read_text())["benchmarks"]
+        out[label] = b["stats"]["median"]
+    assert 1.35 < out["slow"] / out["plain"] < 1.8
+    bad = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "-p", "no:cacheprovider"],
+        cwd=project.path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "sum=fast"},
+    )  # fmt: skip
+    assert bad.returncode == 4 and "MLXBENCH_SLOWDOWN" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "--backend", "numpy",
+         "-p", "no:cacheprovider", "--benchmark-disable"],
+        cwd=project.path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "linreg=0.1"},
+    )  # fmt: skip
+    assert "MLXBENCH_SLOWDOWN slowed no benchmark of: linreg" in unknown.stdout
+
+
+def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
+    r = paired.pair_log_ratios({"A": [1.0, 2.0, math.nan, 4.0], "B": [2.0, 4.0, 8.0]})
+    assert np.allclose(r, [math.log(2)] * 3)
+    assert "need >= 3 pairs" in str(paired.paired_estimate([{"A": [1.0], "B": [1.0]}]))
+
+
+def test_report_renders_an_ab_folder_in_every_format(tmp_path):
+    """`mlxbench report AB_FOLDER`: verdicts, intervals, what each benchmark sees, a plot of the samples;
+    a second run of the same command writes nothing over the first and says so."""
+    from mlxbench import abreport
+
+    folder = tmp_path / "ab" / "20261130-000000"
+    rng = np.random.default_rng(4)
+    results = []
+    for k in range(3):
+        (folder / f"pair-0{k + 1}").mkdir(parents=True)
+        times = {"b::t[x-<1>]": pair(rng, 5, 0.5, 0.01, 0.01), "b::t[y]": pair(rng, 5, 0.0, 0.01, 0.01)}
+        results.append(PairResult(times=times))
+        (folder / f"pair-0{k + 1}" / "pair.json").write_text(json.dumps(results[-1].as_dict()))
+    verdicts = evidence.judge(paired.estimates(results))
+    doc = {"design": "paired", "pairs": 3, "stopped": "--pairs reached", "alpha": 0.05, "pytest_args": ["benchmarks"],
+           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}}, "spreads": paired.spreads(results),
+           "verdicts": [v.as_dict() for v in verdicts]}  # fmt: skip
+    (folder / "verdicts.json").write_text(json.dumps(doc))
+    proc = mlxbench_cli("report", str(folder))
+    assert proc.returncode == 0, proc.stderr
+    out = folder / "report"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*abreport.FILES.values(), abreport.PLOT])
+    md = (out / "ab.md").read_text()
+    assert "1 regressed" in md and "3 pairs of workers" in md and "x-&lt;1&gt;" in md and "sees" in md
+    assert "![" not in (out / "ab-summary.md").read_text()
+    assert "<img" in (out / "ab.html").read_text() and "&lt;1&gt;" in (out / "ab.html").read_text()
+    assert json.loads((out / "ab.json").read_text())["counts"]["regressed"] == 1
+    assert (out / abreport.PLOT).read_bytes()[:4] == b"\x89PNG"
+    again = mlxbench_cli("report", str(folder))
+    assert again.returncode == 2 and "already exist" in again.stderr
+    (folder / "verdicts.json").write_text('{"verdicts": "no"}')
+    bad = mlxbench_cli("report", str(folder), "--out", str(tmp_path / "r2"))
+    assert bad.returncode == 2 and "no 'verdicts' list" in bad.stderr and "Traceback" not in bad.stderr
