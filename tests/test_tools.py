@@ -1,0 +1,46 @@
+"""Every maintainer tool a user can run with `python -m mlxbench.<name>` runs here, end to end, on the
+smallest real input (so a change to what they call cannot break them unnoticed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP_RUN = (
+    ROOT
+    / "baselines/Linux-x86_64-Intel_R_Xeon_R_Processor-16c-NVIDIA_H200-CPython-3.12/0004_468c9b804dab10ae0f2c7e130188d4ec61ab4ae2_20261123_183829.json"
+)  # noqa: E501
+
+
+def tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ}, timeout=300
+    )
+
+
+def test_calibrate_runs_history_unchanged_and_slowed_runs(tmp_path):
+    out = tmp_path / "calibration"
+    proc = tool(
+        "mlxbench.calibrate", "--history", "3", "--unchanged", "1", "--slowed", "1", "--workload", "linreg",
+        "--factor", "0.5", "--out", str(out), "--", "--profile", "ci", "--backend", "numpy", "-k", "linreg",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads((out / "calibration.json").read_text())
+    assert result["unchanged"]["comparisons"] == 1 and result["slowed"]["comparisons"] == 1
+    assert result["slowed"]["median10_regressed"] == 1  # the 50% slowdown reached the slowed runs
+
+
+def test_overhead_times_the_suite_against_a_bare_loop():
+    proc = tool("mlxbench.overhead", "linreg", "eager-step", "numpy", "--profile", "ci", "--repeats", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "bare perf_counter loop median" in proc.stdout and "suite / bare" in proc.stdout
+
+
+def test_sweeptables_prints_the_tables_of_a_saved_sweep_run():
+    proc = tool("mlxbench.sweeptables", str(SWEEP_RUN), "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)
