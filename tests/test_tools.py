@@ -11,9 +11,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_RUN = next((ROOT / "baselines").glob("*NVIDIA_H200*/0004_*.json"))  # a committed sweep run
-    ROOT
-    / "baselines/Linux-x86_64-Intel_R_Xeon_R_Processor-16c-NVIDIA_H200-CPython-3.12/0004_468c9b804dab10ae0f2c7e130188d4ec61ab4ae2_20261123_183829.json"
-)
 
 
 def tool(*args: str) -> subprocess.CompletedProcess:
