@@ -159,6 +159,12 @@ def coverage_line(
     return line + (f"; not judged: {'; '.join(reasons)}" if reasons else "")
 
 
+def young(not_judged: Mapping[str, str] | None) -> bool:
+    """Whether every benchmark went unjudged only because the history is too short: expected for a
+    machine's first runs, said loudly, and not a failure (or its runs could never become history)."""
+    return bool(not_judged) and all(why.startswith("rounds of one process only") for why in not_judged.values())
+
+
 def nothing_judged(
     results: Sequence[verdict.Result],
     not_judged: Mapping[str, str] | None = None,
@@ -173,7 +179,12 @@ def nothing_judged(
     reasons = _reasons(not_judged, total, 0)
     if not reasons:
         reasons = ["this run holds no benchmark: all deselected or skipped?" if known else "none got a verdict"]
-    if any(why.startswith("not in the baseline") for why in not_judged.values()):
+    if young(not_judged):
+        todo = (
+            f"let this profile's saved runs reach {MIN_HISTORY} (each complete run with --benchmark-autosave adds "
+            "one), or run an A/B (mlxbench ab)"
+        )
+    elif any(why.startswith("not in the baseline") for why in not_judged.values()):
         todo = (
             f"save a run of these benchmarks (--benchmark-autosave) or name a baseline that holds them "
             f"(--benchmark-compare=NNNN) instead of {baseline}"
@@ -201,7 +212,7 @@ def summary_lines(
     lines = []
     problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
     if problem and with_problem:
-        lines.append(f"mlxbench: ERROR: {problem}")
+        lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
     lines.append(
         f"mlxbench verdicts against {baseline}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())

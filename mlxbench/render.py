@@ -119,6 +119,14 @@ def verdict_rows(rep: Report) -> list[list[str]]:
     return rows
 
 
+def no_verdicts(rep: Report) -> str:
+    """Why the verdict table is empty."""
+    if rep.not_judged:
+        reasons = sorted(set(rep.not_judged.values()))
+        return f"No verdicts: {len(rep.not_judged)} benchmarks not judged ({'; '.join(reasons)})."
+    return "No baseline with benchmarks in common."
+
+
 def summary(rep: Report) -> tuple[str, list[str]]:
     """('2 regressed, 1 improved, ...', the regressions then the improvements, one line each)."""
     counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
@@ -213,7 +221,7 @@ def markdown(rep: Report, images: list[str]) -> str:
         ]
         out += [f"![{md_escape(img)}]({img})" for img in images if img.startswith("sweep-")]
     out += ["", f"## Verdicts against {md_escape(rep.baseline) if rep.baseline else 'no baseline'}", ""]
-    out += md_table(VERDICT_HEAD, verdict_rows(rep)) if rep.verdicts else ["No baseline with benchmarks in common."]
+    out += md_table(VERDICT_HEAD, verdict_rows(rep)) if rep.verdicts else [md_escape(no_verdicts(rep))]
     out += ["", "## Machine", ""]
     out += md_table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)])
     return "\n".join(out) + "\n"

@@ -11,6 +11,7 @@ from mlxbench.render import (
     cell_lines,
     fastest_line,
     grid,
+    no_verdicts,
     summary,
     verdict_rows,
 )
@@ -98,7 +99,7 @@ def html_page(rep: Report, images: dict[str, str]) -> str:
     if rep.verdicts:
         parts.append(table(VERDICT_HEAD, verdict_rows(rep), row_class=0))
     else:
-        parts.append("<p>No baseline with benchmarks in common.</p>")
+        parts.append(f"<p>{html.escape(no_verdicts(rep))}</p>")
     parts.append("<h2>Machine</h2>")
     parts.append(table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))
     parts.append("</body></html>")

@@ -169,7 +169,7 @@ def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
     proc = cli(tmp_path, "compare", str(folder / "0004_run.json"), str(cur))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the regression is still seen
     assert "0002_nan.json" in proc.stderr and "not used as history" in proc.stderr
-    assert "of the mean of 4 saved runs" in proc.stdout and "judged 1 of 1 benchmark)" in proc.stdout
+    assert "of the geometric mean of 4 saved runs" in proc.stdout and "judged 1 of 1 benchmark)" in proc.stdout
 
 
 @pytest.mark.parametrize(

@@ -42,13 +42,12 @@ def pair(tmp_path):
     return tmp_path, base
 
 
-def test_compare_unchanged_exits_0(pair, capsys):
-    tmp, base = pair
-    cur = write(
-        tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO), "t::b[numpy]": (samples(2.0, 3), INFO)})
-    )
-    assert main(["compare", base, cur]) == 0
-    assert "0 regressed" in capsys.readouterr().out
+def test_compare_unchanged_exits_0(tmp_path, capsys):
+    """Three saved runs of unchanged code and a current run of it: every benchmark unchanged, exit 0."""
+    cur = saved_history(tmp_path, {})
+    assert main(["compare", str(tmp_path / "0003_x.json"), cur]) == 0
+    out = capsys.readouterr().out
+    assert "0 regressed, 0 improved, 3 unchanged, 0 inconclusive (judged 3 of 3 benchmarks)" in out
 
 
 def test_compare_regression_exits_1_and_names_it(tmp_path, capsys):
@@ -65,16 +64,24 @@ def test_compare_regression_exits_1_and_names_it(tmp_path, capsys):
     assert "1 regressed" in out and "regressed    t::a[numpy]" in out
 
 
-def test_compare_on_rounds_of_one_process_never_fails(pair, capsys):
-    """One baseline run: its rounds and the current run's come from two processes only; the
-    verdict shows what they point to, labelled, and does not fail."""
+def test_compare_on_rounds_of_one_process_judges_nothing_and_says_why(pair, capsys):
+    """One baseline run: its rounds and the current run's come from two processes only, so even a
+    30% slowdown in every round gets no verdict: compare says it judged nothing and why (exit 2, bad
+    input, never 1 for a regression nor 0 for a pass), and what would judge it."""
     tmp, base = pair
     cur = write(
         tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.3, 2), INFO), "t::b[numpy]": (samples(2.0, 3), INFO)})
     )
-    assert main(["compare", base, cur]) == 0
-    out = capsys.readouterr().out
-    assert "0 regressed" in out and "rounds of one process only (they point to 'regressed')" in out
+    assert main(["compare", base, cur]) == 2
+    out, err = capsys.readouterr()
+    why = "rounds of one process only: a verdict needs 3 saved runs of this profile (there are 1) or an A/B run"
+    assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in out
+    assert out.count(why) == 3  # the coverage line, then each benchmark
+    assert "regressed    t::a" not in out and "they point to" not in out
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("mlxbench: ") and "judged none of the 2 benchmarks (2 " + why in lines[0]
+    assert "(mlxbench ab)" in lines[0]
 
 
 def test_compare_accuracy_regression_even_when_faster(pair, capsys):
@@ -115,13 +122,15 @@ def test_compare_missing_id_no_common_and_other_hardware_exit_2(pair, capsys, tm
     assert "different hardware (cpu_model: 'Test CPU' vs 'Apple M3')" in capsys.readouterr().err
 
 
-def test_version_change_is_refused_unless_allowed(pair, capsys):
-    tmp, base = pair
+def test_version_change_is_refused_unless_allowed(tmp_path, capsys):
+    saved_history(tmp_path, {})  # three saved runs of mlx 0.32.4: enough to judge
+    base = str(tmp_path / "0003_x.json")
     newer = {**FACTS, "versions": {**FACTS["versions"], "mlx": "0.33.0"}}
-    cur = write(tmp / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, newer))
+    cur = write(tmp_path / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, newer))
     assert main(["compare", base, cur]) == 2
     assert "mlx 0.32.4 -> 0.33.0" in capsys.readouterr().err
     assert main(["compare", base, cur, "--allow-version-change"]) == 0
+    assert "1 unchanged, 0 inconclusive (judged 1 of 1 benchmark)" in capsys.readouterr().out
 
 
 EVIL = "t::x[<script>alert(1)</script>]"
@@ -129,15 +138,19 @@ EVIL = "t::x[<script>alert(1)</script>]"
 
 def test_report_names_every_benchmark_and_escapes_names(tmp_path):
     info = {**INFO, "workload": "w<b>", "variant": "<script>alert(1)</script>"}
-    runs = {
-        "t::a[numpy]": (samples(1.0, 0), INFO),
-        "t::a[mlx-cpu]": (samples(3.0, 1), {**INFO, "backend": "mlx-cpu"}),
-        EVIL: (samples(1.0, 2), info),
+    benchmarks = {  # name: (median, extra_info)
+        "t::a[numpy]": (1.0, INFO),
+        "t::a[mlx-cpu]": (3.0, {**INFO, "backend": "mlx-cpu"}),
+        EVIL: (1.0, info),
     }
-    first = write(tmp_path / "0001_a.json", make_run(runs))
-    second = write(tmp_path / "0002_b.json", make_run(runs))
+    # three saved runs, then the reported one: the baseline (the last but one) has history enough to judge
+    runs = [
+        make_run({n: (samples(center, 10 * i + k), x) for k, (n, (center, x)) in enumerate(benchmarks.items())})
+        for i in range(4)
+    ]
+    given = [write(tmp_path / f"000{i + 1}_a.json", run) for i, run in enumerate(runs)]
     out = tmp_path / "rep"
-    assert main(["report", first, second, "--out", str(out)]) == 0
+    assert main(["report", *given, "--out", str(out)]) == 0
     page = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     assert "<script>" not in page and "<script>" not in md
@@ -180,7 +193,7 @@ def test_compare_uses_the_saved_history_of_the_baseline_folder(tmp_path, capsys)
         write(tmp_path / f"000{i + 1}_run.json", make_run({"t::a[numpy]": (samples(1.0, 10 + i), INFO)}))
     cur = write(tmp_path / "cur.json", make_run({"t::a[numpy]": (samples(1.4, 20), INFO)}))
     assert main(["compare", str(tmp_path / "0004_run.json"), cur]) == 1
-    assert "of the mean of 4 saved runs" in capsys.readouterr().out
+    assert "of the geometric mean of 4 saved runs" in capsys.readouterr().out
 
 
 def saved_history(folder, factors: dict[str, float], remeasured: dict | None = None) -> str:
@@ -201,9 +214,9 @@ def test_compare_prints_medians_and_each_reason_once(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "0003_x.json"), cur]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("  regressed"))
-    assert re.search(r"t::a\[numpy\]  1 s -> 1\.\d+ s \(2\d% slower\)  \[saved runs\]$", line)
+    assert re.search(r"t::a\[numpy\]  1 s -> 1\.\d+ s \(2\d% slower\)  \[saved runs, one process each\]$", line)
     assert out.count("sees changes >= ") == 3  # in each verdict's reason, not repeated on its first line
-    assert out.count("of the mean of 3 saved runs") == 3  # once per benchmark, never twice
+    assert out.count("of the geometric mean of 3 saved runs") == 3  # once per benchmark, never twice
 
 
 def test_compare_only_changed_and_the_recorded_remeasure(tmp_path, capsys):
@@ -218,9 +231,15 @@ def test_compare_only_changed_and_the_recorded_remeasure(tmp_path, capsys):
 
 
 def test_compare_into_a_closed_pipe_exits_quietly(tmp_path):
-    names = [f"t::bench_{i:03d}[numpy]" for i in range(400)]  # more output than a pipe holds
-    base = write(tmp_path / "base.json", make_run({n: (samples(1.0, i, 5), INFO) for i, n in enumerate(names)}))
-    cur = write(tmp_path / "cur.json", make_run({n: (samples(1.0, 500 + i, 5), INFO) for i, n in enumerate(names)}))
+    names = [f"t::bench_{i:03d}[numpy]" for i in range(400)]
+    for k in range(3):  # three saved runs: every benchmark gets a verdict, and its lines
+        run = make_run({n: (samples(1.0, 1000 * k + i, 5), INFO) for i, n in enumerate(names)})
+        base = write(tmp_path / f"000{k + 1}_x.json", run)
+    cur = write(tmp_path / "cur.json", make_run({n: (samples(1.0, 5000 + i, 5), INFO) for i, n in enumerate(names)}))
+    full = subprocess.run(
+        [sys.executable, "-m", "mlxbench", "compare", base, cur], capture_output=True, text=True, timeout=300
+    )
+    assert full.returncode == 0 and len(full.stdout) > 1 << 17, full.stderr  # more than a pipe holds
     cmd = f"{sys.executable} -m mlxbench compare {base} {cur} | head -1"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert done.stdout.startswith("mlxbench verdicts against") and done.stdout.count("\n") == 1

@@ -54,20 +54,39 @@ def test_summary_at_the_top_with_regressions_first(history_report):
     assert "1 regressed, 1 improved, 0 inconclusive, 1 unchanged" in top
     regressed, improved = top.index("regressed: w/numpy v"), top.index("improved: w/mlx-cpu v")
     assert regressed < improved
-    assert re.search(r"w/numpy v: 1 s → 1\.\d+ s \(3\d% slower; saved runs\)", top)
-    assert re.search(r"w/mlx-cpu v: 3\.\d+ s → 1\.\d+ s \(1\.\d+x faster; saved runs\)", top)
+    assert re.search(r"w/numpy v: 1 s → 1\.\d+ s \(3\d% slower; saved runs, one process each\)", top)
+    assert re.search(r"w/mlx-cpu v: 3\.\d+ s → 1\.\d+ s \(1\.\d+x faster; saved runs, one process each\)", top)
     assert "![" not in md  # a job summary shows no image
+
+
+def test_summary_of_a_young_history_says_nothing_was_judged_and_why(tmp_path):
+    young = report.build(runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=1))  # one saved run before
+    head, items = render.summary(young)
+    why = "rounds of one process only: a verdict needs 3 saved runs of this profile (there are 1) or an A/B run"
+    assert head.startswith(f"none against 0001_r: 3 not judged: {why}") and items == []
+    top = render.markdown(young, [])
+    top = top[: top.index("\n## ")]
+    assert f"**Verdicts:** none against 0001_r: 3 not judged: {why}" in top
+    assert "regressed" not in top and "🔴" not in top
 
 
 def test_verdict_rows_name_the_method_its_interval_and_what_it_sees(history_report, tmp_path):
     rows = {r[1]: r for r in render.verdict_rows(history_report)}
     row = rows["w/numpy v"]
     assert row[0] == "regressed" and "prediction interval" in row[4] and row[5].startswith("t-test p=")
-    assert row[6] == "saved runs" and row[7].startswith("changes >= ")
-    two = report.build(runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=1))  # one earlier run: rounds only
-    row = {r[1]: r for r in render.verdict_rows(two)}["w/numpy v"]
-    assert row[0] == "inconclusive (rounds point to regressed)"
-    assert "bootstrap CI" in row[4] and row[5].startswith("Mann-Whitney p=") and row[6] == "rounds of one process"
+    assert row[6] == "saved runs, one process each" and row[7].startswith("changes >= ")
+    assert re.fullmatch(r"\[1\.\d{3}, 1\.\d{3}\] prediction interval \(alpha 0\.05 over the run\)", row[4])
+    young = runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=1)  # one earlier run: rounds of one process
+    two = report.build(young)
+    assert render.verdict_rows(two) == []  # 40% slower in every round, but no verdict rests on rounds
+    assert set(two.not_judged) == {"t::a[numpy]", "t::a[mlx-cpu]", "t::a[torch-cpu]"}
+    # a worse accuracy needs no timing evidence: its row names the metric as its method, with no interval
+    gate = {"metric": "acc", "kind": "min", "limit": 0.95}
+    for run, acc in zip(young, (0.96, 0.90), strict=True):
+        run.benchmarks["t::a[numpy]"]["extra_info"].update(metrics={"acc": acc}, gates=[gate])
+    rows = render.verdict_rows(report.build(young))
+    assert [r[:2] for r in rows] == [["regressed", "w/numpy v"]]
+    assert rows[0][4:8] == ["none", "none", "accuracy metric", "—"] and "acc went from 0.96 to 0.9" in rows[0][8]
 
 
 def test_fastest_backend_is_marked_and_speedups_read_as_words(history_report):

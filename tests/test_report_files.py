@@ -25,8 +25,30 @@ def two_runs(tmp_path: Path) -> list[Run]:
     return [Run(tmp_path / f"000{i}_r.json", make_run(bench)) for i in (1, 2)]
 
 
-def test_every_file_lands_and_report_json_is_strict(tmp_path):
-    rep = report.build(two_runs(tmp_path))
+def gated_runs(tmp_path: Path, n: int) -> list[Run]:
+    """`n` runs; in the last one torch-cpu's accuracy got worse (a verdict even without timing evidence)."""
+    gate = {"metric": "acc", "kind": "min", "limit": 0.95}
+    runs = []
+    for i in range(n):
+        acc = 0.90 if i == n - 1 else 0.96
+        bench = {
+            "t::a[numpy]": (samples(1.0, 10 * i), INFO),
+            "t::a[torch-cpu]": (
+                samples(2.0, 10 * i + 1),
+                {**INFO, "backend": "t", "metrics": {"acc": acc}, "gates": [gate]},
+            ),
+        }
+        runs.append(Run(tmp_path / f"000{i + 1}_r.json", make_run(bench)))
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("n", "judged"), [(4, {"t::a[numpy]", "t::a[torch-cpu]"}), (2, {"t::a[torch-cpu]"})], ids=["history", "young"]
+)
+def test_every_file_lands_and_report_json_is_strict(tmp_path, n, judged):
+    """With history, verdicts carry intervals and p-values; on a young history only the accuracy
+    verdict exists, and its missing numbers (NaN in memory) are null in report.json, never NaN."""
+    rep = report.build(gated_runs(tmp_path, n))
     out = tmp_path / "deep" / "rep"
     written = publish.write(rep, out, ["md", "html", "json"])
     names = sorted(p.name for p in written)
@@ -37,7 +59,13 @@ def test_every_file_lands_and_report_json_is_strict(tmp_path):
         raise AssertionError(f"report.json holds {token}")
 
     data = json.loads((out / "report.json").read_text(), parse_constant=no_nan)
-    assert data["verdicts"][0]["p_value"] is None or math.isfinite(data["verdicts"][0]["p_value"])
+    assert {v["name"] for v in data["verdicts"]} == judged
+    for v in data["verdicts"]:
+        numbers = [v[k] for k in ("ratio", "ci_low", "ci_high", "p_value", "baseline_median", "current_median")]
+        if v["method"] == "history":
+            assert all(isinstance(x, float) and math.isfinite(x) for x in numbers), v
+        else:
+            assert v["method"] == "accuracy" and numbers == [None] * 6, v
     assert [p.name for p in tmp_path.iterdir()] == ["deep"]  # no temporary folder left beside it
 
 

@@ -142,7 +142,10 @@ def test_summary_in_the_terminal(project):
     )
 
 
-def test_first_run_says_what_was_saved_second_says_what_changed(project):
+def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monkeypatch):
+    """The first run says what it saved; the second that rounds of one process judge nothing, and why;
+    the fourth (three saved runs before it) says what changed, on the evidence of the saved runs."""
+    monkeypatch.setenv("FAKE_DELAY", "0.003")  # steady times
     write_bench(project)
     first = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
     first.assert_outcomes(passed=1)
@@ -151,15 +154,32 @@ def test_first_run_says_what_was_saved_second_says_what_changed(project):
     first.stdout.fnmatch_lines(["mlxbench: saved this run (1 benchmark, seed profile) as *baselines*0001_*.json*"])
     second = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
     second.assert_outcomes(passed=1)
+    why = "rounds of one process only: a verdict needs 3 saved runs of this profile (there are 1) or an A/B run"
     second.stdout.fnmatch_lines(
         [
-            "  verdicts against 0001_*",
-            "  evidence: rounds of one process (fewer than 3 saved runs: shown, never failing*",
-            "mlxbench: what changed against 0001_*: * of 1 compared",
-            "  evidence: rounds of one process (fewer than 3 saved runs of this machine and profile): shown, never*",
+            "mlxbench: what changed against 0001_*: 0 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1",
+            f"  not judged: 1 ({why} (mlxbench ab))",
             "mlxbench: saved this run * as *0002_*.json*",
         ]
     )
+    out = second.stdout.str()
+    assert "verdicts against" not in out and "evidence:" not in out  # no verdict in the matrix, none implied
+    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    fourth = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
+    fourth.assert_outcomes(passed=1)
+    fourth.stdout.fnmatch_lines(
+        [
+            "  verdicts against 0003_*",
+            "  evidence: saved runs, one process each",
+            "    verdict  *x*",
+            "mlxbench: what changed against 0003_* and the saved runs before it: * regressed, * improved, "
+            "* unchanged, * inconclusive of 1",
+            "  evidence: saved runs, one process each (this run's median against their geometric mean and spread; "
+            "intervals at alpha 0.05 over 1 benchmarks)",
+            "mlxbench: saved this run * as *0004_*.json*",
+        ]
+    )
+    assert "not judged" not in fourth.stdout.str()
 
 
 def test_unsaved_run_says_how_to_keep_it(project):
@@ -202,13 +222,22 @@ def test_run_names_from_unmerged_nightly_prs_resolve_unambiguously(tmp_path):
         raise AssertionError("an ambiguous run number must be refused")
 
 
-def test_summary_carries_the_gates_verdicts(project):
+def test_summary_carries_the_gates_verdicts(project, monkeypatch):
+    monkeypatch.setenv("FAKE_DELAY", "0.003")  # steady times
     write_bench(project)
-    project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    for _ in range(3):  # three saved runs: the evidence a verdict needs
+        project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
     result = project.runpytest("--backend", "numpy", "--regression-gate")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["*= mlxbench summary =*", "  verdicts against 0001_*", "    verdict  *x*", "*mlxbench regression verdicts*"]
+        [
+            "*= mlxbench summary =*",
+            "  verdicts against 0003_*",
+            "  evidence: saved runs, one process each",
+            "    verdict  *x*",
+            "*mlxbench regression verdicts*",
+            "mlxbench verdicts against *0003_*: * (judged 1 of 1 benchmark)",
+        ]
     )
 
 
