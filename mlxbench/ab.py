@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import abreport, evidence, paired, venvs
+from mlxbench import abreport, evidence, paired, saving, venvs
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
 
@@ -143,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
         "A": {"python": a_python or sys.executable, "env": parse_env(args.a_env)},
         "B": {"python": args.b or sys.executable, "env": parse_env(args.b_env)},
     }
+    for arm, facts in arms.items():
+        if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
+            raise BadRun(problem)
     out = args.out / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if out.exists():
         raise BadRun(f"{out} exists already; A/B runs never overwrite one another")
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "verdicts.json").write_text(json.dumps(document, indent=2))
     (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.load(out), None))
     if args.json:
-        atomic_write(args.json, json.dumps(document, indent=2))
+        saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     print(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
           f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
@@ -180,16 +183,6 @@ def units_line(meta: dict) -> str:
     if meta["design"] == "paired":
         return f"{meta['pairs']} pairs of workers alternating rounds, budget {meta['time_budget_min']:g} min"
     return f"{meta['processes']} processes per arm"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` only once the whole text is written (an interrupted run leaves it as it was)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def run_processes(args, arms, pytest_args, out) -> tuple[list[evidence.ProcessVerdict], dict]:

@@ -113,7 +113,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise BadRun(f"{baseline.path} cannot be the baseline of {runs[-1].path}: {why}")
         if not set(baseline.benchmarks) & set(runs[-1].benchmarks):
             raise BadRun(f"{baseline.path} and {runs[-1].path} have no benchmark in common")
-    rep = report.build(runs, reference=args.reference, baseline=baseline)
+    backends = {str((b.get("extra_info") or {}).get("backend")) for b in runs[-1].benchmarks.values()}
+    if args.reference is not None and args.reference not in backends:  # the default may be absent
+        raise BadRun(
+            f"--reference {args.reference!r}: no benchmark of {runs[-1].path.name} ran on it; give one of: "
+            f"{', '.join(sorted(backends - {'None'})) or 'none (the run names no backend)'}"
+        )
+    rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline)
     emit([f"wrote {path}" for path in publish.write(rep, args.out, args.format)])
     return 0
 
@@ -163,7 +169,7 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--history", type=int, default=10, help="how many saved runs to use when none are named")
     r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
-    r.add_argument("--reference", default="numpy", help="backend that speedups are relative to (default numpy)")
+    r.add_argument("--reference", default=None, help="backend that speedups are relative to (default numpy)")
     r.add_argument(
         "--out", type=Path, default=None, help="output folder (default: reports/; for an A/B folder: AB_FOLDER/report)"
     )

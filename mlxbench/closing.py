@@ -4,6 +4,7 @@ and what changed (mlxbench.summary, mlxbench.progress, mlxbench.outcome do the w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,22 +99,39 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
             tr.write_line(line)
 
 
+def fit(line: str, width: int = 120) -> list[str]:
+    """A line of mlxbench's own output within `width` columns (continuations indented; a path longer
+    than the width stays whole on its own line)."""
+    import textwrap
+
+    return textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
+
+
 def write_outcome(tr: Any, config: pytest.Config) -> None:
     """The last lines: what was saved and where, what the next run compares with, what changed."""
-    from mlxbench.plugin import before_key, context_key, diverted_key, is_file_storage, storage_folder
+    from mlxbench.plugin import context_key, diverted_key, is_file_storage, storage_folder, written_key
 
     ctx = config.stash[context_key]
     benchmarks = current(config)
     if ctx.no_baseline:
-        tr.write_line(f"mlxbench: nothing compared: {ctx.no_baseline}", yellow=True)
+        for part in fit(f"mlxbench: nothing compared: {ctx.no_baseline}"):
+            tr.write_line(part, yellow=True)
     baseline, results, why, not_judged = compared(config)
     if why:
-        tr.write_line(f"mlxbench: {why}", yellow=True)
+        for part in fit(f"mlxbench: {why}"):
+            tr.write_line(part, yellow=True)
     elif baseline is not None and (results or not_judged):
         for line in outcome.changed_lines(results, baseline, benchmarks, not_judged):
-            tr.write_line(line)
+            for part in fit(line):
+                tr.write_line(part)
+    written = config.stash.get(written_key, [])
+    for line in written:  # exactly the files this session wrote or kept (not those of a session beside it)
+        if not line.startswith("saved "):
+            for part in fit(f"mlxbench: {line}"):
+                tr.write_line(part, yellow=line.startswith("could not"))
     if not benchmarks or config.stash.get(diverted_key, (None, []))[1] or not is_file_storage(config):
         return
     folder = storage_folder(config)
-    new = sorted(outcome.saved_names(folder) - config.stash.get(before_key, set()))
-    tr.write_line(outcome.saved_line(folder, new, ctx.profile, len(benchmarks)), green=bool(new))
+    new = [Path(line.removeprefix("saved ")).name for line in written if line.startswith("saved ")]
+    for line in outcome.saved_line(folder, new, ctx.profile, len(benchmarks)):
+        tr.write_line(line, green=bool(new))

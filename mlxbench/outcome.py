@@ -41,15 +41,17 @@ def no_history(folder: Path, profile: str) -> str:
     return line
 
 
-def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> str:
+def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> list[str]:
+    """What this session saved (the files it wrote itself), within 120 columns."""
     if not new:
-        return "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
-    where = ", ".join(str(folder / n) for n in sorted(new))
-    return (
-        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as {where}; "
-        f"the next {profile}-profile "
-        f"run on this machine with --benchmark-compare compares with it"
-    )
+        return [
+            "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
+        ]
+    return [
+        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as",
+        *(f"  {folder / n}" for n in sorted(new)),
+        f"  the next {profile}-profile run on this machine with --benchmark-compare compares with it",
+    ]
 
 
 def judge_offline(
@@ -84,7 +86,7 @@ def changed_lines(
     total = len(results) + len(not_judged)
     history = [r for r in results if r.method == "history"]
     runs = f"{baseline.label} and the saved runs before it" if history else baseline.label
-    lines = [f"mlxbench: what changed against {runs}: {counted} of {total}"]
+    lines = [f"mlxbench: what changed against {runs}:", f"  {counted} of {total}"]
     if history:
         lines.append(
             "  evidence: saved runs, one process each (this run's median against their geometric mean and spread; "

@@ -29,7 +29,7 @@ unreadable_key = pytest.StashKey[list]()
 progress_key = pytest.StashKey[object]()
 diverted_key = pytest.StashKey[tuple]()
 saved_key = pytest.StashKey[list]()  # the saved runs read at configure (when something is compared)
-before_key = pytest.StashKey[set]()  # names of the saved run files before this session
+written_key = pytest.StashKey[list]()  # one line per run file this session wrote or kept (mlxbench.saving)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,6 +124,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[registry_key] = registry
     config.stash[context_key] = ctx
     ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
+    if not config.pluginmanager.has_plugin("mlxbench-interrupts"):
+        config.pluginmanager.register(saving.InterruptWatch(config), "mlxbench-interrupts")
     try:
         ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
     except ValueError as exc:
@@ -147,8 +149,6 @@ def pytest_configure(config: pytest.Config) -> None:
         problem = saving.check_writable(storage_folder(config))
         if problem:
             raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
-    if is_file_storage(config):
-        config.stash[before_key] = outcome.saved_names(storage_folder(config))
     if ctx.settings.regression_gate and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
     if not config.option.benchmark_compare:
@@ -249,12 +249,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     bsession = getattr(config, "_benchmarksession", None)
     if bsession is not None:  # a benchmark interrupted before its first timed round has nothing to save
         bsession.benchmarks[:] = [b for b in bsession.benchmarks if saving.has_timings(b)]
-    if bsession is not None and session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+    reason = saving.incomplete_reason(config, bsession)  # from what the suite knows, not only the exit status
+    clean = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if bsession is not None and (reason or not clean):
         folder = storage_folder(config) if is_file_storage(config) else Path.cwd()
-        config.stash[diverted_key] = (
-            session.exitstatus,
-            saving.divert_incomplete(bsession, session.exitstatus, folder),
-        )
+        status = pytest.ExitCode.INTERRUPTED if reason == "interrupted" else session.exitstatus
+        written = config.stash.setdefault(written_key, [])
+        config.stash[diverted_key] = (status, saving.divert_incomplete(bsession, status, folder, reason, written))
     yield
 
 
@@ -297,8 +298,9 @@ def storage_folder(config: pytest.Config) -> Path:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Name every saved run that could not be read; it stays untouched and is skipped. Make run files atomic."""
     bsession = getattr(session.config, "_benchmarksession", None)
-    if bsession is not None and is_file_storage(session.config):
-        saving.install(bsession)
+    if bsession is not None:
+        written = session.config.stash.setdefault(written_key, [])
+        saving.install(bsession, written)  # --benchmark-json atomic; file storage atomic, never overwritten
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     closing.start(session.config, tr)
     for exc in session.config.stash.get(unreadable_key, []):

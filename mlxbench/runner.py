@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mlxbench.backends import Backend, MemoryReading
-from mlxbench.datasets import DatasetUnavailable
+from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
 from mlxbench.pointguard import BadBudget, PointGuard, does_not_fit
 from mlxbench.registry import Registry
@@ -131,6 +131,8 @@ class Bench:
             skip = f"{workload.name}[{variant}] does not apply to {backend.name}: {exc}"
         except ImplementationError as exc:
             failure = str(exc)
+        except ChecksumError as exc:  # a file in --data-dir that is not the published one: fix it, no traceback
+            failure = f"{workload.name}: {exc}"
         except DatasetUnavailable as exc:
             if settings.strict_data:
                 failure = f"{workload.name}: dataset unavailable (--strict-data): {exc}"
@@ -200,6 +202,7 @@ class Bench:
                 self.benchmark.extra_info["peak_memory"] = info
 
         disabled = getattr(self.benchmark, "disabled", False)
+        self.benchmark.extra_info["rounds_planned"] = prepared.rounds  # a run saved with fewer is not complete
         iterations = 1 if disabled else self.calibrate(prepared, timed)
         over = "one measured call (the largest of all rounds, warm-up included)"
         if not per_call:

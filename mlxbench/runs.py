@@ -99,6 +99,11 @@ def stats_problem(stats: Any) -> str | None:
 
 def load_run(path: str | Path) -> Run:
     path = Path(path)
+    if path.name.endswith(".partial"):
+        raise BadRun(
+            f"{path} is what an interrupted or failed session kept for inspection, not a complete run: nothing "
+            "compares with it or reports it. Name a saved run (NNNN_*.json), or rerun the benchmarks."
+        )
     if path.is_dir():
         raise BadRun(f"{path} is a folder, not a run file: name one of the JSON runs in it, or a saved run id.")
     if not path.is_file():
@@ -127,10 +132,58 @@ def load_run(path: str | Path) -> Run:
         if b["fullname"] in seen:
             raise BadRun(f"{path}: benchmark {b['fullname']!r} appears twice; {DAMAGED}.")
         seen.add(b["fullname"])
-        problem = stats_problem(b["stats"])
+        problem = stats_problem(b["stats"]) or info_problem(b.get("extra_info"))
         if problem:
             raise BadRun(f"{path}: benchmark {b['fullname']!r}: {problem}; {DAMAGED}.")
+    problem = facts_problem(data)
+    if problem:
+        raise BadRun(f"{path}: {problem}; {DAMAGED}.")
     return Run(path, data)
+
+
+# Every field the suite reads from a run, with the type it must have (None: may be absent or null).
+INFO_FIELDS = {"metrics": dict, "gates": list, "peak_memory": dict, "size": dict, "verdict": dict}
+MLXBENCH_FIELDS = {"environment": dict, "threads": dict, "backends": list}
+FACT_FIELDS = {"versions": dict, "gpus": list, "thread_env": dict, "blas": dict}
+
+
+def _wrong(where: str, value: Any, kind: type) -> str | None:
+    if value is None or isinstance(value, kind):
+        return None
+    return f"{where} is a {type(value).__name__}, not a {'mapping' if kind is dict else kind.__name__}"
+
+
+def info_problem(info: Any) -> str | None:
+    """Why a benchmark's extra_info cannot be read (a wrong type where the suite looks), or None."""
+    if info is None:
+        return None
+    if not isinstance(info, dict):
+        return _wrong("'extra_info'", info, dict)
+    for key, kind in INFO_FIELDS.items():
+        if problem := _wrong(f"'extra_info.{key}'", info.get(key), kind):
+            return problem
+    if any(not isinstance(g, dict) for g in info.get("gates") or []):
+        return "an entry of 'extra_info.gates' is not a mapping"
+    return None
+
+
+def facts_problem(data: dict) -> str | None:
+    """Why the run's machine facts or mlxbench block cannot be read, or None."""
+    machine_info, block = data.get("machine_info"), data.get("mlxbench")
+    if problem := _wrong("'machine_info'", machine_info, dict) or _wrong("the 'mlxbench' block", block, dict):
+        return problem
+    stable = (machine_info or {}).get("mlxbench")
+    if problem := _wrong("'machine_info.mlxbench'", stable, dict):
+        return problem
+    for key, kind in FACT_FIELDS.items():
+        if problem := _wrong(f"'machine_info.mlxbench.{key}'", (stable or {}).get(key), kind):
+            return problem
+    for key, kind in MLXBENCH_FIELDS.items():
+        if problem := _wrong(f"'mlxbench.{key}'", (block or {}).get(key), kind):
+            return problem
+    if problem := _wrong("'mlxbench.profile'", (block or {}).get("profile"), str):
+        return problem
+    return None
 
 
 SAVED_RUN_GLOB = "[0-9][0-9][0-9][0-9]_*.json"  # what --benchmark-save/--benchmark-autosave write

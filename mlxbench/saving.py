@@ -35,12 +35,16 @@ def atomic_write(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if target.exists():
-            raise FileExistsError(f"{target} exists already; saved runs are never overwritten")
-        os.replace(tmp, target)
-    except BaseException:
+        try:
+            os.link(tmp, target)  # atomic, and fails when the name is taken: saved runs are never overwritten
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here: claim the name exclusively, then move the whole file onto it
+            with target.open("xb"):
+                pass
+            os.replace(tmp, target)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_writable(folder: Path) -> str | None:
@@ -58,20 +62,99 @@ def check_writable(folder: Path) -> str | None:
     return None
 
 
-def install(bsession: Any) -> None:
-    """Make pytest-benchmark's run files atomic (its FileStorage writes in place)."""
+def install(bsession: Any, written: list[str]) -> None:
+    """Make pytest-benchmark's run files atomic (its FileStorage writes in place), never lost, and never
+    overwritten. `written` receives one line per file this session wrote or kept (read at the end).
+
+    - two sessions saving at the same instant: the run number is claimed by a hard link, which fails
+      when the name is taken; the loser takes the next number (both runs end up saved);
+    - storage that became unwritable or full: the run goes to the temporary folder as a `.partial`
+      file (nothing reads it as a run), said in one line, never a traceback;
+    - `--benchmark-json PATH`: replaced atomically, only once the whole file is written."""
     storage = getattr(bsession, "storage", None)
+    from pytest_benchmark.utils import safe_dumps
+
+    if getattr(bsession, "json", None) and hasattr(bsession, "save_json"):
+
+        def save_json(output_json: dict) -> None:
+            target = Path(bsession.json)
+            data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+            try:
+                replace_atomically(target, data)
+                written.append(f"wrote {target}")
+            except OSError as exc:
+                kept = keep_elsewhere(data, target.name)
+                written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}")
+
+        bsession.save_json = save_json
     if storage is None or not hasattr(storage, "get") or not hasattr(storage, "_next_num"):
         return  # another storage backend (elasticsearch): left as it is
 
-    from pytest_benchmark.utils import safe_dumps
-
     def save(output_json: dict, save: str) -> None:
-        target = Path(storage.get(f"{storage._next_num}_{save}.json"))
-        atomic_write(target, safe_dumps(output_json, ensure_ascii=True, indent=4).encode())
+        data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+        try:
+            target = claim_and_write(Path(storage.get("x")).parent, int(storage._next_num), save, data)
+        except OSError as exc:
+            kept = keep_elsewhere(data, f"{save}.json")
+            written.append(f"could not save the run into {storage.path} ({exc.strerror or exc}); kept in {kept}")
+            return
+        written.append(f"saved {target}")
         storage.logger.info(f"Saved benchmark data in: {target}")
 
     storage.save = save
+
+
+def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
+    """Write `data` as `NNNN_<save>.json` under the first number from `first` on that no other run holds.
+
+    A number is claimed by creating `.NNNN.claim` exclusively (a session beside this one that computed
+    the same number takes the next), then checked free of any `NNNN_*.json`, then the file is linked
+    into place and the claim removed: two sessions saving at once get distinct numbers."""
+    n = first
+    for _ in range(10_000):
+        num = f"{n:04}"
+        claim = folder / f".{num}.claim"
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            n += 1
+            continue
+        try:
+            if any(folder.glob(f"{num}_*.json")):
+                n += 1
+                continue
+            target = folder / f"{num}_{save}.json"
+            atomic_write(target, data)
+            return target
+        finally:
+            claim.unlink(missing_ok=True)
+    raise OSError(f"no free run number in {folder}")
+
+
+def replace_atomically(target: Path, data: bytes) -> None:
+    """Give `target` the content `data` in one step (a failure leaves the old file as it was)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def keep_elsewhere(data: bytes, name: str) -> str:
+    """Write a run that could not go where it belongs into the temporary folder; where it went, or why not."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"mlxbench-unsaved-{stamp}-", suffix=f"-{name}.partial")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return path
+    except OSError as exc:
+        return f"nowhere: the temporary folder failed too ({exc.strerror or exc})"
 
 
 def has_timings(benchmark: Any) -> bool:
@@ -82,10 +165,46 @@ def has_timings(benchmark: Any) -> bool:
     return bool(getattr(stats, "data", None))
 
 
-def divert_incomplete(bsession: Any, exitstatus: int, folder: Path) -> list[Path]:
+interrupted_key = pytest.StashKey[bool]()  # a KeyboardInterrupt reached pytest during this session
+
+
+class InterruptWatch:
+    """Notes a Ctrl-C in the session's stash before any reporter runs (one that crashes on the
+    traceback, leaving pytest's status at 0, must not hide the interrupt from the save decision)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.config.stash[interrupted_key] = True
+
+
+def incomplete_reason(config: pytest.Config, bsession: Any) -> str | None:
+    """Why this session's run is not complete, from what the suite itself knows: an interrupt it saw,
+    or a benchmark with fewer timed rounds than it planned; None when complete."""
+    if config.stash.get(interrupted_key, False):
+        return "interrupted"
+    if bsession is not None and any(unfinished(b) for b in bsession.benchmarks):
+        return "unfinished"
+    return None
+
+
+def unfinished(benchmark: Any) -> bool:
+    """Whether a benchmark recorded fewer timed rounds than it planned (`extra_info["rounds_planned"]`)."""
+    planned = (getattr(benchmark, "extra_info", None) or {}).get("rounds_planned")
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None and not hasattr(stats, "data"):
+        stats = getattr(stats, "stats", None)
+    return isinstance(planned, int) and len(getattr(stats, "data", None) or []) < planned
+
+
+def divert_incomplete(
+    bsession: Any, exitstatus: int, folder: Path, reason: str | None = None, written: list[str] | None = None
+) -> list[Path]:
     """For a session that did not end cleanly: send its run JSON (saved run and --benchmark-json) to
     `.partial` files that nothing reads as a run. Returns where they will go."""
-    reason = REASONS.get(exitstatus, f"exit-{int(exitstatus)}")
+    reason = reason or REASONS.get(exitstatus, f"exit-{int(exitstatus)}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     diverted = []
     if getattr(bsession, "json", None):
@@ -98,8 +217,16 @@ def divert_incomplete(bsession: Any, exitstatus: int, folder: Path) -> list[Path
 
         def save(output_json: dict, save: str) -> None:
             output_json.setdefault("mlxbench", {})["incomplete"] = reason
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, safe_dumps(output_json, ensure_ascii=True, indent=4).encode())
+            data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(target, data)
+            except OSError as exc:
+                kept = keep_elsewhere(data, target.name.removesuffix(".partial"))
+                if written is not None:
+                    written.append(
+                        f"could not keep the incomplete run in {target} ({exc.strerror or exc}); kept in {kept}"
+                    )
 
         bsession.storage.save = save
         diverted.append(target)

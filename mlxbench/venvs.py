@@ -10,6 +10,7 @@ folder and renamed into the cache only when complete, so an interrupted build is
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,28 @@ def environment_for(
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True)
+
+
+PREFLIGHT = "import mlxbench.plugin, pytest, pytest_benchmark, numpy"
+
+
+def arm_problem(arm: str, python: str, env: dict[str, str]) -> str | None:
+    """Why an arm's interpreter cannot run the suite (missing, or lacking a module), in one line with the
+    command that fixes it; None when it can."""
+    try:
+        proc = subprocess.run(
+            [python, "-c", PREFLIGHT], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+        )
+    except OSError as exc:
+        why = exc.strerror or exc
+        return f"arm {arm}: cannot start {python} ({why}); give an existing interpreter with --{arm.lower()}"
+    except subprocess.TimeoutExpired:
+        return f"arm {arm}: {python} did not import the suite within 120 s"
+    if proc.returncode == 0:
+        return None
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit {proc.returncode}"
+    return (
+        f"arm {arm}: {python} cannot run the suite ({last[:200]}); install it there: "
+        f"{python} -m pip install -e {Path.cwd()}"
+    )

@@ -307,8 +307,9 @@ def test_a_gated_run_on_one_saved_run_says_the_gate_judged_nothing_and_why(proje
             "*reach 3*mlxbench ab*",
             "*0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 1 benchmark; not judged: 1 rounds*",
             f"  not judged   test_fake.py::test_sum[[]numpy-seed[]]  {why} (mlxbench ab)",
-            "mlxbench: what changed against 0001_*: 0 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1",
-            f"  not judged: 1 ({why} (mlxbench ab))",
+            "mlxbench: what changed against 0001_*:",
+            "  0 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1",
+            "  not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile*",
         ]
     )
     out = slow.stdout.str()
@@ -341,4 +342,4 @@ def test_regression_gate_without_baseline_says_so(project):
     write_bench(project)
     result = project.runpytest("--backend", "numpy", "--regression-gate")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*nothing compared: no saved seed-profile run of this machine in *"])
+    result.stdout.fnmatch_lines(["*nothing compared: no saved seed-profile run of this machine in*"])
