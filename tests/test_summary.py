@@ -162,7 +162,6 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
     assert not [line for line in ours if len(line) > 120 and " " in line.strip()]  # only a lone long path may
     second = project.runpytest("--backend", "numpy", "--benchmark-autosave", "--benchmark-compare")
     second.assert_outcomes(passed=1)
-    why = "rounds of one process only: a verdict needs 3 saved runs of this profile (there are 1) or an A/B run"
     second.stdout.fnmatch_lines(
         [
             "mlxbench: what changed against 0001_*:",
