@@ -27,14 +27,24 @@ REASONS = {
 }
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write `data` to `target` all at once (never a partial file under `target`'s name)."""
+def temp_beside(target: Path, data: bytes) -> Path:
+    """`data` written and flushed to disk in a hidden temporary file next to `target`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write `data` to `target` all at once (never a partial file under `target`'s name)."""
+    tmp = temp_beside(target, data)
+    try:
         try:
             os.link(tmp, target)  # atomic, and fails when the name is taken: saved runs are never overwritten
         except FileExistsError:
@@ -44,7 +54,7 @@ def atomic_write(target: Path, data: bytes) -> None:
                 pass
             os.replace(tmp, target)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def check_writable(folder: Path) -> str | None:
@@ -133,16 +143,11 @@ def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
 
 def replace_atomically(target: Path, data: bytes) -> None:
     """Give `target` the content `data` in one step (a failure leaves the old file as it was)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = temp_beside(target, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def keep_elsewhere(data: bytes, name: str) -> str:
