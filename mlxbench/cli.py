@@ -97,10 +97,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         ab_run = abreport.ABReport.load(Path(args.runs[0]))
         out = args.out if args.out is not None else Path(args.runs[0]) / "report"
         formats = [f for f in args.format]
-        emit([f"wrote {path}" for path in publish.write_files(abreport.contents(ab_run, formats), out)])
+        emit(publish.written_lines(abreport.contents(ab_run, formats), out))
         return 0
-    if args.out is None:
-        args.out = Path("reports")
     if args.history < 1:
         raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
     runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
@@ -120,7 +118,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{', '.join(sorted(backends - {'None'})) or 'none (the run names no backend)'}"
         )
     rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline)
-    emit([f"wrote {path}" for path in publish.write(rep, args.out, args.format)])
+    if args.out is None:  # one folder per reported run: the next run's report never meets this one's files
+        args.out = Path("reports") / runs[-1].path.stem
+    emit(publish.written_lines(publish.contents(rep, args.format), args.out))
     return 0
 
 
@@ -133,7 +133,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
     for why in ms.skipped:
         say(why)
     out = args.out if args.out is not None else Path("reports")
-    emit([f"wrote {path}" for path in publish.write_files(machines.contents(ms, args.format), out)])
+    emit(publish.written_lines(machines.contents(ms, args.format), out))
     return 0
 
 
@@ -171,7 +171,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
     r.add_argument("--reference", default=None, help="backend that speedups are relative to (default numpy)")
     r.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: reports/; for an A/B folder: AB_FOLDER/report)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: reports/<reported run>/; for an A/B folder: AB_FOLDER/report; with "
+        "--machines: reports/)",
     )
     r.add_argument(
         "--format",

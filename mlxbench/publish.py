@@ -74,10 +74,21 @@ def write(rep: Report, out: Path, formats: Sequence[str]) -> list[Path]:
     return write_files(contents(rep, formats), out)
 
 
+def written_lines(files: Mapping[str, bytes], out: Path) -> list[str]:
+    """`write_files`, said in lines: `wrote PATH` for each new file, `unchanged PATH` for each that was
+    already there with exactly this content (the same report made again)."""
+    before = {name for name in files if _holds(Path(out) / name, files[name])}
+    placed = write_files(files, out)
+    return [f"wrote {p}" for p in placed] + [
+        f"unchanged {Path(out) / n} (already there, the same)" for n in sorted(before)
+    ]
+
+
 def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
     """Write `files` ({name: bytes}) into `out`, all or nothing.
 
-    Refuses before writing anything when any of them exists. Everything is written into a temporary
+    A file already there with exactly the same content is left as it is (a report made again).
+    Refuses before writing anything when any other of them exists. Everything is written into a temporary
     folder next to `out`, then linked into place one by one, each only if its name is still free; on
     any failure (or Ctrl-C) the files placed so far, the temporary folder and the folders this call
     created are removed. Existing files are never changed.
@@ -85,6 +96,8 @@ def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BadRun(f"--out {out} is a file, not a folder: choose a folder (it is created if missing)")
+    same = {name for name in files if _holds(out / name, files[name])}  # a rerun: already there, nothing to do
+    files = {name: data for name, data in files.items() if name not in same}
     existing = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
     if existing:
         raise BadRun(
@@ -120,6 +133,16 @@ def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
             ) from None
         raise
     return placed
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether `path` is a plain file with exactly `data` in it (so writing it again would change nothing)."""
+    try:
+        return (
+            path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data
+        )
+    except OSError:
+        return False
 
 
 def _temp_folder(out: Path) -> Path:

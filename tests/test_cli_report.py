@@ -178,6 +178,19 @@ def test_report_says_what_eager_frameworks_measure(tmp_path):
     assert "eager" in (tmp_path / "rep" / "report.md").read_text()
 
 
+def test_the_readme_sequence_of_report_commands_reruns(tmp_path, capsys, monkeypatch):
+    """`mlxbench report` then `mlxbench report --format summary` (README's order), then the first again:
+    each reported run gets its own folder under reports/, and a file already there unchanged is fine."""
+    run = write(tmp_path / "0001_a.json", make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", run]) == 0
+    assert main(["report", run, "--format", "summary"]) == 0
+    assert main(["report", run]) == 0
+    out = capsys.readouterr().out
+    assert "wrote reports/0001_a/report.md" in out and "unchanged reports/0001_a/summary.md" in out
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["0001_a"]
+
+
 def test_report_never_overwrites(tmp_path, capsys):
     run = write(tmp_path / "0001_a.json", make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}))
     out = tmp_path / "rep"

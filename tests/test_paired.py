@@ -236,7 +236,7 @@ def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
 
 def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     """`mlxbench report AB_FOLDER`: verdicts, intervals, what each benchmark sees, a plot of the samples;
-    a second run of the same command writes nothing over the first and says so."""
+    the same command again succeeds and changes nothing; a file that differs is never overwritten."""
     from mlxbench import abreport
 
     folder = tmp_path / "ab" / "20261130-000000"
@@ -262,8 +262,11 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     assert "<img" in (out / "ab.html").read_text() and "&lt;1&gt;" in (out / "ab.html").read_text()
     assert json.loads((out / "ab.json").read_text())["counts"]["regressed"] == 1
     assert (out / abreport.PLOT).read_bytes()[:4] == b"\x89PNG"
-    again = mlxbench_cli("report", str(folder))
-    assert again.returncode == 2 and "already exist" in again.stderr
+    again = mlxbench_cli("report", str(folder))  # the same report again: nothing changes, nothing fails
+    assert again.returncode == 0 and again.stdout.count("unchanged ") == 5 and "wrote" not in again.stdout
+    (out / "ab.md").write_text("my notes")  # a file that differs is never overwritten
+    third = mlxbench_cli("report", str(folder))
+    assert third.returncode == 2 and "already exist" in third.stderr and (out / "ab.md").read_text() == "my notes"
     (folder / "verdicts.json").write_text('{"verdicts": "no"}')
     bad = mlxbench_cli("report", str(folder), "--out", str(tmp_path / "r2"))
     assert bad.returncode == 2 and "no 'verdicts' list" in bad.stderr and "Traceback" not in bad.stderr
