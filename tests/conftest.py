@@ -11,6 +11,7 @@ pytest_plugins = ["pytester"]
 
 FAKES = '''
 import os
+import signal
 import time
 
 import numpy as np
@@ -64,9 +65,13 @@ class SumWorkload:
 
         delay = float(os.environ.get("FAKE_DELAY", "0"))
         call_log = os.environ.get("FAKE_CALL_LOG")  # each call's start and end, to check two workers' exclusivity
+        interrupt_at = int(os.environ.get("FAKE_SIGINT_AT_CALL", "0"))  # a Ctrl-C at this call of the session
 
         def run():
             t0 = time.time()
+            RUN_CALLS.append(t0)
+            if interrupt_at and len(RUN_CALLS) == interrupt_at:
+                os.kill(os.getpid(), signal.SIGINT)
             if delay:
                 time.sleep(delay)
             if call_log:
@@ -88,6 +93,7 @@ class SumWorkload:
         return [Gate("total", float(spec), "max", "sum of ones")]
 
 
+RUN_CALLS = []  # every call of the session's fake workloads (for FAKE_SIGINT_AT_CALL)
 WORKLOAD = SumWorkload()
 '''
 
