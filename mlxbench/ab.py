@@ -26,6 +26,7 @@ from pathlib import Path
 from mlxbench import abreport, evidence, paired, saving, venvs
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
+from mlxbench.verdict import Result
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")  # the order of counts
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
@@ -81,7 +82,7 @@ def failed_tests(folder: Path) -> set[str]:
     return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
-def table(results: list[evidence.ProcessVerdict]) -> list[str]:
+def table(results: list[Result]) -> list[str]:
     order = ("regressed", "improved", "inconclusive", "unchanged")
     width = max((len(short(r.name)) for r in results), default=10)
     lines = [
@@ -90,8 +91,8 @@ def table(results: list[evidence.ProcessVerdict]) -> list[str]:
     for r in sorted(results, key=lambda r: (order.index(r.verdict), r.name)):
         ci = f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
         lines.append(
-            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt_time(r.a_median):>10} {fmt_time(r.b_median):>10}  "
-            f"{ci:<24} {r.p_adjusted:<8.2g} >={r.mde:.0%}"
+            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt_time(r.baseline_median):>10} "
+            f"{fmt_time(r.current_median):>10}  {ci:<24} {r.p_adjusted:<8.2g} >={r.mde:.0%}"
         )
     return lines
 
@@ -185,7 +186,7 @@ def units_line(meta: dict) -> str:
     return f"{meta['processes']} processes per arm"
 
 
-def run_processes(args, arms, pytest_args, out) -> tuple[list[evidence.ProcessVerdict], dict]:
+def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
     """The process design: K fresh processes per arm, A B B A ..., judged from process medians."""
     for arm in arms:
         (out / arm).mkdir()

@@ -79,8 +79,8 @@ class ABReport:
                 [
                     v["verdict"],
                     short(v["name"]),
-                    fmt_time(_num(v.get("a_median"))),
-                    fmt_time(_num(v.get("b_median"))),
+                    fmt_time(_num(v.get("baseline_median", v.get("a_median")))),  # a_median: A/B runs before 2026-11-30
+                    fmt_time(_num(v.get("current_median", v.get("b_median")))),
                     f"x{_num(v.get('ratio')):.3f} [{_num(v.get('ci_low')):.3f}, {_num(v.get('ci_high')):.3f}]",
                     f">= {_pct(v.get('mde'))}",
                     spread,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mlxbench import ab, evidence
 from mlxbench.runs import BadRun, load_run
+from mlxbench.verdict import Result
 
 
 def medians(path: Path) -> dict[str, tuple[float, str]]:
@@ -41,7 +42,7 @@ def medians(path: Path) -> dict[str, tuple[float, str]]:
     }
 
 
-def judge(a: list[dict], b: list[dict]) -> list[evidence.ProcessVerdict]:
+def judge(a: list[dict], b: list[dict]) -> list[Result]:
     names = sorted(set.intersection(*(set(p) for p in a + b)))
     samples = {n: ([p[n][0] for p in a], [p[n][0] for p in b]) for n in names}
     return evidence.judge_ab(samples)

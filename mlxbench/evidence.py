@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from mlxbench.verdict import (
     ALPHA,
     DEFAULT_THRESHOLD,
     POWER,
-    Verdict,
+    Result,
     interval_verdict,
     minimum_detectable_effect,
     usable,
@@ -49,32 +49,6 @@ class Estimate:
     units: tuple[int, int]  # independent units per arm (processes, pairs of workers, saved runs)
     spread: float  # sd of one unit's log value (process-to-process, or pair-to-pair spread)
     method: str  # what the units are, in words
-
-
-@dataclass
-class ProcessVerdict:
-    name: str
-    verdict: Verdict
-    ratio: float  # B / A (> 1: B slower)
-    ci_low: float
-    ci_high: float
-    p_value: float  # t test, two-sided, on the log ratio
-    p_adjusted: float  # Bonferroni over the run's benchmarks (significant <=> the interval excludes 1)
-    mde: float  # smallest change (fraction) seen with 95% power at the per-test level alpha / m
-    threshold: float
-    a_median: float  # median over A's process medians (seconds)
-    b_median: float
-    processes: tuple[int, int]  # units per arm (processes, or pairs of workers)
-    spread: float  # sd of one unit's log value
-    reasons: list[str] = field(default_factory=list)
-    method: str = "process medians, Welch t on logs, Bonferroni across benchmarks"
-
-    @property
-    def regressed(self) -> bool:
-        return self.verdict == "regressed"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def welch(log_a: np.ndarray, log_b: np.ndarray) -> tuple[float, float, float]:
@@ -116,7 +90,7 @@ def judge_ab(
     samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     thresholds: Mapping[str, float] | None = None,
     alpha: float = ALPHA,
-) -> list[ProcessVerdict]:
+) -> list[Result]:
     """Verdicts for every benchmark from its (A, B) process medians, Bonferroni across all of them."""
     return judge({name: welch_estimate(a, b) for name, (a, b) in samples.items()}, thresholds, alpha)
 
@@ -126,7 +100,7 @@ def judge(
     thresholds: Mapping[str, float] | None = None,
     alpha: float = ALPHA,
     family: int | None = None,
-) -> list[ProcessVerdict]:
+) -> list[Result]:
     """The one verdict rule. Each benchmark's interval of B / A is taken at level alpha / m (m: the
     benchmarks with evidence, or `family` when the caller knows the run holds more), so a verdict
     and its printed interval never disagree, and unchanged code reports any change (either way) in
@@ -138,18 +112,18 @@ def judge(
     for name, est in estimates.items():
         threshold = thresholds.get(name, DEFAULT_THRESHOLD)
         if not isinstance(est, Estimate):
+            nan = math.nan
             out.append(
-                ProcessVerdict(
-                    name, "inconclusive", math.nan, math.nan, math.nan, math.nan, math.nan, math.inf, threshold,
-                    math.nan, math.nan, (0, 0), math.nan, [est],
+                Result(
+                    name, "inconclusive", nan, nan, nan, nan, threshold, nan, nan, [est], method="none", mde=math.inf
                 )
-            )  # fmt: skip
+            )
             continue
         verdict, f, why = interval_verdict(est.d, est.se, est.df, alpha / m, threshold)
-        res = ProcessVerdict(
-            name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], min(1.0, f["p_value"] * m), f["mde"],
-            threshold, est.a_median, est.b_median, est.units, est.spread,
-            method=f"{est.method}, Bonferroni across {m} benchmarks",
+        res = Result(
+            name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], threshold, est.a_median, est.b_median,
+            method=f"{est.method}, Bonferroni across {m} benchmarks", mde=f["mde"],
+            p_adjusted=min(1.0, f["p_value"] * m), units=est.units, spread=est.spread,
         )  # fmt: skip
         res.reasons.append(
             f"x{f['ratio']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] from {est.units[0]} vs {est.units[1]} "

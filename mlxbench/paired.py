@@ -30,6 +30,7 @@ from mlxbench import baton, evidence
 from mlxbench.baton import PairResult
 from mlxbench.evidence import Estimate, welch_estimate
 from mlxbench.runs import BadRun
+from mlxbench.verdict import Result
 
 MIN_PAIRS = 3  # the fewest pairs a t interval over pairs can use (2 degrees of freedom)
 INTERIM_SHARE = 0.1  # of alpha, spent on the interim looks together
@@ -129,7 +130,7 @@ def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str
     ]  # fmt: skip
 
 
-def run(args, arms, pytest_args, out, started) -> tuple[list[evidence.ProcessVerdict], dict]:
+def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     """The paired design: pairs of live workers hand a baton every round (mlxbench.baton), as many
     pairs as the time budget holds (mlxbench.paired)."""
     budget = args.time_budget * 60

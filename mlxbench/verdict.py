@@ -42,18 +42,21 @@ MIN_HISTORY = 3  # saved runs of a profile before a verdict rests on them (2 deg
 class Result:
     name: str
     verdict: Verdict
-    ratio: float  # current median / baseline median (> 1: slower)
+    ratio: float  # current median / baseline median, or B / A (> 1: slower)
     ci_low: float
     ci_high: float
     p_value: float
     threshold: float  # the effect size this comparison needed
-    baseline_median: float
-    current_median: float
+    baseline_median: float  # seconds (arm A's in an A/B)
+    current_median: float  # seconds (arm B's in an A/B)
     reasons: list[str] = field(default_factory=list)
     accuracy: list[str] = field(default_factory=list)  # accuracy regressions, if any
     method: str = "history"  # "history": saved runs, one process each; "accuracy": a metric alone
     mde: float = math.nan  # smallest change (fraction) this evidence sees with 95% power
     indication: str | None = None  # kept for reading old saved verdicts; rounds give no verdict now
+    p_adjusted: float = math.nan  # p times the benchmarks of the run (Bonferroni): significant below alpha
+    units: tuple[int, int] = (0, 0)  # independent units on each side: saved runs, processes, pairs of workers
+    spread: float = math.nan  # sd of one unit's log value (run-to-run, process-to-process, pair-to-pair)
 
     @property
     def regressed(self) -> bool:

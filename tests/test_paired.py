@@ -49,7 +49,7 @@ def test_two_workers_alternate_rounds_and_never_run_at_once(project, tmp_path):
         assert not any(b0 < a1 and a0 < b1 for b0, b1 in calls["B"]), "the two arms ran at the same time"
     result = json.loads((tmp_path / "v.json").read_text())
     (v,) = result["verdicts"]
-    assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["processes"] == [3, 3]
+    assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["units"] == [3, 3]
     assert result["design"] == "paired" and result["pairs"] == 3 and "pairs of workers" in v["method"]
     assert "process_design" in result and "spreads" in result
     assert "1 regressed" in proc.stdout and "3 pairs of workers" in proc.stdout
