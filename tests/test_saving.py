@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,12 @@ def test_atomic_write_never_replaces_and_leaves_no_temporary(tmp_path):
     with pytest.raises(FileExistsError):
         atomic_write(target, b"[]")
     assert target.read_bytes() == b"{}" and sorted(p.name for p in tmp_path.iterdir()) == ["0001_x.json"]
+
+
+def ctrl_c_on() -> None:
+    """In the child: Ctrl-C as a terminal delivers it (a job started in the background, like a CI
+    script run with `&`, inherits SIGINT ignored, and Python then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_saves_no_run_and_keeps_the_partial_data_under_another_name(project):
@@ -42,7 +49,15 @@ def test_ctrl_c_saves_no_run_and_keeps_the_partial_data_under_another_name(proje
     env = {**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01", "MLXBENCH_MACHINE_ID": "T",
            "FAKE_SIGINT_AT_CALL": "12"}  # fmt: skip
     cmd = [sys.executable, "-m", "pytest", "test_slow.py", "-v", "--backend", "numpy", "--benchmark-autosave"]
-    proc = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=ctrl_c_on,
+    )
     out = proc.stdout.read()
     assert proc.wait(timeout=60) == pytest.ExitCode.INTERRUPTED, out
     folder = project.path / "baselines" / "T"
@@ -71,7 +86,9 @@ def test_an_interrupt_hidden_by_a_crashing_reporter_still_saves_no_run(project):
     env = {**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01", "MLXBENCH_MACHINE_ID": "T",
            "FAKE_SIGINT_AT_CALL": "12"}  # fmt: skip
     cmd = [sys.executable, "-m", "pytest", "test_slow.py", "--backend", "numpy", "--benchmark-autosave"]
-    proc = subprocess.run(cmd, cwd=project.path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        cmd, cwd=project.path, env=env, capture_output=True, text=True, timeout=120, preexec_fn=ctrl_c_on
+    )
     folder = project.path / "baselines" / "T"
     assert list(folder.glob("[0-9][0-9][0-9][0-9]_*.json")) == [], proc.stdout + proc.stderr
     assert len(list(folder.glob("incomplete-interrupted-*.json.partial"))) == 1, proc.stdout + proc.stderr
