@@ -66,6 +66,15 @@ def test_every_field_the_suite_reads_is_checked_where_it_is_read(tmp_path, where
     assert proc.returncode == 2 and named in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_every_committed_run_still_loads():
+    """The checks on what is read must accept every run this project ever saved (history is never rewritten)."""
+    root = Path(__file__).resolve().parents[1] / "baselines"
+    paths = sorted(root.glob("*/*.json"))
+    assert paths
+    for path in paths:
+        assert load_run(path).benchmarks, path
+
+
 def test_a_partial_file_is_never_read_as_a_run(tmp_path):
     good = make_run({"t::a[numpy]": ([1.0] * 5, INFO)})
     partial = write(tmp_path / "incomplete-interrupted-20261130T000000Z.json.partial", good)
