@@ -64,7 +64,7 @@ def welch(log_a: np.ndarray, log_b: np.ndarray) -> tuple[float, float, float]:
 
 def processes_needed(spread: float, effect: float, m: int, alpha: float = ALPHA, power: float = POWER) -> int:
     """K per arm for which a benchmark with process-to-process spread `spread` (sd of log medians)
-    can see `effect` with `power`, at level alpha / m (the Holm start), K >= MIN_PROCESSES."""
+    can see `effect` with `power`, at level alpha / m (Bonferroni over m benchmarks), K >= MIN_PROCESSES."""
     if spread <= 0:
         return MIN_PROCESSES
     for k in range(MIN_PROCESSES, 1000):
