@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from mlxbench.context import RunContext
 from mlxbench.registry import Registry
-from mlxbench.runner import RunContext, time_rounds
+from mlxbench.runner import time_rounds
 from mlxbench.settings import Settings
 
 

@@ -13,8 +13,9 @@ import pytest
 
 from mlxbench import closing, datasets, machine, outcome, saving
 from mlxbench.baton import Baton
+from mlxbench.context import RunContext
 from mlxbench.registry import Registry
-from mlxbench.runner import Bench, RunContext
+from mlxbench.runner import Bench
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
 from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV, Settings
 from mlxbench.threads import ThreadPolicy

@@ -6,60 +6,22 @@ import gc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from mlxbench.backends import Backend, MemoryReading
+from mlxbench.context import CALIBRATION_CALLS, RunContext
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
-from mlxbench.pointguard import BadBudget, PointGuard, does_not_fit
+from mlxbench.pointguard import BadBudget
 from mlxbench.registry import Registry
-from mlxbench.settings import Settings
 from mlxbench.workload import Measured, Prepared, Size, Unsupported, Workload, size_of
 
 MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
 ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
 MAX_ITERATIONS = 100_000
-CALIBRATION_CALLS = 3  # untimed calls `Bench.calibrate` makes (counted in a sweep point's predicted time)
-
-
-@dataclass
-class RunContext:
-    """The session as workloads and the harness see it: settings, the gate, loaded datasets."""
-
-    settings: Settings = field(default_factory=Settings)
-    gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate and a baseline
-    not_gating: str | None = None  # why this machine's timings are recorded but never gate
-    no_baseline: str | None = None  # why nothing was compared, when nothing was
-    threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
-    watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.progress)
-    datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
-    points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
-    baton: Any = None  # mlxbench.baton.Baton when this session is one arm's worker of a paired A/B
-
-    @property
-    def profile(self) -> str:
-        return self.settings.profile
-
-    @property
-    def data_dir(self) -> str | None:
-        return self.settings.data_dir
-
-    def dataset(self, key: Any, load: Callable[[], Any]) -> Any:
-        """`load()`'s result, read and verified once per session (MNIST: 1.5 s per load here)."""
-        if key not in self.datasets:
-            self.datasets[key] = load()
-        return self.datasets[key]
-
-    def point_skip(self, workload: str, size: Size, backend: Backend) -> str | None:
-        """Why a sweep point is skipped before it allocates (memory, then predicted time), or None."""
-        if self.points is None:
-            self.points = PointGuard()  # BadBudget for a bad MLXBENCH_POINT_BUDGET
-        return does_not_fit(backend, size) or self.points.too_slow(
-            workload, size, backend.name, size.calls + CALIBRATION_CALLS
-        )
 
 
 @dataclass
