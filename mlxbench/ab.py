@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
     (out / "verdicts.json").write_text(json.dumps(document, indent=2))
-    (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.load(out), None))
+    (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.of(out, document), None))
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}

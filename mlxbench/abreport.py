@@ -49,10 +49,15 @@ class ABReport:
         for i, v in enumerate(doc["verdicts"]):
             if not isinstance(v, dict) or not isinstance(v.get("name"), str) or v.get("verdict") not in ORDER:
                 raise BadRun(f"{folder / 'verdicts.json'}: verdict {i} lacks a name or a known verdict")
-        meta = {k: v for k, v in doc.items() if k != "verdicts"}
-        rep = cls(folder, meta, sorted(doc["verdicts"], key=lambda v: (ORDER.index(v["verdict"]), v["name"])))
+        rep = cls.of(folder, doc)
         rep.samples = read_samples(folder)
         return rep
+
+    @classmethod
+    def of(cls, folder: Path, doc: dict[str, Any]) -> ABReport:
+        """The report of a verdicts.json document already in memory (its samples not read)."""
+        meta = {k: v for k, v in doc.items() if k != "verdicts"}
+        return cls(folder, meta, sorted(doc["verdicts"], key=lambda v: (ORDER.index(v["verdict"]), v["name"])))
 
     @property
     def counts(self) -> dict[str, int]:

@@ -135,7 +135,6 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     pairs as the time budget holds (mlxbench.paired)."""
     budget = args.time_budget * 60
     pairs: list[baton.PairResult] = []
-    thresholds = {}
     failed = {"A": set(), "B": set()}
     looked = False
     stopped = "time budget"
