@@ -118,7 +118,7 @@ def test_injected_slowdown_scales_the_synced_duration_of_a_lazy_call():
     the whole synced duration (issue: it used to scale only the dispatch)."""
     import time
 
-    from mlxbench.slowdown import Slowed
+    from mlxbench.tools.slowdown import Slowed
 
     def lazy_run():
         return "graph"  # returns at once, as a lazy framework's call does
@@ -187,7 +187,7 @@ def test_ab_finds_a_slower_arm_from_fresh_processes(project, tmp_path):
 def test_calibrate_ab_judges_a_measured_pool_again(tmp_path):
     """--analyze reads the process files and pool.json a measuring run left and judges them at another K."""
     from conftest import make_run
-    from mlxbench import calibrate_ab
+    from mlxbench.tools import calibrate_ab
 
     rng = np.random.default_rng(9)
     names = [f"benchmarks/test_workloads.py::test_workload[linreg-numpy-ci-v{i}]" for i in range(3)]

@@ -195,15 +195,16 @@ def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path)
 
 
 def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path):
-    """`-p mlxbench.slowdown` through pytest: the slowed arm's calls read about 1.5x slower."""
+    """`-p mlxbench.tools.slowdown` through pytest: the slowed arm's calls read about 1.5x slower. The slowed
+    run loads it by its old path, `-p mlxbench.slowdown`, which must keep working."""
     from conftest import write_bench
 
     write_bench(project)
     out = {}
-    for label, spec in (("plain", ""), ("slow", "fakesum=0.5")):
+    for label, spec, plugin in (("plain", "", "mlxbench.tools.slowdown"), ("slow", "fakesum=0.5", "mlxbench.slowdown")):
         json_path = tmp_path / f"{label}.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "--backend", "numpy",
+            [sys.executable, "-m", "pytest", "-p", plugin, "test_fake.py", "--backend", "numpy",
              "-p", "no:cacheprovider", f"--benchmark-json={json_path}"],
             cwd=project.path, capture_output=True, text=True,
             env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01",
@@ -214,13 +215,13 @@ def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path
         out[label] = b["stats"]["median"]
     assert 1.35 < out["slow"] / out["plain"] < 1.8
     bad = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-p", "mlxbench.tools.slowdown", "test_fake.py", "-p", "no:cacheprovider"],
         cwd=project.path, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "sum=fast"},
     )  # fmt: skip
     assert bad.returncode == 4 and "MLXBENCH_SLOWDOWN" in bad.stderr and "Traceback" not in bad.stderr
     unknown = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "mlxbench.slowdown", "test_fake.py", "--backend", "numpy",
+        [sys.executable, "-m", "pytest", "-p", "mlxbench.tools.slowdown", "test_fake.py", "--backend", "numpy",
          "-p", "no:cacheprovider", "--benchmark-disable"],
         cwd=project.path, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "linreg=0.1"},
