@@ -7,7 +7,7 @@
 Arms run in the order A B B A A B ... (or shuffled, `--order random`), so drifts of the machine hit
 both arms alike (asv's interleaved rounds, pyperf's worker processes, duet benchmarking). Each
 process writes pytest-benchmark JSON into OUT/A or OUT/B, never into a machine's saved history;
-each benchmark is judged from its K-vs-K process medians (mlxbench.evidence).
+each benchmark is judged from its K-vs-K process medians (mlxbench.verdicts.evidence).
 Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input.
 """
 
@@ -23,10 +23,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import abreport, evidence, paired, saving, venvs
+from mlxbench import abreport, paired, saving, venvs
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
-from mlxbench.verdict import Result
+from mlxbench.verdicts import evidence
+from mlxbench.verdicts.verdict import Result
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")  # the order of counts
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")

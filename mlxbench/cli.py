@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from mlxbench import ab, machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
-from mlxbench.verdict import threshold_problem
+from mlxbench.verdicts.verdict import threshold_problem
 
 REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
 
@@ -52,7 +52,7 @@ def latest_runs(storage: Path, count: int) -> list[Run]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from mlxbench import comparison
-    from mlxbench.gate import RegressionGate, judge_run
+    from mlxbench.verdicts.gate import RegressionGate, judge_run
 
     base = _load(args.baseline, args.storage)
     cur = _load(args.current, args.storage)

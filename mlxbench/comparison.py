@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mlxbench import verdict
-from mlxbench.gate import METHODS, summary_lines
 from mlxbench.report import change_words
 from mlxbench.runs import Run
 from mlxbench.units import fmt_time
+from mlxbench.verdicts import verdict
+from mlxbench.verdicts.gate import METHODS, summary_lines
 
 
 def recorded(run: Run, name: str) -> list[str]:

@@ -20,7 +20,7 @@ class RunContext:
     """The session as workloads and the harness see it: settings, the gate, loaded datasets."""
 
     settings: Settings = field(default_factory=Settings)
-    gate: Any = None  # mlxbench.gate.RegressionGate with --regression-gate and a baseline
+    gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
     threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session

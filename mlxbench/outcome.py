@@ -14,7 +14,7 @@ from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 from mlxbench.summary import human
 
 if TYPE_CHECKING:
-    from mlxbench.verdict import Result
+    from mlxbench.verdicts.verdict import Result
 
 LISTED = 10  # changed benchmarks named one by one
 
@@ -59,7 +59,7 @@ def judge_offline(
 ) -> tuple[list[Result], dict[str, str]]:
     """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
     nothing re-measured and nothing failed: what changed, for the summary."""
-    from mlxbench.gate import RegressionGate  # scipy is imported only when something is judged
+    from mlxbench.verdicts.gate import RegressionGate  # scipy is imported only when something is judged
 
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), None)
     gate.family = max(len(current), 1)

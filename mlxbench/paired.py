@@ -4,7 +4,7 @@ Within one pair of workers, round i of A and round i of B ran next to each other
 log ratio is free of the machine's drift; it still carries the two processes' own states (memory
 layout, core placement), which every round of that pair shares. So the unit of evidence is the pair
 of workers: its mean log ratio over its rounds is one sample, and a benchmark's estimate is the mean
-over P pairs with a t interval on P - 1 degrees of freedom (mlxbench.evidence.judge turns it into a
+over P pairs with a t interval on P - 1 degrees of freedom (mlxbench.verdicts.evidence.judge turns it into a
 verdict, like every other path).
 
 How many pairs: as many as the time budget holds (the time per pair is measured as the run goes),
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mlxbench import baton, evidence
+from mlxbench import baton
 from mlxbench.baton import PairResult
-from mlxbench.evidence import Estimate, welch_estimate
 from mlxbench.runs import BadRun
-from mlxbench.verdict import Result
+from mlxbench.verdicts import evidence
+from mlxbench.verdicts.evidence import Estimate, welch_estimate
+from mlxbench.verdicts.verdict import Result
 
 MIN_PAIRS = 3  # the fewest pairs a t interval over pairs can use (2 degrees of freedom)
 INTERIM_SHARE = 0.1  # of alpha, spent on the interim looks together

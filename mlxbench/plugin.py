@@ -114,8 +114,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def make_gate(config: pytest.Config, folder: Path, saved: list):
-    from mlxbench.gate import RegressionGate
     from mlxbench.runs import comparability
+    from mlxbench.verdicts.gate import RegressionGate
 
     ref = str(config.option.benchmark_compare)
     settings = config.stash[context_key].settings
@@ -163,7 +163,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     ctx = config.stash.get(context_key, None)
     gate = ctx.gate if ctx else None
     if gate is not None:
-        from mlxbench.gate import young as gate_young  # scipy is imported only when something is judged
+        from mlxbench.verdicts.gate import young as gate_young  # scipy is imported only when something is judged
     young = gate is not None and gate_young(gate.not_judged)  # too few saved runs yet: said, not failed
     if gate is not None and gate.problem(held_benchmarks(config)) and not young and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure

@@ -9,8 +9,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from mlxbench import cadence, verdict
-from mlxbench.gate import METHODS
+from mlxbench import cadence
 from mlxbench.report import (
     Cell,
     Report,
@@ -21,6 +20,8 @@ from mlxbench.report import (
     speed_words,
 )
 from mlxbench.units import fmt_time
+from mlxbench.verdicts import verdict
+from mlxbench.verdicts.gate import METHODS
 
 FASTEST = "★ fastest"
 

@@ -2,7 +2,7 @@
 
 Built from saved runs only; renderers (mlxbench.render, mlxbench.render_html), plots (mlxbench.plots)
 and file writing (mlxbench.publish) depend on this module, never the other way round. Verdicts come
-from the regression gate (mlxbench.gate.judge_run) for the table and the history plots alike.
+from the regression gate (mlxbench.verdicts.gate.judge_run) for the table and the history plots alike.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from mlxbench import verdict
-from mlxbench.changepoints import Change, find_changes
 from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_bytes, slower_or_faster
+from mlxbench.verdicts import verdict
+from mlxbench.verdicts.changepoints import Change, find_changes
 
 VERDICT_ORDER = verdict.VERDICT_ORDER
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
@@ -177,7 +177,7 @@ def mark_fastest(cells: Sequence[Cell]) -> None:
 
 def history_verdicts(runs: Sequence[Run]) -> list[dict[str, verdict.Result]]:
     """Each run judged by the gate against the run before it (earlier runs as its history)."""
-    from mlxbench.gate import RegressionGate, judge_run
+    from mlxbench.verdicts.gate import RegressionGate, judge_run
 
     out: list[dict[str, verdict.Result]] = [{}]
     for i in range(1, len(runs)):
@@ -203,7 +203,7 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     if baseline is None and len(runs) > 1:
         baseline = runs[-2]
     if baseline is not None:
-        from mlxbench.gate import RegressionGate, judge_run
+        from mlxbench.verdicts.gate import RegressionGate, judge_run
 
         rep.baseline = baseline.label
         given = list(runs)

@@ -108,7 +108,7 @@ def seed(value: int | None) -> int | None:
 
 
 def threshold(value: float | None) -> float | None:
-    from mlxbench.verdict import threshold_problem
+    from mlxbench.verdicts.verdict import threshold_problem
 
     problem = threshold_problem(value)
     if problem:

@@ -43,7 +43,7 @@ class Gate:
     """One accuracy threshold: `metric` must be `<= limit` (kind "max") or `>= limit` ("min").
 
     `tolerance`: how much worse than the baseline's value the metric may get before the regression
-    gate calls it an accuracy regression (default: see mlxbench.verdict.accuracy_regressions).
+    gate calls it an accuracy regression (default: see mlxbench.verdicts.verdict.accuracy_regressions).
     """
 
     metric: str

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mlxbench import evidence
+from mlxbench.verdicts import evidence
 
 
 def medians(rng, k, spread, shift=0.0, base=0.01):

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from conftest import make_run
-from mlxbench.gate import RegressionGate, judge_run, summary_lines
 from mlxbench.runs import Run
-from mlxbench.verdict import compare_to_history
+from mlxbench.verdicts.gate import RegressionGate, judge_run, summary_lines
+from mlxbench.verdicts.verdict import compare_to_history
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
 

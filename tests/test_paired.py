@@ -12,8 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from mlxbench import evidence, paired
+from mlxbench import paired
 from mlxbench.baton import PairResult
+from mlxbench.verdicts import evidence
 
 
 def mlxbench_cli(*args, cwd=None, env=None):
@@ -160,8 +161,9 @@ def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path)
     """One rule: the A/B engine, the history gate (in pytest and offline), `mlxbench compare` and
     `mlxbench report` agree on the same saved runs."""
     from conftest import make_run
-    from mlxbench import gate, report, verdict
+    from mlxbench import report
     from mlxbench.runs import load_run
+    from mlxbench.verdicts import gate, verdict
 
     rng = np.random.default_rng(3)
     names = {f"t::b{i}[numpy]": 1.3 if i == 0 else (0.7 if i == 1 else 1.0) for i in range(4)}

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import FACTS, make_run
-from mlxbench import cadence, changepoints, publish, render, report
+from mlxbench import cadence, publish, render, report
 from mlxbench.runs import Run
+from mlxbench.verdicts import changepoints
 
 
 def samples(center: float, seed: int, n: int = 10) -> list[float]:

@@ -10,7 +10,7 @@ the synced duration), and optionally `--threads-check` processes with a differen
 (MLXBENCH_THREADS) to show what the thread policy does to the process-to-process spread.
 
 A/B comparisons are then formed from the pool, each exactly as `mlxbench ab` judges one
-(mlxbench.evidence.judge_ab, K processes per arm, Bonferroni across all benchmarks):
+(mlxbench.verdicts.evidence.judge_ab, K processes per arm, Bonferroni across all benchmarks):
 - unchanged vs unchanged (disjoint random halves, `--comparisons` of them): every `regressed` is a
   false alarm;
 - unchanged vs slowed, per slowdown: the share of benchmarks called `regressed`, per workload, and
@@ -29,9 +29,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from mlxbench import ab, evidence
+from mlxbench import ab
 from mlxbench.runs import BadRun, load_run
-from mlxbench.verdict import Result
+from mlxbench.verdicts import evidence
+from mlxbench.verdicts.verdict import Result
 
 
 def medians(path: Path) -> dict[str, tuple[float, str]]:

@@ -6,7 +6,7 @@ amount. So the unit of evidence is a process (the processes design: each process
 sample, Welch t on their logarithms) or a pair of workers (the paired design, mlxbench.paired).
 
 Each design reduces a benchmark to an `Estimate` (log ratio B / A, standard error, degrees of
-freedom); `judge` applies the one rule of mlxbench.verdict to all of them at level alpha / m
+freedom); `judge` applies the one rule of mlxbench.verdicts.verdict to all of them at level alpha / m
 (Bonferroni over the m benchmarks), so a verdict and its printed interval agree. A regression needs
 B significantly slower with a slowdown past the threshold not ruled out: a slowdown the size of the
 threshold is caught whenever the test has the power for it (its minimum detectable effect, stated
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.verdict import (
+from mlxbench.verdicts.verdict import (
     ALPHA,
     DEFAULT_THRESHOLD,
     POWER,

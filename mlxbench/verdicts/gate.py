@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlxbench import verdict
 from mlxbench.runs import Run
+from mlxbench.verdicts import verdict
 
 METHODS = {"history": "saved runs, one process each", "accuracy": "accuracy metric"}
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
