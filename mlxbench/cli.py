@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from mlxbench import ab, machine
+from mlxbench import ab
+from mlxbench.measure import machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
 from mlxbench.verdicts.verdict import threshold_problem
 

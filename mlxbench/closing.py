@@ -1,6 +1,6 @@
 """The plugin's first and last words in the terminal: a warning for pytest-benchmark options that
 cannot act, progress lines while benchmarks run, and at the end the summary matrices, what was saved
-and what changed (mlxbench.summary, mlxbench.progress, mlxbench.outcome do the work)."""
+and what changed (mlxbench.summary, mlxbench.measure.progress, mlxbench.outcome do the work)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlxbench import ignored, outcome, summary
-from mlxbench.progress import Progress
+from mlxbench.measure.progress import Progress
 
 compared_key = pytest.StashKey[tuple]()
 current_key = pytest.StashKey[list]()
@@ -73,7 +73,7 @@ def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, 
     except BadRun as exc:
         return None, [], str(exc), {}
     distributions = config.stash[registry_key].distributions
-    from mlxbench import machine
+    from mlxbench.measure import machine
 
     why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
     if why:

@@ -8,11 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlxbench.backends import Backend
-from mlxbench.pointguard import PointGuard, does_not_fit
+from mlxbench.measure.pointguard import CALIBRATION_CALLS, PointGuard, does_not_fit
 from mlxbench.settings import Settings
 from mlxbench.workload import Prepared, Size
-
-CALIBRATION_CALLS = 3  # untimed calls `Bench.calibrate` makes (counted in a sweep point's predicted time)
 
 
 @dataclass
@@ -23,11 +21,11 @@ class RunContext:
     gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
-    threads: Any = None  # mlxbench.threads.ThreadPolicy in force for the session
-    watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.progress)
+    threads: Any = None  # mlxbench.measure.threads.ThreadPolicy in force for the session
+    watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.measure.progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
     points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
-    baton: Any = None  # mlxbench.baton.Baton when this session is one arm's worker of a paired A/B
+    baton: Any = None  # mlxbench.measure.baton.Baton when this session is one arm's worker of a paired A/B
 
     @property
     def profile(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlxbench import machine
+from mlxbench.measure import machine
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 from mlxbench.summary import human
 

@@ -1,4 +1,4 @@
-"""Verdicts from time-paired rounds (mlxbench.baton), and how many worker pairs a run spends.
+"""Verdicts from time-paired rounds (mlxbench.measure.baton), and how many worker pairs a run spends.
 
 Within one pair of workers, round i of A and round i of B ran next to each other in time, so their
 log ratio is free of the machine's drift; it still carries the two processes' own states (memory
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlxbench import baton
-from mlxbench.baton import PairResult
+from mlxbench.measure import baton
+from mlxbench.measure.baton import PairResult
 from mlxbench.runs import BadRun
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.evidence import Estimate, welch_estimate
@@ -132,7 +132,7 @@ def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str
 
 
 def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
-    """The paired design: pairs of live workers hand a baton every round (mlxbench.baton), as many
+    """The paired design: pairs of live workers hand a baton every round (mlxbench.measure.baton), as many
     pairs as the time budget holds (mlxbench.paired)."""
     budget = args.time_budget * 60
     pairs: list[baton.PairResult] = []

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import closing, datasets, machine, options, outcome, saving
-from mlxbench.baton import Baton
+from mlxbench import closing, datasets, options, outcome, saving
 from mlxbench.context import RunContext
+from mlxbench.measure import machine
+from mlxbench.measure.baton import Baton
+from mlxbench.measure.runner import Bench
+from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
-from mlxbench.runner import Bench
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
 from mlxbench.settings import Settings
-from mlxbench.threads import ThreadPolicy
 from mlxbench.workload import variants_for
 
 DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect

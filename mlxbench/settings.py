@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from mlxbench.measure.threads import THREADS_ENV, default_threads
 from mlxbench.registry import Registry
-from mlxbench.threads import THREADS_ENV, default_threads
 from mlxbench.workload import PROFILES
 
 PROFILE_ENV = "MLXBENCH_PROFILE"
@@ -30,7 +30,7 @@ class Settings:
     regression_gate: bool = False
     regression_threshold: float | None = None  # overrides every workload's own
     allow_version_change: bool = False
-    threads: int = 1  # per library (BLAS, OpenMP, PyTorch); see mlxbench.threads
+    threads: int = 1  # per library (BLAS, OpenMP, PyTorch); see mlxbench.measure.threads
 
     @classmethod
     def from_config(cls, config: pytest.Config, registry: Registry) -> Settings:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mlxbench import paired
-from mlxbench.baton import PairResult
+from mlxbench.measure.baton import PairResult
 from mlxbench.verdicts import evidence
 
 

@@ -321,7 +321,7 @@ def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
     folder = project.path / "baselines" / "Test-M9-Ultra"
     folder.mkdir(parents=True)
     from conftest import make_run
-    from mlxbench import machine
+    from mlxbench.measure import machine
     from mlxbench.registry import Registry
 
     # this machine, as it is now (MLXBENCH_MACHINE_ID is set above)

@@ -112,7 +112,7 @@ def test_a_gate_with_an_empty_baseline_fails_loudly(project, monkeypatch):
     monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
     folder = project.path / "baselines" / "T"
     folder.mkdir(parents=True)
-    from mlxbench import machine
+    from mlxbench.measure import machine
     from mlxbench.registry import Registry
 
     facts = machine.stable_facts(Registry.load().distributions)  # this machine: only the benchmarks are missing

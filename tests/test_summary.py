@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from conftest import write_bench
-from mlxbench import ignored, machine, summary
-from mlxbench.progress import Progress
+from mlxbench import ignored, summary
+from mlxbench.measure import machine
+from mlxbench.measure.progress import Progress
 from mlxbench.workload import Prepared
 
 
@@ -87,7 +88,7 @@ def test_progress_never_runs_inside_the_timed_call():
     from types import SimpleNamespace
 
     from mlxbench.backends.numpy import NumpyBackend
-    from mlxbench.runner import Bench
+    from mlxbench.measure.runner import Bench
 
     ticks, calls = [], []
 

@@ -14,7 +14,7 @@ import pytest
 
 from mlxbench.backends.base import Capacity
 from mlxbench.backends.numpy import NumpyBackend
-from mlxbench.pointguard import PointGuard, does_not_fit
+from mlxbench.measure.pointguard import PointGuard, does_not_fit
 from mlxbench.registry import Registry
 from mlxbench.workload import PROFILES, Size, variants_for
 
@@ -239,7 +239,7 @@ def test_the_host_peak_window_spans_all_rounds_and_is_not_reset_between_timed_ca
     counter (per_call) opens one before every call. Both see the known allocation."""
     from types import SimpleNamespace
 
-    from mlxbench.runner import Bench
+    from mlxbench.measure.runner import Bench
     from mlxbench.workload import Prepared
 
     class Counting(NumpyBackend):
@@ -270,7 +270,7 @@ def test_the_host_peak_window_spans_all_rounds_and_is_not_reset_between_timed_ca
 
 def test_frameworks_are_not_needed_to_compute_sizes():
     assert importlib.util.find_spec("mlxbench.sweep") is not None
-    code = "import sys, mlxbench.sweep, mlxbench.sweeptables, mlxbench.pointguard; "
+    code = "import sys, mlxbench.sweep, mlxbench.sweeptables, mlxbench.measure.pointguard; "
     code += "print(any(m in sys.modules for m in ('torch', 'mlx.core')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

@@ -16,6 +16,7 @@ import ctypes.util
 import importlib
 import importlib.util
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,7 +230,7 @@ class Backend:
 
     def limit_threads(self, threads: int) -> Callable[[], None] | None:
         """Limit the framework's own CPU thread pools to `threads`; return how to undo it, or None when
-        the framework has no such control (the environment variables of `mlxbench.threads` still apply)."""
+        the framework has no such control (the environment variables of `mlxbench.measure.threads` still apply)."""
         return None
 
     def facts(self) -> dict[str, Any]:
@@ -248,3 +249,14 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def loaded_blas_libraries() -> list[str]:
+    """Shared BLAS/LAPACK libraries mapped into this process (Linux), e.g. MLX's reference libblas."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    found = {Path(p).name for p in re.findall(r"(/\S+\.so[.\d]*)", maps)}
+    pattern = re.compile(r"blas|lapack|mkl|accelerate|blis", re.I)
+    return sorted(n for n in found if pattern.search(n))

@@ -11,7 +11,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlxbench.backends.base import Backend, Capacity, MemoryReading, Role, host_available, tree_map
+from mlxbench.backends.base import (
+    Backend,
+    Capacity,
+    MemoryReading,
+    Role,
+    host_available,
+    loaded_blas_libraries,
+    tree_map,
+)
 
 
 class MlxBackend(Backend):
@@ -109,8 +117,6 @@ class MlxBackend(Backend):
     def blas(self) -> str | None:
         if sys.platform == "darwin":
             return "Accelerate"
-        from mlxbench.machine import loaded_blas_libraries
-
         names = [n for n in loaded_blas_libraries() if n.startswith(("libblas", "liblapack", "libopenblas"))]
         return ", ".join(names) or None
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from mlxbench.context import RunContext
+from mlxbench.measure.runner import time_rounds
 from mlxbench.registry import Registry
-from mlxbench.runner import time_rounds
 from mlxbench.settings import Settings
 
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from mlxbench.runner import Bench
+from mlxbench.measure.runner import Bench
 
 
 class Slowed:

@@ -7,21 +7,36 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from mlxbench.backends import Backend, MemoryReading
-from mlxbench.context import CALIBRATION_CALLS, RunContext
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
-from mlxbench.pointguard import BadBudget
+from mlxbench.measure.pointguard import CALIBRATION_CALLS, BadBudget
 from mlxbench.registry import Registry
-from mlxbench.workload import Measured, Prepared, Size, Unsupported, Workload, size_of
+from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
 
 MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
 ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
 MAX_ITERATIONS = 100_000
+
+
+class Session(Context, Protocol):
+    """What timing asks of the session (mlxbench.session.context.RunContext is the one there is): its
+    settings, the regression gate, the progress ticker, the A/B baton, and the sweep points' guard."""
+
+    settings: Any
+    gate: Any
+    watch: Callable[[Prepared, str], Callable[[], None]] | None
+    baton: Any
+    points: Any
+
+    @property
+    def profile(self) -> str: ...
+
+    def point_skip(self, workload: str, size: Size, backend: Backend) -> str | None: ...
 
 
 @dataclass
@@ -30,7 +45,7 @@ class Bench:
 
     backend: Backend
     request: Any  # the test's pytest FixtureRequest
-    context: RunContext
+    context: Session
     registry: Registry
 
     @property
@@ -197,11 +212,11 @@ class Bench:
         return result, Measured(tuple(stats.data))
 
     def measure_paired(self, prepared: Prepared) -> tuple[Any, Measured]:
-        """One arm's rounds in a time-paired A/B (mlxbench.baton): each round starts when the other arm's
+        """One arm's rounds in a time-paired A/B (mlxbench.measure.baton): each round starts when the other arm's
         worker hands over the baton; the times go to the coordinator, not to pytest-benchmark."""
         import os
 
-        from mlxbench.baton import REWARM_ENV, measure_paired
+        from mlxbench.measure.baton import REWARM_ENV, measure_paired
 
         def timed() -> Any:
             out = prepared.run()

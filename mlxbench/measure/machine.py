@@ -17,6 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from mlxbench.backends.base import loaded_blas_libraries
+
 MACHINE_ID_ENV = "MLXBENCH_MACHINE_ID"
 
 
@@ -99,17 +101,6 @@ def _version(dist: str) -> str | None:
         return version(dist)
     except PackageNotFoundError:
         return None
-
-
-def loaded_blas_libraries() -> list[str]:
-    """Shared BLAS/LAPACK libraries mapped into this process (Linux), e.g. MLX's reference libblas."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return []
-    found = {Path(p).name for p in re.findall(r"(/\S+\.so[.\d]*)", maps)}
-    pattern = re.compile(r"blas|lapack|mkl|accelerate|blis", re.I)
-    return sorted(n for n in found if pattern.search(n))
 
 
 def blas_facts() -> dict[str, Any]:

@@ -16,6 +16,8 @@ BUDGET_ENV = "MLXBENCH_POINT_BUDGET"
 DEFAULT_BUDGET_S = 60.0  # a whole point (calibration, warm-up and measured calls); see README "Size sweeps"
 HEADROOM = 0.8  # a point may use at most this share of what the device says it has free
 
+CALIBRATION_CALLS = 3  # untimed calls `Bench.calibrate` makes (counted in a sweep point's predicted time)
+
 
 class BadBudget(ValueError):
     """MLXBENCH_POINT_BUDGET is not a positive number of seconds."""
