@@ -23,8 +23,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import abreport, paired, saving, venvs
+from mlxbench import abreport, paired, venvs
 from mlxbench.runs import BadRun, load_run
+from mlxbench.session import saving
 from mlxbench.units import fmt_time
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result

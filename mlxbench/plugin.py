@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import closing, datasets, options, outcome, saving
-from mlxbench.context import RunContext
+from mlxbench import datasets
 from mlxbench.measure import machine
 from mlxbench.measure.baton import Baton
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
-from mlxbench.settings import Settings
+from mlxbench.session import closing, options, outcome, saving
+from mlxbench.session.context import RunContext
+from mlxbench.session.settings import Settings
 from mlxbench.workload import variants_for
 
 DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
@@ -31,7 +32,7 @@ unreadable_key = pytest.StashKey[list]()
 progress_key = pytest.StashKey[object]()
 diverted_key = pytest.StashKey[tuple]()
 saved_key = pytest.StashKey[list]()  # the saved runs read at configure (when something is compared)
-written_key = pytest.StashKey[list]()  # one line per run file this session wrote or kept (mlxbench.saving)
+written_key = pytest.StashKey[list]()  # one line per run file this session wrote or kept (mlxbench.session.saving)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -159,7 +160,7 @@ def held_benchmarks(config: pytest.Config) -> int | None:
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """Before pytest-benchmark saves: a gate that judged nothing fails the session, and a session
-    that did not end cleanly is not saved as a run (mlxbench.saving)."""
+    that did not end cleanly is not saved as a run (mlxbench.session.saving)."""
     config = session.config
     ctx = config.stash.get(context_key, None)
     gate = ctx.gate if ctx else None

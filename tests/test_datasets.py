@@ -88,7 +88,7 @@ def test_idx_reader_rejects_a_wrong_header(tmp_path):
 
 
 def test_a_dataset_is_loaded_once_per_session():
-    from mlxbench.context import RunContext
+    from mlxbench.session.context import RunContext
 
     ctx, calls = RunContext(), []
     for _ in range(3):

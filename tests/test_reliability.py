@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import make_run
-from mlxbench import saving
 from mlxbench.report import median_ci
 from mlxbench.runs import BadRun, load_run
+from mlxbench.session import saving
 
 INFO = {"workload": "w", "variant": "v", "backend": "numpy"}
 
@@ -103,7 +103,7 @@ def test_an_arm_that_cannot_run_the_suite_is_one_line_naming_arm_and_fix(tmp_pat
 
 
 class Storage:
-    """pytest-benchmark's FileStorage, as much of it as mlxbench.saving uses."""
+    """pytest-benchmark's FileStorage, as much of it as mlxbench.session.saving uses."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

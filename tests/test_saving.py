@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from conftest import write_bench
-from mlxbench.saving import atomic_write
+from mlxbench.session.saving import atomic_write
 
 
 def test_atomic_write_never_replaces_and_leaves_no_temporary(tmp_path):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from conftest import write_bench
-from mlxbench import ignored, summary
 from mlxbench.measure import machine
 from mlxbench.measure.progress import Progress
+from mlxbench.session import ignored, summary
 from mlxbench.workload import Prepared
 
 

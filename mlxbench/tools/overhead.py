@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.context import RunContext
 from mlxbench.measure.runner import time_rounds
 from mlxbench.registry import Registry
-from mlxbench.settings import Settings
+from mlxbench.session.context import RunContext
+from mlxbench.session.settings import Settings
 
 
 def bare_median(registry: Registry, workload, variant: str, backend, profile: str, data_dir: str | None) -> float:

@@ -1,6 +1,6 @@
 """The plugin's first and last words in the terminal: a warning for pytest-benchmark options that
 cannot act, progress lines while benchmarks run, and at the end the summary matrices, what was saved
-and what changed (mlxbench.summary, mlxbench.measure.progress, mlxbench.outcome do the work)."""
+and what changed (mlxbench.session.summary, mlxbench.measure.progress, mlxbench.session.outcome do the work)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mlxbench import ignored, outcome, summary
 from mlxbench.measure.progress import Progress
+from mlxbench.session import ignored, outcome, summary
 
 compared_key = pytest.StashKey[tuple]()
 current_key = pytest.StashKey[list]()

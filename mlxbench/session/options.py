@@ -1,11 +1,11 @@
 """The plugin's pytest options and ini settings (what `pytest --help` lists under mlxbench); their
-values are resolved once, at configure, by mlxbench.settings."""
+values are resolved once, at configure, by mlxbench.session.settings."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlxbench.settings import DATA_DIR_ENV, PROFILE_ENV
+from mlxbench.session.settings import DATA_DIR_ENV, PROFILE_ENV
 
 
 def add(parser: pytest.Parser) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlxbench.measure import machine
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
-from mlxbench.summary import human
+from mlxbench.session.summary import human
 
 if TYPE_CHECKING:
     from mlxbench.verdicts.verdict import Result

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlxbench.backends import Backend
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, PointGuard, does_not_fit
-from mlxbench.settings import Settings
+from mlxbench.session.settings import Settings
 from mlxbench.workload import Prepared, Size
 
 
