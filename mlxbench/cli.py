@@ -52,7 +52,7 @@ def latest_runs(storage: Path, count: int) -> list[Run]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from mlxbench import comparison
+    from mlxbench.reports import comparison
     from mlxbench.verdicts.gate import RegressionGate, judge_run
 
     base = _load(args.baseline, args.storage)
@@ -90,7 +90,7 @@ def emit(lines: list[str]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mlxbench import abreport, publish, report
+    from mlxbench.reports import abreport, publish, report
 
     if args.machines is not None:
         return cmd_machines(args)
@@ -126,7 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_machines(args: argparse.Namespace) -> int:
-    from mlxbench import machines, publish
+    from mlxbench.reports import machines, publish
 
     if args.runs:
         raise BadRun("--machines takes machine folder names, not run files: put them after --machines")

@@ -161,7 +161,7 @@ def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path)
     """One rule: the A/B engine, the history gate (in pytest and offline), `mlxbench compare` and
     `mlxbench report` agree on the same saved runs."""
     from conftest import make_run
-    from mlxbench import report
+    from mlxbench.reports import report
     from mlxbench.runs import load_run
     from mlxbench.verdicts import gate, verdict
 
@@ -240,7 +240,7 @@ def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
 def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     """`mlxbench report AB_FOLDER`: verdicts, intervals, what each benchmark sees, a plot of the samples;
     the same command again succeeds and changes nothing; a file that differs is never overwritten."""
-    from mlxbench import abreport
+    from mlxbench.reports import abreport
 
     folder = tmp_path / "ab" / "20261130-000000"
     rng = np.random.default_rng(4)

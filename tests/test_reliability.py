@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import make_run
-from mlxbench.report import median_ci
+from mlxbench.reports.report import median_ci
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import FACTS, make_run
-from mlxbench import cadence, publish, render, report
+from mlxbench.reports import cadence, publish, render, report
 from mlxbench.runs import Run
 from mlxbench.verdicts import changepoints
 
@@ -106,7 +106,7 @@ def test_history_plot_marks_the_gates_verdicts(history_report):
     assert {n: v.verdict for n, v in last.items()} == {v.name: v.verdict for v in history_report.verdicts}
     assert last["t::a[numpy]"].verdict == "regressed" and last["t::a[numpy]"].method == "history"
     assert all(not v.regressed for verdicts in history_report.history_verdicts[:-1] for v in verdicts.values())
-    from mlxbench import plots
+    from mlxbench.reports import plots
 
     assert plots.history(history_report, "w")[:4] == b"\x89PNG"
 
@@ -183,6 +183,6 @@ def test_change_points_name_the_version_that_changed(tmp_path):
         and "% slower at run 0007 when mlx went 0.32.3 -> 0.32.4" in sentence
     )
     assert render.md_escape(sentence) in render.markdown(rep, [])
-    from mlxbench import plots
+    from mlxbench.reports import plots
 
     assert plots.history(rep, "linreg")[:4] == b"\x89PNG"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import make_run
-from mlxbench import plots, publish, report, units
+from mlxbench import units
+from mlxbench.reports import plots, publish, report
 from mlxbench.runs import BadRun, Run
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from mlxbench import sweep, sweeptables
-from mlxbench.sweep import Line, Point
+from mlxbench.reports import sweep, sweeptables
+from mlxbench.reports.sweep import Line, Point
 
 SIZES = (10, 50, 200, 1000)
 
@@ -149,7 +149,7 @@ def test_sweeptables_cli_reads_saved_runs(tmp_path):
     from tests.conftest import make_run
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "mlxbench.sweeptables", *args]
+        cmd = [sys.executable, "-m", "mlxbench.reports.sweeptables", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
     run = make_run({})
@@ -171,7 +171,7 @@ def test_sweeptables_cli_reads_saved_runs(tmp_path):
 
 
 def test_plots_are_png_and_one_per_workload_and_axis():
-    from mlxbench import sweepplots
+    from mlxbench.reports import sweepplots
 
     a = line("torch-cpu", lambda v: 1e-3 * (v / 100), spread=0.1)
     b = line("mlx-cpu", lambda v: 1e-3 * (v / 100) ** 0.5, spread=0.1)

@@ -269,8 +269,8 @@ def test_the_host_peak_window_spans_all_rounds_and_is_not_reset_between_timed_ca
 
 
 def test_frameworks_are_not_needed_to_compute_sizes():
-    assert importlib.util.find_spec("mlxbench.sweep") is not None
-    code = "import sys, mlxbench.sweep, mlxbench.sweeptables, mlxbench.measure.pointguard; "
+    assert importlib.util.find_spec("mlxbench.reports.sweep") is not None
+    code = "import sys, mlxbench.reports.sweep, mlxbench.reports.sweeptables, mlxbench.measure.pointguard; "
     code += "print(any(m in sys.modules for m in ('torch', 'mlx.core')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

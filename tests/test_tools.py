@@ -38,7 +38,7 @@ def test_overhead_times_the_suite_against_a_bare_loop():
 
 
 def test_sweeptables_prints_the_tables_of_a_saved_sweep_run():
-    proc = tool("mlxbench.sweeptables", str(SWEEP_RUN), "--format", "json")
+    proc = tool("mlxbench.reports.sweeptables", str(SWEEP_RUN), "--format", "json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)
 
@@ -49,3 +49,5 @@ def test_every_tool_still_runs_by_its_old_path():
         old, new = tool(f"mlxbench.{name}", "--help"), tool(f"mlxbench.tools.{name}", "--help")
         assert old.returncode == 0 and new.returncode == 0, old.stderr[-2000:] + new.stderr[-2000:]
         assert old.stdout == new.stdout and "usage:" in old.stdout
+    old, new = tool("mlxbench.sweeptables", str(SWEEP_RUN)), tool("mlxbench.reports.sweeptables", str(SWEEP_RUN))
+    assert old.returncode == 0 and old.stdout == new.stdout and old.stdout.strip(), old.stderr[-2000:]

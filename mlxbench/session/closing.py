@@ -89,7 +89,7 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
     baseline, results, _, _ = compared(config)
     verdicts = {r.name: r.as_dict() for r in results}
     lines = summary.render(benchmarks, verdicts, baseline.label if baseline else None, width=summary.WIDTH)
-    from mlxbench import sweep, sweeptables
+    from mlxbench.reports import sweep, sweeptables
 
     if found := sweep.lines(benchmarks):
         lines += ["", *sweeptables.terminal_lines(sweep.all_crossovers(found), sweep.exponents(found))]

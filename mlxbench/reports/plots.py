@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mlxbench.report import Report, image_name, run_time
+from mlxbench.reports.report import Report, image_name, run_time
 from mlxbench.units import fmt_time
 
 PANEL_LINES = 8  # at most this many lines in one history panel
@@ -222,7 +222,7 @@ def make_all(rep: Report) -> dict[str, bytes]:
         if h is not None:
             images[image_name("history", workload)] = h
     if rep.sweep:
-        from mlxbench import sweepplots
+        from mlxbench.reports import sweepplots
 
         images.update(sweepplots.figures(rep.sweep.lines, rep.sweep.crossovers))
     return images

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlxbench.render import md_escape
+from mlxbench.reports.render import md_escape
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
 
@@ -195,7 +195,7 @@ def html_page(rep: ABReport, image: str | None) -> str:
 
 
 def contents(rep: ABReport, formats: Sequence[str]) -> dict[str, bytes]:
-    from mlxbench.publish import dumps
+    from mlxbench.reports.publish import dumps
 
     png = plot(rep) if {"md", "html"} & set(formats) else None
     files: dict[str, bytes] = {}

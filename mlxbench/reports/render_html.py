@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from mlxbench.render import (
+from mlxbench.reports.render import (
     CADENCE_HEAD,
     VERDICT_HEAD,
     cadence_tables,
@@ -15,7 +15,7 @@ from mlxbench.render import (
     summary,
     verdict_rows,
 )
-from mlxbench.report import Report, image_name, machine_rows
+from mlxbench.reports.report import Report, image_name, machine_rows
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}
@@ -90,7 +90,7 @@ def html_page(rep: Report, images: dict[str, str]) -> str:
             if name in images:
                 parts.append(f"<img alt='{e(name)}' src='{images[name]}'>")
     if rep.sweep:
-        from mlxbench import sweeptables
+        from mlxbench.reports import sweeptables
 
         parts.append("<h2>Size sweep: crossovers and scaling</h2>")
         parts.append(sweeptables.html_tables(rep.sweep.crossovers, rep.sweep.exponents))

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlxbench import cadence, sweeptables
-from mlxbench.report import Report, memory_words
+from mlxbench.reports import cadence, sweeptables
+from mlxbench.reports.report import Report, memory_words
 from mlxbench.runs import BadRun
 
 FORMATS = ("md", "summary", "html", "json")
@@ -49,7 +49,7 @@ def dumps(value: Any) -> str:
 
 def contents(rep: Report, formats: Sequence[str]) -> dict[str, bytes]:
     """Every file a report of these formats consists of: the reports, then the plots report.md links."""
-    from mlxbench import plots, render, render_html
+    from mlxbench.reports import plots, render, render_html
 
     images = plots.make_all(rep) if {"md", "html"} & set(formats) else {}  # {filename: png bytes}
     files: dict[str, bytes] = {}

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlxbench.publish import dumps, strict
-from mlxbench.render import md_escape, md_table
-from mlxbench.report import Cell, image_name, machine_rows, make_cell
+from mlxbench.reports.publish import dumps, strict
+from mlxbench.reports.render import md_escape, md_table
+from mlxbench.reports.report import Cell, image_name, machine_rows, make_cell
 from mlxbench.runs import BadRun, Run, load_folder
 from mlxbench.units import fmt_time
 
@@ -149,7 +149,7 @@ def markdown(ms: Machines, images: Sequence[str]) -> str:
 
 
 def html_page(ms: Machines, images: dict[str, str]) -> str:
-    from mlxbench.render_html import CSS, table
+    from mlxbench.reports.render_html import CSS, table
 
     e = html.escape
     parts = [
@@ -188,7 +188,7 @@ def to_json(ms: Machines) -> dict:
 
 
 def contents(ms: Machines, formats: Sequence[str]) -> dict[str, bytes]:
-    from mlxbench import plots
+    from mlxbench.reports import plots
 
     images = {}
     if {"md", "html"} & set(formats):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from mlxbench import cadence
-from mlxbench.report import (
+from mlxbench.reports import cadence
+from mlxbench.reports.report import (
     Cell,
     Report,
     change_words,
@@ -212,7 +212,7 @@ def markdown(rep: Report, images: list[str]) -> str:
             if (img := image_name(kind, workload)) in images:
                 out += ["", f"![{md_escape(img)}]({img})"]
     if rep.sweep:
-        from mlxbench import sweeptables
+        from mlxbench.reports import sweeptables
 
         out += [
             "",

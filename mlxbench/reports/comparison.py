@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from mlxbench.report import change_words
+from mlxbench.reports.report import change_words
 from mlxbench.runs import Run
 from mlxbench.units import fmt_time
 from mlxbench.verdicts import verdict

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlxbench.report import Cell, Report, finite
+from mlxbench.reports.report import Cell, Report, finite
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The report's data model: a workloads x backends matrix of cells, the gate's verdicts, change points.
 
-Built from saved runs only; renderers (mlxbench.render, mlxbench.render_html), plots (mlxbench.plots)
-and file writing (mlxbench.publish) depend on this module, never the other way round. Verdicts come
+Built from saved runs only; renderers (render, render_html), plots (plots) and file writing (publish)
+in mlxbench.reports depend on this module, never the other way round. Verdicts come
 from the regression gate (mlxbench.verdicts.gate.judge_run) for the table and the history plots alike.
 """
 
@@ -228,7 +228,7 @@ class Sweep:
 
     @classmethod
     def of(cls, runs: Sequence[Run]) -> Sweep | None:
-        from mlxbench import sweep
+        from mlxbench.reports import sweep
 
         found = sweep.lines_from_runs(runs)
         if not found:

@@ -1,6 +1,6 @@
 """Cost against size: the lines a sweep measured, where one backend overtakes another (crossovers),
 and how each backend's time grows with the work (scaling exponents). Plain data in, plain data out;
-`mlxbench.sweeptables` renders it, `mlxbench.sweepplots` draws it.
+`mlxbench.reports.sweeptables` renders it, `mlxbench.reports.sweepplots` draws it.
 
 A benchmark belongs to a line when its extra_info carries `size` (the `sweep` profile writes it):
 one line per workload, series (the variant without its size), axis and backend.
