@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from mlxbench import ab
+from mlxbench.ab import command as ab
 from mlxbench.measure import machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
 from mlxbench.verdicts.verdict import threshold_problem

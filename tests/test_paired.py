@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlxbench import paired
+from mlxbench.ab import paired
 from mlxbench.measure.baton import PairResult
 from mlxbench.verdicts import evidence
 
@@ -57,7 +57,7 @@ def test_two_workers_alternate_rounds_and_never_run_at_once(project, tmp_path):
 
 
 def test_ab_without_a_test_path_runs_the_benchmarks_folder():
-    from mlxbench.ab import with_test_path
+    from mlxbench.ab.command import with_test_path
 
     assert with_test_path(["--", "--profile", "ci", "-k", "linreg"]) == [
         "benchmarks",

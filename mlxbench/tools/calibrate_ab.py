@@ -29,7 +29,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from mlxbench import ab
+from mlxbench.ab import command as ab
 from mlxbench.runs import BadRun, load_run
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result

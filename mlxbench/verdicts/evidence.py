@@ -3,7 +3,7 @@
 On a shared machine the rounds of one process are not independent draws of the machine: a fresh
 process lands in another state (memory layout, core, frequency) and shifts every round by the same
 amount. So the unit of evidence is a process (the processes design: each process median is one
-sample, Welch t on their logarithms) or a pair of workers (the paired design, mlxbench.paired).
+sample, Welch t on their logarithms) or a pair of workers (the paired design, mlxbench.ab.paired).
 
 Each design reduces a benchmark to an `Estimate` (log ratio B / A, standard error, degrees of
 freedom); `judge` applies the one rule of mlxbench.verdicts.verdict to all of them at level alpha / m

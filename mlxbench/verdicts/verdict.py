@@ -13,7 +13,7 @@ either way, in at most alpha of runs:
 - `inconclusive`: anything else (with the smallest change the evidence could see, at 95% power).
 
 Evidence is processes, never the rounds of one process: saved runs (one process each; from
-MIN_HISTORY of them on) or an A/B run (mlxbench.verdicts.evidence, mlxbench.paired). Rounds of one process
+MIN_HISTORY of them on) or an A/B run (mlxbench.verdicts.evidence, mlxbench.ab.paired). Rounds of one process
 share its state and cannot tell a slower program from a process that landed badly, so they give no
 verdict. Accuracy is gated too: a metric worse than the baseline's by more than its tolerance is a
 regression even when time improved (it needs no timing evidence).

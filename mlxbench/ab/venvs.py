@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mlxbench.runs import BadRun, Run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pins(run: Run, distributions: Sequence[str] | None = None) -> list[str]:

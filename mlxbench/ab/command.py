@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlxbench import paired, venvs
+from mlxbench.ab import paired, venvs
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving

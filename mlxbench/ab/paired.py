@@ -133,7 +133,7 @@ def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str
 
 def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     """The paired design: pairs of live workers hand a baton every round (mlxbench.measure.baton), as many
-    pairs as the time budget holds (mlxbench.paired)."""
+    pairs as the time budget holds (mlxbench.ab.paired)."""
     budget = args.time_budget * 60
     pairs: list[baton.PairResult] = []
     failed = {"A": set(), "B": set()}
