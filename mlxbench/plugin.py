@@ -18,21 +18,12 @@ from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
-from mlxbench.session import closing, options, outcome, saving
+from mlxbench.session import bridge, closing, options, outcome, saving
+from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
+from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
 from mlxbench.workload import variants_for
-
-DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
-
-registry_key = pytest.StashKey[Registry]()
-context_key = pytest.StashKey[RunContext]()
-patched_key = pytest.StashKey[tuple]()
-unreadable_key = pytest.StashKey[list]()
-progress_key = pytest.StashKey[object]()
-diverted_key = pytest.StashKey[tuple]()
-saved_key = pytest.StashKey[list]()  # the saved runs read at configure (when something is compared)
-written_key = pytest.StashKey[list]()  # one line per run file this session wrote or kept (mlxbench.session.saving)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,32 +34,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "workload(name): the mlxbench workload a benchmark measures")
     registry = Registry.load()
-    ctx = RunContext(settings=Settings.from_config(config, registry))
-    config.stash[registry_key] = registry
-    config.stash[context_key] = ctx
+    ctx = RunContext(settings=Settings.from_config(config, registry), registry=registry)
+    ctx.attach(config)
     ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
     if not config.pluginmanager.has_plugin("mlxbench-interrupts"):
-        config.pluginmanager.register(saving.InterruptWatch(config), "mlxbench-interrupts")
+        config.pluginmanager.register(saving.InterruptWatch(ctx), "mlxbench-interrupts")
     try:
         ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[progress_key] = datasets.set_progress(lambda message: say(config, message))
+    previous = datasets.set_progress(lambda message: say(config, message))
+    ctx.undo.append(lambda: datasets.set_progress(previous))
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
     if config.getini("mlxbench_baselines"):
         # Baselines go to <rootdir>/<mlxbench_baselines>/<machine id>/, unless the user chose a storage.
-        if config.option.benchmark_storage == DEFAULT_STORAGE:
+        if config.option.benchmark_storage == bridge.DEFAULT_STORAGE:
             config.option.benchmark_storage = str(config.rootpath / config.getini("mlxbench_baselines"))
         # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart. It reads
         # the id while configuring (after us), so swap its function and restore it at unconfigure.
-        import pytest_benchmark.session as bsession
-
-        config.stash[patched_key] = (bsession, bsession.get_machine_id)
-        bsession.get_machine_id = machine.machine_id
+        ctx.undo.append(bridge.swap_machine_id(machine.machine_id))
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
-    if (config.option.benchmark_save or config.option.benchmark_autosave) and is_file_storage(config):
+    if (config.option.benchmark_save or config.option.benchmark_autosave) and bridge.is_file_storage(config):
         problem = saving.check_writable(storage_folder(config))
         if problem:
             raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
@@ -77,9 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.benchmark_compare:
         return  # the saved runs are only read when something is compared with them
     folder = storage_folder(config)
-    saved, unreadable = load_folder(folder)  # every saved run read once, for all uses below
-    config.stash[unreadable_key] = unreadable
-    config.stash[saved_key] = saved
+    saved, ctx.unreadable = load_folder(folder)  # every saved run read once, for all uses below
+    ctx.saved = saved
     if config.option.benchmark_compare is True:
         # "compare with the last run" means the last run of this profile: a seed run saved after a
         # ci run must not leave the ci benchmarks with nothing to compare against.
@@ -97,22 +84,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Put back every global this plugin changed."""
-    ctx = config.stash.get(context_key, None)
-    if ctx is not None and ctx.threads is not None:
+    ctx = RunContext.of(config)
+    if ctx is None:
+        return
+    if ctx.threads is not None:
         ctx.threads.restore()
         ctx.threads = None
-    if ctx is not None and ctx.baton is not None:
+    if ctx.baton is not None:
         ctx.baton.close()
         ctx.baton = None
-    previous = config.stash.get(progress_key, None)
-    if previous is not None:
-        datasets.set_progress(previous)
-        del config.stash[progress_key]
-    patched = config.stash.get(patched_key, None)
-    if patched is not None:
-        module, original = patched
-        module.get_machine_id = original
-        del config.stash[patched_key]
+    while ctx.undo:
+        ctx.undo.pop()()
 
 
 def make_gate(config: pytest.Config, folder: Path, saved: list):
@@ -120,13 +102,14 @@ def make_gate(config: pytest.Config, folder: Path, saved: list):
     from mlxbench.verdicts.gate import RegressionGate
 
     ref = str(config.option.benchmark_compare)
-    settings = config.stash[context_key].settings
+    ctx = RunContext.of(config)
+    settings = ctx.settings
     try:
         baseline = baseline_run(ref, folder, saved)
     except BadRun as exc:
         raise pytest.UsageError(f"--regression-gate: {exc}") from None
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), settings.regression_threshold)
-    distributions = config.stash[registry_key].distributions
+    distributions = ctx.registry.distributions
     why = comparability(
         baseline.facts, machine.stable_facts(distributions), settings.allow_version_change, distributions
     )
@@ -136,25 +119,20 @@ def make_gate(config: pytest.Config, folder: Path, saved: list):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    ctx = config.stash.get(context_key, None)
+    ctx = RunContext.of(config)
     if ctx is None:
         return
-    report_incomplete(terminalreporter, config)
+    report_incomplete(terminalreporter, ctx)
     closing.write_summary(terminalreporter, config)
     if ctx.settings.regression_gate and ctx.not_gating:
         terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.not_gating}", yellow=True)
     elif ctx.settings.regression_gate and ctx.gate is not None:
         terminalreporter.section("mlxbench regression verdicts")
-        for line in ctx.gate.summary(held_benchmarks(config)):
+        for line in ctx.gate.summary(bridge.held_count(config)):
             terminalreporter.write_line(
                 line, red=line.startswith("mlxbench: ERROR"), bold=line.startswith("mlxbench: ERROR")
             )
     closing.write_outcome(terminalreporter, config)
-
-
-def held_benchmarks(config: pytest.Config) -> int | None:
-    bsession = getattr(config, "_benchmarksession", None)
-    return len(bsession.benchmarks) if bsession is not None else None
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -162,28 +140,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """Before pytest-benchmark saves: a gate that judged nothing fails the session, and a session
     that did not end cleanly is not saved as a run (mlxbench.session.saving)."""
     config = session.config
-    ctx = config.stash.get(context_key, None)
-    gate = ctx.gate if ctx else None
+    ctx = RunContext.of(config)
+    if ctx is None:
+        yield
+        return
+    gate = ctx.gate
     if gate is not None:
         from mlxbench.verdicts.gate import young as gate_young  # scipy is imported only when something is judged
     young = gate is not None and gate_young(gate.not_judged)  # too few saved runs yet: said, not failed
-    if gate is not None and gate.problem(held_benchmarks(config)) and not young and session.exitstatus == 0:
+    if gate is not None and gate.problem(bridge.held_count(config)) and not young and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure
-    bsession = getattr(config, "_benchmarksession", None)
-    if bsession is not None:  # a benchmark interrupted before its first timed round has nothing to save
-        bsession.benchmarks[:] = [b for b in bsession.benchmarks if saving.has_timings(b)]
-    reason = saving.incomplete_reason(config, bsession)  # from what the suite knows, not only the exit status
+    bridge.keep_only(config, saving.has_timings)  # a benchmark interrupted before its first round has nothing
+    reason = saving.incomplete_reason(ctx, bridge.held(config))  # what the suite knows, not only the exit status
     clean = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    bsession = bridge.benchmark_session(config)
     if bsession is not None and (reason or not clean):
-        folder = storage_folder(config) if is_file_storage(config) else Path.cwd()
+        folder = storage_folder(config) if bridge.is_file_storage(config) else Path.cwd()
         status = pytest.ExitCode.INTERRUPTED if reason == "interrupted" else session.exitstatus
-        written = config.stash.setdefault(written_key, [])
-        config.stash[diverted_key] = (status, saving.divert_incomplete(bsession, status, folder, reason, written))
+        ctx.diverted = (status, saving.divert_incomplete(bsession, status, folder, reason, ctx.written))
     yield
 
 
-def report_incomplete(terminalreporter, config: pytest.Config) -> None:
-    exitstatus, diverted = config.stash.get(diverted_key, (None, []))
+def report_incomplete(terminalreporter, ctx: RunContext) -> None:
+    exitstatus, diverted = ctx.diverted
     if not diverted:
         return
     why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
@@ -194,39 +173,15 @@ def report_incomplete(terminalreporter, config: pytest.Config) -> None:
     )
 
 
-def is_file_storage(config: pytest.Config) -> bool:
-    return "://" not in str(config.option.benchmark_storage).removeprefix("file://")
-
-
-def say(config: pytest.Config, message: str) -> None:
-    """A progress line in pytest's terminal, even while output is captured."""
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-    capman = config.pluginmanager.get_plugin("capturemanager")
-    if tr is None:
-        print(message, file=sys.stderr)
-        return
-    if capman is not None:
-        with capman.global_and_fixture_disabled():
-            tr.write_line(message)
-    else:
-        tr.write_line(message)
-
-
-def storage_folder(config: pytest.Config) -> Path:
-    storage = str(config.option.benchmark_storage)
-    path = Path(storage.removeprefix("file://"))
-    return (path if path.is_absolute() else Path.cwd() / path) / machine.machine_id()
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Name every saved run that could not be read; it stays untouched and is skipped. Make run files atomic."""
-    bsession = getattr(session.config, "_benchmarksession", None)
-    if bsession is not None:
-        written = session.config.stash.setdefault(written_key, [])
-        saving.install(bsession, written)  # --benchmark-json atomic; file storage atomic, never overwritten
+    ctx = RunContext.of(session.config)
+    bsession = bridge.benchmark_session(session.config)
+    if bsession is not None and ctx is not None:
+        saving.install(bsession, ctx.written)  # --benchmark-json atomic; file storage atomic, never overwritten
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     closing.start(session.config, tr)
-    for exc in session.config.stash.get(unreadable_key, []):
+    for exc in ctx.unreadable if ctx is not None else ():
         problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"
         if tr is not None:
             tr.write_line(problem, yellow=True)
@@ -237,7 +192,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The gate learns how many benchmarks it judges together; a paired A/B worker tells the
     coordinator which benchmarks it will run, in order."""
-    ctx = session.config.stash.get(context_key, None)
+    ctx = RunContext.of(session.config)
     if ctx is not None and ctx.gate is not None:  # the family its verdicts are judged in (Bonferroni)
         ctx.gate.family = max(1, sum("bench" in getattr(item, "fixturenames", ()) for item in session.items))
     if ctx is not None and ctx.baton is not None:
@@ -246,7 +201,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
-    ctx, registry = config.stash[context_key], config.stash[registry_key]
+    ctx = RunContext.of(config)
+    registry = ctx.registry
     profile = ctx.profile  # part of every benchmark's name: a saved seed run is never compared with a ci run
     if "mlxbench_case" in metafunc.fixturenames:  # every registered workload x variant x selected backend
         params = []
@@ -269,12 +225,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def mlxbench_context(request: pytest.FixtureRequest) -> RunContext:
-    return request.config.stash[context_key]
+    return RunContext.of(request.config)
 
 
 @pytest.fixture
 def mlxbench_registry(request: pytest.FixtureRequest) -> Registry:
-    return request.config.stash[registry_key]
+    return RunContext.of(request.config).registry
 
 
 @pytest.fixture
@@ -292,12 +248,13 @@ def bench(
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    registry = config.stash.get(registry_key, None)
+    ctx = RunContext.of(config)
+    registry = ctx.registry if ctx else None
     machine_info["mlxbench"] = machine.stable_facts(registry.distributions if registry else ())
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
-    ctx = config.stash.get(context_key, None)
+    ctx = RunContext.of(config)
     output_json["mlxbench"] = {
         "format": 1,
         "machine_id": machine.machine_id(),
@@ -311,7 +268,8 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
 
 def runtime_facts(config: pytest.Config) -> dict:
     """BLAS libraries and thread counts, with each selected backend's BLAS once its framework is loaded."""
-    ctx, registry = config.stash.get(context_key, None), config.stash.get(registry_key, None)
+    ctx = RunContext.of(config)
+    registry = ctx.registry if ctx else None
     facts = machine.runtime_facts()
     for name in ctx.settings.backends if ctx and registry else ():
         backend = registry.backends[name]

@@ -165,14 +165,16 @@ def test_a_named_json_output_is_replaced_only_once_complete(tmp_path):
 
 
 def test_completeness_comes_from_what_the_suite_knows():
-    config = SimpleNamespace(stash={})
+    from mlxbench.session.context import RunContext
+
+    context = RunContext()
     full = SimpleNamespace(extra_info={"rounds_planned": 5}, stats=SimpleNamespace(data=[1.0] * 5))
     short = SimpleNamespace(extra_info={"rounds_planned": 5}, stats=SimpleNamespace(data=[1.0] * 2))
-    assert saving.incomplete_reason(config, SimpleNamespace(benchmarks=[full])) is None
-    assert saving.incomplete_reason(config, SimpleNamespace(benchmarks=[full, short])) == "unfinished"
-    watch = saving.InterruptWatch(config)
+    assert saving.incomplete_reason(context, [full]) is None
+    assert saving.incomplete_reason(context, [full, short]) == "unfinished"
+    watch = saving.InterruptWatch(context)
     watch.pytest_keyboard_interrupt(excinfo=None)
-    assert saving.incomplete_reason(config, SimpleNamespace(benchmarks=[full])) == "interrupted"
+    assert saving.incomplete_reason(context, [full]) == "interrupted"
 
 
 def test_a_median_interval_costs_time_linear_in_the_samples():

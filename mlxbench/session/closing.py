@@ -4,24 +4,23 @@ and what changed (mlxbench.session.summary, mlxbench.measure.progress, mlxbench.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlxbench.measure import machine
 from mlxbench.measure.progress import Progress
-from mlxbench.session import ignored, outcome, summary
-
-compared_key = pytest.StashKey[tuple]()
-current_key = pytest.StashKey[list]()
+from mlxbench.session import bridge, ignored, outcome, summary
+from mlxbench.session.context import RunContext
+from mlxbench.session.saving import storage_folder
 
 
 def start(config: pytest.Config, tr: Any) -> None:
     """At session start: the ignored-options warning, and progress lines when stdout is a terminal
     (or --mlxbench-progress)."""
-    from mlxbench.plugin import context_key, say
-
-    ctx = config.stash.get(context_key, None)
+    ctx = RunContext.of(config)
     warning = ignored.warning(ignored.given(ignored.all_args(config.invocation_params.args, config.getini("addopts"))))
     if warning and tr is not None:
         tr.write_line(warning, yellow=True)
@@ -41,40 +40,37 @@ def start(config: pytest.Config, tr: Any) -> None:
 
 def current(config: pytest.Config) -> list[dict]:
     """This session's benchmarks as pytest-benchmark saves them, serialized once (read at the end only)."""
-    if current_key not in config.stash:
-        bsession = getattr(config, "_benchmarksession", None)
-        found = bsession.benchmarks if bsession is not None else []
-        config.stash[current_key] = [b.as_dict(include_data=True) for b in found if getattr(b, "stats", None)]
-    return config.stash[current_key]
+    ctx = RunContext.of(config)
+    if ctx.current is None:
+        ctx.current = [b.as_dict(include_data=True) for b in bridge.held(config) if getattr(b, "stats", None)]
+    return ctx.current
 
 
 def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, str]]:
     """(baseline Run, its verdicts for this run, why there are none, the benchmarks not judged and why)
     when a baseline was compared."""
-    if compared_key not in config.stash:
-        config.stash[compared_key] = judge(config)
-    return config.stash[compared_key]
+    ctx = RunContext.of(config)
+    if ctx.compared is None:
+        ctx.compared = judge(config)
+    return ctx.compared
 
 
 def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, str]]:
-    from mlxbench.plugin import context_key, registry_key, saved_key, storage_folder
     from mlxbench.runs import BadRun, baseline_run, comparability
 
-    ctx = config.stash[context_key]
+    ctx = RunContext.of(config)
     ref = getattr(config.option, "benchmark_compare", None)
     if not ref:
         return None, [], None, {}
     gate = ctx.gate
     if gate is not None:
         return gate.baseline, list(gate.results), None, dict(gate.not_judged)
-    saved = config.stash.get(saved_key, [])
+    saved = ctx.saved
     try:
         baseline = baseline_run(str(ref), storage_folder(config), saved)
     except BadRun as exc:
         return None, [], str(exc), {}
-    distributions = config.stash[registry_key].distributions
-    from mlxbench.measure import machine
-
+    distributions = ctx.registry.distributions
     why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
     if why:
         return baseline, [], f"no verdicts against {baseline.label}: {why}", {}
@@ -109,9 +105,7 @@ def fit(line: str, width: int = 120) -> list[str]:
 
 def write_outcome(tr: Any, config: pytest.Config) -> None:
     """The last lines: what was saved and where, what the next run compares with, what changed."""
-    from mlxbench.plugin import context_key, diverted_key, is_file_storage, storage_folder, written_key
-
-    ctx = config.stash[context_key]
+    ctx = RunContext.of(config)
     benchmarks = current(config)
     if ctx.no_baseline:
         for part in fit(f"mlxbench: nothing compared: {ctx.no_baseline}"):
@@ -124,14 +118,28 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
         for line in outcome.changed_lines(results, baseline, benchmarks, not_judged):
             for part in fit(line):
                 tr.write_line(part)
-    written = config.stash.get(written_key, [])
+    written = ctx.written
     for line in written:  # exactly the files this session wrote or kept (not those of a session beside it)
         if not line.startswith("saved "):
             for part in fit(f"mlxbench: {line}"):
                 tr.write_line(part, yellow=line.startswith("could not"))
-    if not benchmarks or config.stash.get(diverted_key, (None, []))[1] or not is_file_storage(config):
+    if not benchmarks or ctx.diverted[1] or not bridge.is_file_storage(config):
         return
     folder = storage_folder(config)
     new = [Path(line.removeprefix("saved ")).name for line in written if line.startswith("saved ")]
     for line in outcome.saved_line(folder, new, ctx.profile, len(benchmarks)):
         tr.write_line(line, green=bool(new))
+
+
+def say(config: pytest.Config, message: str) -> None:
+    """A progress line in pytest's terminal, even while output is captured."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if tr is None:
+        print(message, file=sys.stderr)
+        return
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            tr.write_line(message)
+    else:
+        tr.write_line(message)

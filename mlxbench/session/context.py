@@ -1,11 +1,15 @@
-"""What a session knows, as workloads and the harness see it: settings, the gate, loaded datasets, the
-sweep points measured so far, and the A/B baton when this session is one arm's worker."""
+"""What a session knows, in one object reached one way (`RunContext.of(config)`): settings, the registry,
+the gate, loaded datasets, the sweep points measured so far, the A/B baton when this session is one
+arm's worker, the saved runs read at configure, and what it wrote, kept or could not save."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mlxbench.backends import Backend
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, PointGuard, does_not_fit
@@ -15,7 +19,8 @@ from mlxbench.workload import Prepared, Size
 
 @dataclass
 class RunContext:
-    """The session as workloads and the harness see it: settings, the gate, loaded datasets."""
+    """The session as workloads and the harness see it: settings, the gate, loaded datasets; and what
+    the plugin learns along the way (saved runs, files written), read by its closing words."""
 
     settings: Settings = field(default_factory=Settings)
     gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
@@ -26,6 +31,23 @@ class RunContext:
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
     points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
     baton: Any = None  # mlxbench.measure.baton.Baton when this session is one arm's worker of a paired A/B
+    registry: Any = None  # mlxbench.registry.Registry: backends, workloads, implementations
+    saved: list = field(default_factory=list)  # the saved runs read at configure (when something is compared)
+    unreadable: list = field(default_factory=list)  # saved runs that could not be read (named at start)
+    written: list[str] = field(default_factory=list)  # one line per run file this session wrote or kept
+    diverted: tuple[Any, list[Path]] = (None, [])  # (exit status, where an incomplete run's data went)
+    interrupted: bool = False  # a KeyboardInterrupt reached pytest during this session
+    undo: list[Callable[[], None]] = field(default_factory=list)  # globals put back at unconfigure, last first
+    compared: tuple | None = None  # (baseline, verdicts, why none, not judged), computed once at the end
+    current: list[dict] | None = None  # this session's benchmarks as saved, serialized once at the end
+
+    @staticmethod
+    def of(config: pytest.Config) -> RunContext | None:
+        """The session's context (None before the plugin configured, or without it)."""
+        return config.stash.get(context_key, None)
+
+    def attach(self, config: pytest.Config) -> None:
+        config.stash[context_key] = self
 
     @property
     def profile(self) -> str:
@@ -48,3 +70,6 @@ class RunContext:
         return does_not_fit(backend, size) or self.points.too_slow(
             workload, size, backend.name, size.calls + CALIBRATION_CALLS
         )
+
+
+context_key = pytest.StashKey[RunContext]()

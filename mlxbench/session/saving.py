@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from mlxbench.session import bridge
+
 REASONS = {
     pytest.ExitCode.INTERRUPTED: "interrupted",
     pytest.ExitCode.TESTS_FAILED: "failed",
@@ -72,6 +74,13 @@ def check_writable(folder: Path) -> str | None:
     return None
 
 
+def storage_folder(config: pytest.Config) -> Path:
+    """This machine's folder of saved runs under --benchmark-storage."""
+    from mlxbench.measure import machine
+
+    return bridge.storage_root(config) / machine.machine_id()
+
+
 def install(bsession: Any, written: list[str]) -> None:
     """Make pytest-benchmark's run files atomic (its FileStorage writes in place), never lost, and never
     overwritten. `written` receives one line per file this session wrote or kept (read at the end).
@@ -81,37 +90,34 @@ def install(bsession: Any, written: list[str]) -> None:
     - storage that became unwritable or full: the run goes to the temporary folder as a `.partial`
       file (nothing reads it as a run), said in one line, never a traceback;
     - `--benchmark-json PATH`: replaced atomically, only once the whole file is written."""
-    storage = getattr(bsession, "storage", None)
-    from pytest_benchmark.utils import safe_dumps
 
-    if getattr(bsession, "json", None) and hasattr(bsession, "save_json"):
+    def save_json(output_json: dict) -> None:
+        target = bridge.json_target(bsession)
+        data = bridge.dumps(output_json)
+        try:
+            replace_atomically(target, data)
+            written.append(f"wrote {target}")
+        except OSError as exc:
+            kept = keep_elsewhere(data, target.name)
+            written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}")
 
-        def save_json(output_json: dict) -> None:
-            target = Path(bsession.json)
-            data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
-            try:
-                replace_atomically(target, data)
-                written.append(f"wrote {target}")
-            except OSError as exc:
-                kept = keep_elsewhere(data, target.name)
-                written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}")
-
-        bsession.save_json = save_json
-    if storage is None or not hasattr(storage, "get") or not hasattr(storage, "_next_num"):
+    bridge.replace_json_writer(bsession, save_json)
+    storage = bridge.file_storage(bsession)
+    if storage is None:
         return  # another storage backend (elasticsearch): left as it is
 
     def save(output_json: dict, save: str) -> None:
-        data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+        data = bridge.dumps(output_json)
         try:
-            target = claim_and_write(Path(storage.get("x")).parent, int(storage._next_num), save, data)
+            target = claim_and_write(bridge.storage_folder_of(storage), bridge.next_number(storage), save, data)
         except OSError as exc:
             kept = keep_elsewhere(data, f"{save}.json")
             written.append(f"could not save the run into {storage.path} ({exc.strerror or exc}); kept in {kept}")
             return
         written.append(f"saved {target}")
-        storage.logger.info(f"Saved benchmark data in: {target}")
+        bridge.log_saved(storage, target)
 
-    storage.save = save
+    bridge.replace_save(bsession, save)
 
 
 def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
@@ -164,33 +170,27 @@ def keep_elsewhere(data: bytes, name: str) -> str:
 
 def has_timings(benchmark: Any) -> bool:
     """Whether a pytest-benchmark fixture recorded at least one timed round."""
-    stats = getattr(benchmark, "stats", None)  # a session holds Metadata objects; their .stats holds the rounds
-    if stats is not None and not hasattr(stats, "data"):
-        stats = getattr(stats, "stats", None)
-    return bool(getattr(stats, "data", None))
-
-
-interrupted_key = pytest.StashKey[bool]()  # a KeyboardInterrupt reached pytest during this session
+    return bool(bridge.rounds_of(benchmark))
 
 
 class InterruptWatch:
-    """Notes a Ctrl-C in the session's stash before any reporter runs (one that crashes on the
+    """Notes a Ctrl-C in the session's context before any reporter runs (one that crashes on the
     traceback, leaving pytest's status at 0, must not hide the interrupt from the save decision)."""
 
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
+    def __init__(self, context: Any) -> None:
+        self.context = context
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.config.stash[interrupted_key] = True
+        self.context.interrupted = True
 
 
-def incomplete_reason(config: pytest.Config, bsession: Any) -> str | None:
+def incomplete_reason(context: Any, benchmarks: list[Any]) -> str | None:
     """Why this session's run is not complete, from what the suite itself knows: an interrupt it saw,
     or a benchmark with fewer timed rounds than it planned; None when complete."""
-    if config.stash.get(interrupted_key, False):
+    if context.interrupted:
         return "interrupted"
-    if bsession is not None and any(unfinished(b) for b in bsession.benchmarks):
+    if any(unfinished(b) for b in benchmarks):
         return "unfinished"
     return None
 
@@ -198,10 +198,7 @@ def incomplete_reason(config: pytest.Config, bsession: Any) -> str | None:
 def unfinished(benchmark: Any) -> bool:
     """Whether a benchmark recorded fewer timed rounds than it planned (`extra_info["rounds_planned"]`)."""
     planned = (getattr(benchmark, "extra_info", None) or {}).get("rounds_planned")
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None and not hasattr(stats, "data"):
-        stats = getattr(stats, "stats", None)
-    return isinstance(planned, int) and len(getattr(stats, "data", None) or []) < planned
+    return isinstance(planned, int) and len(bridge.rounds_of(benchmark)) < planned
 
 
 def divert_incomplete(
@@ -212,17 +209,15 @@ def divert_incomplete(
     reason = reason or REASONS.get(exitstatus, f"exit-{int(exitstatus)}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     diverted = []
-    if getattr(bsession, "json", None):
-        bsession.json = Path(f"{bsession.json}.partial")
-        diverted.append(bsession.json)
-    if (getattr(bsession, "save", None) or getattr(bsession, "autosave", None)) and hasattr(bsession, "storage"):
+    if (json_path := bridge.json_target(bsession)) is not None:
+        bridge.redirect_json(bsession, Path(f"{json_path}.partial"))
+        diverted.append(bridge.json_target(bsession))
+    if bridge.saves(bsession):
         target = folder / f"incomplete-{reason}-{stamp}.json.partial"
-
-        from pytest_benchmark.utils import safe_dumps
 
         def save(output_json: dict, save: str) -> None:
             output_json.setdefault("mlxbench", {})["incomplete"] = reason
-            data = safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+            data = bridge.dumps(output_json)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(target, data)
@@ -233,6 +228,6 @@ def divert_incomplete(
                         f"could not keep the incomplete run in {target} ({exc.strerror or exc}); kept in {kept}"
                     )
 
-        bsession.storage.save = save
+        bridge.replace_save(bsession, save)
         diverted.append(target)
     return diverted

@@ -1,0 +1,142 @@
+"""The only place that touches pytest-benchmark's internals; everything else asks here.
+
+mlxbench relies on pytest-benchmark for timing, storage format and its compare CLI, and reaches past
+its public surface (options, hooks, the `benchmark` fixture) in these places only:
+
+- its session object, `config._benchmarksession`: the benchmarks it holds, the run file it saves;
+- `pytest_benchmark.session.get_machine_id`, swapped for ours while configuring, so that the storage
+  folder tells hardware apart (pytest-benchmark names it by OS and Python only);
+- `FileStorage.save` and its `_next_num`, replaced so that a run file is written atomically under a
+  number no other session holds; `save_json` and `json`, for `--benchmark-json`;
+- `pytest_benchmark.utils.safe_dumps`, so that our files are byte for byte what it would write.
+
+A pytest-benchmark upgrade that changes any of these breaks this module alone (its tests say which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_STORAGE = "file://./.benchmarks"  # pytest-benchmark's default, which we redirect
+
+
+def benchmark_session(config: pytest.Config) -> Any:
+    """pytest-benchmark's session (None with `-p no:benchmark`)."""
+    return getattr(config, "_benchmarksession", None)
+
+
+def held(config: pytest.Config) -> list[Any]:
+    """The benchmarks pytest-benchmark holds for this session (each with .stats, .extra_info, .as_dict)."""
+    bsession = benchmark_session(config)
+    return bsession.benchmarks if bsession is not None else []
+
+
+def held_count(config: pytest.Config) -> int | None:
+    bsession = benchmark_session(config)
+    return len(bsession.benchmarks) if bsession is not None else None
+
+
+def keep_only(config: pytest.Config, keep: Callable[[Any], bool]) -> None:
+    """Drop the held benchmarks that `keep` refuses (before pytest-benchmark saves them)."""
+    bsession = benchmark_session(config)
+    if bsession is not None:
+        bsession.benchmarks[:] = [b for b in bsession.benchmarks if keep(b)]
+
+
+def rounds_of(benchmark: Any) -> list[float]:
+    """A held benchmark's timed rounds (a session holds Metadata objects; their .stats holds the rounds)."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None and not hasattr(stats, "data"):
+        stats = getattr(stats, "stats", None)
+    return list(getattr(stats, "data", None) or [])
+
+
+def swap_machine_id(machine_id: Callable[[], str]) -> Callable[[], None]:
+    """Make pytest-benchmark name its storage folder by `machine_id`; returns the undo."""
+    import pytest_benchmark.session as module
+
+    original = module.get_machine_id
+    module.get_machine_id = machine_id
+
+    def undo() -> None:
+        module.get_machine_id = original
+
+    return undo
+
+
+def is_file_storage(config: pytest.Config) -> bool:
+    return "://" not in str(config.option.benchmark_storage).removeprefix("file://")
+
+
+def storage_root(config: pytest.Config) -> Path:
+    """The folder `--benchmark-storage` names (the machine folders are under it)."""
+    path = Path(str(config.option.benchmark_storage).removeprefix("file://"))
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+def dumps(output_json: dict) -> bytes:
+    """A run file's bytes, as pytest-benchmark writes them."""
+    from pytest_benchmark.utils import safe_dumps
+
+    return safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
+
+
+def json_target(config_or_bsession: Any) -> Path | None:
+    """Where `--benchmark-json` writes, or None."""
+    bsession = _bsession(config_or_bsession)
+    target = getattr(bsession, "json", None)
+    return Path(target) if target else None
+
+
+def redirect_json(bsession: Any, target: Path) -> None:
+    bsession.json = target
+
+
+def replace_json_writer(bsession: Any, write: Callable[[dict], None]) -> bool:
+    """Have `--benchmark-json` written by `write(output_json)`; False when there is nothing to replace."""
+    if not (getattr(bsession, "json", None) and hasattr(bsession, "save_json")):
+        return False
+    bsession.save_json = write
+    return True
+
+
+def file_storage(bsession: Any) -> Any:
+    """pytest-benchmark's FileStorage of this session, or None (another storage backend, or none)."""
+    storage = getattr(bsession, "storage", None)
+    if storage is None or not hasattr(storage, "get") or not hasattr(storage, "_next_num"):
+        return None
+    return storage
+
+
+def storage_folder_of(storage: Any) -> Path:
+    """The machine folder a FileStorage saves into."""
+    return Path(storage.get("x")).parent
+
+
+def next_number(storage: Any) -> int:
+    """The run number pytest-benchmark would give the next saved run."""
+    return int(storage._next_num)
+
+
+def saves(bsession: Any) -> bool:
+    """Whether this session saves a run (--benchmark-save / --benchmark-autosave)."""
+    return bool(getattr(bsession, "save", None) or getattr(bsession, "autosave", None)) and hasattr(bsession, "storage")
+
+
+def replace_save(bsession: Any, save: Callable[[dict, str], None]) -> None:
+    """Have the run file saved by `save(output_json, name)` instead of pytest-benchmark's storage."""
+    bsession.storage.save = save
+
+
+def log_saved(storage: Any, target: Path) -> None:
+    storage.logger.info(f"Saved benchmark data in: {target}")
+
+
+def _bsession(config_or_bsession: Any) -> Any:
+    if isinstance(config_or_bsession, pytest.Config):
+        return benchmark_session(config_or_bsession)
+    return config_or_bsession
