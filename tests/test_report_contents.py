@@ -182,7 +182,9 @@ def test_change_points_name_the_version_that_changed(tmp_path):
         sentence.startswith("linreg/mlx-gpu eager got 2")
         and "% slower at run 0007 when mlx went 0.32.3 -> 0.32.4" in sentence
     )
-    assert render.md_escape(sentence) in render.markdown(rep, [])
+    from mlxbench.reports.document import md_escape
+
+    assert md_escape(sentence) in render.markdown(rep, [])
     from mlxbench.reports import plots
 
     assert plots.history(rep, "linreg")[:4] == b"\x89PNG"

@@ -9,7 +9,6 @@ and B samples per benchmark (per pair of workers in the paired design, per proce
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from collections.abc import Sequence
@@ -17,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlxbench.reports.render import md_escape
+from mlxbench.reports.document import Document, Image, Paragraph, Table
+from mlxbench.reports.document import html as document_html
+from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import fmt_time
 
@@ -150,48 +151,37 @@ def plot(rep: ABReport) -> bytes | None:
     return buf.getvalue()
 
 
-def markdown(rep: ABReport, image: str | None) -> str:
+def document(rep: ABReport, image: str | None) -> Document:
+    """The A/B report as blocks (mlxbench.reports.document), rendered by every format."""
     m = rep.meta
-    out = [
-        "# mlxbench A/B",
-        "",
-        f"**{md_escape(rep.head())}**  ",
-        *(arm_line(arm, m.get(arm.lower()) or {}) for arm in ("A", "B")),
-        f"pytest: `{md_escape(' '.join(m.get('pytest_args') or []))}`  ",
-        "Intervals of B / A at family-wise alpha "
-        f"{_num(m.get('final_alpha', m.get('alpha', 0.05))):.3g} over the run's benchmarks (Bonferroni); "
-        "*sees*: the smallest change each benchmark would catch with 95% power.",
-        "",
-        "| " + " | ".join(HEAD) + " |",
-        "|" + "---|" * len(HEAD),
-    ]
-    out += ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in rep.rows()]
-    for name in m.get("failed_only_in_b") or []:
-        out.append(f"\n**regressed:** `{md_escape(name)}` failed in arm B and passed in A")
-    if image:
-        out += ["", f"![A and B samples per benchmark]({image})"]
-    return "\n".join(out) + "\n"
-
-
-def arm_line(arm: str, facts: dict[str, Any]) -> str:
-    env = " ".join(f"{k}={v}" for k, v in (facts.get("env") or {}).items())
-    return f"{arm}: `{md_escape(facts.get('python', '?'))}` {md_escape(env)}  "
-
-
-def html_page(rep: ABReport, image: str | None) -> str:
-    esc = html.escape
-    rows = "".join(f"<tr class='{esc(r[0])}'>" + "".join(f"<td>{esc(x)}</td>" for x in r) + "</tr>" for r in rep.rows())
-    img = f"<img alt='A and B samples per benchmark' src='{image}'>" if image else ""
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>mlxbench A/B</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;font-size:.9rem}"
-        "th{background:#f3f3f3}.regressed{background:#fde2e2}.improved{background:#e0f5e0}"
-        "img{max-width:100%}</style></head><body>"
-        f"<h1>mlxbench A/B</h1><p><b>{esc(rep.head())}</b></p>"
-        f"<p>pytest: <code>{esc(' '.join(rep.meta.get('pytest_args') or []))}</code></p>"
-        "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in HEAD) + f"</tr>{rows}</table>{img}</body></html>"
+    alpha = _num(m.get("final_alpha", m.get("alpha", 0.05)))
+    doc = Document("mlxbench A/B")
+    doc.add(Paragraph([(rep.head(), "b")]))
+    for arm in ("A", "B"):
+        facts = m.get(arm.lower()) or {}
+        env = " ".join(f"{k}={v}" for k, v in (facts.get("env") or {}).items())
+        doc.add(Paragraph([f"{arm}: ", (str(facts.get("python", "?")), "code"), f" {env}" if env else ""]))
+    doc.add(Paragraph(["pytest: ", (" ".join(m.get("pytest_args") or []), "code")]))
+    doc.add(
+        Paragraph(
+            [
+                f"Intervals of B / A at family-wise alpha {alpha:.3g} over the run's benchmarks (Bonferroni); ",
+                ("sees", "b"),
+                ": the smallest change each benchmark would catch with 95% power.",
+            ]
+        )
     )
+    doc.add(Table(HEAD, rep.rows(), row_class=0))
+    for name in m.get("failed_only_in_b") or []:
+        doc.add(Paragraph([("regressed:", "b"), " ", (name, "code"), " failed in arm B and passed in A"]))
+    if image:
+        doc.add(Image(PLOT, "A and B samples per benchmark"))
+    return doc
+
+
+def markdown(rep: ABReport, image: str | None) -> str:
+    """The A/B report in Markdown; `image`: the samples plot's file name written beside it, or None."""
+    return document_markdown(document(rep, image), [PLOT] if image else [])
 
 
 def contents(rep: ABReport, formats: Sequence[str]) -> dict[str, bytes]:
@@ -207,7 +197,8 @@ def contents(rep: ABReport, formats: Sequence[str]) -> dict[str, bytes]:
         elif fmt == "summary":
             text = markdown(rep, None)
         else:
-            text = html_page(rep, "data:image/png;base64," + base64.b64encode(png).decode() if png else None)
+            uri = "data:image/png;base64," + base64.b64encode(png).decode() if png else None
+            text = document_html(document(rep, uri), {PLOT: uri} if uri else {})
         files[FILES[fmt]] = text.encode("utf-8")
     if png and "md" in formats:
         files[PLOT] = png

@@ -7,13 +7,12 @@ Each machine is the last saved run of one profile in its folder under the baseli
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlxbench.reports.document import Document, Heading, Image, Items, Paragraph, Table, html, markdown
 from mlxbench.reports.publish import dumps, strict
-from mlxbench.reports.render import md_escape, md_table
 from mlxbench.reports.report import Cell, image_name, machine_rows, make_cell
 from mlxbench.runs import BadRun, Run, load_folder
 from mlxbench.units import fmt_time
@@ -135,37 +134,15 @@ def title(ms: Machines) -> str:
     return f"mlxbench machines side by side — {len(ms.runs)} machine{'s' * (len(ms.runs) != 1)}, {ms.profile} profile"
 
 
-def markdown(ms: Machines, images: Sequence[str]) -> str:
-    out = [f"# {md_escape(title(ms))}", ""]
-    out += [f"> {md_escape(s)}" for s in ms.skipped]
-    out += ["", "## Machines", "", *md_table(*fact_rows(ms))]
+def document(ms: Machines) -> Document:
+    """The machines report as blocks (mlxbench.reports.document), rendered by every format."""
+    doc = Document(title(ms))
+    doc.add(*(Paragraph([s], "note") for s in ms.skipped))
+    doc.add(Heading("Machines"), Table(*fact_rows(ms), row_header=True))
     for w in ms.workloads():
-        out += ["", f"## {md_escape(w)}", ""]
-        out += [f"- **{md_escape(line)}**" for line in fastest_tally(ms, w)]
-        out += ["", *md_table(*rows(ms, w))]
-        if (img := image_name("machines", w)) in images:
-            out += ["", f"![{md_escape(img)}]({img})"]
-    return "\n".join(out) + "\n"
-
-
-def html_page(ms: Machines, images: dict[str, str]) -> str:
-    from mlxbench.reports.render_html import CSS, table
-
-    e = html.escape
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title(ms))}</title>"
-        f"<style>{CSS}</style></head><body>"
-    ]
-    parts.append(f"<h1>{e(title(ms))}</h1>")
-    parts += [f"<p class='note'>{e(s)}</p>" for s in ms.skipped]
-    parts += ["<h2>Machines</h2>", table(*fact_rows(ms))]
-    for w in ms.workloads():
-        parts.append(f"<h2>{e(w)}</h2><ul>")
-        parts += [f"<li><b>{e(line)}</b></li>" for line in fastest_tally(ms, w)]
-        parts += ["</ul>", table(*rows(ms, w))]
-        if (img := image_name("machines", w)) in images:
-            parts.append(f"<img alt='{e(img)}' src='{images[img]}'>")
-    return "\n".join([*parts, "</body></html>"])
+        doc.add(Heading(w), Items([("", line) for line in fastest_tally(ms, w)], strong=True))
+        doc.add(Table(*rows(ms, w)), Image(image_name("machines", w)))
+    return doc
 
 
 def to_json(ms: Machines) -> dict:
@@ -205,10 +182,10 @@ def contents(ms: Machines, formats: Sequence[str]) -> dict[str, bytes]:
         if fmt == "json":
             text = dumps(strict(to_json(ms)))
         elif fmt in ("md", "summary"):
-            text = markdown(ms, list(images) if fmt == "md" else [])
+            text = markdown(document(ms), list(images) if fmt == "md" else [])
         else:
-            text = html_page(
-                ms, {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
+            text = html(
+                document(ms), {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
             )
         files[FILES[fmt]] = text.encode("utf-8")
     if "md" in formats:

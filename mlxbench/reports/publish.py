@@ -49,7 +49,7 @@ def dumps(value: Any) -> str:
 
 def contents(rep: Report, formats: Sequence[str]) -> dict[str, bytes]:
     """Every file a report of these formats consists of: the reports, then the plots report.md links."""
-    from mlxbench.reports import plots, render, render_html
+    from mlxbench.reports import plots, render
 
     images = plots.make_all(rep) if {"md", "html"} & set(formats) else {}  # {filename: png bytes}
     files: dict[str, bytes] = {}
@@ -62,7 +62,7 @@ def contents(rep: Report, formats: Sequence[str]) -> dict[str, bytes]:
             text = render.markdown(rep, [])
         else:
             inline = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
-            text = render_html.html_page(rep, inline)
+            text = render.html_page(rep, inline)
         files[FILE_NAMES[fmt]] = text.encode("utf-8")
     if "md" in formats:
         files.update(images)  # Markdown links to the plot files; HTML inlines them

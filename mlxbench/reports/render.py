@@ -1,15 +1,20 @@
-"""What a report says, as rows of text (shared by Markdown and HTML), and its Markdown rendering.
+"""What a report of one machine's runs says: its document (mlxbench.reports.document), built once from
+the model (mlxbench.reports.report) and rendered by every format (`markdown`, `html_page`).
 
-Every name is escaped. The Markdown renders as a GitHub job summary: with `images` empty it
-references no image (a job summary cannot show files), with them it links the PNGs written beside it.
+Top first: notes, the machine and the verdicts in one line, the regressions and improvements, change
+points; per workload the fastest backend, its variants x backends matrix, the cadence table, plots;
+the size sweep; the verdict table; the machine's facts.
 """
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
 from mlxbench.reports import cadence
+from mlxbench.reports.document import Cell as DocCell
+from mlxbench.reports.document import Document, Gallery, Heading, Image, Items, Paragraph, Table
+from mlxbench.reports.document import html as html_of
+from mlxbench.reports.document import markdown as markdown_of
 from mlxbench.reports.report import (
     Cell,
     Report,
@@ -24,10 +29,6 @@ from mlxbench.verdicts import verdict
 from mlxbench.verdicts.gate import METHODS
 
 FASTEST = "★ fastest"
-
-
-def md_escape(text: object) -> str:
-    return html.escape(str(text)).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
 
 
 def grid(rep: Report) -> dict[str, tuple[list[str], list[str], dict[tuple[str, str], Cell]]]:
@@ -168,61 +169,61 @@ def cadence_tables(rep: Report) -> dict[str, list[list[str]]]:
     return dict(out)
 
 
-def md_table(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(md_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in rows]
-    return out
-
-
-def markdown(rep: Report, images: list[str]) -> str:
-    """The report in Markdown; `images`: plot files written beside it ([] for a job summary)."""
+def document(rep: Report) -> Document:
+    """The report as blocks, top first; every format renders these."""
     head, items = summary(rep)
-    machine = rep.current.facts.get("machine_id", "?")
-    out = [f"# {md_escape(rep.title)}", ""]
-    out += [f"> **Note:** {md_escape(n)}" for n in rep.notes]
-    out += [f"**Machine:** {md_escape(machine)}  ", f"**Verdicts:** {md_escape(head)}", ""]
-    out += [f"- {'🔴' if i.startswith('regressed') else '🟢'} {md_escape(i)}" for i in items]
+    doc = Document(rep.title)
+    doc.add(*(Paragraph([("Note:", "b"), f" {n}"], "note") for n in rep.notes))
+    doc.add(Paragraph([("Machine:", "b"), f" {rep.current.facts.get('machine_id', '?')}"]))
+    doc.add(Paragraph([("Verdicts:", "b"), f" {head}"]))
+    if items:
+        doc.add(Items([(i.split(":")[0], i) for i in items], marks={"regressed": "🔴", "improved": "🟢"}))
     if rep.changes:
-        out += ["", "**Change points over the saved runs:**", ""]
-        out += [f"- {md_escape(c.sentence())}" for c in rep.changes]
+        doc.add(
+            Paragraph([("Change points over the saved runs:", "b")]), Items([("", c.sentence()) for c in rep.changes])
+        )
+    cadence = cadence_tables(rep)
     for workload, (variants, backends, cells) in grid(rep).items():
-        out += ["", f"## {md_escape(workload)}", ""]
+        doc.add(Heading(workload))
         if line := fastest_line(cells, variants):
-            out += [md_escape(line), ""]
-        out += ["| variant | " + " | ".join(md_escape(b) for b in backends) + " |", "|---|" + "---|" * len(backends)]
+            doc.add(Paragraph([line]))
+        rows: list[list[str | DocCell]] = []
         for v in variants:
-            row = [md_escape(v)]
+            row: list[str | DocCell] = [v]
             for b in backends:
                 c = cells.get((v, b))
                 if c is None:
                     row.append("–")
                     continue
-                lines = [md_escape(x) for x in cell_lines(c, rep.reference)]
-                lines[0] = f"**{lines[0]}**" if c.fastest else lines[0]
-                row.append("<br>".join(lines))
-            out.append("| " + " | ".join(row) + " |")
-        if table := cadence_tables(rep).get(workload):
-            out += [
-                "",
-                "Time per step by evaluation cadence (the price of forcing = every step / once at the end):",
-                "",
-            ]
-            out += md_table(CADENCE_HEAD, table)
-        for kind in ("bars", "history"):
-            if (img := image_name(kind, workload)) in images:
-                out += ["", f"![{md_escape(img)}]({img})"]
+                classes = [x for x, on in (("fail", c.gates_passed is False), ("fastest", c.fastest)) if on]
+                row.append(DocCell(cell_lines(c, rep.reference), strong=c.fastest, classes=classes))
+            rows.append(row)
+        doc.add(Table(["variant", *backends], rows, row_header=True))
+        if workload in cadence:
+            doc.add(
+                Paragraph(
+                    ["Time per step by evaluation cadence (the price of forcing = every step / once at the end):"]
+                ),
+                Table(CADENCE_HEAD, cadence[workload]),
+            )
+        doc.add(*(Image(image_name(kind, workload)) for kind in ("bars", "history")))
     if rep.sweep:
         from mlxbench.reports import sweeptables
 
-        out += [
-            "",
-            "## Size sweep: crossovers and scaling",
-            "",
-            sweeptables.markdown(rep.sweep.crossovers, rep.sweep.exponents),
-        ]
-        out += [f"![{md_escape(img)}]({img})" for img in images if img.startswith("sweep-")]
-    out += ["", f"## Verdicts against {md_escape(rep.baseline) if rep.baseline else 'no baseline'}", ""]
-    out += md_table(VERDICT_HEAD, verdict_rows(rep)) if rep.verdicts else [md_escape(no_verdicts(rep))]
-    out += ["", "## Machine", ""]
-    out += md_table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)])
-    return "\n".join(out) + "\n"
+        doc.add(Heading("Size sweep: crossovers and scaling"))
+        doc.add(*sweeptables.blocks(rep.sweep.crossovers, rep.sweep.exponents))
+        doc.add(Gallery("sweep-"))
+    doc.add(Heading(f"Verdicts against {rep.baseline or 'no baseline'}"))
+    doc.add(Table(VERDICT_HEAD, verdict_rows(rep), row_class=0) if rep.verdicts else Paragraph([no_verdicts(rep)]))
+    doc.add(Heading("Machine"), Table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))
+    return doc
+
+
+def markdown(rep: Report, images: list[str]) -> str:
+    """The report in Markdown; `images`: plot files written beside it ([] for a job summary)."""
+    return markdown_of(document(rep), images)
+
+
+def html_page(rep: Report, images: dict[str, str]) -> str:
+    """The report as one HTML page; `images`: {file name: data URI} of the plots."""
+    return html_of(document(rep), images)

@@ -1,6 +1,6 @@
 """The report's data model: a workloads x backends matrix of cells, the gate's verdicts, change points.
 
-Built from saved runs only; renderers (render, render_html), plots (plots) and file writing (publish)
+Built from saved runs only; its document (render), plots (plots) and file writing (publish)
 in mlxbench.reports depend on this module, never the other way round. Verdicts come
 from the regression gate (mlxbench.verdicts.gate.judge_run) for the table and the history plots alike.
 """

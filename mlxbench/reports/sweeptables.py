@@ -1,13 +1,15 @@
-"""Crossovers and scaling exponents (`mlxbench.reports.sweep`) as terminal lines, Markdown, HTML and JSON."""
+"""Crossovers and scaling exponents (`mlxbench.reports.sweep`) as terminal lines, document blocks
+(rendered as Markdown and HTML by mlxbench.reports.document) and JSON."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from mlxbench.reports import document
+from mlxbench.reports.document import Block, Document, Heading, Paragraph, Table
 from mlxbench.reports.sweep import Crossover, Exponent
 
 CROSS_HEAD = ("workload", "series", "axis", "backends", "crossover", "interval", "faster below → above")
@@ -69,37 +71,25 @@ def terminal_lines(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> list
     return out
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def cell(v: str) -> str:
-        return v.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+def blocks(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> list[Block]:
+    """The two tables under their headings, as document blocks (mlxbench.reports.document)."""
+    none = Paragraph(["No sweep points."])
+    return [
+        Heading("Crossovers", 3),
+        Table(CROSS_HEAD, cross_rows(cross), cls="crossovers") if cross else none,
+        Heading("Scaling exponents (log-log slope of time against work)", 3),
+        Table(EXP_HEAD, exp_rows(exps), cls="exponents") if exps else none,
+    ]
 
 
 def markdown(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> str:
     """Two Markdown tables: crossovers, then scaling exponents (log-log slope of time against work)."""
-    parts = ["### Crossovers", "", _md_table(CROSS_HEAD, cross_rows(cross)) if cross else "No sweep points."]
-    parts += ["", "### Scaling exponents (log-log slope of time against work)", ""]
-    parts.append(_md_table(EXP_HEAD, exp_rows(exps)) if exps else "No sweep points.")
-    return "\n".join(parts) + "\n"
+    return document.markdown(Document("Size sweep: crossovers and scaling", blocks(cross, exps)))
 
 
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def html_tables(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> str:
-    """An HTML fragment: the two tables under their headings (classes `crossovers`, `exponents`)."""
-    return (
-        "<h3>Crossovers</h3>"
-        + _html_table(CROSS_HEAD, cross_rows(cross), "crossovers")
-        + "<h3>Scaling exponents (log-log slope of time against work)</h3>"
-        + _html_table(EXP_HEAD, exp_rows(exps), "exponents")
-    )
+def html_page(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> str:
+    """The two tables as one HTML page (classes `crossovers`, `exponents`)."""
+    return document.html(Document("Size sweep: crossovers and scaling", blocks(cross, exps)))
 
 
 def as_json(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> dict[str, Any]:

@@ -4,4 +4,5 @@
 - `settings` / `options`: the plugin's options, declared and resolved once into typed settings.
 - `saving`: saving runs so that nothing is lost and nothing incomplete is read as complete.
 - `closing`, `summary`, `outcome`, `ignored`: the first and last words in the terminal.
+- `bridge`: the only module that touches pytest-benchmark's internals.
 """
