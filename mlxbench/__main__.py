@@ -1,3 +1,5 @@
+"""`python -m mlxbench`: the same as the `mlxbench` command."""
+
 import sys
 
 from mlxbench.cli import main

@@ -91,7 +91,7 @@ def install(bsession: Any, written: list[str]) -> None:
       file (nothing reads it as a run), said in one line, never a traceback;
     - `--benchmark-json PATH`: replaced atomically, only once the whole file is written."""
 
-    def save_json(output_json: dict) -> None:
+    def write_json(output_json: dict) -> None:
         target = bridge.json_target(bsession)
         data = bridge.dumps(output_json)
         try:
@@ -101,7 +101,7 @@ def install(bsession: Any, written: list[str]) -> None:
             kept = keep_elsewhere(data, target.name)
             written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}")
 
-    bridge.replace_json_writer(bsession, save_json)
+    bridge.replace_json_writer(bsession, write_json)
     storage = bridge.file_storage(bsession)
     if storage is None:
         return  # another storage backend (elasticsearch): left as it is

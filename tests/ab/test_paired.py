@@ -66,7 +66,7 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
         "-k",
         "linreg",
     ]
-    assert with_test_path(["tests/test_paired.py", "-k", "x"]) == ["tests/test_paired.py", "-k", "x"]
+    assert with_test_path(["tests/ab/test_paired.py", "-k", "x"]) == ["tests/ab/test_paired.py", "-k", "x"]
 
 
 @pytest.mark.parametrize(

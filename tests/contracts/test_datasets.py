@@ -18,7 +18,7 @@ from workloads.mnist import data as mnist_data
 
 GOOD = b"the published bytes" * 100
 FILES = {"a.bin": hashlib.sha256(GOOD).hexdigest()}
-SHARED_MNIST = Path(os.environ.get("MLXBENCH_DATA_DIR") or Path(__file__).parents[2] / "shared" / "data" / "mnist")
+SHARED_MNIST = Path(os.environ.get("MLXBENCH_DATA_DIR") or Path(__file__).parents[3] / "shared" / "data" / "mnist")
 
 
 def mirror(tmp_path: Path, name: str, content: bytes | None) -> str:

@@ -146,7 +146,7 @@ def test_renderers_carry_the_same_figures():
 
 
 def test_sweeptables_cli_reads_saved_runs(tmp_path):
-    from tests.conftest import make_run
+    from conftest import make_run
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "mlxbench.reports.sweeptables", *args]

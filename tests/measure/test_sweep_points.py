@@ -18,7 +18,7 @@ from mlxbench.measure.pointguard import PointGuard, does_not_fit
 from mlxbench.registry import Registry
 from mlxbench.workload import PROFILES, Size, variants_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AXES = {  # the sweep profile's size axes and their ends
     "lazy_eval": {"elements": (4, 1_048_576)},
     "linreg": {"features": (10, 10_000)},

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP_RUN = next((ROOT / "baselines").glob("*NVIDIA_H200*/0004_*.json"))  # a committed sweep run
 
 

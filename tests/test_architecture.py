@@ -1,0 +1,129 @@
+"""The dependency direction written in docs/architecture.md, checked against every import of the package
+(module level and inside functions): a part imports only the parts below it, and no module reaches
+itself through its imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "mlxbench"
+
+# Lowest first. A module may import its own part and any part listed before it.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("contracts", ("units", "backends", "workload", "implementations", "registry", "datasets", "runs")),
+    ("measure", ("measure",)),
+    ("verdicts", ("verdicts",)),
+    ("reports", ("reports",)),
+    ("session", ("session",)),
+    ("ab", ("ab",)),
+    ("tools", ("tools",)),
+    ("entry points", ("plugin", "cli", "__main__", "__init__", "calibrate", "calibrate_ab", "overhead", "slowdown",
+                      "sweeptables")),
+]  # fmt: skip
+RANK = {first: i for i, (_, firsts) in enumerate(LAYERS) for first in firsts}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 2:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports(path: Path, known: set[str]) -> set[str]:
+    """Every mlxbench module `path` imports, wherever the import statement is."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name.startswith("mlxbench."):
+                found.add(name)
+    return found
+
+
+def part(module: str) -> str:
+    return module.split(".")[1] if module != "mlxbench" else "__init__"
+
+
+def test_every_module_belongs_to_a_listed_part():
+    unlisted = sorted(m for m in modules() if part(m) not in RANK)
+    assert not unlisted, f"add these to LAYERS and to docs/architecture.md: {unlisted}"
+
+
+def test_parts_import_only_the_parts_below_them():
+    mods = modules()
+    wrong = []
+    for name, path in mods.items():
+        for dep in imports(path, set(mods)):
+            if RANK[part(dep)] > RANK[part(name)]:
+                wrong.append(f"{name} -> {dep}")
+    assert not wrong, "imports against the direction in docs/architecture.md:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_circle_even_inside_functions():
+    mods = modules()
+    graph = {name: imports(path, set(mods)) - {name} for name, path in mods.items()}
+    graph = {n: {d for d in deps if not n.startswith(d + ".")} for n, deps in graph.items()}  # a package's own init
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                circles.append(" -> ".join([*stack[stack.index(dep) :], dep]))
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+def test_the_direction_is_the_one_documented():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    positions = [doc.index(f"`{name}`") for name, _ in LAYERS if name != "entry points"]
+    assert positions == sorted(positions, reverse=True), "docs/architecture.md lists the parts top first"
+
+
+def test_only_the_bridge_names_pytest_benchmark_internals():
+    private = ("_benchmarksession", "_next_num", "get_machine_id", "safe_dumps", "save_json")
+    found = [
+        f"{name}: {word}"
+        for name, path in modules().items()
+        if name != "mlxbench.session.bridge"
+        for word in private
+        if word in path.read_text()
+    ]
+    assert not found, found
+
+
+def test_modules_are_small_and_say_what_they_own():
+    for name, path in modules().items():
+        text = path.read_text()
+        assert len(text.splitlines()) <= 300, f"{name}: {len(text.splitlines())} lines"
+        if name != "mlxbench.__main__":
+            assert ast.get_docstring(ast.parse(text)), f"{name} has no opening docstring"
+
+
+def test_the_checker_sees_imports_inside_functions(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("def f():\n    from mlxbench.reports import render\n    import mlxbench.session.bridge\n")
+    known = set(modules())
+    assert imports(path, known) == {"mlxbench.reports.render", "mlxbench.session.bridge", "mlxbench.reports"}
