@@ -23,7 +23,7 @@ from mlxbench.verdicts.verdict import threshold_problem
 REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
 
 
-def say(message: object) -> None:
+def complain(message: object) -> None:
     """One line on stderr."""
     print("mlxbench: " + " ".join(str(message).splitlines()), file=sys.stderr)
 
@@ -36,7 +36,7 @@ def _saved(folder: Path, use: str) -> list[Run]:
     """The saved runs of `folder`, naming each unreadable one (skipped, left as is)."""
     saved, unreadable = load_folder(folder)
     for exc in unreadable:
-        say(f"unreadable saved run, {use} and left as is: {exc}")
+        complain(f"unreadable saved run, {use} and left as is: {exc}")
     return saved
 
 
@@ -132,7 +132,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
         raise BadRun("--machines takes machine folder names, not run files: put them after --machines")
     ms = machines.load(args.storage, args.machines, args.profile)
     for why in ms.skipped:
-        say(why)
+        complain(why)
     out = args.out if args.out is not None else Path("reports")
     emit(publish.written_lines(machines.contents(ms, args.format), out))
     return 0
@@ -140,7 +140,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        say(f"{message} (see: {self.prog} --help)")
+        complain(f"{message} (see: {self.prog} --help)")
         sys.exit(BAD_INPUT)
 
 
@@ -205,23 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     problem = threshold_problem(getattr(args, "threshold", None))
     if problem:
-        say(f"--{problem}")
+        complain(f"--{problem}")
         return BAD_INPUT
     try:
         return args.func(args)
     except BadRun as exc:
-        say(exc)
+        complain(exc)
         return BAD_INPUT
     except OSError as exc:  # a path that cannot be read or written
-        say(f"{exc.filename or ''}: {exc.strerror or exc}; check the path and its permissions")
+        complain(f"{exc.filename or ''}: {exc.strerror or exc}; check the path and its permissions")
         return BAD_INPUT
     except KeyboardInterrupt:
-        say("interrupted; no existing file was changed")
+        complain("interrupted; no existing file was changed")
         return INTERRUPTED
     except Exception as exc:  # a bug: exit 1 would read as a regression in CI
         if os.environ.get("MLXBENCH_DEBUG"):
             raise
-        say(f"internal error ({type(exc).__name__}: {exc}); rerun with MLXBENCH_DEBUG=1 for the traceback")
+        complain(f"internal error ({type(exc).__name__}: {exc}); rerun with MLXBENCH_DEBUG=1 for the traceback")
         return INTERNAL_ERROR
 
 

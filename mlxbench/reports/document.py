@@ -43,7 +43,7 @@ class Items:
 
 
 @dataclass
-class Cell:
+class CellLines:
     """A table cell of several lines: the first is the value, the rest small print."""
 
     lines: Sequence[str]
@@ -54,7 +54,7 @@ class Cell:
 @dataclass
 class Table:
     head: Sequence[str]
-    rows: Sequence[Sequence[str | Cell]]
+    rows: Sequence[Sequence[str | CellLines]]
     row_header: bool = False  # the first column names the row (<th>)
     row_class: int | None = None  # the column whose first word is the row's class (verdict colours)
     cls: str = ""
@@ -103,7 +103,7 @@ def _md_spans(spans: Sequence[Span]) -> str:
     return "".join(out)
 
 
-def _md_cell(c: str | Cell) -> str:
+def _md_cell(c: str | CellLines) -> str:
     if isinstance(c, str):
         return md_escape(c)
     lines = [md_escape(x) for x in c.lines]
@@ -157,7 +157,7 @@ def _html_spans(spans: Sequence[Span]) -> str:
     return "".join(out)
 
 
-def _html_cell(c: str | Cell, tag: str = "td") -> str:
+def _html_cell(c: str | CellLines, tag: str = "td") -> str:
     if isinstance(c, str):
         return f"<{tag}>{_html.escape(c)}</{tag}>"
     cls = f" class='{_html.escape(' '.join(c.classes))}'" if c.classes else ""

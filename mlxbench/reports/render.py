@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from mlxbench.reports import cadence
-from mlxbench.reports.document import Cell as DocCell
-from mlxbench.reports.document import Document, Gallery, Heading, Image, Items, Paragraph, Table
+from mlxbench.reports.document import CellLines, Document, Gallery, Heading, Image, Items, Paragraph, Table
 from mlxbench.reports.document import html as html_of
 from mlxbench.reports.document import markdown as markdown_of
 from mlxbench.reports.report import (
@@ -187,16 +186,16 @@ def document(rep: Report) -> Document:
         doc.add(Heading(workload))
         if line := fastest_line(cells, variants):
             doc.add(Paragraph([line]))
-        rows: list[list[str | DocCell]] = []
+        rows: list[list[str | CellLines]] = []
         for v in variants:
-            row: list[str | DocCell] = [v]
+            row: list[str | CellLines] = [v]
             for b in backends:
                 c = cells.get((v, b))
                 if c is None:
                     row.append("–")
                     continue
                 classes = [x for x, on in (("fail", c.gates_passed is False), ("fastest", c.fastest)) if on]
-                row.append(DocCell(cell_lines(c, rep.reference), strong=c.fastest, classes=classes))
+                row.append(CellLines(cell_lines(c, rep.reference), strong=c.fastest, classes=classes))
             rows.append(row)
         doc.add(Table(["variant", *backends], rows, row_header=True))
         if workload in cadence:

@@ -33,7 +33,7 @@ def memory(n: int | None) -> str:
     return "-" if n is None else fmt_bytes(n)
 
 
-def speed_words(median: float, reference: float) -> str:
+def ratio_words(median: float, reference: float) -> str:
     """`31.7x slower`, `2.05x faster`, `same`: this median against the reference's."""
     if not (median > 0 and reference > 0):
         return "n/a"
@@ -41,7 +41,7 @@ def speed_words(median: float, reference: float) -> str:
 
 
 @dataclass
-class Cell:
+class Entry:
     median: float
     gate: bool | None  # every accuracy gate passed; None when none was recorded
     peak: int | None
@@ -49,9 +49,9 @@ class Cell:
 
 
 def collect(benchmarks: Iterable[Mapping[str, Any]], verdicts: Mapping[str, dict] | None = None) -> dict:
-    """{workload: {(variant, backend): Cell}}, in the order benchmarks ran. `benchmarks`: dicts with
+    """{workload: {(variant, backend): Entry}}, in the order benchmarks ran. `benchmarks`: dicts with
     `fullname`, `stats` and `extra_info`, as pytest-benchmark saves them."""
-    out: dict[str, dict[tuple[str, str], Cell]] = {}
+    out: dict[str, dict[tuple[str, str], Entry]] = {}
     for b in benchmarks:
         info = b.get("extra_info") or {}
         if "workload" not in info or "backend" not in info:
@@ -59,7 +59,7 @@ def collect(benchmarks: Iterable[Mapping[str, Any]], verdicts: Mapping[str, dict
         gates = info.get("gates")
         peak = (info.get("peak_memory") or {}).get("bytes")
         verdict = (verdicts or {}).get(b["fullname"]) or info.get("verdict")
-        cell = Cell(float(b["stats"]["median"]), all(g.get("passed") for g in gates) if gates else None, peak, verdict)
+        cell = Entry(float(b["stats"]["median"]), all(g.get("passed") for g in gates) if gates else None, peak, verdict)
         out.setdefault(info["workload"], {})[(str(info.get("variant", "")), info["backend"])] = cell
     return out
 
@@ -80,14 +80,14 @@ def render(
 GATE_WORDS = {True: "pass", False: "FAIL", None: "-"}
 
 
-def against(backend: str, cell: Cell, ref: str, reference: Cell | None) -> str:
+def against(backend: str, cell: Entry, ref: str, reference: Entry | None) -> str:
     if backend == ref:
         return "reference"
-    return speed_words(cell.median, reference.median) if reference else "-"
+    return ratio_words(cell.median, reference.median) if reference else "-"
 
 
 def render_workload(
-    workload: str, cells: Mapping[tuple[str, str], Cell], baseline: str | None, width: int
+    workload: str, cells: Mapping[tuple[str, str], Entry], baseline: str | None, width: int
 ) -> list[str]:
     variants = list(dict.fromkeys(v for v, _ in cells))
     backends = list(dict.fromkeys(b for _, b in cells))

@@ -25,9 +25,9 @@ def test_human_units():
 
 
 def test_speed_in_words():
-    assert summary.speed_words(3.17, 0.1) == "31.7x slower"
-    assert summary.speed_words(0.05, 0.1) == "2x faster"
-    assert summary.speed_words(0.1, 0.1) == "same"
+    assert summary.ratio_words(3.17, 0.1) == "31.7x slower"
+    assert summary.ratio_words(0.05, 0.1) == "2x faster"
+    assert summary.ratio_words(0.1, 0.1) == "same"
 
 
 def test_matrix_marks_fastest_and_compares_with_numpy():
