@@ -17,7 +17,7 @@ from mlxbench.measure.baton import Baton
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
-from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before
+from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before, split_by_host
 from mlxbench.session import bridge, closing, options, outcome, saving
 from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # the id while configuring (after us), so swap its function and restore it at unconfigure.
         ctx.undo.append(bridge.swap_machine_id(machine.machine_id))
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
+    bridge.hide_machine_info_warning()  # 5 KB of JSON; pytest_benchmark_compare_machine_info says it in a line
     if (config.option.benchmark_save or config.option.benchmark_autosave) and bridge.is_file_storage(config):
         problem = saving.check_writable(storage_folder(config))
         if problem:
@@ -68,14 +69,16 @@ def pytest_configure(config: pytest.Config) -> None:
     saved, ctx.unreadable = load_folder(folder)  # every saved run read once, for all uses below
     ctx.saved = saved
     if config.option.benchmark_compare is True:
-        # "compare with the last run" means the last run of this profile: a seed run saved after a
-        # ci run must not leave the ci benchmarks with nothing to compare against.
-        same = [r for r in saved if r.profile == ctx.profile]
-        if same:
-            config.option.benchmark_compare = str(same[-1].path)
+        # "compare with the last run" means the last run of this profile made by this host: a seed run
+        # saved after a ci run must not leave the ci benchmarks with nothing to compare against, and a
+        # run committed by another host of this machine type is a reference, not this host's history.
+        own, others = split_by_host([r for r in saved if r.profile == ctx.profile], machine.host_id())
+        if own:
+            config.option.benchmark_compare = str(own[-1].path)
         else:
             config.option.benchmark_compare = False  # nothing to load; said at the end of the run
-            ctx.no_baseline = outcome.no_history(folder, ctx.profile)
+            ctx.no_baseline = outcome.no_history(folder, ctx.profile, others)
+            ctx.reference = others[-1] if others else None
     if ctx.settings.regression_gate and machine.is_virtual_apple_gpu():
         ctx.not_gating = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
     elif ctx.settings.regression_gate and config.option.benchmark_compare:
@@ -181,6 +184,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         saving.install(bsession, ctx.written)  # --benchmark-json atomic; file storage atomic, never overwritten
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     closing.start(session.config, tr)
+    for note in ctx.notes if ctx is not None else ():
+        if tr is not None:
+            tr.write_line(note, yellow=True)
     for exc in ctx.unreadable if ctx is not None else ():
         problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"
         if tr is not None:
@@ -258,25 +264,22 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
     output_json["mlxbench"] = {
         "format": 1,
         "machine_id": machine.machine_id(),
+        "host": machine.host_id(),  # which host: its runs are its history (mlxbench.runs.runs_before)
         "profile": ctx.profile if ctx else None,
         "backends": list(ctx.settings.backends) if ctx else None,
         "gating": not machine.is_virtual_apple_gpu(),  # paravirtual GPUs: correctness only
-        "environment": runtime_facts(config),  # BLAS and threads, known once the frameworks ran
+        "environment": ctx.runtime_facts() if ctx else machine.runtime_facts(),  # BLAS, threads: known once run
         "threads": ctx.threads.facts() if ctx and ctx.threads else None,
     }
 
 
-def runtime_facts(config: pytest.Config) -> dict:
-    """BLAS libraries and thread counts, with each selected backend's BLAS once its framework is loaded."""
+def pytest_benchmark_compare_machine_info(config: pytest.Config, benchmarksession, machine_info, compared_benchmark):
+    """pytest-benchmark's warning is two JSON dumps (5 KB); this is one line naming what differs."""
     ctx = RunContext.of(config)
-    registry = ctx.registry if ctx else None
-    facts = machine.runtime_facts()
-    for name in ctx.settings.backends if ctx and registry else ():
-        backend = registry.backends[name]
-        if backend.framework in facts["blas"] or (backend.framework not in sys.modules):
-            continue
-        try:
-            facts["blas"][backend.framework] = backend.blas()
-        except Exception as exc:  # a fact must never lose a run
-            facts["blas"][backend.framework] = f"unknown ({type(exc).__name__})"
-    return facts
+    saved = compared_benchmark.get("machine_info") if isinstance(compared_benchmark, dict) else None
+    if ctx is None or not isinstance(saved, dict):
+        return
+    keys = bridge.differing_facts(machine_info, saved)
+    if keys:
+        shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+        ctx.notes.append(f"mlxbench: the baseline's machine_info differs from this machine's in: {shown}")

@@ -66,6 +66,13 @@ class Run:
     def label(self) -> str:
         return self.path.stem
 
+    @property
+    def host(self) -> str | None:
+        """The host that made this run (mlxbench.measure.machine.host_id); None for runs saved before
+        hosts were recorded."""
+        host = (self.data.get("mlxbench") or {}).get("host")
+        return host if isinstance(host, str) else None
+
 
 DAMAGED = "the file is damaged: restore it from version control or rerun the benchmarks to make a new one"
 TIMES = ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr")  # seconds: finite and >= 0 when present
@@ -145,7 +152,7 @@ def load_run(path: str | Path) -> Run:
 # null). `extra_info.size` is left out: runs before the sweep profile saved it as a number, which the
 # sweep reader skips.
 INFO_FIELDS = {"metrics": dict, "gates": list, "peak_memory": dict, "verdict": dict}
-MLXBENCH_FIELDS = {"environment": dict, "threads": dict, "backends": list}
+MLXBENCH_FIELDS = {"environment": dict, "threads": dict, "backends": list, "host": str}
 FACT_FIELDS = {"versions": dict, "gpus": list, "thread_env": dict, "blas": dict}
 
 
@@ -204,10 +211,18 @@ def load_folder(folder: Path) -> tuple[list[Run], list[BadRun]]:
     return runs, bad
 
 
-def runs_before(run: Run, saved: list[Run]) -> list[Run]:
-    """The saved runs of `run`'s folder made before it (saved names start with a run number)."""
+def runs_before(run: Run, saved: Sequence[Run]) -> list[Run]:
+    """`run`'s history: the saved runs of its folder made before it (saved names start with a run number)
+    by the same host (another host of the same machine type is not the history of this one's changes)."""
     folder = run.path.parent.resolve()
-    return [r for r in saved if r.path.parent.resolve() == folder and r.path.name < run.path.name]
+    return [
+        r for r in saved if r.path.parent.resolve() == folder and r.path.name < run.path.name and r.host == run.host
+    ]
+
+
+def split_by_host(saved: Sequence[Run], host: str) -> tuple[list[Run], list[Run]]:
+    """(the runs `host` made, the runs other hosts of this machine type made), each oldest first."""
+    return [r for r in saved if r.host == host], [r for r in saved if r.host != host]
 
 
 def resolve(ref: str, folder: Path) -> Path:

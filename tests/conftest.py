@@ -3,11 +3,17 @@ are registered through real entry points (a .dist-info folder on sys.path)."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# Every run these tests save, and every run they make with make_run, comes from one host: the saved
+# runs of a scratch project are its own history (tests of other hosts' runs name another host).
+HOST = "test-host"
+os.environ["MLXBENCH_HOST"] = HOST
 
 FAKES = '''
 import os
@@ -154,7 +160,7 @@ FACTS = {
 }
 
 
-def make_run(benchmarks: dict, facts: dict | None = None, profile: str = "ci") -> dict:
+def make_run(benchmarks: dict, facts: dict | None = None, profile: str = "ci", host: str | None = HOST) -> dict:
     """A pytest-benchmark run as mlxbench saves it: {fullname: (samples, extra_info)}."""
     import statistics
 
@@ -184,7 +190,7 @@ def make_run(benchmarks: dict, facts: dict | None = None, profile: str = "ci") -
         "benchmarks": out,
         "datetime": "2026-11-23T06:00:00",
         "version": "5.3.1",
-        "mlxbench": {"format": 1, "profile": profile},
+        "mlxbench": {"format": 1, "profile": profile, **({"host": host} if host else {})},
     }
 
 

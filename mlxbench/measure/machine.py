@@ -20,6 +20,7 @@ from typing import Any
 from mlxbench.backends.base import loaded_blas_libraries
 
 MACHINE_ID_ENV = "MLXBENCH_MACHINE_ID"
+HOST_ENV = "MLXBENCH_HOST"
 
 
 def _run(*cmd: str) -> str:
@@ -94,6 +95,33 @@ def machine_id() -> str:
         ".".join(platform.python_version_tuple()[:2]),
     ]
     return "-".join(p for p in parts if p)
+
+
+def host_id() -> str:
+    """Which host ran this, as opposed to which kind of machine (`machine_id`): two VMs of one type share
+    a machine id but not a host id, so one's saved runs are a reference for the other, not its history.
+
+    MLXBENCH_HOST names the host explicitly: identical CI runners that should share one history set it
+    to the same name. Otherwise a short hash of the operating system's own install id (/etc/machine-id,
+    the Mac's IOPlatformUUID), else of the host name: it tells hosts apart and reveals neither.
+    """
+    if os.environ.get(HOST_ENV):
+        return _slug(os.environ[HOST_ENV])
+    seed = ""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            seed = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if seed:
+            break
+    if not seed and sys.platform == "darwin":
+        m = re.search(r'"IOPlatformUUID" = "([^"]+)"', _run("ioreg", "-rd1", "-c", "IOPlatformExpertDevice"))
+        seed = m.group(1) if m else ""
+    seed = seed or platform.node() or "unknown-host"
+    import hashlib
+
+    return "h-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
 
 
 def _version(dist: str) -> str | None:

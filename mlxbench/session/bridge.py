@@ -68,6 +68,38 @@ def swap_machine_id(machine_id: Callable[[], str]) -> Callable[[], None]:
     return undo
 
 
+MACHINE_INFO_WARNING = "Benchmark machine_info is different"  # pytest-benchmark's, 5 KB of two JSON dumps
+
+
+def hide_machine_info_warning() -> None:
+    """Hide pytest-benchmark's machine_info warning (mlxbench says which facts differ, in one line).
+
+    Called from pytest_configure, inside the warnings context pytest keeps for configuring, where
+    pytest-benchmark loads the baseline and compares machine_info right after us."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=MACHINE_INFO_WARNING)
+
+
+def differing_facts(current: dict, saved: dict, prefix: str = "") -> list[str]:
+    """The keys (dotted, two levels deep) whose values differ between two machine_info mappings, as JSON
+    sees them (a tuple in this process is the list its saved run holds)."""
+    import json
+
+    if not prefix:
+        current, saved = (json.loads(json.dumps(m, default=str)) for m in (current, saved))
+    out = []
+    for key in sorted(set(current) | set(saved)):
+        a, b = current.get(key), saved.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and not prefix:
+            out += differing_facts(a, b, f"{key}.")
+        else:
+            out.append(prefix + str(key))
+    return out
+
+
 def is_file_storage(config: pytest.Config) -> bool:
     return "://" not in str(config.option.benchmark_storage).removeprefix("file://")
 

@@ -110,6 +110,10 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     if ctx.no_baseline:
         for part in fit(f"mlxbench: nothing compared: {ctx.no_baseline}"):
             tr.write_line(part, yellow=True)
+    if ctx.reference is not None and benchmarks:
+        for line in outcome.reference_lines(ctx.reference, benchmarks):
+            for part in fit(line):
+                tr.write_line(part)
     baseline, results, why, not_judged = compared(config)
     if why:
         for part in fit(f"mlxbench: {why}"):

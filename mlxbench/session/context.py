@@ -4,6 +4,7 @@ arm's worker, the saved runs read at configure, and what it wrote, kept or could
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ class RunContext:
     gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
+    reference: Any = None  # another host's last run of this machine type, shown beside this one, not judged
     threads: Any = None  # mlxbench.measure.threads.ThreadPolicy in force for the session
     watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.measure.progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
@@ -34,6 +36,7 @@ class RunContext:
     registry: Any = None  # mlxbench.registry.Registry: backends, workloads, implementations
     saved: list = field(default_factory=list)  # the saved runs read at configure (when something is compared)
     unreadable: list = field(default_factory=list)  # saved runs that could not be read (named at start)
+    notes: list[str] = field(default_factory=list)  # one line each, said when the session starts
     written: list[str] = field(default_factory=list)  # one line per run file this session wrote or kept
     diverted: tuple[Any, list[Path]] = (None, [])  # (exit status, where an incomplete run's data went)
     interrupted: bool = False  # a KeyboardInterrupt reached pytest during this session
@@ -48,6 +51,21 @@ class RunContext:
 
     def attach(self, config: pytest.Config) -> None:
         config.stash[context_key] = self
+
+    def runtime_facts(self) -> dict:
+        """BLAS libraries and thread counts, with each selected backend's BLAS once its framework is loaded."""
+        from mlxbench.measure import machine
+
+        facts = machine.runtime_facts()
+        for name in self.settings.backends if self.registry else ():
+            backend = self.registry.backends[name]
+            if backend.framework in facts["blas"] or (backend.framework not in sys.modules):
+                continue
+            try:
+                facts["blas"][backend.framework] = backend.blas()
+            except Exception as exc:  # a fact must never lose a run
+                facts["blas"][backend.framework] = f"unknown ({type(exc).__name__})"
+        return facts
 
     @property
     def profile(self) -> str:

@@ -23,14 +23,22 @@ def saved_names(folder: Path) -> set[str]:
     return {p.name for p in folder.glob(SAVED_RUN_GLOB)} if folder.is_dir() else set()
 
 
-def no_history(folder: Path, profile: str) -> str:
-    """Why nothing was compared; on a machine with no saved run, the closest machine id that has one."""
+def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
+    """Why nothing was compared: no run of this host (`others`: those of other hosts of this machine
+    type); on a machine with no saved run at all, the closest machine id that has one."""
+    if others:
+        return (
+            f"no saved {profile}-profile run of this host in {folder}; its {len(others)} "
+            f"run{'s' * (len(others) != 1)} came from another host of this machine type "
+            f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): the last is shown "
+            f"below as a reference, not judged. Hosts that should share history set the same {machine.HOST_ENV}"
+        )
     line = f"no saved {profile}-profile run of this machine in {folder}"
     if saved_names(folder):
         return line
     root = folder.parent
-    others = [p.name for p in root.iterdir() if p.is_dir() and saved_names(p)] if root.is_dir() else []
-    closest = machine.closest_machine_id(folder.name, others)
+    others_ids = [p.name for p in root.iterdir() if p.is_dir() and saved_names(p)] if root.is_dir() else []
+    closest = machine.closest_machine_id(folder.name, others_ids)
     line += f" (no saved runs for {folder.name} at all)"
     if closest is None:
         return line
@@ -39,6 +47,32 @@ def no_history(folder: Path, profile: str) -> str:
     if diff == ["Python version"]:
         line += "; the machine id names the Python minor version: pin it, or set MLXBENCH_MACHINE_ID"
     return line
+
+
+def reference_lines(reference: Run, current: Sequence[Mapping[str, Any]]) -> list[str]:
+    """This run beside another host's last run of the same machine type: how far apart, never a verdict."""
+    import math
+    import statistics
+
+    from mlxbench.runs import current_name
+
+    theirs = {current_name(name): b["stats"]["median"] for name, b in reference.benchmarks.items()}
+    ratios = sorted(
+        b["stats"]["median"] / theirs[current_name(b["fullname"])]
+        for b in current
+        if theirs.get(current_name(b["fullname"]), 0) > 0 and b["stats"].get("median", 0) > 0
+    )
+    when = str(reference.data.get("datetime", ""))[:10] or "?"
+    head = f"mlxbench: reference (not judged): this run against {reference.label} (another host, {when})"
+    if not ratios:
+        return [head, f"  no benchmark in common (it holds {len(theirs)}, this run {len(current)})"]
+    mid = math.exp(statistics.median(math.log(r) for r in ratios))
+    q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+    return [
+        head,
+        f"  {len(ratios)} of {len(current)} benchmarks in common: median ratio x{mid:.2f} this / theirs "
+        f"(middle half x{q1:.2f} to x{q3:.2f}, all x{ratios[0]:.2f} to x{ratios[-1]:.2f})",
+    ]
 
 
 def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> list[str]:
