@@ -7,8 +7,11 @@
       accuracy gate   pass           pass           pass
 
 Each variant gets one block of rows (time, speed against the reference backend in words, the
-accuracy gate, peak memory when recorded, the verdict when a baseline was compared). Backends that
-do not fit in `width` columns go to a further table with the same rows.
+accuracy gate, peak memory when recorded, the verdict when a baseline was compared). A workload of more
+than CONDENSE_AFTER variants is condensed to one row per variant (each cell: the median and its speed
+against the reference; a failed gate or a regression in the cell itself), under a line that says which
+backend is fastest how often and whether every gate passed. Backends that do not fit in `width`
+columns go to a further table with the same rows.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mlxbench.units import fmt_bytes, fmt_time, slower_or_faster
 
 REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it
 WIDTH = 120
+CONDENSE_AFTER = 4  # variants; more are shown one row each (lazy_eval's 18 took 110 lines in blocks)
 
 
 def human(seconds: float | None) -> str:
@@ -92,6 +96,8 @@ def render_workload(
     variants = list(dict.fromkeys(v for v, _ in cells))
     backends = list(dict.fromkeys(b for _, b in cells))
     ref = REFERENCE if REFERENCE in backends else backends[0]
+    if len(variants) > CONDENSE_AFTER:
+        return condensed(workload, cells, variants, backends, ref, baseline, width)
     has_peak = any(c.peak is not None for c in cells.values())
     verdicts = [c.verdict for c in cells.values() if c.verdict]
     rows: list[tuple[str, dict[str, str]]] = []
@@ -114,6 +120,53 @@ def render_workload(
     lines = [head]
     if verdicts:
         lines += [f"  verdicts against {baseline or 'the baseline'}", f"  evidence: {evidence(verdicts)}"]
+    return lines + table(rows, backends, width)
+
+
+def condensed(
+    workload: str,
+    cells: Mapping[tuple[str, str], Entry],
+    variants: list[str],
+    backends: list[str],
+    ref: str,
+    baseline: str | None,
+    width: int,
+) -> list[str]:
+    """One row per variant: `172.6 µs 2.98x slower`, `57.88 µs *`; a failed gate (`FAIL`) and a verdict
+    that moved (`regressed x1.23`) in the cell itself; which backend wins how often above the table."""
+    rows: list[tuple[str, dict[str, str]]] = []
+    wins: dict[str, int] = {}
+    gates = [c.gate for c in cells.values() if c.gate is not None]
+    verdicts = [c.verdict for c in cells.values() if c.verdict]
+    for variant in variants:
+        present = {b: cells[(variant, b)] for b in backends if (variant, b) in cells}
+        fastest = min(present, key=lambda b: present[b].median)
+        wins[fastest] = wins.get(fastest, 0) + 1
+        base = ref if ref in present else fastest
+        row = {}
+        for b, c in present.items():
+            text = human(c.median) + (" *" if b == fastest and len(present) > 1 else "")
+            if b != base:
+                text += f" {against(b, c, base, present[base])}"
+            if c.gate is False:
+                text += " FAIL"
+            if c.verdict and c.verdict.get("verdict") in ("regressed", "improved"):
+                text += f" {verdict_cell(c.verdict)}"
+            row[b] = text
+        rows.append((variant, row))
+    n = len(variants)
+    tally = ", ".join(f"{b} {k}" for b, k in sorted(wins.items(), key=lambda kv: -kv[1]))
+    passed = f"{sum(gates)} of {len(gates)} accuracy gates pass" if gates else "no accuracy gate"
+    lines = [
+        f"{workload} (median per round; * fastest of its row; speed against {ref}; peak memory: mlxbench report)",
+        f"  fastest of {n} variants: {tally}; {passed}",
+    ]
+    if verdicts:
+        moved = sum(v.get("verdict") in ("regressed", "improved") for v in verdicts)
+        lines += [
+            f"  verdicts against {baseline or 'the baseline'}: {moved} moved (shown in their cell) of {len(verdicts)}",
+            f"  evidence: {evidence(verdicts)}",
+        ]
     return lines + table(rows, backends, width)
 
 

@@ -256,3 +256,21 @@ def test_timing_disabled_prints_no_matrix_and_still_runs(project, monkeypatch):
     result.assert_outcomes(passed=1)
     assert "mlxbench summary" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6*"])  # all epochs run for the gate
+
+
+def test_a_workload_of_many_variants_is_one_row_per_variant_within_120_columns():
+    """lazy_eval's 18 variants x 4 backends took ~110 lines in blocks; condensed they take 21."""
+    benchmarks = []
+    for i in range(18):
+        for j, backend in enumerate(("mlx-cpu", "numpy", "torch-cpu", "jax-cpu")):
+            benchmarks.append(
+                bench("lazy", f"indep-{4**i}-each", backend, 1e-4 * (1 + j) * (1 + i), passed=(i, j) != (3, 2))
+            )
+    benchmarks[5]["extra_info"]["verdict"] = {"verdict": "regressed", "ratio": 1.31, "method": "history"}
+    lines = summary.render(benchmarks)
+    assert len(lines) == 2 + 2 + 1 + 18 and max(len(line) for line in lines) <= 120
+    assert lines[1] == "  fastest of 18 variants: mlx-cpu 18; 71 of 72 accuracy gates pass"
+    row = {line.split()[0]: line for line in lines[5:]}
+    assert "100 µs * 2x faster  200 µs  " in row["indep-1-each"] and "400 µs 2x slower" in row["indep-1-each"]
+    assert "FAIL" in row["indep-64-each"] and "regressed x1.31" in row["indep-4-each"]
+    assert "peak memory" not in "\n".join(lines[2:]) and "accuracy gate " not in "\n".join(lines[2:])
