@@ -3,7 +3,7 @@
 A workload declares the interface its implementations provide as a `typing.Protocol`
 (`Workload.interface`). An implementation is any object with those members, usually a module:
 
-- built in: `<workload's package>.impl_<framework>` (e.g. `workloads.linreg.impl_torch`);
+- built in: `<workload's package>.impl_<framework>` (e.g. `mlxbench_workloads.linreg.impl_torch`);
 - from another package: an entry point named `<workload>.<framework>` in the group
   `mlxbench.implementations`, which wins over a built-in one:
 

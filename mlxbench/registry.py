@@ -1,9 +1,9 @@
 """Where backends, workloads and implementations come from: ours, plus third-party entry points.
 
 Ours are found by convention, so no list is kept by hand: every module of `mlxbench.backends`
-exposes `BACKENDS`; every subpackage of `workloads` exposes `WORKLOAD`; a workload's built-in
-implementations are its `impl_<framework>` modules. A third-party package extends mlxbench
-without editing it by declaring entry points:
+exposes `BACKENDS`; every subpackage of `workloads/` (installed as `mlxbench_workloads`) exposes
+`WORKLOAD`; a workload's built-in implementations are its `impl_<framework>` modules. A third-party
+package extends mlxbench without editing it by declaring entry points:
 
     [project.entry-points."mlxbench.backends"]
     jax-cpu = "mlxbench_jax:JAX_CPU"           # a Backend instance, or a class/factory making one
@@ -34,7 +34,7 @@ from mlxbench.workload import Unsupported, Workload
 
 BACKEND_GROUP = "mlxbench.backends"
 WORKLOAD_GROUP = "mlxbench.workloads"
-BUILTIN_WORKLOAD_PACKAGE = "workloads"
+BUILTIN_WORKLOAD_PACKAGE = "mlxbench_workloads"  # the folder workloads/, installed under this name
 
 
 def _instantiate(obj: Any) -> Any:

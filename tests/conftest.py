@@ -230,7 +230,7 @@ class RecordingAsyncBackend(FakeFrameworkBackend):
         RecordingAsyncBackend.forces = 0
 '''
 
-FAKE_LINREG = "from workloads.linreg.impl_numpy import make_train  # noqa: F401\n"
+FAKE_LINREG = "from mlxbench_workloads.linreg.impl_numpy import make_train  # noqa: F401\n"
 FAKE_PLACEMENT_INCOMPLETE = "def devices(backend):\n    return {'cpu': 'cpu'}\n"  # no make_fun
 
 FRAMEWORK_ENTRY_POINTS = """

@@ -88,7 +88,8 @@ def test_incomplete_third_party_implementation_fails_with_what_is_missing(framew
     result.stdout.fnmatch_lines(
         [
             "*the fakefw implementation of workload 'placement' (entry point placement.fakefw = "
-            "mlxbench_fakefw_placement) does not satisfy workloads.placement.Implementation: missing 'make_fun'*"
+            "mlxbench_fakefw_placement) does not satisfy mlxbench_workloads.placement.Implementation: "
+            "missing 'make_fun'*"
         ]
     )
     assert "Traceback" not in result.stdout.str()
@@ -99,7 +100,9 @@ def test_workload_without_implementation_for_a_framework_skips_with_why(framewor
         "--backend", "fakefw-cpu", "--profile", "ci", "-k", "mnist_mlp-fakefw-cpu-ci-eager-step"
     )
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*mnist_mlp has no fakefw implementation (neither workloads.mnist.impl_fakefw nor*"])
+    result.stdout.fnmatch_lines(
+        ["*mnist_mlp has no fakefw implementation (neither mlxbench_workloads.mnist.impl_fakefw nor*"]
+    )
 
 
 def test_the_plugin_leaves_no_patched_global_behind(project):

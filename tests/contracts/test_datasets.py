@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlxbench_workloads.mnist import data as mnist_data
 
 from mlxbench import datasets
 from mlxbench.datasets import ChecksumError, DatasetUnavailable, fetch
-from workloads.mnist import data as mnist_data
 
 GOOD = b"the published bytes" * 100
 FILES = {"a.bin": hashlib.sha256(GOOD).hexdigest()}

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
+from mlxbench_workloads.mnist import data as mnist_data
 
 from mlxbench.backends import Backend
 from mlxbench.workload import (
@@ -33,7 +34,6 @@ from mlxbench.workload import (
     step_forcer,
     training_variants,
 )
-from workloads.mnist import data as mnist_data
 
 
 @dataclass(frozen=True)
