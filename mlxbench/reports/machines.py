@@ -174,9 +174,8 @@ def contents(ms: Machines, formats: Sequence[str]) -> dict[str, bytes]:
         matplotlib.use("Agg")
         for w in ms.workloads():
             variants, backends, found = ms.table(w)
-            series = [f"{m} · {b}" for m in ms.runs for b in backends if any((v, m, b) in found for v in variants)]
-            values = {(v, f"{m} · {b}"): c.median for (v, m, b), c in found.items()}
-            images[image_name("machines", w)] = plots.machines_bars(w, variants, series, values)
+            medians = {key: c.median for key, c in found.items()}
+            images[image_name("machines", w)] = plots.machines_dots(w, variants, list(ms.runs), backends, medians)
     files = {}
     for fmt in dict.fromkeys(formats):
         if fmt == "json":

@@ -8,6 +8,7 @@ judge_run that fills the verdict table) and the change points (Report.changes).
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -18,7 +19,19 @@ from mlxbench.units import fmt_time
 
 PANEL_LINES = 8  # at most this many lines in one history panel
 PANEL_COLUMNS = 3
-MACHINE_PANELS = 18  # variants shown side by side per workload (lazy_eval has 18)
+GAP = 1.5 * 86_400.0  # seconds: runs further apart than this (and 3x the usual spacing) are not joined
+# One colour per backend in every plot of every report (the tab10 palette; other backends after these).
+BACKEND_ORDER = ("numpy", "torch-cpu", "mlx-cpu", "jax-cpu", "mlx-gpu", "torch-cuda", "torch-mps", "jax-gpu")
+PALETTE = ("#ff7f0e", "#2ca02c", "#1f77b4", "#8c564b", "#9467bd", "#d62728", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f")
+
+
+def backend_colour(name: str) -> str:
+    """The colour of a backend, the same in every plot (a name not listed gets a stable one of its own)."""
+    if name in BACKEND_ORDER:
+        return PALETTE[BACKEND_ORDER.index(name)]
+    import zlib
+
+    return PALETTE[len(BACKEND_ORDER) + zlib.crc32(name.encode()) % (len(PALETTE) - len(BACKEND_ORDER))]
 
 
 def _positive(value: object) -> bool:
@@ -62,14 +75,20 @@ def grouped_bars(
             med.append(m)
             lo.append(_length(m - low) if _positive(m) else 0.0)
             hi.append(_length(high - m) if _positive(m) else 0.0)
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=s)
+        offset = (i - (len(series) - 1) / 2) * width
+        ax.bar(x + offset, med, width, yerr=[lo, hi], capsize=2, label=s, color=backend_colour(s))
     for j, g in enumerate(groups):
         times = [
             (values[(g, s)][0], i) for i, s in enumerate(series) if (g, s) in values and _positive(values[(g, s)][0])
         ]
         if len(times) > 1:
             best, i = min(times)
-            ax.annotate("★", (x[j] + (i - (len(series) - 1) / 2) * width, best), ha="center", va="bottom", fontsize=9)
+            high = values[(g, series[i])][2]
+            top = high if _positive(high) and high >= best else best  # above the error bar's cap, not on it
+            ax.annotate(
+                "★", (x[j] + (i - (len(series) - 1) / 2) * width, top), xytext=(0, 3), textcoords="offset points",
+                ha="center", va="bottom", fontsize=9,
+            )  # fmt: skip
     many = len(groups) > 4
     ax.set_xticks(x, groups, rotation=45 if many else 0, ha="right" if many else "center", fontsize=8)
     if any(_positive(v[0]) for v in values.values()):
@@ -121,6 +140,24 @@ def panels(rep: Report, workload: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def broken(xs: list, ys: list[float], dated: bool) -> tuple[list, list[float]]:
+    """The points of a history line with a break (NaN) between runs made far apart (more than GAP, and
+    more than 3x the usual spacing once there are 3 gaps to tell it): a line drawn across days without
+    runs suggests a trend nobody measured. Nightly runs (a day apart) stay joined."""
+    if not dated or len(xs) < 2:
+        return xs, ys
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(xs)]
+    limit = max(GAP, 3 * float(np.median(gaps))) if len(gaps) >= 3 else GAP
+    out_x, out_y = [xs[0]], [ys[0]]
+    for gap, x, y in zip(gaps, xs[1:], ys[1:], strict=True):
+        if gap > limit:
+            out_x.append(x)
+            out_y.append(math.nan)
+        out_x.append(x)
+        out_y.append(y)
+    return out_x, out_y
+
+
 def history(rep: Report, workload: str) -> bytes | None:
     import matplotlib.pyplot as plt
 
@@ -147,7 +184,7 @@ def history(rep: Report, workload: str) -> bytes | None:
             if not pts:
                 continue
             xs, ys = [xs_all[i] for i, _ in pts], [m / pts[0][1] for _, m in pts]
-            (line,) = ax.plot(xs, ys, marker="o", ms=3, lw=1, label=variant.get(name, name))
+            (line,) = ax.plot(*broken(xs, ys, dated), marker="o", ms=3, lw=1, label=variant.get(name, name))
             for (i, _), x, y in zip(pts, xs, ys, strict=True):
                 v = rep.history_verdicts[i].get(name) if i < len(rep.history_verdicts) else None
                 if v is not None and v.verdict == "regressed":
@@ -184,30 +221,55 @@ def history(rep: Report, workload: str) -> bytes | None:
     return _png(fig)
 
 
-def machines_bars(
-    workload: str, variants: Sequence[str], series: Sequence[str], values: Mapping[tuple[str, str], float]
+def machines_dots(
+    workload: str,
+    variants: Sequence[str],
+    machines: Sequence[str],
+    backends: Sequence[str],
+    values: Mapping[tuple[str, str, str], float],
 ) -> bytes:
-    """One panel per variant (at most MACHINE_PANELS): bars per machine+backend on a log axis."""
+    """One row of panels per machine (shared axes): each variant's median per backend as a dot, one colour
+    per backend in every row; the fastest machine + backend of each variant is starred."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    shown = list(variants)[:MACHINE_PANELS]
-    ncols = min(PANEL_COLUMNS, len(shown))
-    nrows = math.ceil(len(shown) / ncols)
-    legend_in = 0.45 + 0.2 * math.ceil(len(series) / 3)  # inches the legend takes below the panels
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.2 * nrows + legend_in + 0.4), squeeze=False)
-    for ax, v in zip(axes.flat, shown, strict=False):
-        data = {("", s): (values[(v, s)], math.nan, math.nan) for s in series if (v, s) in values}
-        grouped_bars(ax, [""], series, data)  # every series in every panel: one colour per machine · backend
-        ax.set_title(v, fontsize=9)
-        ax.set_ylabel("median time (log scale)", fontsize=8)
-        ax.set_xticks([])
-    for ax in axes.flat[len(shown) :]:
-        ax.set_visible(False)
-    handles, labels = next(iter(axes.flat)).get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(series)), fontsize=8, title="machine · backend")
-    more = f" (first {MACHINE_PANELS} of {len(variants)} variants)" if len(variants) > MACHINE_PANELS else ""
-    fig.suptitle(f"{workload}: machines side by side{more} (★ fastest)", fontsize=10)
-    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1 - 0.4 / fig.get_figheight()))
+    width = max(7.0, 0.42 * len(variants) + 3.0)
+    fig, axes = plt.subplots(len(machines), 1, figsize=(width, 2.3 * len(machines) + 1.4), sharex=True, sharey=True,
+                             squeeze=False)  # fmt: skip
+    x = np.arange(len(variants))
+    spread = 0.6 / max(len(backends), 1)
+    best = {}
+    for v in variants:
+        found = [(values[(v, m, b)], m, b) for m in machines for b in backends if _positive(values.get((v, m, b)))]
+        if found:
+            best[v] = min(found)
+    for ax, m in zip(axes[:, 0], machines, strict=True):
+        for k, b in enumerate(backends):
+            xs = [x[i] + (k - (len(backends) - 1) / 2) * spread for i, v in enumerate(variants)]
+            ys = [values.get((v, m, b), math.nan) for v in variants]
+            ys = [y if _positive(y) else math.nan for y in ys]
+            if any(y == y for y in ys):
+                ax.plot(xs, ys, "o", ms=5, color=backend_colour(b), label=b)
+            for xi, y, v in zip(xs, ys, variants, strict=True):
+                if v in best and best[v][1:] == (m, b):
+                    ax.annotate("★", (xi, y), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=10)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.tick_params(axis="y", labelsize=7, which="both")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title(m, fontsize=8, loc="left")
+        ax.set_ylabel("median (log)", fontsize=8)
+    axes[-1, 0].set_xticks(x, variants, rotation=45, ha="right", fontsize=8)
+    axes[-1, 0].set_xlabel("variant")
+    handles = {}
+    for ax in axes[:, 0]:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), title="backend", loc="upper right", ncol=min(len(handles), 6),
+               fontsize=8, bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    fig.suptitle(f"{workload}: machines side by side (★ fastest of each variant)", fontsize=10, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
     return _png(fig)
 
 
