@@ -45,16 +45,18 @@ def nightly_commands() -> list[str]:
 
 def test_nightly_requires_data_and_gates_with_ab():
     runs = nightly_commands()
-    benchmarks = [r for r in runs if "pytest benchmarks" in r or "mlxbench ab" in r]
-    assert len(benchmarks) == 4 and all("--strict-data" in r for r in benchmarks)
-    assert any("mlxbench ab --baseline-run" in r and "--json ab.json" in r for r in runs)
+    benchmarks = [r for r in runs if "pytest benchmarks" in r or "mlxbench.tools.nightly run" in r]
+    assert len(benchmarks) == 3 and all("--strict-data" in r for r in benchmarks)
+    night = [r for r in runs if "mlxbench.tools.nightly run" in r]  # gates with mlxbench ab (tests/tools)
+    assert night and '--run-name "$RUN_NAME"' in night[0] and "-- benchmarks" in night[0]
+    assert any("mlxbench.tools.nightly offer" in r for r in runs)
     assert any("report --machines --out machines-report" in r for r in runs)
 
 
 def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
     text = WORKFLOWS[0].read_text()
     assert "RUN_NAME: nightly-${{ github.run_id }}-${{ github.run_attempt }}" in text
-    assert any('--benchmark-save="$RUN_NAME"' in r for r in nightly_commands())
+    assert any('--run-name "$RUN_NAME"' in r for r in nightly_commands())  # saved as NNNN_<run name>.json
     assert "--benchmark-autosave" not in text  # autosave names collide across unmerged nightly PRs
     summaries = [r for r in nightly_commands() if "GITHUB_STEP_SUMMARY" in r]
     # tables only, no images: each job summary gets one of the Markdown files written without image links

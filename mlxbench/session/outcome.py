@@ -30,8 +30,8 @@ def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
         return (
             f"no saved {profile}-profile run of this host in {folder}; its {len(others)} "
             f"run{'s' * (len(others) != 1)} came from another host of this machine type "
-            f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): the last is shown "
-            f"below as a reference, not judged. Hosts that should share history set the same {machine.HOST_ENV}"
+            f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): a reference, not this "
+            f"host's history. Hosts that should share history set the same {machine.HOST_ENV}"
         )
     line = f"no saved {profile}-profile run of this machine in {folder}"
     if saved_names(folder):

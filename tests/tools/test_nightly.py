@@ -1,0 +1,104 @@
+"""The nightly workflow's steps, end to end on a scratch git repository: a first night without a baseline
+(saves, offers), a night that passes the gate, a night with an injected slowdown that fails it, and two
+nights whose pull requests are both merged."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import write_bench
+
+
+def nightly(project, *args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mlxbench.tools.nightly", *args], cwd=project.path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002",
+             "MLXBENCH_MACHINE_ID": "T", **(env or {})}, timeout=300,
+    )  # fmt: skip
+
+
+def git(project, *args):
+    return subprocess.run(["git", *args], cwd=project.path, capture_output=True, text=True, check=True).stdout
+
+
+def saved(project) -> list[str]:
+    return sorted(p.name for p in (project.path / "baselines" / "T").glob("[0-9]*.json"))
+
+
+NIGHT = ["--profile", "ci", "--a", sys.executable, "--ab=--pairs=3", "--"]
+TESTS = ["test_fake.py", "--backend", "numpy", "-p", "no:cacheprovider"]
+
+
+def test_four_nights_on_a_scratch_repository(project, tmp_path):
+    write_bench(project)
+    remote = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "config", "user.name", "maintainer")  # who merges the pull requests
+    git(project, "config", "user.email", "maintainer@example.com")
+    git(project, "commit", "-q", "--allow-empty", "-m", "start")
+
+    first = nightly(project, "baseline", "--profile", "ci", env={"GITHUB_OUTPUT": str(tmp_path / "out")})
+    assert first.returncode == 0 and "tonight only saves a first baseline" in first.stdout
+    assert (tmp_path / "out").read_text() == "run=\n"
+    night1 = nightly(project, "run", "--run-name", "nightly-1-1", *NIGHT, *TESTS)
+    assert night1.returncode == 0, night1.stdout[-3000:] + night1.stderr[-2000:]
+    assert "no gate tonight" in night1.stdout and saved(project) == ["0001_nightly-1-1.json"]
+    assert json.loads((project.path / "run.json").read_text())["benchmarks"]
+    offered = nightly(project, "offer", "--run-id", "1", "--remote", str(remote))
+    assert offered.returncode == 0 and "offered 1 new run on branch baseline/nightly-1 (pushed)" in offered.stdout
+    assert "baseline/nightly-1" in git(project, "ls-remote", str(remote))
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "baseline/nightly-1")
+
+    night2 = nightly(project, "run", "--run-name", "nightly-2-1", *NIGHT, *TESTS)
+    assert night2.returncode == 0, night2.stdout[-3000:] + night2.stderr[-2000:]
+    assert "gate against" in night2.stdout and "0001_nightly-1-1.json" in night2.stdout
+    assert saved(project) == ["0001_nightly-1-1.json", "0002_nightly-2-1.json"]
+    assert nightly(project, "offer", "--run-id", "2").returncode == 0
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "baseline/nightly-2")
+
+    slowed = ["--ab=--b-env=MLXBENCH_SLOWDOWN=fakesum=1.0", "-p", "mlxbench.slowdown"]
+    night3 = nightly(project, "run", "--run-name", "nightly-3-1", *NIGHT[:-1], *slowed[:1], "--", *slowed[1:], *TESTS)
+    assert night3.returncode == 1, night3.stdout[-3000:] + night3.stderr[-2000:]
+    assert "regressed" in night3.stdout and "not saved and not offered" in night3.stdout
+    assert saved(project) == ["0001_nightly-1-1.json", "0002_nightly-2-1.json"]
+    assert "nothing new" in nightly(project, "offer", "--run-id", "3").stdout
+
+    for run_id in ("4", "5"):  # two nights from the same main, neither merged before the other ran
+        night = nightly(project, "run", "--run-name", f"nightly-{run_id}-1", *NIGHT, *TESTS)
+        assert night.returncode == 0, night.stdout[-3000:]
+        assert nightly(project, "offer", "--run-id", run_id).returncode == 0
+        git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "baseline/nightly-4")
+    git(project, "merge", "-q", "--no-edit", "baseline/nightly-5")
+    assert saved(project)[2:] == ["0003_nightly-4-1.json", "0003_nightly-5-1.json"]  # both kept, one number
+    after = nightly(project, "baseline", "--profile", "ci")
+    assert after.stdout.strip().endswith("0003_nightly-5-1.json")  # the last by name
+
+
+def test_an_offer_that_would_change_a_saved_run_is_refused(project):
+    git(project, "init", "-q", "-b", "main")
+    folder = project.path / "baselines" / "T"
+    folder.mkdir(parents=True)
+    (folder / "0001_x.json").write_text("{}")
+    git(project, "add", ".")
+    git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a run")
+    (folder / "0001_x.json").write_text('{"rewritten": true}')
+    (folder / "0002_y.json").write_text("{}")
+    proc = nightly(project, "offer", "--run-id", "9")
+    assert proc.returncode == 1 and "refusing: saved runs would be modified or deleted: baselines/T/0001_x.json" in (
+        proc.stdout
+    )
+    assert git(project, "branch", "--show-current").strip() == "main"
+
+
+def test_offer_needs_nothing_but_the_checkout():
+    """The offer job runs with PYTHONPATH=. on a runner where mlxbench's dependencies are not installed."""
+    code = "import sys, mlxbench.tools.nightly; print(sorted({'pytest', 'numpy', 'scipy'} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
