@@ -18,14 +18,15 @@ from typing import NoReturn
 from mlxbench.ab import command as ab
 from mlxbench.measure import machine
 from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
+from mlxbench.units import fit, fitted
 from mlxbench.verdicts.verdict import threshold_problem
 
 REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
 
 
 def complain(message: object) -> None:
-    """One line on stderr."""
-    print("mlxbench: " + " ".join(str(message).splitlines()), file=sys.stderr)
+    """One message on stderr: one line, wrapped at 120 columns (continuations indented)."""
+    print("\n".join(fit("mlxbench: " + " ".join(str(message).splitlines()))), file=sys.stderr)
 
 
 def _load(ref: str, storage: Path) -> Run:
@@ -81,9 +82,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def emit(lines: list[str]) -> None:
-    """Print to stdout; a reader that went away (`| head -1`) ends the output quietly."""
+    """Print to stdout, every line within 120 columns; a reader that went away (`| head -1`) ends the
+    output quietly."""
     try:
-        print("\n".join(lines), flush=True)
+        print("\n".join(fitted(lines)), flush=True)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)  # so that the interpreter's last flush does not fail
         os.dup2(devnull, sys.stdout.fileno())

@@ -23,6 +23,7 @@ from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
+from mlxbench.units import fit
 from mlxbench.workload import variants_for
 
 
@@ -132,9 +133,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     elif ctx.settings.regression_gate and ctx.gate is not None:
         terminalreporter.section("mlxbench regression verdicts")
         for line in ctx.gate.summary(bridge.held_count(config)):
-            terminalreporter.write_line(
-                line, red=line.startswith("mlxbench: ERROR"), bold=line.startswith("mlxbench: ERROR")
-            )
+            error = line.startswith("mlxbench: ERROR")
+            for part in fit(line):
+                terminalreporter.write_line(part, red=error, bold=error)
     closing.write_outcome(terminalreporter, config)
 
 

@@ -1,5 +1,5 @@
-"""Numbers in the units people read: times, sizes in bytes, speed ratios. One place for all outputs
-(terminal summary, reports, compare, A/B tables)."""
+"""Numbers in the units people read: times, sizes in bytes, speed ratios; and lines that fit a terminal.
+One place for all outputs (terminal summary, reports, compare, A/B tables)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,29 @@ def slower_or_faster(ratio: float) -> str | None:
     if 1 / 1.005 <= ratio <= 1.005:
         return None
     return f"{ratio:.3g}x slower" if ratio > 1 else f"{1 / ratio:.3g}x faster"
+
+
+WIDTH = 120  # columns: every line mlxbench itself prints fits in this many
+
+
+def fit(line: str, width: int = WIDTH) -> list[str]:
+    """A line of mlxbench's own output within `width` columns (continuations indented like the line plus
+    two; a path longer than the width stays whole on its own line). Multi-line text is fitted line by line."""
+    import textwrap
+
+    out = []
+    for part in line.split("\n"):
+        indent = " " * (len(part) - len(part.lstrip(" ")) + 2)
+        out += textwrap.wrap(part, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [
+            ""
+        ]
+    return out
+
+
+def fitted(lines: list[str], width: int = WIDTH) -> list[str]:
+    return [piece for line in lines for piece in fit(line, width)]
+
+
+def echo(text: object = "", **kwargs) -> None:
+    """print(), every line within WIDTH columns."""
+    print("\n".join(fitted(str(text).split("\n"))), **kwargs)

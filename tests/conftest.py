@@ -135,6 +135,23 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def said(text: str) -> str:
+    """What mlxbench printed, its lines (wrapped at 120 columns) joined again."""
+    return " ".join(text.split())
+
+
+def messages(text: str) -> list[str]:
+    """mlxbench's messages in `text`: each starts a line with `mlxbench`; its wrapped continuations are
+    indented (joined here)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  ") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def write_bench(pytester: pytest.Pytester, variant: str = "ok", name: str = "test_fake") -> None:
     pytester.makepyfile(
         **{

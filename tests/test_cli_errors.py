@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_run
+from conftest import make_run, messages
 
 ROOT = Path(__file__).parents[1]
 MACHINE = "Test-Box"
@@ -43,14 +43,17 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    """Exit 2, exactly one line on stderr that says each needle, no traceback anywhere."""
+    """Exit 2, exactly one message on stderr (one line, wrapped at 120 columns with its continuations
+    indented) that says each needle, no traceback anywhere."""
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert len(lines) == 1 and lines[0].startswith("mlxbench: "), lines
+    assert lines and lines[0].startswith("mlxbench: ") and all(x.startswith("  ") for x in lines[1:]), lines
+    assert all(len(x) <= 120 or len(x.split()) == 1 for x in lines), lines  # a long path stays whole
+    message = " ".join(" ".join(lines).split())
     for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
+        assert needle in message, (needle, message)
+    return message
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -150,7 +153,7 @@ def test_report_of_saved_runs_names_the_unreadable_ones(tmp_path):
     before = snapshot(folder)
     proc = cli(tmp_path, "report", "--out", "rep")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    problems = proc.stderr.splitlines()
+    problems = messages(proc.stderr)
     assert len(problems) == 2 and all("unreadable saved run, not reported and left as is" in p for p in problems)
     assert "0002_b.json" in problems[0] and "not valid JSON" in problems[0]
     assert "0003_c.json" in problems[1] and "is nan" in problems[1]

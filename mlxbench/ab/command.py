@@ -27,7 +27,7 @@ from mlxbench.ab import paired, venvs
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
-from mlxbench.units import fmt_time
+from mlxbench.units import echo, fmt_time
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result
 
@@ -168,18 +168,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
-    print(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
+    echo(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
           f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
-    print("\n".join(table(results)))
+    echo("\n".join(table(results)))
     if args.target_effect and args.design == "processes":
         m = len(results)
         need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
         worst = max(need.values())
-        print(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
+        echo(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
               f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
     for name in meta["failed_only_in_b"]:
-        print(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
-    print(f"\nsamples and verdicts: {out}")
+        echo(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
+    echo(f"\nsamples and verdicts: {out}")
     return 1 if meta["failed_only_in_b"] or any(r.regressed for r in results) else 0
 
 
@@ -198,9 +198,9 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
     for i, arm in enumerate(order):
         counts[arm] += 1
         target = out / arm / f"{counts[arm]:02d}.json"
-        print(f"mlxbench ab: process {i + 1}/{len(order)} (arm {arm})", flush=True)
+        echo(f"mlxbench ab: process {i + 1}/{len(order)} (arm {arm})", flush=True)
         code, took = run_process(arms[arm]["python"], arms[arm]["env"], pytest_args, target)
-        print(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
+        echo(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
     a, thresholds, failed_a = collect(out / "A")
     b, thresholds_b, failed_b = collect(out / "B")
     thresholds.update(thresholds_b)

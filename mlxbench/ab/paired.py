@@ -29,6 +29,7 @@ import numpy as np
 from mlxbench.measure import baton
 from mlxbench.measure.baton import PairResult
 from mlxbench.runs import BadRun
+from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.evidence import Estimate, welch_estimate
 from mlxbench.verdicts.verdict import Result
@@ -142,7 +143,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     while more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs):
         folder = out / f"pair-{len(pairs) + 1:02d}"
         folder.mkdir()
-        print(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
+        echo(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
         t0 = time.perf_counter()
         commands = {
             arm: (
@@ -157,7 +158,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         pairs.append(result)
         for arm in ("A", "B"):
             failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
-        print(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
+        echo(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
         if len(pairs) >= MIN_PAIRS and args.pairs is None and len(pairs) - MIN_PAIRS < MAX_LOOKS:
             looked = True
             interim = evidence.judge(estimates(pairs), thresholds_for(args, pairs), interim_alpha(args.alpha))
@@ -177,10 +178,10 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     process_view = evidence.judge(process_estimates(pairs), thresholds, level)
     only_a = sorted({n for p in pairs for n, t in p.times.items() if t["A"] and not t["B"]})
     only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
-    print(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
+    echo(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
     mdes = sorted(r.mde for r in results if r.mde == r.mde)
     if mdes:
-        print(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
+        echo(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
               f"largest {mdes[-1]:.1%}; judged as separate processes (the previous design) on the same workers: "
               f"median {sorted(r.mde for r in process_view)[len(process_view) // 2]:.1%}")  # fmt: skip
     return results, {

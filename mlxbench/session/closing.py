@@ -15,6 +15,7 @@ from mlxbench.measure.progress import Progress
 from mlxbench.session import bridge, ignored, outcome, summary
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
+from mlxbench.units import fit
 
 
 def start(config: pytest.Config, tr: Any) -> None:
@@ -93,14 +94,6 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
         tr.section("mlxbench summary")
         for line in lines:
             tr.write_line(line)
-
-
-def fit(line: str, width: int = 120) -> list[str]:
-    """A line of mlxbench's own output within `width` columns (continuations indented; a path longer
-    than the width stays whole on its own line)."""
-    import textwrap
-
-    return textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def write_outcome(tr: Any, config: pytest.Config) -> None:

@@ -214,7 +214,7 @@ def summary_lines(
     if problem and with_problem:
         lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
     lines.append(
-        f"mlxbench verdicts against {baseline}: "
+        f"mlxbench verdicts against {baseline_label or baseline}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + f" ({coverage_line(results, not_judged, held)})"
     )
@@ -226,11 +226,17 @@ def summary_lines(
         if hidden := len(results) - len(shown):
             lines.append(f"  ({hidden} unchanged or inconclusive not shown: --only-changed)")
         return lines
-    unjudged = sorted((not_judged or {}).items())
-    for name, why in unjudged[:LISTED]:
-        lines.append(f"  {'not judged':<12} {name:<{width}}  {why}")
-    if len(unjudged) > LISTED:
-        lines.append(f"  ... and {len(unjudged) - LISTED} more not judged")
+    by_reason: dict[str, list[str]] = {}
+    for name, why in sorted((not_judged or {}).items()):
+        by_reason.setdefault(why, []).append(name)
+    named = 0
+    for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):  # one line per reason, then names
+        lines.append(f"  not judged ({_count(len(names))}): {why}")
+        shown_names = names[: max(LISTED - named, 0)]
+        named += len(shown_names)
+        lines += [f"    {name}" for name in shown_names]
+        if len(names) > len(shown_names):
+            lines.append(f"    ... and {len(names) - len(shown_names)} more")
     return lines
 
 

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import said
 from mlxbench.ab import paired
 from mlxbench.measure.baton import PairResult
 from mlxbench.verdicts import evidence
@@ -272,4 +273,4 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     assert third.returncode == 2 and "already exist" in third.stderr and (out / "ab.md").read_text() == "my notes"
     (folder / "verdicts.json").write_text('{"verdicts": "no"}')
     bad = mlxbench_cli("report", str(folder), "--out", str(tmp_path / "r2"))
-    assert bad.returncode == 2 and "no 'verdicts' list" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "no 'verdicts' list" in said(bad.stderr) and "Traceback" not in bad.stderr

@@ -6,11 +6,12 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import FACTS, make_run
+from conftest import FACTS, make_run, messages, said
 from mlxbench.cli import main
 
 INFO = {
@@ -75,10 +76,11 @@ def test_compare_on_rounds_of_one_process_judges_nothing_and_says_why(pair, caps
     assert main(["compare", base, cur]) == 2
     out, err = capsys.readouterr()
     why = "rounds of one process only: a verdict needs 3 saved runs of this profile (there are 1) or an A/B run"
-    assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in out
-    assert out.count(why) == 3  # the coverage line, then each benchmark
+    said = " ".join(out.split())  # lines wrapped at 120 columns, joined again
+    assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in said
+    assert said.count(why) == 2  # the coverage line, then the one reason over its benchmarks
     assert "regressed    t::a" not in out and "they point to" not in out
-    lines = err.splitlines()
+    lines = messages(err)
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("mlxbench: ") and "judged none of the 2 benchmarks (2 " + why in lines[0]
     assert "(mlxbench ab)" in lines[0]
@@ -119,7 +121,7 @@ def test_compare_missing_id_no_common_and_other_hardware_exit_2(pair, capsys, tm
     assert "no benchmark in common" in capsys.readouterr().err
     m3 = write(tmp / "m3.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, {**FACTS, "cpu_model": "Apple M3"}))
     assert main(["compare", base, m3]) == 2
-    assert "different hardware (cpu_model: 'Test CPU' vs 'Apple M3')" in capsys.readouterr().err
+    assert "different hardware (cpu_model: 'Test CPU' vs 'Apple M3')" in said(capsys.readouterr().err)
 
 
 def test_version_change_is_refused_unless_allowed(tmp_path, capsys):
@@ -128,7 +130,7 @@ def test_version_change_is_refused_unless_allowed(tmp_path, capsys):
     newer = {**FACTS, "versions": {**FACTS["versions"], "mlx": "0.33.0"}}
     cur = write(tmp_path / "cur.json", make_run({"t::a[numpy]": (samples(1.0, 2), INFO)}, newer))
     assert main(["compare", base, cur]) == 2
-    assert "mlx 0.32.4 -> 0.33.0" in capsys.readouterr().err
+    assert "mlx 0.32.4 -> 0.33.0" in said(capsys.readouterr().err)
     assert main(["compare", base, cur, "--allow-version-change"]) == 0
     assert "1 unchanged, 0 inconclusive (judged 1 of 1 benchmark)" in capsys.readouterr().out
 
@@ -305,3 +307,15 @@ def test_machines_side_by_side(tmp_path, capsys):
     assert len(data["workloads"]["linreg"]["medians"]) == 4  # the last seed run of each: not 0001_old
     assert main(["--storage", str(storage), "report", "--machines", "Box-A", "Nope", "--out", str(tmp_path / "x")]) == 2
     assert "no machine folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_every_line_of_compare_fits_120_columns_on_committed_runs(capsys):
+    """Two committed runs of 70 benchmarks, none judged (one process each): a grouped reason, not 70
+    lines of 180 characters, and the error message wrapped rather than 586 characters wide."""
+    folder = Path(__file__).resolve().parents[2] / "baselines" / "Linux-x86_64-AMD_EPYC-2c-nogpu-CPython-3.11"
+    first, third = sorted(folder.glob("000[13]_*.json"))
+    assert main(["compare", str(first), str(third)]) == 2
+    out, err = capsys.readouterr()
+    lines = out.splitlines() + err.splitlines()
+    assert lines and all(len(x) <= 120 or len(x.split()) == 1 for x in lines), max(lines, key=len)
+    assert said(out).count("rounds of one process only") == 2 and "not judged (70 benchmarks)" in out

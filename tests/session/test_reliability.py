@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import make_run
+from conftest import make_run, said
 from mlxbench.reports.report import median_ci
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
@@ -63,7 +63,7 @@ def test_every_field_the_suite_reads_is_checked_where_it_is_read(tmp_path, where
         load_run(path)
     assert named in str(exc.value)
     proc = cli("report", str(path), "--out", str(tmp_path / "r"))
-    assert proc.returncode == 2 and named in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and named in said(proc.stderr) and "Traceback" not in proc.stderr
 
 
 def test_every_committed_run_still_loads():
@@ -95,7 +95,8 @@ def test_an_arm_that_cannot_run_the_suite_is_one_line_naming_arm_and_fix(tmp_pat
     fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n")
     fake.chmod(0o755)
     proc = cli("ab", "--a", str(fake), "--pairs", "3", "--out", str(tmp_path / "ab"))
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and lines[0].startswith("mlxbench: ") and all(x.startswith("  ") for x in lines[1:])
     assert "arm A:" in proc.stderr and "No module named 'numpy'" in proc.stderr and "pip install -e" in proc.stderr
     missing = cli("ab", "--b", str(tmp_path / "nope"), "--pairs", "3", "--out", str(tmp_path / "ab"))
     assert missing.returncode == 2 and "arm B: cannot start" in missing.stderr

@@ -60,7 +60,11 @@ def test_a_partial_gate_says_how_many_it_judged_and_why_not_the_rest():
     assert "1 had no usable per-round times in this run" in coverage
     assert "2 never reached the gate" in coverage
     text = "\n".join(gate.summary(held=5))
-    assert "not judged   t::new[numpy]" in text and "not judged   t::nan[numpy]" in text
+    assert "  not judged (1 benchmark): not in the baseline 0003_base\n    t::new[numpy]" in text
+    assert (
+        "  not judged (1 benchmark): had no usable per-round times in this run" in text
+        and "\n    t::nan[numpy]" in text
+    )
     assert "ERROR" not in text
 
 
