@@ -17,7 +17,16 @@ from typing import NoReturn
 
 from mlxbench.ab import command as ab
 from mlxbench.measure import machine
-from mlxbench.runs import BadRun, Run, comparability, load_folder, load_run, resolve, runs_before
+from mlxbench.runs import (
+    BadRun,
+    Run,
+    baseline_run,
+    comparability,
+    load_folder,
+    load_run,
+    resolve,
+    runs_before,
+)
 from mlxbench.units import fit, fitted
 from mlxbench.verdicts.verdict import threshold_problem
 
@@ -56,7 +65,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from mlxbench.reports import comparison
     from mlxbench.verdicts.gate import RegressionGate, judge_run
 
-    base = _load(args.baseline, args.storage)
+    path = resolve(args.baseline, args.storage / machine.machine_id())
+    saved = _saved(path.parent, "not used as history")  # earlier saved runs give the run-to-run spread
+    base = baseline_run(str(path), path.parent, saved)  # read once: it is one of them when saved
     cur = _load(args.current, args.storage)
     common = sorted(set(base.benchmarks) & set(cur.benchmarks))
     if not common:
@@ -67,7 +78,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     why = comparability(base.facts, cur.facts, args.allow_version_change)
     if why:
         raise BadRun(f"{base.path} cannot gate {cur.path}: {why}")
-    saved = _saved(base.path.parent, "not used as history")  # earlier saved runs give the run-to-run spread
     gate = RegressionGate.from_runs(base, runs_before(base, saved), args.threshold)
     judge_run(gate, cur)
     lines = comparison.lines(gate.results, base, cur, gate.not_judged, args.only_changed)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlxbench import samples
 
 HARDWARE_KEYS = ("machine_id", "cpu_model", "cpu_count", "gpus", "virtual_gpu")
 
@@ -94,14 +95,7 @@ def stats_problem(stats: Any) -> str | None:
             return f"stats {key!r} is {stats[key]!r} (a time must be a finite number >= 0)"
     if not _number(stats["rounds"]) or int(stats["rounds"]) != stats["rounds"]:
         return f"stats 'rounds' is {stats['rounds']!r} (a count must be a whole number >= 0)"
-    data = stats.get("data")
-    if data is not None:
-        if not isinstance(data, list):
-            return "stats 'data' is not a list of per-round times"
-        bad = [x for x in data if not _number(x)]
-        if bad:
-            return f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {bad[0]!r} (must be finite and >= 0)"
-    return None
+    return samples.problem(stats.get("data"))
 
 
 def load_run(path: str | Path) -> Run:
@@ -119,7 +113,7 @@ def load_run(path: str | Path) -> Run:
             f"(e.g. 0001) that exists under the baseline folder."
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = samples.loads(path.read_bytes())  # millions of samples: bounded memory
     except OSError as exc:
         raise BadRun(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions.") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -13,22 +13,26 @@ def _number(x: float, digits: int) -> str:
     return f"{x:.{digits}g}" if x < 1000 else f"{x:,.0f}"
 
 
-def _scaled(x: float | None, units: tuple[tuple[str, float], ...], number) -> str | None:
-    """`x` in the largest unit it reaches (`number` formats the scaled value); `n/a` for a missing,
-    NaN or negative quantity; None below the smallest unit."""
+def _scaled(x: float | None, units: tuple[tuple[str, float], ...], number, digits: int) -> str | None:
+    """`x` in the largest unit it reaches once rounded to `digits` significant digits (0.99995 s is `1 s`,
+    not `1e+03 ms`; `number` formats the scaled value); `n/a` for a missing, NaN or negative quantity;
+    None below the smallest unit."""
     if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
         return "n/a"
-    return next((f"{number(x / scale)} {unit}" for unit, scale in units if x >= scale), None)
+    for unit, scale in units:
+        if float(f"{x / scale:.{digits}g}") >= 1:
+            return f"{number(x / scale)} {unit}"
+    return None
 
 
 def fmt_time(seconds: float | None, digits: int = 3) -> str:
     """`1.36 s`, `139.6 ms` (digits=4), `12.1 µs`, `850 ns`; `n/a` for a missing, NaN or negative time."""
-    return _scaled(seconds, TIME_UNITS, lambda v: _number(v, digits)) or f"{_number(seconds * 1e9, digits)} ns"
+    return _scaled(seconds, TIME_UNITS, lambda v: _number(v, digits), digits) or f"{_number(seconds * 1e9, digits)} ns"
 
 
 def fmt_bytes(n: float | None) -> str:
     """`48 MiB`, `4 KiB`, `0 B`; `n/a` for a missing, NaN or negative size."""
-    return _scaled(n, BYTE_UNITS, lambda v: f"{v:.3g}") or f"{n:.0f} B"
+    return _scaled(n, BYTE_UNITS, lambda v: f"{v:.3g}", 3) or f"{n:.0f} B"
 
 
 def slower_or_faster(ratio: float) -> str | None:

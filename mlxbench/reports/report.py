@@ -127,7 +127,7 @@ def make_cell(b: dict) -> Cell:
     if not isinstance(st, dict) or "median" not in st:
         raise BadRun(f"benchmark {name!r} has no median time in its stats: the run is damaged; rerun the benchmarks")
     median = float(st["median"]) if finite(st["median"]) and st["median"] >= 0 else math.nan
-    data = st.get("data") if isinstance(st.get("data"), list) else []
+    data = st.get("data") if isinstance(st.get("data"), (list, np.ndarray)) else []
     gates = [g for g in info.get("gates") or [] if isinstance(g, dict)]
     acc = ""
     if gates:
