@@ -51,14 +51,15 @@ def _saved(folder: Path, use: str) -> list[Run]:
 
 
 def latest_runs(storage: Path, count: int) -> list[Run]:
-    """The last `count` saved runs of this machine with the newest run's profile, oldest first."""
+    """The last `count` saved runs of this machine with the newest run's profile and host, oldest first."""
     folder = storage / machine.machine_id()
     saved = _saved(folder, "not reported")
     if not saved:
         raise BadRun(
             f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
         )
-    return [r for r in saved if r.profile == saved[-1].profile][-count:]
+    newest = saved[-1]
+    return [r for r in saved if r.profile == newest.profile and r.host == newest.host][-count:]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -131,6 +131,8 @@ def no_verdicts(rep: Report) -> str:
 def summary(rep: Report) -> tuple[str, list[str]]:
     """('2 regressed, 1 improved, ...', the regressions then the improvements, one line each)."""
     counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
+    if rep.baseline is None and len(rep.runs) > 1:
+        return f"no verdicts: none of the {len(rep.runs) - 1} earlier runs was made by this run's host", []
     if rep.baseline is None:
         return "no verdicts: a single run (name two or more, or --baseline)", []
     reasons: dict[str, int] = {}

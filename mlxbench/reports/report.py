@@ -96,25 +96,6 @@ def run_time(run: Run) -> datetime | None:
         return None
 
 
-def median_ci(samples: Sequence[float], median: float) -> tuple[float, float]:
-    """A distribution-free 95% interval of the median (order statistics at the binomial quantiles); with
-    fewer than 6 rounds, their min and max. Time and memory grow with the samples (one partial sort),
-    so a run of millions of rounds is reported as fast as any.
-
-    NaN, infinite and negative samples are left out; with none left, the interval is the median itself."""
-    data = np.asarray(samples, dtype=float).ravel()
-    data = data[np.isfinite(data) & (data >= 0)]
-    if data.size < 6:
-        return (float(data.min()), float(data.max())) if data.size else (median, median)
-    from scipy import stats
-
-    n = data.size
-    lo = max(int(stats.binom.ppf(0.025, n, 0.5)) - 1, 0)  # 0-based ranks of the interval's ends
-    hi = min(n - 1 - lo, n - 1)
-    part = np.partition(data, (lo, hi))
-    return float(part[lo]), float(part[hi])
-
-
 def finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -151,7 +132,7 @@ def make_cell(b: dict) -> Cell:
         variant=variant,
         backend=info.get("backend", "?"),
         median=median,
-        ci=median_ci(data, median) if math.isfinite(median) else (math.nan, math.nan),
+        ci=verdict.median_ci(data, median) if math.isfinite(median) else (math.nan, math.nan),
         rounds=int(st["rounds"]) if finite(st.get("rounds")) else len(data),
         accuracy=acc,
         gates_passed=all(g.get("passed") for g in gates) if gates else None,
@@ -176,13 +157,18 @@ def mark_fastest(cells: Sequence[Cell]) -> None:
 
 
 def history_verdicts(runs: Sequence[Run]) -> list[dict[str, verdict.Result]]:
-    """Each run judged by the gate against the run before it (earlier runs as its history)."""
+    """Each run judged by the gate against the run of its host before it (that host's earlier runs as
+    its history); a run with no earlier run of its host gets none."""
     from mlxbench.verdicts.gate import RegressionGate, judge_run
 
-    out: list[dict[str, verdict.Result]] = [{}]
-    for i in range(1, len(runs)):
-        gate = RegressionGate.from_runs(runs[i - 1], runs[: i - 1], None)
-        out.append({r.name: r for r in judge_run(gate, runs[i])})
+    out: list[dict[str, verdict.Result]] = []
+    for i, run in enumerate(runs):
+        mine = [r for r in runs[:i] if r.host == run.host]
+        if not mine:
+            out.append({})
+            continue
+        gate = RegressionGate.from_runs(mine[-1], mine[:-1], None)
+        out.append({r.name: r for r in judge_run(gate, run)})
     return out
 
 
@@ -200,13 +186,20 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     if rep.current.facts.get("virtual_gpu"):
         rep.notes.append("These timings come from a paravirtual GPU (a hosted macOS VM): correctness only, not gating.")
     rep.history_verdicts = history_verdicts(rep.runs[:-1]) if len(rep.runs) > 1 else []
-    if baseline is None and len(runs) > 1:
-        baseline = runs[-2]
+    others = [r.label for r in runs[:-1] if r.host != rep.current.host]
+    if others:
+        rep.notes.append(
+            f"{', '.join(others)}: made by another host of this machine type, shown but never judged against (a "
+            "host's history is its own runs; hosts that should share one set the same MLXBENCH_HOST)"
+        )
+    if baseline is None:
+        mine = [r for r in runs[:-1] if r.host == rep.current.host]
+        baseline = mine[-1] if mine else None
     if baseline is not None:
         from mlxbench.verdicts.gate import RegressionGate, judge_run
 
         rep.baseline = baseline.label
-        given = list(runs)
+        given = [r for r in runs if r.host == baseline.host]
         earlier = given[: given.index(baseline)] if baseline in given else []
         gate = RegressionGate.from_runs(baseline, earlier, None)
         rep.verdicts = judge_run(gate, rep.current)

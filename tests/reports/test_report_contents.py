@@ -188,3 +188,21 @@ def test_change_points_name_the_version_that_changed(tmp_path):
     from mlxbench.reports import plots
 
     assert plots.history(rep, "linreg")[:4] == b"\x89PNG"
+
+
+def test_another_hosts_runs_are_shown_never_judged_against(tmp_path):
+    """Four committed runs of another VM of this type, then this host's first: no verdict, and a note
+    that says whose runs they are; this host's own earlier run is its baseline once there is one."""
+    runs = runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=4)
+    for run in runs[:-1]:
+        run.data["mlxbench"]["host"] = "another-vm"
+    rep = report.build(runs)
+    assert rep.baseline is None and rep.verdicts == [] and all(v == {} for v in rep.history_verdicts[-1:])
+    assert any("0001_r, 0002_r, 0003_r, 0004_r: made by another host" in n for n in rep.notes)
+    assert render.summary(rep)[0] == "no verdicts: none of the 4 earlier runs was made by this run's host"
+    mine = runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=4)
+    for run in mine[:2]:
+        run.data["mlxbench"]["host"] = "another-vm"
+    rep = report.build(mine)
+    assert rep.baseline == "0004_r" and not rep.verdicts  # this host's 0003 and 0004: 2 runs, not 3
+    assert all("(there are 2)" in why for why in rep.not_judged.values()) and len(rep.not_judged) == 3

@@ -13,6 +13,7 @@ from conftest import make_run
 from mlxbench import units
 from mlxbench.reports import plots, publish, report
 from mlxbench.runs import BadRun, Run
+from mlxbench.verdicts import verdict
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
 
@@ -125,8 +126,8 @@ def test_times_that_mean_nothing_print_as_na():
     assert units.fmt_time(-4.42e-2) == "n/a"
     assert units.fmt_time(math.nan) == "n/a" and units.fmt_time(math.inf) == "n/a"
     assert units.fmt_time(0.0042) == "4.2 ms"
-    assert report.median_ci([math.nan, 1.0, 2.0, -3.0], 1.5) == (1.0, 2.0)
-    assert report.median_ci([math.nan] * 6, 1.5) == (1.5, 1.5)
+    assert verdict.median_ci([math.nan, 1.0, 2.0, -3.0], 1.5) == (1.0, 2.0)
+    assert verdict.median_ci([math.nan] * 6, 1.5) == (1.5, 1.5)
 
 
 @pytest.mark.parametrize("other", [0.0, 1.0], ids=["none-usable", "one-usable"])

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import make_run, said
-from mlxbench.reports.report import median_ci
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
+from mlxbench.verdicts.verdict import median_ci
 
 INFO = {"workload": "w", "variant": "v", "backend": "numpy"}
 
