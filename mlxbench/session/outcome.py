@@ -84,7 +84,7 @@ def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> li
     return [
         f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as",
         *(f"  {folder / n}" for n in sorted(new)),
-        f"  the next {profile}-profile run on this machine with --benchmark-compare compares with it",
+        f"  the next {profile}-profile run of this host with --benchmark-compare compares with it",
     ]
 
 

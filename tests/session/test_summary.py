@@ -158,7 +158,7 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
         [
             "mlxbench: saved this run (1 benchmark, seed profile) as",
             "  *baselines*0001_*.json",
-            "  the next seed-profile run on this machine with --benchmark-compare compares with it",
+            "  the next seed-profile run of this host with --benchmark-compare compares with it",
         ]
     )
     ours = [line for line in first.stdout.lines if line.startswith(("mlxbench:", "  "))]
