@@ -14,6 +14,7 @@ import pytest
 from mlxbench import datasets
 from mlxbench.measure import machine
 from mlxbench.measure.baton import Baton
+from mlxbench.measure.pointguard import PointGuard
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
@@ -42,7 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(saving.InterruptWatch(ctx), "mlxbench-interrupts")
     try:
         ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
-    except ValueError as exc:
+        ctx.points = PointGuard()  # reads MLXBENCH_POINT_BUDGET: a bad value stops the run before it starts
+    except ValueError as exc:  # BadBudget too
         raise pytest.UsageError(str(exc)) from None
     previous = datasets.set_progress(lambda message: say(config, message))
     ctx.undo.append(lambda: datasets.set_progress(previous))
@@ -69,6 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = storage_folder(config)
     saved, ctx.unreadable = load_folder(folder)  # every saved run read once, for all uses below
     ctx.saved = saved
+    if isinstance(config.option.benchmark_compare, str):  # a run named: it must exist and be readable
+        try:
+            baseline_run(config.option.benchmark_compare, folder, saved)
+        except BadRun as exc:
+            raise pytest.UsageError(f"--benchmark-compare={config.option.benchmark_compare}: {exc}") from None
     if config.option.benchmark_compare is True:
         # "compare with the last run" means the last run of this profile made by this host: a seed run
         # saved after a ci run must not leave the ci benchmarks with nothing to compare against, and a

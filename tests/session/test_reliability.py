@@ -186,3 +186,24 @@ def test_a_median_interval_costs_time_linear_in_the_samples():
     assert lo < np.median(data) < hi and hi / lo < 1.001
     small = median_ci([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 5.5)
     assert small[0] <= 5.5 <= small[1]
+
+
+@pytest.mark.parametrize(
+    "env, args, said_",
+    [
+        ({"MLXBENCH_POINT_BUDGET": "abc"}, [], "MLXBENCH_POINT_BUDGET='abc': give the seconds a sweep point may take"),
+        ({}, ["--benchmark-compare=9999"], "--benchmark-compare=9999: no saved run '9999'"),
+    ],
+)
+def test_a_bad_setting_stops_the_run_before_it_starts(project, monkeypatch, env, args, said_):
+    """Every input is checked where it is read, at configure: a usage error, no test run, nothing saved."""
+    from conftest import write_bench
+
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    write_bench(project)
+    (project.path / "baselines" / "T").mkdir(parents=True)
+    result = project.runpytest_subprocess("--backend", "numpy", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert said_ in said(result.stderr.str()) and "Traceback" not in result.stderr.str()
