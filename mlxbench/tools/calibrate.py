@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -84,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("calibration"))
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    from mlxbench.registry import Registry
+    from mlxbench.verdicts.gate import MIN_HISTORY
+
+    if args.history < MIN_HISTORY:  # checked before hours of runs, not after them
+        p.error(
+            f"--history {args.history}: the gate judges from {MIN_HISTORY} saved runs on; give {MIN_HISTORY} or more"
+        )
+    if args.unchanged < 0 or args.slowed < 0 or args.unchanged + args.slowed < 1:
+        p.error(f"--unchanged {args.unchanged} --slowed {args.slowed}: give counts >= 0, at least one run in all")
+    if not (args.factor > 0 and math.isfinite(args.factor)):
+        p.error(f"--factor {args.factor}: give the slowdown as a fraction above 0, e.g. 0.25 for 25%")
+    names = Registry.load().workload_names
+    if args.workload not in names:
+        p.error(f"--workload {args.workload!r}: not a registered workload; give one of {', '.join(names)}")
     extra = [a for a in args.pytest_args if a != "--"]
     storage = args.out / "baselines"
     args.out.mkdir(parents=True, exist_ok=True)

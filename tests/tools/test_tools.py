@@ -51,3 +51,15 @@ def test_every_tool_still_runs_by_its_old_path():
         assert old.stdout == new.stdout and "usage:" in old.stdout
     old, new = tool("mlxbench.sweeptables", str(SWEEP_RUN)), tool("mlxbench.reports.sweeptables", str(SWEEP_RUN))
     assert old.returncode == 0 and old.stdout == new.stdout and old.stdout.strip(), old.stderr[-2000:]
+
+
+def test_calibrate_refuses_counts_it_cannot_use_before_running_anything(tmp_path):
+    """`--history 0` once ran 13 whole suites (five minutes and more) before failing; now it is refused at once."""
+    for args, said in (
+        (["--history", "0"], "--history 0: the gate judges from 3 saved runs on"),
+        (["--factor", "-1"], "--factor -1.0: give the slowdown as a fraction above 0"),
+        (["--workload", "nope"], "--workload 'nope': not a registered workload"),
+    ):
+        proc = tool("mlxbench.calibrate", *args, "--out", str(tmp_path / "c"))
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not (tmp_path / "c").exists()
