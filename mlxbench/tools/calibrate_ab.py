@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -79,6 +80,7 @@ def calibrate(argv: list[str] | None) -> int:
     )  # fmt: skip
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    check(p, args)
     extra = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
     pools, facts = read_pool(args.out) if args.analyze else measure(args, extra)
     result = {"pytest_args": facts["pytest_args"], **analyze(pools, facts["walls"], args.processes, args.comparisons)}
@@ -86,6 +88,25 @@ def calibrate(argv: list[str] | None) -> int:
     (args.out / name).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k not in HIDDEN}, indent=2))
     return 0
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every count and fraction in its range before anything runs (p.error: exit 2 with the usage)."""
+    try:
+        slowdowns = [float(s) for s in args.slowdowns.split(",") if s.strip()]
+    except ValueError:
+        slowdowns = []
+    if not slowdowns or not all(0 < s and math.isfinite(s) for s in slowdowns):
+        p.error(f"--slowdowns {args.slowdowns!r}: give fractions above 0, comma-separated, e.g. 0.05,0.10,0.25")
+    if args.processes < 2:
+        p.error(f"--processes {args.processes}: give 2 or more (a spread needs two processes per arm)")
+    if args.comparisons < 1 or args.threads_check < 0:
+        p.error(f"--comparisons {args.comparisons} --threads-check {args.threads_check}: give >= 1 and >= 0")
+    if not args.analyze and (args.unchanged < 2 * args.processes or args.slowed < args.processes):
+        p.error(
+            f"--unchanged {args.unchanged} --slowed {args.slowed}: a comparison of --processes {args.processes} per "
+            f"arm needs --unchanged >= {2 * args.processes} and --slowed >= {args.processes}"
+        )
 
 
 HIDDEN = ("mde", "spread_by_threads", "processes_for_10")

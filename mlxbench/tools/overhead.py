@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats {args.repeats}: give 1 or more")
     registry = Registry.load()
     if args.backend not in registry.backends:
         parser.error(f"unknown backend {args.backend!r}; valid backends: {', '.join(registry.backend_names)}")

@@ -53,7 +53,7 @@ def test_every_tool_still_runs_by_its_old_path():
     assert old.returncode == 0 and old.stdout == new.stdout and old.stdout.strip(), old.stderr[-2000:]
 
 
-def test_calibrate_refuses_counts_it_cannot_use_before_running_anything(tmp_path):
+def test_the_tools_refuse_values_they_cannot_use_before_running_anything(tmp_path):
     """`--history 0` once ran 13 whole suites (five minutes and more) before failing; now it is refused at once."""
     for args, said in (
         (["--history", "0"], "--history 0: the gate judges from 3 saved runs on"),
@@ -63,3 +63,10 @@ def test_calibrate_refuses_counts_it_cannot_use_before_running_anything(tmp_path
         proc = tool("mlxbench.calibrate", *args, "--out", str(tmp_path / "c"))
         assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert not (tmp_path / "c").exists()
+    for module, args, said in (
+        ("mlxbench.calibrate_ab", ["--slowdowns", "abc"], "--slowdowns 'abc': give fractions above 0"),
+        ("mlxbench.calibrate_ab", ["--unchanged", "3"], "needs --unchanged >= 8"),
+        ("mlxbench.overhead", ["linreg", "eager-step", "numpy", "--repeats", "0"], "--repeats 0: give 1 or more"),
+    ):
+        proc = tool(module, *args)
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
