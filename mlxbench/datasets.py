@@ -51,7 +51,9 @@ def forget_failures() -> None:
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from mlxbench.units import fit
+
+    print("\n".join(fit(line)), file=sys.stderr, flush=True)
 
 
 _progress: Callable[[str], None] = _stderr

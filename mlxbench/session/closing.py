@@ -129,14 +129,17 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
 
 
 def say(config: pytest.Config, message: str) -> None:
-    """A progress line in pytest's terminal, even while output is captured."""
+    """A progress line in pytest's terminal (within 120 columns), even while output is captured."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
     capman = config.pluginmanager.get_plugin("capturemanager")
+    lines = fit(message)
     if tr is None:
-        print(message, file=sys.stderr)
+        print("\n".join(lines), file=sys.stderr)
         return
     if capman is not None:
         with capman.global_and_fixture_disabled():
-            tr.write_line(message)
+            for line in lines:
+                tr.write_line(line)
     else:
-        tr.write_line(message)
+        for line in lines:
+            tr.write_line(line)
