@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,6 @@ from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
-from mlxbench.units import fit
 from mlxbench.workload import variants_for
 
 
@@ -71,26 +71,28 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = storage_folder(config)
     saved, ctx.unreadable = load_folder(folder)  # every saved run read once, for all uses below
     ctx.saved = saved
-    if isinstance(config.option.benchmark_compare, str):  # a run named: it must exist and be readable
-        try:
-            baseline_run(config.option.benchmark_compare, folder, saved)
-        except BadRun as exc:
-            raise pytest.UsageError(f"--benchmark-compare={config.option.benchmark_compare}: {exc}") from None
-    if config.option.benchmark_compare is True:
+    ref = config.option.benchmark_compare
+    if ref is True:
         # "compare with the last run" means the last run of this profile made by this host: a seed run
         # saved after a ci run must not leave the ci benchmarks with nothing to compare against, and a
         # run committed by another host of this machine type is a reference, not this host's history.
         own, others = split_by_host([r for r in saved if r.profile == ctx.profile], machine.host_id())
         if own:
+            ctx.baseline = own[-1]
             config.option.benchmark_compare = str(own[-1].path)
         else:
             config.option.benchmark_compare = False  # nothing to load; said at the end of the run
             ctx.no_baseline = outcome.no_history(folder, ctx.profile, others)
             ctx.reference = others[-1] if others else None
+    else:  # a run named: read once here (gate and summary use it), and it must exist and be readable
+        try:
+            ctx.baseline = baseline_run(str(ref), folder, saved)
+        except BadRun as exc:
+            raise pytest.UsageError(f"--benchmark-compare={ref}: {exc}") from None
     if ctx.settings.regression_gate and machine.is_virtual_apple_gpu():
         ctx.not_gating = "a paravirtual GPU (hosted macOS VM): its timings are recorded but do not gate"
     elif ctx.settings.regression_gate and config.option.benchmark_compare:
-        ctx.gate = make_gate(config, folder, saved)
+        ctx.gate = make_gate(ctx)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -108,18 +110,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         ctx.undo.pop()()
 
 
-def make_gate(config: pytest.Config, folder: Path, saved: list):
+def make_gate(ctx: RunContext) -> Any:
+    """The regression gate against the session's baseline (read once at configure), its host's earlier runs
+    as history; a usage error when that baseline cannot gate this machine's run."""
     from mlxbench.runs import comparability
-    from mlxbench.verdicts.gate import RegressionGate
+    from mlxbench.verdicts.gate import RegressionGate  # scipy is imported only when something is judged
 
-    ref = str(config.option.benchmark_compare)
-    ctx = RunContext.of(config)
-    settings = ctx.settings
-    try:
-        baseline = baseline_run(ref, folder, saved)
-    except BadRun as exc:
-        raise pytest.UsageError(f"--regression-gate: {exc}") from None
-    gate = RegressionGate.from_runs(baseline, runs_before(baseline, saved), settings.regression_threshold)
+    baseline, settings = ctx.baseline, ctx.settings
+    gate = RegressionGate.from_runs(baseline, runs_before(baseline, ctx.saved), settings.regression_threshold)
     distributions = ctx.registry.distributions
     why = comparability(
         baseline.facts, machine.stable_facts(distributions), settings.allow_version_change, distributions
@@ -141,8 +139,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.section("mlxbench regression verdicts")
         for line in ctx.gate.summary(bridge.held_count(config)):
             error = line.startswith("mlxbench: ERROR")
-            for part in fit(line):
-                terminalreporter.write_line(part, red=error, bold=error)
+            closing.write(terminalreporter, [line], red=error, bold=error)
     closing.write_outcome(terminalreporter, config)
 
 
@@ -177,9 +174,12 @@ def report_incomplete(terminalreporter, ctx: RunContext) -> None:
     if not diverted:
         return
     why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
-    terminalreporter.write_line(
-        f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, gate "
-        f"or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}",
+    closing.write(
+        terminalreporter,
+        [
+            f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, "
+            f"gate or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}"
+        ],
         yellow=True,
     )
 

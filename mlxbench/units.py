@@ -52,10 +52,12 @@ def fit(line: str, width: int = WIDTH) -> list[str]:
 
     out = []
     for part in line.split("\n"):
-        indent = " " * (len(part) - len(part.lstrip(" ")) + 2)
-        out += textwrap.wrap(part, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [
-            ""
-        ]
+        lead = " " * (len(part) - len(part.lstrip(" ")))  # kept on the first line, two more on the others
+        wrapped = textwrap.wrap(
+            part.lstrip(" "), width, initial_indent=lead, subsequent_indent=lead + "  ",
+            break_long_words=False, break_on_hyphens=False,
+        )  # fmt: skip
+        out += wrapped or [""]
     return out
 
 

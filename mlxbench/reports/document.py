@@ -27,7 +27,7 @@ class Heading:
 
 @dataclass
 class Paragraph:
-    """Spans on one line; `cls` "note" makes it a call-out; `lines` more lines of the same paragraph."""
+    """Spans on one line; `cls` "note" makes it a call-out."""
 
     spans: Sequence[Span]
     cls: str = ""

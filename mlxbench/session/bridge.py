@@ -117,9 +117,8 @@ def dumps(output_json: dict) -> bytes:
     return safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
 
 
-def json_target(config_or_bsession: Any) -> Path | None:
+def json_target(bsession: Any) -> Path | None:
     """Where `--benchmark-json` writes, or None."""
-    bsession = _bsession(config_or_bsession)
     target = getattr(bsession, "json", None)
     return Path(target) if target else None
 
@@ -166,9 +165,3 @@ def replace_save(bsession: Any, save: Callable[[dict, str], None]) -> None:
 
 def log_saved(storage: Any, target: Path) -> None:
     storage.logger.info(f"Saved benchmark data in: {target}")
-
-
-def _bsession(config_or_bsession: Any) -> Any:
-    if isinstance(config_or_bsession, pytest.Config):
-        return benchmark_session(config_or_bsession)
-    return config_or_bsession

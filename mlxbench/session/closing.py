@@ -57,20 +57,16 @@ def compared(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[st
 
 
 def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, str]]:
-    from mlxbench.runs import BadRun, baseline_run, comparability
+    from mlxbench.runs import comparability
 
     ctx = RunContext.of(config)
-    ref = getattr(config.option, "benchmark_compare", None)
-    if not ref:
+    baseline = ctx.baseline  # read once at configure
+    if baseline is None or not getattr(config.option, "benchmark_compare", None):
         return None, [], None, {}
     gate = ctx.gate
     if gate is not None:
         return gate.baseline, list(gate.results), None, dict(gate.not_judged)
     saved = ctx.saved
-    try:
-        baseline = baseline_run(str(ref), storage_folder(config), saved)
-    except BadRun as exc:
-        return None, [], str(exc), {}
     distributions = ctx.registry.distributions
     why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
     if why:
@@ -101,31 +97,30 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     ctx = RunContext.of(config)
     benchmarks = current(config)
     if ctx.no_baseline:
-        for part in fit(f"mlxbench: nothing compared: {ctx.no_baseline}"):
-            tr.write_line(part, yellow=True)
+        write(tr, [f"mlxbench: nothing compared: {ctx.no_baseline}"], yellow=True)
     if ctx.reference is not None and benchmarks:
-        for line in outcome.reference_lines(ctx.reference, benchmarks):
-            for part in fit(line):
-                tr.write_line(part)
+        write(tr, outcome.reference_lines(ctx.reference, benchmarks))
     baseline, results, why, not_judged = compared(config)
     if why:
-        for part in fit(f"mlxbench: {why}"):
-            tr.write_line(part, yellow=True)
+        write(tr, [f"mlxbench: {why}"], yellow=True)
     elif baseline is not None and (results or not_judged):
-        for line in outcome.changed_lines(results, baseline, benchmarks, not_judged):
-            for part in fit(line):
-                tr.write_line(part)
+        write(tr, outcome.changed_lines(results, baseline, benchmarks, not_judged))
     written = ctx.written
     for line in written:  # exactly the files this session wrote or kept (not those of a session beside it)
         if not line.startswith("saved "):
-            for part in fit(f"mlxbench: {line}"):
-                tr.write_line(part, yellow=line.startswith("could not"))
+            write(tr, [f"mlxbench: {line}"], yellow=line.startswith("could not"))
     if not benchmarks or ctx.diverted[1] or not bridge.is_file_storage(config):
         return
     folder = storage_folder(config)
     new = [Path(line.removeprefix("saved ")).name for line in written if line.startswith("saved ")]
-    for line in outcome.saved_line(folder, new, ctx.profile, len(benchmarks)):
-        tr.write_line(line, green=bool(new))
+    write(tr, outcome.saved_line(folder, new, ctx.profile, len(benchmarks)), green=bool(new))
+
+
+def write(tr: Any, lines: list[str], **markup: bool) -> None:
+    """mlxbench's own lines in pytest's terminal, each within 120 columns (mlxbench.units.fit)."""
+    for line in lines:
+        for part in fit(line):
+            tr.write_line(part, **markup)
 
 
 def say(config: pytest.Config, message: str) -> None:

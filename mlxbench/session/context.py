@@ -27,6 +27,7 @@ class RunContext:
     gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
+    baseline: Any = None  # the saved run --benchmark-compare compares with (mlxbench.runs.Run), read at configure
     reference: Any = None  # another host's last run of this machine type, shown beside this one, not judged
     threads: Any = None  # mlxbench.measure.threads.ThreadPolicy in force for the session
     watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.measure.progress)

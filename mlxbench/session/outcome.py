@@ -54,13 +54,11 @@ def reference_lines(reference: Run, current: Sequence[Mapping[str, Any]]) -> lis
     import math
     import statistics
 
-    from mlxbench.runs import current_name
-
-    theirs = {current_name(name): b["stats"]["median"] for name, b in reference.benchmarks.items()}
+    theirs = {name: b["stats"]["median"] for name, b in reference.benchmarks.items()}  # names as this suite's
     ratios = sorted(
-        b["stats"]["median"] / theirs[current_name(b["fullname"])]
+        b["stats"]["median"] / theirs[b["fullname"]]
         for b in current
-        if theirs.get(current_name(b["fullname"]), 0) > 0 and b["stats"].get("median", 0) > 0
+        if theirs.get(b["fullname"], 0) > 0 and b["stats"].get("median", 0) > 0
     )
     when = str(reference.data.get("datetime", ""))[:10] or "?"
     head = f"mlxbench: reference (not judged): this run against {reference.label} (another host, {when})"

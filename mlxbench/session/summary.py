@@ -102,8 +102,7 @@ def render_workload(
     verdicts = [c.verdict for c in cells.values() if c.verdict]
     rows: list[tuple[str, dict[str, str]]] = []
     for variant in variants:
-        present = {b: cells[(variant, b)] for b in backends if (variant, b) in cells}
-        fastest = min(present, key=lambda b: present[b].median)
+        present, fastest = variant_entries(cells, variant, backends)
         mark = {fastest: " *"} if len(present) > 1 else {}
         rows.append((variant, {b: human(c.median) + mark.get(b, "") for b, c in present.items()}))
         if len(backends) > 1:
@@ -139,8 +138,7 @@ def condensed(
     gates = [c.gate for c in cells.values() if c.gate is not None]
     verdicts = [c.verdict for c in cells.values() if c.verdict]
     for variant in variants:
-        present = {b: cells[(variant, b)] for b in backends if (variant, b) in cells}
-        fastest = min(present, key=lambda b: present[b].median)
+        present, fastest = variant_entries(cells, variant, backends)
         wins[fastest] = wins.get(fastest, 0) + 1
         base = ref if ref in present else fastest
         row = {}
@@ -168,6 +166,14 @@ def condensed(
             f"  evidence: {evidence(verdicts)}",
         ]
     return lines + table(rows, backends, width)
+
+
+def variant_entries(
+    cells: Mapping[tuple[str, str], Entry], variant: str, backends: list[str]
+) -> tuple[dict[str, Entry], str]:
+    """A variant's entries by backend (those that ran it) and its fastest backend."""
+    present = {b: cells[(variant, b)] for b in backends if (variant, b) in cells}
+    return present, min(present, key=lambda b: present[b].median)
 
 
 def verdict_cell(v: dict[str, Any] | None) -> str:

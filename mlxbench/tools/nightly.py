@@ -29,12 +29,11 @@ from pathlib import Path
 
 def say(line: str) -> None:
     """One message, within 120 columns (a GitHub annotation stays on one line: it is read by the runner).
-    Standard library only: `offer` runs where nothing but this checkout and git are installed."""
-    import textwrap
+    mlxbench.units needs the standard library only: `offer` runs where nothing but the checkout is installed."""
+    from mlxbench.units import fit
 
     text = f"mlxbench nightly: {line}"
-    wrapped = textwrap.wrap(text, 120, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-    print(text if "::warning::" in text else "\n".join(wrapped), flush=True)
+    print(text if "::warning::" in text else "\n".join(fit(text)), flush=True)
 
 
 def github_output(**values: str) -> None:
