@@ -39,8 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     ctx = RunContext(settings=Settings.from_config(config, registry), registry=registry)
     ctx.attach(config)
     ctx.threads = ThreadPolicy.apply(ctx.settings.threads)  # put back at unconfigure
-    if not config.pluginmanager.has_plugin("mlxbench-interrupts"):
-        config.pluginmanager.register(saving.InterruptWatch(ctx), "mlxbench-interrupts")
+    if not config.pluginmanager.has_plugin("mlxbench-session-watch"):
+        config.pluginmanager.register(saving.SessionWatch(ctx), "mlxbench-session-watch")
     try:
         ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
         ctx.points = PointGuard()  # reads MLXBENCH_POINT_BUDGET: a bad value stops the run before it starts
@@ -160,7 +160,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure
     bridge.keep_only(config, saving.has_timings)  # a benchmark interrupted before its first round has nothing
     reason = saving.incomplete_reason(ctx, bridge.held(config))  # what the suite knows, not only the exit status
-    clean = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    clean = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or (
+        session.exitstatus == pytest.ExitCode.TESTS_FAILED
+        and saving.failed_only_by_verdicts(ctx.failed, bridge.held(config))
+    )  # a run the gate judged regressed (or could not judge) is complete: saved, and history keeps it
     bsession = bridge.benchmark_session(config)
     if bsession is not None and (reason or not clean):
         folder = storage_folder(config) if bridge.is_file_storage(config) else Path.cwd()

@@ -113,7 +113,11 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
         return
     folder = storage_folder(config)
     new = [Path(line.removeprefix("saved ")).name for line in written if line.startswith("saved ")]
-    write(tr, outcome.saved_line(folder, new, ctx.profile, len(benchmarks)), green=bool(new))
+    regressed = sum(
+        ((b.get("extra_info") or {}).get("verdict") or {}).get("verdict") == "regressed" for b in benchmarks
+    )
+    before = ctx.baseline.label if ctx.baseline is not None else None
+    write(tr, outcome.saved_line(folder, new, ctx.profile, len(benchmarks), regressed, before), green=bool(new))
 
 
 def write(tr: Any, lines: list[str], **markup: bool) -> None:

@@ -73,17 +73,27 @@ def reference_lines(reference: Run, current: Sequence[Mapping[str, Any]]) -> lis
     ]
 
 
-def saved_line(folder: Path, new: Sequence[str], profile: str, count: int) -> list[str]:
-    """What this session saved (the files it wrote itself), within 120 columns."""
+def saved_line(
+    folder: Path, new: Sequence[str], profile: str, count: int, regressed: int = 0, before: str | None = None
+) -> list[str]:
+    """What this session saved (the files it wrote itself), within 120 columns; when the gate called some
+    of its benchmarks regressed, how to keep comparing with the run `before` it."""
     if not new:
         return [
             "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
         ]
-    return [
+    lines = [
         f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as",
         *(f"  {folder / n}" for n in sorted(new)),
         f"  the next {profile}-profile run of this host with --benchmark-compare compares with it",
     ]
+    if regressed:
+        keep = f"--benchmark-compare={before}" if before else "--benchmark-compare=NNNN (a run before it)"
+        lines.append(
+            f"  it holds {regressed} benchmark{'' if regressed == 1 else 's'} the gate called regressed: to keep "
+            f"comparing with the run before, pass {keep}"
+        )
+    return lines
 
 
 def judge_offline(

@@ -2,9 +2,12 @@
 
 - A run file is written atomically: into a hidden temporary file beside it, then renamed, so an
   interruption while writing never leaves a 0-byte or half-written `NNNN_*.json`.
-- A session that did not finish cleanly (interrupted, failed tests, internal error) is not saved
+- A session that did not finish cleanly (interrupted, a failed test, internal error) is not saved
   as a run: its JSON goes to `incomplete-<reason>-<UTC time>.json.partial` in the same folder, a
   name that neither mlxbench nor pytest-benchmark reads as a run, and the terminal says where.
+  A test failed by the regression gate's verdict is not such a failure: every round was measured, so
+  the run is saved and written like any other and history keeps what was measured (a failed accuracy
+  gate, an error or a broken benchmark still is).
 - A baselines folder that cannot be written is a usage error before anything runs, not a lost run
   at the end.
 """
@@ -173,9 +176,10 @@ def has_timings(benchmark: Any) -> bool:
     return bool(bridge.rounds_of(benchmark))
 
 
-class InterruptWatch:
-    """Notes a Ctrl-C in the session's context before any reporter runs (one that crashes on the
-    traceback, leaving pytest's status at 0, must not hide the interrupt from the save decision)."""
+class SessionWatch:
+    """Notes in the session's context what the save decision needs: a Ctrl-C, before any reporter runs
+    (one that crashes on the traceback, leaving pytest's status at 0, must not hide the interrupt), and
+    every test that failed, in any phase."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
@@ -183,6 +187,22 @@ class InterruptWatch:
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self.context.interrupted = True
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.failed:
+            self.context.failed.add(report.nodeid)
+
+
+def regressed(benchmark: Any) -> bool:
+    """Whether the regression gate called this benchmark (held, or as saved) regressed: its test failed on it."""
+    info = benchmark.get("extra_info") if isinstance(benchmark, dict) else getattr(benchmark, "extra_info", None)
+    verdict = (info or {}).get("verdict") or {}
+    return verdict.get("verdict") == "regressed"
+
+
+def failed_only_by_verdicts(failed: set[str], benchmarks: list[Any]) -> bool:
+    """Whether every failed test failed on a regression verdict alone: a complete run, judged."""
+    return failed <= {b.fullname for b in benchmarks if regressed(b)}
 
 
 def incomplete_reason(context: Any, benchmarks: list[Any]) -> str | None:

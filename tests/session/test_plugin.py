@@ -286,6 +286,33 @@ def test_regression_gate_flags_a_slowdown_and_summarizes(project, monkeypatch):
     )
 
 
+def test_a_run_the_gate_calls_regressed_is_complete_and_saved(project, monkeypatch):
+    """Failing on a verdict is not failing to measure: the run is saved and written like any other, so the
+    history (and `mlxbench.tools.calibrate`, which scores these runs) keeps what was measured."""
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "Test-M9-Ultra")
+    write_bench(project)
+    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    for _ in range(3):
+        project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    monkeypatch.setenv("FAKE_DELAY", "0.009")
+    slow = project.runpytest(
+        "--backend", "numpy", "--regression-gate", "--benchmark-autosave", "--benchmark-json=r.json"
+    )
+    slow.assert_outcomes(failed=1)
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    folder = project.path / "baselines" / "Test-M9-Ultra"
+    assert len(list(folder.glob("0004_*.json"))) == 1 and not list(folder.glob("*.partial"))
+    (bench,) = json.loads((project.path / "r.json").read_text())["benchmarks"]
+    assert bench["extra_info"]["verdict"]["verdict"] == "regressed"
+    said = " ".join(slow.stdout.str().split())
+    assert "did not finish cleanly" not in said
+    assert "it holds 1 benchmark the gate called regressed: to keep comparing with the run before, pass " in said
+    keep = said.split("--benchmark-compare=")[-1].split()[0]
+    assert keep.startswith("0003_")
+    again = project.runpytest("--backend", "numpy", f"--benchmark-compare={keep}", "--regression-gate")
+    again.assert_outcomes(failed=1)  # still regressed against the run before
+
+
 def test_a_gated_run_on_one_saved_run_says_the_gate_judged_nothing_and_why(project, monkeypatch):
     """One saved run is one process: a benchmark three times slower gets no verdict and fails nothing. The
     gate says loudly that it checked nothing, why, and the way out; the run itself is saved (it is complete),

@@ -173,7 +173,7 @@ def test_completeness_comes_from_what_the_suite_knows():
     short = SimpleNamespace(extra_info={"rounds_planned": 5}, stats=SimpleNamespace(data=[1.0] * 2))
     assert saving.incomplete_reason(context, [full]) is None
     assert saving.incomplete_reason(context, [full, short]) == "unfinished"
-    watch = saving.InterruptWatch(context)
+    watch = saving.SessionWatch(context)
     watch.pytest_keyboard_interrupt(excinfo=None)
     assert saving.incomplete_reason(context, [full]) == "interrupted"
 
