@@ -25,6 +25,7 @@ from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
+from mlxbench.units import fit
 from mlxbench.workload import variants_for
 
 
@@ -60,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ctx.undo.append(bridge.swap_machine_id(machine.machine_id))
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
     bridge.hide_machine_info_warning()  # 5 KB of JSON; pytest_benchmark_compare_machine_info says it in a line
+    ctx.undo.append(bridge.mend_storage_location())  # storage outside the working directory: no INTERNALERROR
     if (config.option.benchmark_save or config.option.benchmark_autosave) and bridge.is_file_storage(config):
         problem = saving.check_writable(storage_folder(config))
         if problem:
@@ -134,7 +136,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     report_incomplete(terminalreporter, ctx)
     closing.write_summary(terminalreporter, config)
     if ctx.settings.regression_gate and ctx.not_gating:
-        terminalreporter.write_line(f"mlxbench: no regression verdicts: {ctx.not_gating}", yellow=True)
+        closing.write(terminalreporter, [f"mlxbench: no regression verdicts: {ctx.not_gating}"], yellow=True)
     elif ctx.settings.regression_gate and ctx.gate is not None:
         terminalreporter.section("mlxbench regression verdicts")
         for line in ctx.gate.summary(bridge.held_count(config)):
@@ -197,13 +199,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     closing.start(session.config, tr)
     for note in ctx.notes if ctx is not None else ():
         if tr is not None:
-            tr.write_line(note, yellow=True)
+            closing.write(tr, [note], yellow=True)
     for exc in ctx.unreadable if ctx is not None else ():
         problem = f"mlxbench: unreadable baseline, ignored for comparison and left as is: {exc}"
         if tr is not None:
-            tr.write_line(problem, yellow=True)
+            closing.write(tr, [problem], yellow=True)
         else:
-            print(problem, file=sys.stderr)
+            print("\n".join(fit(problem)), file=sys.stderr)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -57,11 +57,20 @@ def _parse(piece: str) -> np.ndarray | None:
     return values if values.size == expected else None
 
 
+def parse(text: bytes | str) -> Any:
+    """`json.loads`, with a document nested too deeply for the parser's recursion a ValueError like any
+    other damage (it was a RecursionError, reported as an internal error)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to be a run (arrays or objects inside each other thousands deep)") from None
+
+
 def loads(text: bytes) -> Any:
     """The JSON document `text` (UTF-8 bytes: a 200 MB file is not held twice, as bytes and as str), its
     `"data"` arrays as Samples when the file is large."""
     if len(text) < LARGE:
-        return json.loads(text)
+        return parse(text)
     import warnings
 
     pieces, arrays, pos = [], [], 0
@@ -75,13 +84,13 @@ def loads(text: bytes) -> Any:
                 break
             values = _numbers(text, match.end(), close)
             if values is None:
-                return json.loads(text)  # damaged or unusual: the usual parser and its checks
+                return parse(text)  # damaged or unusual: the usual parser and its checks
             pieces.append(text[pos : match.start()])
             pieces.append(b'"data": {"__mlxbench_samples__": %d}' % len(arrays))
             arrays.append(values.view(Samples))
             pos = close + 1
     pieces.append(text[pos:])
-    doc = json.loads(b"".join(pieces))
+    doc = parse(b"".join(pieces))
     for b in doc.get("benchmarks") or [] if isinstance(doc, dict) else []:
         stats = b.get("stats") if isinstance(b, dict) else None
         ref = stats.get("data") if isinstance(stats, dict) else None

@@ -91,6 +91,20 @@ def test_damaged_stats_are_refused_by_compare_and_report(tmp_path, stats, needle
     assert bad.read_bytes() == before
 
 
+def test_a_file_nested_too_deeply_is_damage_not_a_crash(tmp_path):
+    """Python's JSON parser recurses: a hostile file of arrays 100,000 deep was an internal error (exit 3)."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    base = save(tmp_path / "base.json", good_run())
+    assert_bad_input(cli(tmp_path, "compare", str(base), str(deep)), str(deep), "nested too deeply")
+    assert_bad_input(cli(tmp_path, "report", str(deep), "--out", "rep"), str(deep), "nested too deeply")
+    ab = tmp_path / "ab"
+    ab.mkdir()
+    (ab / "verdicts.json").write_text(deep.read_text())
+    assert_bad_input(cli(tmp_path, "report", str(ab)), "verdicts.json", "nested too deeply")
+    assert not (tmp_path / "rep").exists() and not (ab / "report").exists()
+
+
 def test_an_empty_baseline_is_not_a_pass(tmp_path):
     empty = make_run({})
     base = save(tmp_path / "empty.json", empty)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from mlxbench.reports.document import Document, Image, Paragraph, Table
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.runs import BadRun, load_run
+from mlxbench.samples import parse
 from mlxbench.units import fmt_time
 
 ORDER = ("regressed", "improved", "inconclusive", "unchanged")
@@ -42,7 +42,7 @@ class ABReport:
     @classmethod
     def load(cls, folder: Path) -> ABReport:
         try:
-            doc = json.loads((folder / "verdicts.json").read_text())
+            doc = parse((folder / "verdicts.json").read_bytes())
         except (OSError, ValueError) as exc:
             raise BadRun(f"{folder / 'verdicts.json'} cannot be read as an A/B result ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("verdicts"), list):
@@ -98,17 +98,25 @@ class ABReport:
         return {"folder": str(self.folder), **self.meta, "counts": self.counts, "verdicts": self.verdicts}
 
 
+def pair_times(doc: Any) -> dict[str, dict[str, list[float]]]:
+    """A pair.json's rounds per benchmark and arm, as floats; TypeError or ValueError when damaged."""
+    times = doc.get("times") if isinstance(doc, dict) else None
+    if not isinstance(times, dict) or not all(isinstance(arms, dict) for arms in times.values()):
+        raise TypeError("no 'times' of benchmarks and arms")
+    return {name: {arm: [float(x) for x in arms.get(arm) or []] for arm in ("A", "B")} for name, arms in times.items()}
+
+
 def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
     """Per benchmark and arm, the samples of each unit: a pair's rounds (paired) or a process's rounds."""
     out: dict[str, dict[str, list[list[float]]]] = {}
     for path in sorted(folder.glob("pair-*/pair.json")):
         try:
-            times = json.loads(path.read_text()).get("times") or {}
-        except (OSError, ValueError):
-            continue  # a pair cut short: its samples are not shown (verdicts.json says what was judged)
+            times = pair_times(parse(path.read_bytes()))
+        except (OSError, ValueError, TypeError):
+            continue  # a pair cut short or damaged: its samples are not shown (verdicts.json says what was judged)
         for name, arms in times.items():
             for arm in ("A", "B"):
-                out.setdefault(name, {"A": [], "B": []})[arm].append([float(x) for x in arms.get(arm, [])])
+                out.setdefault(name, {"A": [], "B": []})[arm].append(arms[arm])
     for arm in ("A", "B"):
         for path in sorted((folder / arm).glob("*.json")) if (folder / arm).is_dir() else []:
             try:

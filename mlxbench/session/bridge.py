@@ -81,6 +81,28 @@ def hide_machine_info_warning() -> None:
     warnings.filterwarnings("ignore", message=MACHINE_INFO_WARNING)
 
 
+def mend_storage_location() -> Callable[[], None]:
+    """pytest-benchmark names its storage relative to the working directory and crashes (INTERNALERROR,
+    ValueError) when `--benchmark-storage` lies outside it and the baseline's machine_info differs
+    (ionelmc/pytest-benchmark#217, open): name such a folder by its absolute path. Returns the undo."""
+    from pytest_benchmark.storage.file import FileStorage
+
+    original = FileStorage.location
+
+    def location(self: Any) -> str:
+        try:
+            return str(self.path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.path)
+
+    FileStorage.location = property(location)
+
+    def undo() -> None:
+        FileStorage.location = original
+
+    return undo
+
+
 def differing_facts(current: dict, saved: dict, prefix: str = "") -> list[str]:
     """The keys (dotted, two levels deep) whose values differ between two machine_info mappings, as JSON
     sees them (a tuple in this process is the list its saved run holds)."""

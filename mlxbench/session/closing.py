@@ -24,7 +24,7 @@ def start(config: pytest.Config, tr: Any) -> None:
     ctx = RunContext.of(config)
     warning = ignored.warning(ignored.given(ignored.all_args(config.invocation_params.args, config.getini("addopts"))))
     if warning and tr is not None:
-        tr.write_line(warning, yellow=True)
+        write(tr, [warning], yellow=True)
     if ctx is None or tr is None:
         return
     if config.option.mlxbench_progress or getattr(tr, "isatty", False):

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from mlxbench.measure.runner import Bench
+from mlxbench.units import fit
 
 
 class Slowed:
@@ -81,11 +82,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     targets = parse(os.environ.get("MLXBENCH_SLOWDOWN", ""))
     missing = sorted(set(targets) - config.stash.get(slowed_key, set()) - {"*"})
     if missing:
-        terminalreporter.write_line(
+        line = (
             f"mlxbench: MLXBENCH_SLOWDOWN slowed no benchmark of: {', '.join(missing)} (no measured benchmark of that "
-            "workload ran; names are workload names such as linreg, mnist_mlp, placement, lazy_eval)",
-            yellow=True,
+            "workload ran; names are workload names such as linreg, mnist_mlp, placement, lazy_eval)"
         )
+        for part in fit(line):
+            terminalreporter.write_line(part, yellow=True)
 
 
 @pytest.fixture(autouse=True)

@@ -274,3 +274,18 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     (folder / "verdicts.json").write_text('{"verdicts": "no"}')
     bad = mlxbench_cli("report", str(folder), "--out", str(tmp_path / "r2"))
     assert bad.returncode == 2 and "no 'verdicts' list" in said(bad.stderr) and "Traceback" not in bad.stderr
+
+
+def test_a_damaged_pair_file_leaves_out_its_samples_only(tmp_path):
+    """pair.json files cut short or damaged (any shape) are left out of the plot; the others are read."""
+    from mlxbench.reports import abreport
+
+    good = {"times": {"b::t[x]": {"A": [1.0, 2.0], "B": [3.0]}}}
+    for k, doc in enumerate(
+        [good, [1, 2], {"times": "x"}, {"times": {"b::t[x]": [1]}}, {"times": {"b::t[x]": {"A": ["a"]}}}]
+    ):
+        (tmp_path / f"pair-0{k}").mkdir()
+        (tmp_path / f"pair-0{k}" / "pair.json").write_text(json.dumps(doc))
+    (tmp_path / "pair-09").mkdir()
+    (tmp_path / "pair-09" / "pair.json").write_text("[" * 100_000)
+    assert abreport.read_samples(tmp_path) == {"b::t[x]": {"A": [[1.0, 2.0]], "B": [[3.0]]}}

@@ -158,3 +158,22 @@ def test_a_data_dir_that_is_a_file_says_so(project, tmp_path):
     result = project.runpytest(f"--data-dir={f}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*data directory '{f}' is a file, not a folder*"])
+
+
+def test_storage_outside_the_working_directory_with_another_machine_info(project, monkeypatch, tmp_path_factory):
+    """pytest-benchmark names its storage relative to the working directory and crashed (INTERNALERROR) on a
+    folder outside it whose baseline's machine_info differs (ionelmc/pytest-benchmark#217)."""
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    storage = tmp_path_factory.mktemp("elsewhere")
+    write_bench(project)
+    project.runpytest("--backend", "numpy", f"--benchmark-storage={storage}", "--benchmark-autosave").assert_outcomes(
+        passed=1
+    )
+    (saved,) = (storage / "T").glob("0001_*.json")
+    run = json.loads(saved.read_text())
+    run["machine_info"]["node"] = "another-node"
+    saved.write_text(json.dumps(run))
+    result = project.runpytest("--backend", "numpy", f"--benchmark-storage={storage}", "--benchmark-compare")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*machine_info differs from this machine's in: node*"])
