@@ -45,7 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         ctx.baton = Baton.from_env()  # one arm's worker of a time-paired `mlxbench ab`
         ctx.points = PointGuard()  # reads MLXBENCH_POINT_BUDGET: a bad value stops the run before it starts
-    except ValueError as exc:  # BadBudget too
+        datasets.download_timeout()  # MLXBENCH_DOWNLOAD_TIMEOUT too (it was a skip of every dataset benchmark)
+    except (ValueError, datasets.DatasetUnavailable) as exc:  # BadBudget too
         raise pytest.UsageError(str(exc)) from None
     previous = datasets.set_progress(lambda message: say(config, message))
     ctx.undo.append(lambda: datasets.set_progress(previous))
@@ -62,10 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
     bridge.hide_machine_info_warning()  # 5 KB of JSON; pytest_benchmark_compare_machine_info says it in a line
     ctx.undo.append(bridge.mend_storage_location())  # storage outside the working directory: no INTERNALERROR
-    if (config.option.benchmark_save or config.option.benchmark_autosave) and bridge.is_file_storage(config):
-        problem = saving.check_writable(storage_folder(config))
-        if problem:
-            raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
+    if problem := saving.output_problem(config):
+        raise pytest.UsageError(problem)  # before anything runs, not a lost run at the end
     if ctx.settings.regression_gate and not config.option.benchmark_compare:
         config.option.benchmark_compare = True
     if not config.option.benchmark_compare:

@@ -12,7 +12,8 @@ PACKAGE = ROOT / "mlxbench"
 
 # Lowest first. A module may import its own part and any part listed before it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("contracts", ("units", "backends", "workload", "implementations", "registry", "datasets", "runs", "samples")),
+    ("contracts", ("units", "paths", "backends", "workload", "implementations", "registry", "datasets", "runs",
+                   "samples")),
     ("measure", ("measure",)),
     ("verdicts", ("verdicts",)),
     ("reports", ("reports",)),

@@ -128,7 +128,9 @@ def test_output_folder_that_cannot_be_written(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("keep me")
     assert_bad_input(cli(tmp_path, "report", str(run), "--out", str(blocker)), "is a file, not a folder")
-    assert_bad_input(cli(tmp_path, "report", str(run), "--out", str(blocker / "rep")), "cannot write the report")
+    assert_bad_input(
+        cli(tmp_path, "report", str(run), "--out", str(blocker / "rep")), "afile is a file, not a folder; name a folder"
+    )
     assert blocker.read_text() == "keep me"
 
 

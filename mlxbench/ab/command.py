@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mlxbench.ab import paired, venvs
+from mlxbench.paths import output_file_problem, output_folder_problem
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
@@ -130,6 +131,10 @@ def check_options(args: argparse.Namespace) -> None:
     for name, value, ok, want in checks:
         if not ok or value != value:
             raise BadRun(f"{name} {value}: give {want}")
+    if args.json is not None and (problem := output_file_problem(args.json, "--json")):
+        raise BadRun(problem)
+    if problem := output_folder_problem(args.out, "--out"):
+        raise BadRun(problem)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlxbench.paths import output_folder_problem
 from mlxbench.reports import cadence, sweeptables
 from mlxbench.reports.report import Report, memory_words
 from mlxbench.runs import BadRun
@@ -94,8 +95,8 @@ def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
     created are removed. Existing files are never changed.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise BadRun(f"--out {out} is a file, not a folder: choose a folder (it is created if missing)")
+    if problem := output_folder_problem(out, "--out"):
+        raise BadRun(problem)
     same = {name for name in files if _holds(out / name, files[name])}  # a rerun: already there, nothing to do
     files = {name: data for name, data in files.items() if name not in same}
     existing = [name for name in files if (out / name).exists() or (out / name).is_symlink()]

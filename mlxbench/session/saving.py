@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from mlxbench.paths import output_file_problem
 from mlxbench.session import bridge
 
 REASONS = {
@@ -74,6 +75,18 @@ def check_writable(folder: Path) -> str | None:
             f"cannot save runs into {folder} ({exc.strerror or exc}); make it writable, or save elsewhere with "
             "--benchmark-storage=PATH, or leave out --benchmark-save/--benchmark-autosave"
         )
+    return None
+
+
+def output_problem(config: pytest.Config) -> str | None:
+    """Why the files this session was asked to write (a saved run, --benchmark-json) cannot be written, or
+    None: checked before anything runs."""
+    option = config.option
+    if (option.benchmark_save or option.benchmark_autosave) and bridge.is_file_storage(config):
+        if problem := check_writable(storage_folder(config)):
+            return problem
+    if option.benchmark_json:
+        return output_file_problem(option.benchmark_json, "--benchmark-json")
     return None
 
 
@@ -151,7 +164,9 @@ def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
 
 
 def replace_atomically(target: Path, data: bytes) -> None:
-    """Give `target` the content `data` in one step (a failure leaves the old file as it was)."""
+    """Give `target` the content `data` in one step (a failure leaves the old file as it was); its missing
+    folders are made."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(target, data)
     try:
         os.replace(tmp, target)

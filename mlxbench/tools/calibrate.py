@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("calibration"))
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    from mlxbench.paths import output_folder_problem
     from mlxbench.registry import Registry
     from mlxbench.verdicts.gate import MIN_HISTORY
 
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--unchanged {args.unchanged} --slowed {args.slowed}: give counts >= 0, at least one run in all")
     if not (args.factor > 0 and math.isfinite(args.factor)):
         p.error(f"--factor {args.factor}: give the slowdown as a fraction above 0, e.g. 0.25 for 25%")
+    if problem := output_folder_problem(args.out, "--out"):
+        p.error(problem)
     names = Registry.load().workload_names
     if args.workload not in names:
         p.error(f"--workload {args.workload!r}: not a registered workload; give one of {', '.join(names)}")

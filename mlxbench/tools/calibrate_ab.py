@@ -98,6 +98,10 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         slowdowns = []
     if not slowdowns or not all(0 < s and math.isfinite(s) for s in slowdowns):
         p.error(f"--slowdowns {args.slowdowns!r}: give fractions above 0, comma-separated, e.g. 0.05,0.10,0.25")
+    from mlxbench.paths import output_folder_problem
+
+    if problem := output_folder_problem(args.out, "--out"):
+        p.error(problem)
     if args.processes < 2:
         p.error(f"--processes {args.processes}: give 2 or more (a spread needs two processes per arm)")
     if args.comparisons < 1 or args.threads_check < 0:

@@ -25,15 +25,20 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 
-def say(line: str) -> None:
+class BadInput(Exception):
+    """A value that cannot work: one line, exit 2."""
+
+
+def say(line: str, file: TextIO | None = None) -> None:
     """One message, within 120 columns (a GitHub annotation stays on one line: it is read by the runner).
     mlxbench.units needs the standard library only: `offer` runs where nothing but the checkout is installed."""
     from mlxbench.units import fit
 
     text = f"mlxbench nightly: {line}"
-    print(text if "::warning::" in text else "\n".join(fit(text)), flush=True)
+    print(text if "::warning::" in text else "\n".join(fit(text)), flush=True, file=file or sys.stdout)
 
 
 def github_output(**values: str) -> None:
@@ -67,6 +72,27 @@ def baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> None:
+    """Every value in its meaningful range before any work starts (a night of benchmarks is long)."""
+    from mlxbench.workload import PROFILES
+
+    if args.profile not in PROFILES:
+        raise BadInput(f"--profile {args.profile!r}: not a profile; give one of {', '.join(PROFILES)}")
+    from mlxbench.paths import output_folder_problem
+
+    if problem := output_folder_problem(args.storage, "--storage"):
+        raise BadInput(problem)
+    if args.step != "run":
+        return
+    if not (0 < args.time_budget < 24 * 60):  # NaN fails too
+        raise BadInput(f"--time-budget {args.time_budget}: give the gate's minutes, above 0 (e.g. 40)")
+    name = args.run_name
+    if not name or name != name.strip() or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+        raise BadInput(
+            f"--run-name {name!r}: give a name usable in a file name (letters, digits, '-', '_'), e.g. nightly-123-1"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     pytest_args = [a for a in args.pytest_args if a != "--"] or ["benchmarks"]
     profiled = [*pytest_args, "--profile", args.profile]
@@ -85,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         if rc != 0:
             say(f"the gate could not run (exit {rc}): this run is not saved")
             return rc
-    save = [sys.executable, "-m", "pytest", *profiled, f"--benchmark-save={args.run_name}", "--benchmark-json=run.json"]
+    save = [sys.executable, "-m", "pytest", *profiled, f"--benchmark-storage={args.storage}",
+            f"--benchmark-save={args.run_name}", "--benchmark-json=run.json"]  # fmt: skip
     say(f"save: {' '.join(save[1:])}")
     return subprocess.run(save).returncode
 
@@ -143,9 +170,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.step in ("baseline", "run"):
+            check(args)
         return {"baseline": baseline, "run": run, "offer": offer}[args.step](args)
-    except RuntimeError as exc:
-        say(str(exc))
+    except (RuntimeError, BadInput) as exc:
+        say(str(exc), file=sys.stderr)
         return 2
 
 

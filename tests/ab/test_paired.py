@@ -88,6 +88,22 @@ def test_ab_checks_every_number_before_any_work(tmp_path, args, named):
     assert not (tmp_path / "ab").exists()
 
 
+def test_ab_checks_its_output_paths_before_any_work(tmp_path):
+    """A --json that cannot be written once failed after the whole A/B had run (30 s here, hours on a Mac)."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    out = ["--out", str(tmp_path / "ab")]
+    for args, named in (
+        (["--json", str(tmp_path / "adir"), *out], "that is a folder; name a file in it"),
+        (["--json", str(tmp_path / "afile" / "v.json"), *out], "is a file, not a folder"),
+        (["--out", str(tmp_path / "afile")], "that is a file, not a folder; choose a folder"),
+    ):
+        proc = mlxbench_cli("ab", *args)
+        assert proc.returncode == 2 and named in " ".join(proc.stderr.split()), proc.stderr
+        assert "Traceback" not in proc.stderr and not (tmp_path / "ab").exists()
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 def pair(rng, n_rounds: int, shift: float, pair_sd: float, round_sd: float, drift_sd: float = 0.2) -> dict:
     """One pair of workers: both see the same drift each round; each has its own process offset."""
     drift = rng.normal(0, drift_sd, n_rounds)

@@ -193,6 +193,8 @@ def test_a_median_interval_costs_time_linear_in_the_samples():
     [
         ({"MLXBENCH_POINT_BUDGET": "abc"}, [], "MLXBENCH_POINT_BUDGET='abc': give the seconds a sweep point may take"),
         ({}, ["--benchmark-compare=9999"], "--benchmark-compare=9999: no saved run '9999'"),
+        ({"MLXBENCH_DOWNLOAD_TIMEOUT": "abc"}, [], "MLXBENCH_DOWNLOAD_TIMEOUT='abc' is not a number of seconds"),
+        ({"MLXBENCH_DOWNLOAD_TIMEOUT": "-1"}, [], "MLXBENCH_DOWNLOAD_TIMEOUT='-1' is not a number of seconds"),
     ],
 )
 def test_a_bad_setting_stops_the_run_before_it_starts(project, monkeypatch, env, args, said_):

@@ -151,6 +151,24 @@ def test_option_values_that_cannot_work_are_usage_errors(project, args, message)
     result.stderr.fnmatch_lines([message])
 
 
+def test_a_benchmark_json_path_that_cannot_be_written_is_a_usage_error_before_running(project, tmp_path):
+    """It was found at the end: the run went to the temporary folder and pytest exited 0."""
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-dir").mkdir()
+    write_bench(project)
+    for path, message in (
+        (tmp_path / "a-dir", "*--benchmark-json *a-dir: that is a folder; name a file in it*"),
+        (tmp_path / "a-file" / "run.json", "*--benchmark-json *run.json: *a-file is a file, not a folder*"),
+    ):
+        result = project.runpytest("--backend", "numpy", f"--benchmark-json={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])
+        assert "passed" not in result.stdout.str()
+    fresh = tmp_path / "new" / "folders" / "run.json"  # missing folders are made, as --out's are
+    project.runpytest("--backend", "numpy", f"--benchmark-json={fresh}").assert_outcomes(passed=1)
+    assert json.loads(fresh.read_text())["benchmarks"]
+
+
 def test_a_data_dir_that_is_a_file_says_so(project, tmp_path):
     f = tmp_path / "mnist.gz"
     f.write_text("")

@@ -107,3 +107,24 @@ def test_offer_needs_nothing_but_the_checkout():
     code = "import sys, mlxbench.tools.nightly; print(sorted({'pytest', 'numpy', 'scipy'} & set(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_night_checks_its_values_before_any_benchmark_and_saves_into_its_storage(project, tmp_path):
+    """`--time-budget -1` once ran the whole suite (no baseline yet, so no gate to refuse it) and saved it."""
+    write_bench(project)
+    for args, named in (
+        (["--time-budget", "-1"], "--time-budget -1.0: give the gate's minutes, above 0"),
+        (["--time-budget", "nan"], "--time-budget nan"),
+        (["--run-name", "a/b"], "--run-name 'a/b': give a name usable in a file name"),
+        (["--run-name", ""], "--run-name '': give a name"),
+        (["--profile", "bogus"], "--profile 'bogus': not a profile; give one of seed, ci, sweep"),
+    ):
+        proc = nightly(project, "run", "--run-name", "n", *args, "--", *TESTS)
+        assert proc.returncode == 2 and named in " ".join(proc.stderr.split()), proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and saved(project) == []
+    (tmp_path / "afile").write_text("x")
+    proc = nightly(project, "baseline", "--storage", str(tmp_path / "afile"))
+    assert proc.returncode == 2 and "that is a file" in proc.stderr
+    night = nightly(project, "run", "--run-name", "n-1", "--storage", str(tmp_path / "runs"), *NIGHT, *TESTS)
+    assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "runs" / "T").glob("*.json")] == ["0001_n-1.json"] and saved(project) == []
