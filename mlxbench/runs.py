@@ -233,6 +233,11 @@ def resolve(ref: str, folder: Path) -> Path:
         raise BadRun(f"{ref!r} matches several runs in {folder}: {', '.join(p.stem for p in matches)}.")
     if matches:
         return matches[0]
+    if candidate.is_dir() and (any(candidate.glob("pair-*")) or (candidate / "A").is_dir()):
+        raise BadRun(
+            f"{ref} is an A/B folder without verdicts.json: that `mlxbench ab` ended before judging (interrupted or "
+            "failed); its samples are kept there, nothing was judged. Run `mlxbench ab` again for verdicts."
+        )
     if candidate.is_dir():
         runs = sorted(p.name for p in candidate.glob("*.json"))[:3]
         example = f" (it holds {', '.join(runs)})" if runs else " (it holds no .json file)"

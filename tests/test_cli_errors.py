@@ -105,6 +105,15 @@ def test_a_file_nested_too_deeply_is_damage_not_a_crash(tmp_path):
     assert not (tmp_path / "rep").exists() and not (ab / "report").exists()
 
 
+def test_an_ab_folder_that_ended_before_judging_says_so(tmp_path):
+    """An interrupted `mlxbench ab` keeps its pairs' samples but writes no verdicts.json."""
+    ab = tmp_path / "ab-runs" / "20261130-200518"
+    (ab / "pair-01").mkdir(parents=True)
+    (ab / "pair-01" / "pair.json").write_text('{"times": {}}')
+    assert_bad_input(cli(tmp_path, "report", str(ab)), "is an A/B folder without verdicts.json", "ended before judging")
+    assert not (ab / "report").exists()
+
+
 def test_an_empty_baseline_is_not_a_pass(tmp_path):
     empty = make_run({})
     base = save(tmp_path / "empty.json", empty)
