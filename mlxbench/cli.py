@@ -50,16 +50,21 @@ def _saved(folder: Path, use: str) -> list[Run]:
     return saved
 
 
-def latest_runs(storage: Path, count: int) -> list[Run]:
-    """The last `count` saved runs of this machine with the newest run's profile and host, oldest first."""
+def latest_runs(storage: Path, count: int, profile: str | None = None) -> list[Run]:
+    """The last `count` saved runs of this machine with `profile` (default: the newest run's) and the newest
+    such run's host, oldest first."""
     folder = storage / machine.machine_id()
     saved = _saved(folder, "not reported")
     if not saved:
         raise BadRun(
             f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
         )
-    newest = saved[-1]
-    return [r for r in saved if r.profile == newest.profile and r.host == newest.host][-count:]
+    of_profile = [r for r in saved if profile is None or r.profile == profile]
+    if not of_profile:
+        profiles = sorted({str(r.profile) for r in saved})
+        raise BadRun(f"--profile {profile}: no saved run of it in {folder}; its runs are of: {', '.join(profiles)}")
+    newest = of_profile[-1]
+    return [r for r in of_profile if r.profile == newest.profile and r.host == newest.host][-count:]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -115,7 +120,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     if args.history < 1:
         raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
-    runs = [_load(r, args.storage) for r in args.runs] if args.runs else latest_runs(args.storage, args.history)
+    if args.runs and args.profile is not None:
+        raise BadRun("--profile chooses among saved runs when none are named; leave it out, or the run names")
+    runs = (
+        [_load(r, args.storage) for r in args.runs]
+        if args.runs
+        else latest_runs(args.storage, args.history, args.profile)
+    )
     if not runs[-1].benchmarks:
         raise BadRun(f"{runs[-1].path} holds no benchmarks: nothing to report; name a run that measured something")
     baseline = _load(args.baseline, args.storage) if args.baseline else None
@@ -143,7 +154,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
     if args.runs:
         raise BadRun("--machines takes machine folder names, not run files: put them after --machines")
-    ms = machines.load(args.storage, args.machines, args.profile)
+    ms = machines.load(args.storage, args.machines, args.profile or "seed")
     for why in ms.skipped:
         complain(why)
     out = args.out if args.out is not None else Path("reports")
@@ -207,7 +218,12 @@ def parser() -> argparse.ArgumentParser:
         help="machines side by side: the last --profile run of each machine folder under --storage "
         "(all of them, or the ones named); writes machines.{md,html,json}",
     )
-    r.add_argument("--profile", default="seed", help="with --machines: the profile whose runs are compared (seed)")
+    r.add_argument(
+        "--profile",
+        default=None,
+        help="the profile of the saved runs reported when none are named (default: the newest run's); with "
+        "--machines, the profile whose runs are compared (default seed)",
+    )
     r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
     r.set_defaults(func=cmd_report)
     ab.add_parser(sub)

@@ -319,3 +319,25 @@ def test_every_line_of_compare_fits_120_columns_on_committed_runs(capsys):
     lines = out.splitlines() + err.splitlines()
     assert lines and all(len(x) <= 120 or len(x.split()) == 1 for x in lines), max(lines, key=len)
     assert said(out).count("rounds of one process only") == 2 and "not judged (70 benchmarks)" in out
+
+
+def test_report_profile_chooses_among_the_saved_runs(tmp_path, capsys, monkeypatch):
+    """`--profile` was read by --machines only and silently ignored otherwise."""
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "M")
+    folder = tmp_path / "baselines" / "M"
+    folder.mkdir(parents=True)
+    write(folder / "0001_ci.json", make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}, profile="ci"))
+    write(folder / "0002_seed.json", make_run({"t::a[numpy]": (samples(1.0, 1), INFO)}, profile="seed"))
+    storage = ["--storage", str(tmp_path / "baselines")]
+    assert main([*storage, "report", "--profile", "ci", "--out", str(tmp_path / "ci")]) == 0
+    assert "0001_ci" in (tmp_path / "ci" / "report.md").read_text()
+    assert main([*storage, "report", "--out", str(tmp_path / "newest")]) == 0  # default: the newest run's profile
+    assert "seed profile" in (tmp_path / "newest" / "report.md").read_text()
+    assert main([*storage, "report", "--profile", "sweep", "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main([*storage, "report", str(folder / "0001_ci.json"), "--profile", "ci", "--out", str(tmp_path / "y")]) == 2
+    )
+    err = said(capsys.readouterr().err)
+    assert "--profile sweep: no saved run of it in" in err and "its runs are of: ci, seed" in err
+    assert "--profile chooses among saved runs when none are named" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
