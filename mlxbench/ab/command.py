@@ -113,8 +113,33 @@ def with_test_path(pytest_args: list[str]) -> list[str]:
     return args
 
 
+DESIGN_OPTIONS = {  # option: (attribute, default); given for the other design, an option would do nothing
+    "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None)},
+    "processes": {"--processes": ("processes", 6), "--order": ("order", "alternate"), "--seed": ("seed", 0),
+                  "--target-effect": ("target_effect", None)},
+}  # fmt: skip
+
+
+def check_design(args: argparse.Namespace) -> None:
+    """Refuse an option the chosen design would ignore (it was silently dropped), then fill in the defaults."""
+    other = "processes" if args.design == "paired" else "paired"
+    given = [name for name, (attr, _) in DESIGN_OPTIONS[other].items() if getattr(args, attr) is not None]
+    if given:
+        raise BadRun(
+            f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --design {other} only; this run's design "
+            f"is {args.design}: leave {'it' if len(given) == 1 else 'them'} out, or add --design {other}"
+        )
+    if args.seed is not None and args.order != "random":
+        raise BadRun(f"--seed {args.seed} seeds --order random only; leave it out, or add --order random")
+    for options in DESIGN_OPTIONS.values():
+        for attr, default in options.values():
+            if getattr(args, attr) is None:
+                setattr(args, attr, default)
+
+
 def check_options(args: argparse.Namespace) -> None:
-    """Every numeric option in its meaningful range, before any work starts."""
+    """Every option meaningful for the design and in its range, before any work starts."""
+    check_design(args)
     checks = [
         ("--alpha", args.alpha, 0 < args.alpha < 1, "a family-wise false-alarm rate between 0 and 1, e.g. 0.05"),
         ("--processes", args.processes, args.processes >= evidence.MIN_PROCESSES,
@@ -245,7 +270,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--time-budget",
         type=float,
-        default=20.0,
+        default=None,
         metavar="MIN",
         help="paired: add pairs of workers while the next one fits in this many minutes (default 20; at least "
         f"{paired.MIN_PAIRS} pairs run)",
@@ -253,17 +278,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rewarm",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
         help="paired: untimed calls after each hand-over, before the timed round (default 1; not for rounds that "
         "build on each other, such as training epochs)",
     )
     p.add_argument("--pairs", type=int, default=None, metavar="P", help="paired: exactly this many pairs of workers")
     p.add_argument(
-        "--processes", type=int, default=6, metavar="K", help="processes design: fresh processes per arm (default 6)"
+        "--processes", type=int, default=None, metavar="K", help="processes design: fresh processes per arm (default 6)"
     )
-    p.add_argument("--order", choices=("alternate", "random"), default="alternate")
-    p.add_argument("--seed", type=int, default=0, help="seed of --order random")
+    p.add_argument(
+        "--order",
+        choices=("alternate", "random"),
+        default=None,
+        help="processes design: A B B A ... (default), or random",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of --order random (default 0)")
     p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
     p.add_argument(
         "--threshold",

@@ -75,7 +75,11 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
     [
         (["--alpha", "5"], "--alpha 5.0"),
         (["--alpha", "nan"], "--alpha nan"),
-        (["--target-effect", "-1"], "--target-effect -1.0"),
+        (["--design", "processes", "--target-effect", "-1"], "--target-effect -1.0"),
+        (["--design", "processes", "--processes", "1"], "--processes 1: give at least"),
+        (["--processes", "3"], "--processes applies to --design processes only; this run's design is paired"),
+        (["--design", "processes", "--rewarm", "2", "--pairs", "4"], "--rewarm, --pairs apply to --design paired only"),
+        (["--design", "processes", "--seed", "3"], "--seed 3 seeds --order random only"),
         (["--time-budget", "0"], "--time-budget 0.0"),
         (["--pairs", "2"], "--pairs 2"),
         (["--rewarm", "-1"], "--rewarm -1"),
@@ -84,7 +88,7 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
 )
 def test_ab_checks_every_number_before_any_work(tmp_path, args, named):
     proc = mlxbench_cli("ab", *args, "--out", str(tmp_path / "ab"))
-    assert proc.returncode == 2 and named in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and named in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
     assert not (tmp_path / "ab").exists()
 
 

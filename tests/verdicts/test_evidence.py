@@ -143,7 +143,18 @@ def test_ab_alternates_arms_and_shuffles_evenly():
 
 
 def test_ab_refuses_arguments_that_would_save_into_history(tmp_path):
-    proc = _mlxbench("ab", "--processes", "3", "--out", str(tmp_path), "--", "benchmarks", "--benchmark-autosave")
+    proc = _mlxbench(
+        "ab",
+        "--design",
+        "processes",
+        "--processes",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--",
+        "benchmarks",
+        "--benchmark-autosave",
+    )
     assert proc.returncode == 2 and "--benchmark-autosave cannot be used inside an A/B run" in proc.stderr
     assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
 
