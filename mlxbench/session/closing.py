@@ -27,6 +27,7 @@ def start(config: pytest.Config, tr: Any) -> None:
         write(tr, [warning], yellow=True)
     if ctx is None or tr is None:
         return
+    write(tr, ignored.idle(ctx.settings, bool(getattr(config.option, "benchmark_compare", None))), yellow=True)
     if config.option.mlxbench_progress or getattr(tr, "isatty", False):
         try:
             every = float(config.getini("mlxbench_progress_every"))
@@ -71,7 +72,7 @@ def judge(config: pytest.Config) -> tuple[Any, list[Any], str | None, dict[str, 
     why = comparability(baseline.facts, machine.stable_facts(distributions), True, distributions)
     if why:
         return baseline, [], f"no verdicts against {baseline.label}: {why}", {}
-    results, not_judged = outcome.judge_offline(baseline, saved, current(config))
+    results, not_judged = outcome.judge_offline(baseline, saved, current(config), ctx.settings.regression_threshold)
     return baseline, results, None, not_judged
 
 

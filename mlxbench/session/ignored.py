@@ -1,4 +1,5 @@
-"""pytest-benchmark options that cannot act on mlxbench's benchmarks, named instead of ignored.
+"""Options that cannot act on this run, named instead of ignored: pytest-benchmark's calibration options
+(on every mlxbench benchmark), and mlxbench's own given without what they act on.
 
 Every mlxbench benchmark is timed with `benchmark.pedantic`, whose rounds and warm-up come from the
 workload's profile; pytest-benchmark's calibration options only steer its automatic mode.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Sequence
+from typing import Any
 
 NO_EFFECT = (
     "--benchmark-min-rounds",
@@ -46,3 +48,19 @@ def warning(options: Sequence[str]) -> str | None:
         "rounds and warm-up set by the workload's profile; choose them with --profile (seed: full sizes, ci: "
         "fewer rounds)"
     )
+
+
+def idle(settings: Any, comparing: bool) -> list[str]:
+    """mlxbench's own options given where they act on nothing, one line each (they were silently ignored)."""
+    lines = []
+    if settings.regression_threshold is not None and not comparing:
+        lines.append(
+            "mlxbench: --regression-threshold has no effect without --benchmark-compare or --regression-gate: it is "
+            "the smallest slowdown their verdicts count, and nothing is compared in this run"
+        )
+    if settings.allow_version_change and not settings.regression_gate:
+        lines.append(
+            "mlxbench: --allow-version-change has no effect without --regression-gate: only the gate refuses a "
+            "baseline of other framework versions (the --benchmark-compare summary compares across them)"
+        )
+    return lines

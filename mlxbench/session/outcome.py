@@ -97,13 +97,14 @@ def saved_line(
 
 
 def judge_offline(
-    baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]]
+    baseline: Run, saved: Sequence[Run], current: Sequence[Mapping[str, Any]], threshold: float | None = None
 ) -> tuple[list[Result], dict[str, str]]:
     """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
-    nothing re-measured and nothing failed: what changed, for the summary."""
+    nothing re-measured and nothing failed: what changed, for the summary. `threshold`
+    (--regression-threshold) overrides every workload's own, as it does in the gate."""
     from mlxbench.verdicts.gate import RegressionGate  # scipy is imported only when something is judged
 
-    gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), None)
+    gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), threshold)
     gate.family = max(len(current), 1)
     for b in current:
         info = b.get("extra_info") or {}

@@ -131,6 +131,29 @@ def test_warning_for_an_ignored_benchmark_option(project):
     assert all(len(line) <= 120 for line in out.splitlines() if line.startswith(("mlxbench", "  ")))
 
 
+def test_mlxbench_options_that_act_on_nothing_are_named(project, monkeypatch):
+    """--regression-threshold without anything compared, --allow-version-change without the gate: each was
+    silently ignored. With --benchmark-compare, --regression-threshold sets the verdicts' threshold."""
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    write_bench(project)
+    result = project.runpytest("--backend", "numpy", "--regression-threshold", "0.3", "--allow-version-change")
+    result.assert_outcomes(passed=1)
+    out = said(result.stdout.str())
+    assert "--regression-threshold has no effect without --benchmark-compare or --regression-gate" in out
+    assert "--allow-version-change has no effect without --regression-gate" in out
+    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    for _ in range(3):
+        project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
+    monkeypatch.setenv("FAKE_DELAY", "0.0036")  # 20% slower: past the default 10%, within 30%
+    default = said(project.runpytest("--backend", "numpy", "--benchmark-compare").stdout.str())
+    wider = said(
+        project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.3").stdout.str()
+    )
+    assert "1 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1" in default, default[-1500:]
+    assert "0 regressed, 0 improved, 1 unchanged, 0 inconclusive of 1" in wider, wider[-1500:]
+    assert "has no effect" not in wider
+
+
 def test_summary_in_the_terminal(project):
     write_bench(project)
     result = project.runpytest("--backend", "numpy,fake-rec")
