@@ -112,20 +112,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.machines is not None:
         return cmd_machines(args)
-    if len(args.runs) == 1 and abreport.is_ab_folder(Path(args.runs[0])):
+    ab_folder = len(args.runs) == 1 and abreport.is_ab_folder(Path(args.runs[0]))
+    given = [o for o, v in (("--history", args.history), ("--profile", args.profile)) if v is not None]
+    if args.runs and given:
+        raise BadRun(
+            f"{', '.join(given)} choose{'s' if len(given) == 1 else ''} among saved runs when none are named; "
+            "leave it out, or the run names"
+        )
+    if ab_folder and (args.baseline or args.reference or args.allow_version_change):
+        raise BadRun("--baseline, --reference and --allow-version-change act on runs, not on an A/B folder")
+    if ab_folder:
         ab_run = abreport.ABReport.load(Path(args.runs[0]))
         out = args.out if args.out is not None else Path(args.runs[0]) / "report"
         formats = [f for f in args.format]
         emit(publish.written_lines(abreport.contents(ab_run, formats), out))
         return 0
-    if args.history < 1:
+    if args.history is not None and args.history < 1:
         raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
-    if args.runs and args.profile is not None:
-        raise BadRun("--profile chooses among saved runs when none are named; leave it out, or the run names")
     runs = (
         [_load(r, args.storage) for r in args.runs]
         if args.runs
-        else latest_runs(args.storage, args.history, args.profile)
+        else latest_runs(args.storage, args.history or 10, args.profile)
     )
     if not runs[-1].benchmarks:
         raise BadRun(f"{runs[-1].path} holds no benchmarks: nothing to report; name a run that measured something")
@@ -154,6 +161,10 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
     if args.runs:
         raise BadRun("--machines takes machine folder names, not run files: put them after --machines")
+    given = [o for o, v in (("--history", args.history), ("--baseline", args.baseline), ("--reference", args.reference),
+                            ("--allow-version-change", args.allow_version_change)) if v]  # fmt: skip
+    if given:
+        raise BadRun(f"{', '.join(given)}: not for --machines, which shows each machine's last run side by side")
     ms = machines.load(args.storage, args.machines, args.profile or "seed")
     for why in ms.skipped:
         complain(why)
@@ -192,7 +203,7 @@ def parser() -> argparse.ArgumentParser:
         "all give history (default: the last --history saved runs of this machine); or one A/B folder "
         "(ab-runs/<time>/ of mlxbench ab): its verdicts, intervals and samples",
     )
-    r.add_argument("--history", type=int, default=10, help="how many saved runs to use when none are named")
+    r.add_argument("--history", type=int, default=None, help="how many saved runs to use when none are named (10)")
     r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
     r.add_argument("--reference", default=None, help="backend that speedups are relative to (default numpy)")
     r.add_argument(

@@ -210,8 +210,22 @@ def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
         ["report", "--format", "pdf"],
         ["compare", "a.json", "b.json", "--threshold", "nan"],
         ["frobnicate"],
+        ["report", "baselines/Test-Box/0001_a.json", "--history", "3"],
+        ["report", "--machines", "--reference", "numpy"],
+        ["report", "--machines", "--baseline", "0001"],
     ],
-    ids=["missing-ids", "absolute-missing", "empty", "history-0", "bad-format", "nan-threshold", "no-command"],
+    ids=[
+        "missing-ids",
+        "absolute-missing",
+        "empty",
+        "history-0",
+        "bad-format",
+        "nan-threshold",
+        "no-command",
+        "history-with-named-runs",
+        "machines-reference",
+        "machines-baseline",
+    ],
 )
 def test_usage_errors_are_one_line_exit_2(tmp_path, args):
     save(tmp_path / "baselines" / MACHINE / "0001_a.json", good_run())
