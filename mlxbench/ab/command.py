@@ -1,13 +1,15 @@
-"""`mlxbench ab`: the same benchmarks in two environments, alternating whole fresh processes.
+"""`mlxbench ab`: the same benchmarks in two environments, alternating.
 
-    mlxbench ab --a .venv-old/bin/python --b .venv/bin/python --processes 6 -- benchmarks --profile ci
-    mlxbench ab --baseline-run baselines/<machine>/0004_x.json --processes 6 -- benchmarks --profile ci
-    mlxbench ab --a python --b python --b-env OMP_NUM_THREADS=4 --processes 6 -- benchmarks -k linreg
+    mlxbench ab --a .venv-old/bin/python --b .venv/bin/python -- benchmarks --profile ci
+    mlxbench ab --baseline-run baselines/<machine>/0004_x.json --time-budget 40 -- benchmarks --profile ci
+    mlxbench ab --design processes --processes 6 --b-env OMP_NUM_THREADS=4 -- benchmarks -k linreg
 
-Arms run in the order A B B A A B ... (or shuffled, `--order random`), so drifts of the machine hit
-both arms alike (asv's interleaved rounds, pyperf's worker processes, duet benchmarking). Each
-process writes pytest-benchmark JSON into OUT/A or OUT/B, never into a machine's saved history;
-each benchmark is judged from its K-vs-K process medians (mlxbench.verdicts.evidence).
+Paired (default, mlxbench.ab.paired): pairs of live workers, one per arm, alternating rounds within
+`--time-budget`. Processes: whole fresh processes in the order A B B A A B ... (or shuffled,
+`--order random`), so drifts of the machine hit both arms alike (asv's interleaved rounds, pyperf's
+worker processes, duet benchmarking), each benchmark judged from its K-vs-K process medians
+(mlxbench.verdicts.evidence). Every process writes pytest-benchmark JSON into OUT/, never into a
+machine's saved history. Options are checked before any work (mlxbench.ab.options).
 Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input.
 """
 
@@ -24,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mlxbench.ab import paired, venvs
-from mlxbench.paths import output_file_problem, output_folder_problem
+from mlxbench.ab.options import check_options
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
@@ -111,55 +113,6 @@ def with_test_path(pytest_args: list[str]) -> list[str]:
     if not any(not a.startswith("-") and Path(a.split("::")[0]).exists() for a in args):
         args = ["benchmarks", *args]
     return args
-
-
-DESIGN_OPTIONS = {  # option: (attribute, default); given for the other design, an option would do nothing
-    "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None)},
-    "processes": {"--processes": ("processes", 6), "--order": ("order", "alternate"), "--seed": ("seed", 0),
-                  "--target-effect": ("target_effect", None)},
-}  # fmt: skip
-
-
-def check_design(args: argparse.Namespace) -> None:
-    """Refuse an option the chosen design would ignore (it was silently dropped), then fill in the defaults."""
-    other = "processes" if args.design == "paired" else "paired"
-    given = [name for name, (attr, _) in DESIGN_OPTIONS[other].items() if getattr(args, attr) is not None]
-    if given:
-        raise BadRun(
-            f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --design {other} only; this run's design "
-            f"is {args.design}: leave {'it' if len(given) == 1 else 'them'} out, or add --design {other}"
-        )
-    if args.seed is not None and args.order != "random":
-        raise BadRun(f"--seed {args.seed} seeds --order random only; leave it out, or add --order random")
-    for options in DESIGN_OPTIONS.values():
-        for attr, default in options.values():
-            if getattr(args, attr) is None:
-                setattr(args, attr, default)
-
-
-def check_options(args: argparse.Namespace) -> None:
-    """Every option meaningful for the design and in its range, before any work starts."""
-    check_design(args)
-    checks = [
-        ("--alpha", args.alpha, 0 < args.alpha < 1, "a family-wise false-alarm rate between 0 and 1, e.g. 0.05"),
-        ("--processes", args.processes, args.processes >= evidence.MIN_PROCESSES,
-         f"at least {evidence.MIN_PROCESSES} processes per arm"),
-        ("--rewarm", args.rewarm, 0 <= args.rewarm <= 100, "a count of calls from 0 to 100"),
-        ("--time-budget", args.time_budget, 0 < args.time_budget < 24 * 60, "minutes, above 0 (e.g. 20)"),
-    ]  # fmt: skip
-    if args.threshold is not None:
-        checks.append(("--threshold", args.threshold, 0 < args.threshold <= 1, "a fraction in (0, 1], e.g. 0.1"))
-    if args.target_effect is not None:
-        checks.append(("--target-effect", args.target_effect, 0 < args.target_effect <= 1, "a fraction in (0, 1]"))
-    if args.pairs is not None:
-        checks.append(("--pairs", args.pairs, args.pairs >= paired.MIN_PAIRS, f"at least {paired.MIN_PAIRS}"))
-    for name, value, ok, want in checks:
-        if not ok or value != value:
-            raise BadRun(f"{name} {value}: give {want}")
-    if args.json is not None and (problem := output_file_problem(args.json, "--json")):
-        raise BadRun(problem)
-    if problem := output_folder_problem(args.out, "--out"):
-        raise BadRun(problem)
 
 
 def run(args: argparse.Namespace) -> int:
