@@ -35,7 +35,10 @@ REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
 
 def complain(message: object) -> None:
     """One message on stderr: one line, wrapped at 120 columns (continuations indented)."""
-    print("\n".join(fit("mlxbench: " + " ".join(str(message).splitlines()))), file=sys.stderr)
+    try:
+        print("\n".join(fit("mlxbench: " + " ".join(str(message).splitlines()))), file=sys.stderr)
+    except OSError:
+        pass  # stderr itself cannot be written (closed, a full disk): the exit status still says it
 
 
 def _load(ref: str, storage: Path) -> Run:
@@ -253,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         complain(exc)
         return BAD_INPUT
     except OSError as exc:  # a path that cannot be read or written
-        complain(f"{exc.filename or ''}: {exc.strerror or exc}; check the path and its permissions")
+        if exc.filename is None:  # no path: the output stream (stdout to a full disk, a closed descriptor)
+            complain(f"cannot write this command's output ({exc.strerror or exc}); check where its output goes")
+        else:
+            complain(f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions")
         return BAD_INPUT
     except KeyboardInterrupt:
         complain("interrupted; no existing file was changed")

@@ -114,6 +114,22 @@ def test_an_ab_folder_that_ended_before_judging_says_so(tmp_path):
     assert not (ab / "report").exists()
 
 
+@pytest.mark.skipif(
+    not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) for an output that cannot be written"
+)
+def test_an_output_stream_that_cannot_be_written_is_one_line(tmp_path):
+    """stdout to a full disk: the message named an empty path (`mlxbench: : No space left on device`)."""
+    base, cur = save(tmp_path / "a.json", good_run()), save(tmp_path / "b.json", good_run(1.0, 1))
+    env = {**os.environ, "MLXBENCH_MACHINE_ID": MACHINE, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlxbench", "report", str(base), str(cur), "--format", "summary", "--out", "rep"],
+            cwd=tmp_path, env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("mlxbench: cannot write this command's output (No space left on device)")
+
+
 def test_an_empty_baseline_is_not_a_pass(tmp_path):
     empty = make_run({})
     base = save(tmp_path / "empty.json", empty)

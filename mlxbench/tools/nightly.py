@@ -176,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, BadInput) as exc:
         say(str(exc), file=sys.stderr)
         return 2
+    except OSError as exc:  # its output stream or a file: one line, never a traceback
+        where = exc.filename if exc.filename is not None else "its output (standard output)"
+        try:
+            say(f"cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        except OSError:
+            pass
+        return 2
 
 
 if __name__ == "__main__":

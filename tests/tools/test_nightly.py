@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import write_bench
 
 
@@ -128,3 +130,14 @@ def test_a_night_checks_its_values_before_any_benchmark_and_saves_into_its_stora
     night = nightly(project, "run", "--run-name", "n-1", "--storage", str(tmp_path / "runs"), *NIGHT, *TESTS)
     assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-2000:]
     assert [p.name for p in (tmp_path / "runs" / "T").glob("*.json")] == ["0001_n-1.json"] and saved(project) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux): an output that cannot be written")
+def test_a_night_whose_output_cannot_be_written_says_so_in_one_line(project):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlxbench.tools.nightly", "baseline"], cwd=project.path, stdout=full,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "MLXBENCH_MACHINE_ID": "T"}, timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot write its output (standard output): No space left on device" in proc.stderr
