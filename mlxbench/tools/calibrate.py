@@ -42,8 +42,10 @@ def run_suite(out: Path, storage: Path, args: list[str], env_extra: dict[str, st
         *args,
     ]
     proc = subprocess.run(cmd, env={**os.environ, **env_extra}, capture_output=True, text=True)
+    from mlxbench.runs import BadRun
+
     if proc.returncode not in (0, GATED_ERR) or not out.exists():
-        raise SystemExit(f"benchmark run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        raise BadRun(f"benchmark run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return json.loads(out.read_text())
 
 
@@ -76,6 +78,16 @@ def score(runs: list[dict], baseline: dict, workload: str | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mlxbench.runs import BadRun
+
+    try:
+        return calibrate(argv)
+    except BadRun as exc:  # a benchmark run that failed: its message, exit 2 (as calibrate_ab)
+        print(f"mlxbench.tools.calibrate: {exc}", file=sys.stderr)
+        return 2
+
+
+def calibrate(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(prog="python -m mlxbench.tools.calibrate", description=__doc__.split("\n\n")[0])
     p.add_argument("--history", type=int, default=3)
     p.add_argument("--unchanged", type=int, default=8)
@@ -104,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--workload {args.workload!r}: not a registered workload; give one of {', '.join(names)}")
     extra = [a for a in args.pytest_args if a != "--"]
     storage = args.out / "baselines"
-    args.out.mkdir(parents=True, exist_ok=True)
     if storage.exists() and any(storage.rglob("*.json")):
-        raise SystemExit(f"{storage} already holds runs; give a new --out folder")
+        p.error(f"{storage} already holds runs; give a new --out folder")
+    args.out.mkdir(parents=True, exist_ok=True)
     history = [
         run_suite(args.out / f"history_{i:02d}.json", storage, [*extra, "--benchmark-autosave"], {})
         for i in range(args.history)

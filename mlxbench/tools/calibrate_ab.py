@@ -32,6 +32,7 @@ from pathlib import Path
 
 from mlxbench.ab import command as ab
 from mlxbench.runs import BadRun, load_run
+from mlxbench.samples import parse
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result
 
@@ -120,7 +121,7 @@ POOL_FACTS = "pool.json"
 
 def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[dict]], dict]:
     if args.out.exists() and any(args.out.iterdir()):
-        raise SystemExit(f"{args.out} is not empty; give a new --out folder (or --analyze to judge it again)")
+        raise BadRun(f"{args.out} is not empty; give a new --out folder (or --analyze to judge it again)")
     args.out.mkdir(parents=True, exist_ok=True)
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
     conditions = [("unchanged", {})] * args.unchanged
@@ -146,16 +147,24 @@ def read_pool(folder: Path) -> tuple[dict[str, list[dict]], dict]:
     for path in sorted(folder.glob("[0-9][0-9][0-9]-*.json")):
         pools[path.stem.partition("-")[2]].append(medians(path))
     if not pools.get("unchanged"):
-        raise SystemExit(f"{folder} holds no unchanged processes (NNN-unchanged.json) to judge")
+        raise BadRun(f"{folder} holds no unchanged processes (NNN-unchanged.json) to judge")
     facts = folder / POOL_FACTS
-    return pools, json.loads(facts.read_text()) if facts.exists() else {"pytest_args": None, "walls": []}
+    if not facts.exists():
+        return pools, {"pytest_args": None, "walls": []}
+    try:
+        doc = parse(facts.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise BadRun(f"{facts} cannot be read ({exc}); move it away to judge the pool without it") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("walls", []), list):
+        raise BadRun(f"{facts} is not what a measuring run writes; move it away to judge the pool without it")
+    return pools, {"pytest_args": doc.get("pytest_args"), "walls": doc.get("walls", [])}
 
 
 def analyze(pools: dict[str, list[dict]], walls: list[float], k: int, comparisons: int) -> dict:
     rng = random.Random(1)
     unchanged = pools["unchanged"]
     if len(unchanged) < 2 * k:
-        raise SystemExit(f"{len(unchanged)} unchanged processes cannot form two disjoint arms of {k}")
+        raise BadRun(f"{len(unchanged)} unchanged processes cannot form two disjoint arms of --processes {k}")
     names = sorted(set.intersection(*(set(p) for p in unchanged)))
     workload = {n: unchanged[0][n][1] for n in names}
     false, total, runs_with_alarm = 0, 0, 0

@@ -72,3 +72,20 @@ def test_the_tools_refuse_values_they_cannot_use_before_running_anything(tmp_pat
     ):
         proc = tool(module, *args)
         assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    (tmp_path / "afile").write_text("x")
+    proc = tool("mlxbench.tools.calibrate", "--out", str(tmp_path / "afile"))
+    assert proc.returncode == 2 and "--out" in proc.stderr and "is a file, not a folder" in proc.stderr, proc.stderr
+    proc = tool("mlxbench.tools.calibrate_ab", "--out", str(tmp_path / "afile" / "x"))
+    assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_calibrate_ab_judges_again_only_a_pool_it_can_read(tmp_path):
+    """--analyze on a damaged pool, and a measuring run into a folder that holds one: a message, exit 2."""
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "000-unchanged.json").write_text("")
+    proc = tool("mlxbench.tools.calibrate_ab", "--analyze", "--out", str(pool))
+    assert proc.returncode == 2 and "000-unchanged.json: not valid JSON" in proc.stderr, proc.stderr
+    proc = tool("mlxbench.tools.calibrate_ab", "--out", str(pool))
+    assert proc.returncode == 2 and "is not empty; give a new --out folder" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and [p.name for p in pool.iterdir()] == ["000-unchanged.json"]
