@@ -10,6 +10,7 @@ on stderr naming the problem and what to do, never a traceback; no existing file
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import NoReturn
 
 from mlxbench.ab import command as ab
 from mlxbench.measure import machine
+from mlxbench.paths import output_folder_problem
 from mlxbench.runs import (
     BadRun,
     Run,
@@ -115,15 +117,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.machines is not None:
         return cmd_machines(args)
+    if args.out is not None and (problem := output_folder_problem(args.out, "--out")):
+        raise BadRun(problem)  # before reading runs of millions of samples
     ab_folder = len(args.runs) == 1 and abreport.is_ab_folder(Path(args.runs[0]))
     given = [o for o, v in (("--history", args.history), ("--profile", args.profile)) if v is not None]
     if args.runs and given:
+        one = len(given) == 1
         raise BadRun(
-            f"{', '.join(given)} choose{'s' if len(given) == 1 else ''} among saved runs when none are named; "
-            "leave it out, or the run names"
+            f"{', '.join(given)} choose{'s' if one else ''} among saved runs when none are named; leave "
+            f"{'it' if one else 'them'} out, or the {'A/B folder' if ab_folder else 'run names'}"
         )
     if ab_folder and (args.baseline or args.reference or args.allow_version_change):
         raise BadRun("--baseline, --reference and --allow-version-change act on runs, not on an A/B folder")
+    if args.allow_version_change and not args.baseline:
+        raise BadRun(
+            "--allow-version-change acts on --baseline only (a baseline of other framework versions); "
+            "without --baseline each run is compared with the one before it, whatever its versions"
+        )
     if ab_folder:
         ab_run = abreport.ABReport.load(Path(args.runs[0]))
         out = args.out if args.out is not None else Path(args.runs[0]) / "report"
@@ -256,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         complain(exc)
         return BAD_INPUT
     except OSError as exc:  # a path that cannot be read or written
-        if exc.filename is None:  # no path: the output stream (stdout to a full disk, a closed descriptor)
+        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
             complain(f"cannot write this command's output ({exc.strerror or exc}); check where its output goes")
+        elif exc.filename is None:  # no path: a resource (memory, processes, open files)
+            complain(f"{exc.strerror or exc}; check the machine's resources and rerun")
         else:
             complain(f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions")
         return BAD_INPUT

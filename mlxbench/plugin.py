@@ -163,6 +163,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     reason = saving.incomplete_reason(ctx, bridge.held(config))  # what the suite knows, not only the exit status
     clean = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or (
         session.exitstatus == pytest.ExitCode.TESTS_FAILED
+        and not (session.shouldfail or session.shouldstop)  # -x, --maxfail: the rest never ran
         and saving.failed_only_by_verdicts(ctx.failed, bridge.held(config))
     )  # a run the gate judged regressed (or could not judge) is complete: saved, and history keeps it
     bsession = bridge.benchmark_session(config)

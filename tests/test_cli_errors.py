@@ -130,6 +130,25 @@ def test_an_output_stream_that_cannot_be_written_is_one_line(tmp_path):
     assert proc.stderr.startswith("mlxbench: cannot write this command's output (No space left on device)")
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["baselines/Test-Box/0001_a.json", "--history", "3"], "--history chooses among saved runs when none are"),
+        (["--machines", "--reference", "numpy"], "--reference: not for --machines"),
+        (["--machines", "--baseline", "0001"], "--baseline: not for --machines"),
+        (["baselines/Test-Box/0001_a.json", "--allow-version-change"], "--allow-version-change acts on --baseline"),
+    ],
+    ids=["history-with-named-runs", "machines-reference", "machines-baseline", "version-change-without-baseline"],
+)
+def test_report_options_that_would_do_nothing_are_refused(tmp_path, args, needle):
+    save(
+        tmp_path / "baselines" / MACHINE / "0001_a.json",
+        make_run({"t::a[numpy]": (samples(1.0, 0), INFO)}, profile="seed"),
+    )
+    assert_bad_input(cli(tmp_path, "report", *args, "--out", "rep"), needle)
+    assert not (tmp_path / "rep").exists()
+
+
 def test_an_empty_baseline_is_not_a_pass(tmp_path):
     empty = make_run({})
     base = save(tmp_path / "empty.json", empty)
@@ -226,9 +245,6 @@ def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
         ["report", "--format", "pdf"],
         ["compare", "a.json", "b.json", "--threshold", "nan"],
         ["frobnicate"],
-        ["report", "baselines/Test-Box/0001_a.json", "--history", "3"],
-        ["report", "--machines", "--reference", "numpy"],
-        ["report", "--machines", "--baseline", "0001"],
     ],
     ids=[
         "missing-ids",
@@ -238,9 +254,6 @@ def test_a_nan_run_in_the_history_is_named_and_left_out_of_the_gate(tmp_path):
         "bad-format",
         "nan-threshold",
         "no-command",
-        "history-with-named-runs",
-        "machines-reference",
-        "machines-baseline",
     ],
 )
 def test_usage_errors_are_one_line_exit_2(tmp_path, args):

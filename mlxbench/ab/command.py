@@ -206,7 +206,8 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ab",
-        help="run benchmarks in two environments, alternating fresh processes; exit 1 on a regression",
+        help="run benchmarks in two environments, alternating (paired workers, or fresh processes); exit 1 on a "
+        "regression",
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("--a", default=None, metavar="PYTHON", help="arm A's interpreter (default: this one)")

@@ -27,7 +27,8 @@ def start(config: pytest.Config, tr: Any) -> None:
         write(tr, [warning], yellow=True)
     if ctx is None or tr is None:
         return
-    write(tr, ignored.idle(ctx.settings, bool(getattr(config.option, "benchmark_compare", None))), yellow=True)
+    asked = bool(getattr(config.option, "benchmark_compare", None)) or ctx.no_baseline is not None  # none saved yet
+    write(tr, ignored.idle(ctx.settings, asked or ctx.settings.regression_gate), yellow=True)
     if config.option.mlxbench_progress or getattr(tr, "isatty", False):
         try:
             every = float(config.getini("mlxbench_progress_every"))
@@ -117,7 +118,11 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     regressed = sum(
         ((b.get("extra_info") or {}).get("verdict") or {}).get("verdict") == "regressed" for b in benchmarks
     )
-    before = ctx.baseline.label if ctx.baseline is not None else None
+    before = None
+    if ctx.baseline is not None:  # its id when it lies in this storage folder, else its path
+        before = (
+            ctx.baseline.label if ctx.baseline.path.parent.resolve() == folder.resolve() else str(ctx.baseline.path)
+        )
     write(tr, outcome.saved_line(folder, new, ctx.profile, len(benchmarks), regressed, before), green=bool(new))
 
 

@@ -194,7 +194,7 @@ def has_timings(benchmark: Any) -> bool:
 class SessionWatch:
     """Notes in the session's context what the save decision needs: a Ctrl-C, before any reporter runs
     (one that crashes on the traceback, leaving pytest's status at 0, must not hide the interrupt), and
-    every test that failed, in any phase."""
+    every test that failed, in any phase, and every collection that failed."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
@@ -206,6 +206,10 @@ class SessionWatch:
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.failed:
             self.context.failed.add(report.nodeid)
+
+    def pytest_collectreport(self, report: Any) -> None:  # a module that could not be collected never ran
+        if report.failed:
+            self.context.failed.add(report.nodeid or "<collection>")
 
 
 def regressed(benchmark: Any) -> bool:

@@ -20,12 +20,15 @@ Exit codes: 0 done, 1 a regression (run) or a refused offer, 2 bad input, else t
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
+
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO)  # an output stream that cannot be written
 
 
 class BadInput(Exception):
@@ -80,10 +83,12 @@ def check(args: argparse.Namespace) -> None:
         raise BadInput(f"--profile {args.profile!r}: not a profile; give one of {', '.join(PROFILES)}")
     from mlxbench.paths import output_folder_problem
 
+    if args.step != "run":  # `baseline` only reads it
+        if args.storage.exists() and not args.storage.is_dir():
+            raise BadInput(f"--storage {args.storage}: that is a file, not a folder; name the folder of saved runs")
+        return
     if problem := output_folder_problem(args.storage, "--storage"):
         raise BadInput(problem)
-    if args.step != "run":
-        return
     if not (0 < args.time_budget < 24 * 60):  # NaN fails too
         raise BadInput(f"--time-budget {args.time_budget}: give the gate's minutes, above 0 (e.g. 40)")
     name = args.run_name
@@ -101,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
         say(f"no gate tonight ({why}); saving a first baseline")
     else:
         arm_a = ["--a", args.a] if args.a else ["--baseline-run", str(path)]
-        gate = [sys.executable, "-m", "mlxbench", "ab", *arm_a, "--time-budget", str(args.time_budget),
-                "--json", "ab.json", *args.ab, "--", *profiled]  # fmt: skip
+        words = " ".join(args.ab).replace("=", " ").split()
+        processes = any(w == "--design" and words[i + 1 : i + 2] == ["processes"] for i, w in enumerate(words))
+        budget = [] if processes else ["--time-budget", str(args.time_budget)]  # the paired design's only
+        gate = [sys.executable, "-m", "mlxbench", "ab", *arm_a, *budget, "--json", "ab.json", *args.ab, "--", *profiled]
         say(f"gate against {path}: {' '.join(gate[1:])}")
         rc = subprocess.run(gate).returncode
         if rc == 1:
@@ -176,10 +183,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, BadInput) as exc:
         say(str(exc), file=sys.stderr)
         return 2
-    except OSError as exc:  # its output stream or a file: one line, never a traceback
-        where = exc.filename if exc.filename is not None else "its output (standard output)"
+    except OSError as exc:  # its output stream, a file or a command: one line, never a traceback
+        if exc.filename is not None:
+            line = f"cannot use {exc.filename}: {exc.strerror or exc}"
+        elif exc.errno in OUTPUT_ERRNOS:
+            line = f"cannot write its output (standard output): {exc.strerror or exc}"
+        else:
+            line = f"{exc.strerror or exc}"
         try:
-            say(f"cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+            say(line, file=sys.stderr)
         except OSError:
             pass
         return 2

@@ -174,6 +174,9 @@ def test_completeness_comes_from_what_the_suite_knows():
     assert saving.incomplete_reason(context, [full]) is None
     assert saving.incomplete_reason(context, [full, short]) == "unfinished"
     watch = saving.SessionWatch(context)
+    watch.pytest_collectreport(SimpleNamespace(failed=True, nodeid="benchmarks/test_broken.py"))
+    watch.pytest_runtest_logreport(SimpleNamespace(failed=False, nodeid="t::a"))
+    assert context.failed == {"benchmarks/test_broken.py"}  # a module never collected: its benchmarks never ran
     watch.pytest_keyboard_interrupt(excinfo=None)
     assert saving.incomplete_reason(context, [full]) == "interrupted"
 

@@ -106,6 +106,48 @@ def test_a_failed_session_is_not_saved_as_a_run(project, monkeypatch):
     result.stdout.fnmatch_lines(["*did not finish cleanly (failed): it was NOT saved as a run*"])
 
 
+def _three_saved_runs_then_slower(project, monkeypatch) -> None:
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    write_bench(project, name="test_a")
+    write_bench(project, name="test_b")
+    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    for _ in range(3):
+        project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=2)
+    monkeypatch.setenv("FAKE_DELAY", "0.009")
+
+
+def test_a_regressed_run_cut_short_by_x_is_not_saved_as_complete(project, monkeypatch):
+    """-x stops at the first regression: the benchmarks after it never ran, so the run is not complete."""
+    _three_saved_runs_then_slower(project, monkeypatch)
+    result = project.runpytest("--backend", "numpy", "--regression-gate", "--benchmark-autosave", "-x")
+    result.assert_outcomes(failed=1)
+    folder = project.path / "baselines" / "T"
+    assert not list(folder.glob("0004_*.json")) and len(list(folder.glob("incomplete-failed-*.partial"))) == 1
+
+
+def test_a_regression_beside_another_failure_is_not_saved_as_complete(project, monkeypatch):
+    """Only failures on a verdict leave the run complete: a failed accuracy gate beside one still diverts it."""
+    _three_saved_runs_then_slower(project, monkeypatch)
+    write_bench(project, variant="wrong", name="test_wrong")  # the accuracy gate fails
+    result = project.runpytest("--backend", "numpy", "--regression-gate", "--benchmark-autosave")
+    result.assert_outcomes(failed=3)
+    folder = project.path / "baselines" / "T"
+    assert not list(folder.glob("0004_*.json")) and len(list(folder.glob("incomplete-failed-*.partial"))) == 1
+
+
+def test_only_failures_on_a_regressed_verdict_leave_a_run_complete():
+    from types import SimpleNamespace
+
+    from mlxbench.session.saving import failed_only_by_verdicts
+
+    regressed = SimpleNamespace(fullname="t::a", extra_info={"verdict": {"verdict": "regressed"}})
+    unchanged = SimpleNamespace(fullname="t::b", extra_info={"verdict": {"verdict": "unchanged"}})
+    assert failed_only_by_verdicts(set(), [regressed, unchanged])  # the gate judged nothing: still complete
+    assert failed_only_by_verdicts({"t::a"}, [regressed, unchanged])
+    assert not failed_only_by_verdicts({"t::a", "t::b"}, [regressed, unchanged])
+    assert not failed_only_by_verdicts({"t::a", "test_x.py"}, [regressed])  # a collection error beside it
+
+
 def test_a_gate_with_an_empty_baseline_fails_loudly(project, monkeypatch):
     from conftest import make_run
 

@@ -141,13 +141,15 @@ def test_mlxbench_options_that_act_on_nothing_are_named(project, monkeypatch):
     out = said(result.stdout.str())
     assert "--regression-threshold has no effect without --benchmark-compare or --regression-gate" in out
     assert "--allow-version-change has no effect without --regression-gate" in out
+    first = project.runpytest("--backend", "numpy", "--regression-gate", "--regression-threshold", "0.3")
+    assert "has no effect" not in first.stdout.str()  # asked to compare, with nothing saved yet: said otherwise
     monkeypatch.setenv("FAKE_DELAY", "0.003")
     for _ in range(3):
         project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
-    monkeypatch.setenv("FAKE_DELAY", "0.0036")  # 20% slower: past the default 10%, within 30%
+    monkeypatch.setenv("FAKE_DELAY", "0.0045")  # 50% slower: far past the default 10%, far within 90%
     default = said(project.runpytest("--backend", "numpy", "--benchmark-compare").stdout.str())
     wider = said(
-        project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.3").stdout.str()
+        project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.9").stdout.str()
     )
     assert "1 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1" in default, default[-1500:]
     assert "0 regressed, 0 improved, 1 unchanged, 0 inconclusive of 1" in wider, wider[-1500:]

@@ -141,3 +141,24 @@ def test_a_night_whose_output_cannot_be_written_says_so_in_one_line(project):
         )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "cannot write its output (standard output): No space left on device" in proc.stderr
+
+
+def test_a_night_with_the_processes_design_gets_no_time_budget(tmp_path, monkeypatch):
+    """--time-budget is the paired design's; given to `--design processes` the gate refused to run."""
+    from conftest import make_run
+    from mlxbench.tools import nightly as tool
+
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T")
+    folder = tmp_path / "baselines" / "T"
+    folder.mkdir(parents=True)
+    (folder / "0001_seed.json").write_text(json.dumps(make_run({"t::a[numpy]": ([1.0] * 5, {})}, profile="seed")))
+    commands = []
+    monkeypatch.setattr(
+        tool.subprocess, "run", lambda cmd, **kw: commands.append(cmd) or subprocess.CompletedProcess(cmd, 0)
+    )
+    common = ["run", "--storage", str(tmp_path / "baselines"), "--run-name", "n-1", "--a", sys.executable]
+    assert tool.main([*common, "--ab=--design=processes", "--ab=--processes=3", "--", "benchmarks"]) == 0
+    assert "--time-budget" not in commands[0] and "--design=processes" in commands[0]
+    assert tool.main([*common, "--time-budget", "5", "--", "benchmarks"]) == 0
+    assert commands[2][commands[2].index("--time-budget") + 1] == "5.0"
+    assert f"--benchmark-storage={tmp_path / 'baselines'}" in commands[1]  # the night is saved into --storage
