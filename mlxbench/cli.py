@@ -10,7 +10,6 @@ on stderr naming the problem and what to do, never a traceback; no existing file
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import NoReturn
 
 from mlxbench.ab import command as ab
 from mlxbench.measure import machine
-from mlxbench.paths import output_folder_problem
+from mlxbench.paths import OUTPUT_ERRNOS, output_folder_problem
 from mlxbench.runs import (
     BadRun,
     Run,
@@ -266,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         complain(exc)
         return BAD_INPUT
     except OSError as exc:  # a path that cannot be read or written
-        if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO):
+        if exc.filename is None and exc.errno in OUTPUT_ERRNOS:
             complain(f"cannot write this command's output ({exc.strerror or exc}); check where its output goes")
         elif exc.filename is None:  # no path: a resource (memory, processes, open files)
             complain(f"{exc.strerror or exc}; check the machine's resources and rerun")

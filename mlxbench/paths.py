@@ -3,8 +3,11 @@ path that cannot be written is one message at once, not a lost run at the end.""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO)  # an output stream that cannot be written
 
 
 def _nearest_existing(path: Path) -> Path:

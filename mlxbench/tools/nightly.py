@@ -20,7 +20,6 @@ Exit codes: 0 done, 1 a regression (run) or a refused offer, 2 bad input, else t
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO)  # an output stream that cannot be written
+from mlxbench import paths  # standard library only: `offer` runs where nothing else is installed
 
 
 class BadInput(Exception):
@@ -186,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # its output stream, a file or a command: one line, never a traceback
         if exc.filename is not None:
             line = f"cannot use {exc.filename}: {exc.strerror or exc}"
-        elif exc.errno in OUTPUT_ERRNOS:
+        elif exc.errno in paths.OUTPUT_ERRNOS:
             line = f"cannot write its output (standard output): {exc.strerror or exc}"
         else:
             line = f"{exc.strerror or exc}"
