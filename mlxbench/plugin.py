@@ -14,7 +14,7 @@ import pytest
 
 from mlxbench import datasets
 from mlxbench.measure import machine
-from mlxbench.measure.baton import Baton
+from mlxbench.measure.baton import Baton, only_nodeids
 from mlxbench.measure.pointguard import PointGuard
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
@@ -153,6 +153,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     if ctx is None:
         yield
         return
+    if ctx.baton is not None:  # an A/B worker: blocked until the other arm has no round left to time
+        ctx.baton.end()
     gate = ctx.gate
     if gate is not None:
         from mlxbench.verdicts.gate import young as gate_young  # scipy is imported only when something is judged
@@ -206,6 +208,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             closing.write(tr, [problem], yellow=True)
         else:
             print("\n".join(fit(problem)), file=sys.stderr)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """A paired A/B worker runs only the benchmarks its coordinator has not decided yet."""
+    ctx = RunContext.of(config)
+    if ctx is None or ctx.baton is None or (only := only_nodeids()) is None:
+        return
+    dropped = [item for item in items if item.nodeid not in only]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid in only]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -32,6 +32,7 @@ from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
 from mlxbench.units import echo, fmt_time
 from mlxbench.verdicts import evidence
+from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.verdict import Result
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")  # the order of counts
@@ -227,7 +228,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="MIN",
         help="paired: add pairs of workers while the next one fits in this many minutes (default 20; at least "
-        f"{paired.MIN_PAIRS} pairs run)",
+        f"{MIN_PAIRS} pairs run)",
     )
     p.add_argument(
         "--rewarm",

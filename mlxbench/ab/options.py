@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from mlxbench.ab import paired
 from mlxbench.paths import output_file_problem, output_folder_problem
 from mlxbench.runs import BadRun
 from mlxbench.verdicts import evidence
+from mlxbench.verdicts.paired import MIN_PAIRS
 
 DESIGN_OPTIONS = {  # option: (attribute, default); given for the other design, an option would do nothing
     "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None)},
@@ -49,7 +49,7 @@ def check_options(args: argparse.Namespace) -> None:
     if args.target_effect is not None:
         checks.append(("--target-effect", args.target_effect, 0 < args.target_effect <= 1, "a fraction in (0, 1]"))
     if args.pairs is not None:
-        checks.append(("--pairs", args.pairs, args.pairs >= paired.MIN_PAIRS, f"at least {paired.MIN_PAIRS}"))
+        checks.append(("--pairs", args.pairs, args.pairs >= MIN_PAIRS, f"at least {MIN_PAIRS}"))
     for name, value, ok, want in checks:
         if not ok or value != value:
             raise BadRun(f"{name} {value}: give {want}")

@@ -1,19 +1,11 @@
-"""Verdicts from time-paired rounds (mlxbench.measure.baton), and how many worker pairs a run spends.
+"""Running the time-paired design: pairs of live workers (mlxbench.ab.coordinator) while the budget holds.
 
-Within one pair of workers, round i of A and round i of B ran next to each other in time, so their
-log ratio is free of the machine's drift; it still carries the two processes' own states (memory
-layout, core placement), which every round of that pair shares. So the unit of evidence is the pair
-of workers: its mean log ratio over its rounds is one sample, and a benchmark's estimate is the mean
-over P pairs with a t interval on P - 1 degrees of freedom (mlxbench.verdicts.evidence.judge turns it into a
-verdict, like every other path).
-
-How many pairs: as many as the time budget holds (the time per pair is measured as the run goes),
-at least MIN_PAIRS. The run may stop earlier when every benchmark is decided: after each pair from
-MIN_PAIRS on, an interim look judges at level alpha * INTERIM_SHARE / MAX_LOOKS; the final look at
-alpha * (1 - INTERIM_SHARE). By the union bound over at most MAX_LOOKS + 1 looks, unchanged code
-reports a change in at most alpha of runs, however the run stops (a group-sequential design with
-Bonferroni-split alpha: simple to state and exactly conservative; a stop decided by the time budget
-alone does not look at the data at all).
+After each pair from MIN_PAIRS on, an interim look (mlxbench.verdicts.paired) judges the benchmarks
+still undecided; those it decides keep their verdict and leave: later pairs run only the rest (the
+workers deselect the others). Before each pair, the rounds per arm of every benchmark come from the
+cost model (`allocate`: its variance parts and its costs, measured on the pairs so far); the first two
+pairs use the profile's rounds. `verdicts.json` records each pair's allocation and why, the timed
+share of the run's wall time, the shared spread prior, and every worker named unstable.
 """
 
 from __future__ import annotations
@@ -23,106 +15,79 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from mlxbench.measure import baton
-from mlxbench.measure.baton import PairResult
+from mlxbench.ab.coordinator import PairResult, Schedule, run_pair
+from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
 from mlxbench.runs import BadRun
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
-from mlxbench.verdicts.evidence import Estimate, welch_estimate
-from mlxbench.verdicts.verdict import Result
+from mlxbench.verdicts import paired as stats
+from mlxbench.verdicts.paired import MAX_LOOKS, MIN_PAIRS
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
 
-MIN_PAIRS = 3  # the fewest pairs a t interval over pairs can use (2 degrees of freedom)
-INTERIM_SHARE = 0.1  # of alpha, spent on the interim looks together
-MAX_LOOKS = 10  # interim looks at most (one after each pair from MIN_PAIRS on)
-
-
-def pair_log_ratios(times: Mapping[str, Sequence[float]]) -> np.ndarray:
-    """log(B_i / A_i) of the rounds of one pair of workers, matched by round (adjacent in time)."""
-    a = np.asarray([t for t in times.get("A", []) if t > 0 and math.isfinite(t)], dtype=float)
-    b = np.asarray([t for t in times.get("B", []) if t > 0 and math.isfinite(t)], dtype=float)
-    n = min(a.size, b.size)
-    return np.log(b[:n] / a[:n])
+PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
 
 
-def paired_estimate(pairs: Sequence[Mapping[str, Sequence[float]]]) -> Estimate | str:
-    """The estimate of log(B / A) over pairs of workers (each: {"A": times, "B": times}), or why none."""
-    means = [r.mean() for r in (pair_log_ratios(p) for p in pairs) if r.size]
-    if len(means) < MIN_PAIRS:
-        return f"need >= {MIN_PAIRS} pairs of workers that both ran it ({len(means)} did)"
-    d = np.asarray(means)
-    spread = float(d.std(ddof=1))
-    a = [t for p in pairs for t in p.get("A", [])]
-    b = [t for p in pairs for t in p.get("B", [])]
-    return Estimate(
-        float(d.mean()), spread / math.sqrt(d.size), float(d.size - 1), float(np.median(a)), float(np.median(b)),
-        (d.size, d.size), spread, "pairs of workers alternating rounds, t on mean log ratios",
-    )  # fmt: skip
+def times_of(pair: PairResult | Mapping[str, Any]) -> Mapping[str, Mapping[str, Sequence[float]]]:
+    return pair.times if isinstance(pair, PairResult) else pair.get("times", {})
 
 
-def by_benchmark(results: Sequence[PairResult]) -> dict[str, list[dict[str, list[float]]]]:
-    """nodeid -> one {"A": times, "B": times} per pair of workers that ran it."""
-    out: dict[str, list[dict[str, list[float]]]] = {}
+def facts_of(pair: PairResult | Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    return pair.facts if isinstance(pair, PairResult) else pair.get("facts", {})
+
+
+def by_benchmark(results: Sequence[PairResult | Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """nodeid -> one {"A": times, "B": times, "pair": its 1-based number} per pair of workers that ran it."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for number, pair in enumerate(results, 1):
+        for nodeid, times in times_of(pair).items():
+            out.setdefault(nodeid, []).append({"A": list(times.get("A", [])), "B": list(times.get("B", [])),
+                                               "pair": number})  # fmt: skip
+    return out
+
+
+def thresholds_for(threshold: float | None, results: Sequence[PairResult | Mapping[str, Any]]) -> dict[str, float]:
+    """Each benchmark's threshold: --threshold if given, else its workload's (as the workers said), else 10%."""
+    names = {n for p in results for n in times_of(p)}
+    if threshold is not None:
+        return {n: threshold for n in names}
+    out = {n: DEFAULT_THRESHOLD for n in names}
     for pair in results:
-        for nodeid, times in pair.times.items():
-            out.setdefault(nodeid, []).append(times)
+        for name, facts in facts_of(pair).items():
+            if name in out and isinstance(facts.get("threshold"), (int, float)):
+                out[name] = float(facts["threshold"])
     return out
 
 
-def estimates(results: Sequence[PairResult]) -> dict[str, Estimate | str]:
-    return {name: paired_estimate(pairs) for name, pairs in sorted(by_benchmark(results).items())}
+def judge_pairs(
+    results: Sequence[PairResult | Mapping[str, Any]], thresholds: Mapping[str, float], level: float,
+    names: set[str] | None = None, family: int | None = None,
+) -> tuple[list[Result], stats.Evidence]:  # fmt: skip
+    """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark."""
+    found = stats.estimate_all(by_benchmark(results))
+    chosen = {n: e for n, e in found.estimates.items() if names is None or n in names}
+    results_ = evidence.judge(chosen, thresholds, level, family=family)
+    for r in results_:
+        r.reasons += [u.line() for u in found.unstable if u.benchmark == r.name]
+    return results_, found
 
 
-def process_estimates(results: Sequence[PairResult]) -> dict[str, Estimate | str]:
-    """The same workers judged as the process design judges: each worker's median is one sample,
-    A's against B's (Welch): what pairing buys, measured on the very same processes."""
-    out: dict[str, Estimate | str] = {}
-    for name, pairs in sorted(by_benchmark(results).items()):
-        a = [float(np.median(p["A"])) for p in pairs if p.get("A")]
-        b = [float(np.median(p["B"])) for p in pairs if p.get("B")]
-        out[name] = welch_estimate(a, b)
-    return out
-
-
-def spreads(results: Sequence[PairResult]) -> dict[str, dict[str, float]]:
-    """Per benchmark: the sd of a worker's log median (process spread), of a pair's mean log ratio
-    (pair spread), and of one round's log ratio inside a pair (round spread)."""
-    out = {}
-    for name, pairs in by_benchmark(results).items():
-        medians = [math.log(np.median(p[arm])) for p in pairs for arm in ("A", "B") if p.get(arm)]
-        ratios = [pair_log_ratios(p) for p in pairs]
-        means = [r.mean() for r in ratios if r.size]
-        within = [float(r.std(ddof=1)) for r in ratios if r.size > 1]
-        out[name] = {
-            "process": float(np.std(medians, ddof=1)) if len(medians) > 1 else math.nan,
-            "pair": float(np.std(means, ddof=1)) if len(means) > 1 else math.nan,
-            "round": float(np.median(within)) if within else math.nan,
-        }
-    return out
-
-
-def interim_alpha(alpha: float) -> float:
-    return alpha * INTERIM_SHARE / MAX_LOOKS
-
-
-def final_alpha(alpha: float, looked: bool) -> float:
-    """The level of the last look: all of alpha when no interim look was taken."""
-    return alpha * (1 - INTERIM_SHARE) if looked else alpha
-
-
-def more_pairs(done: int, elapsed: float, budget: float, max_pairs: int | None) -> bool:
-    """Whether another pair fits: at least MIN_PAIRS; then while the mean time per pair so far still
-    fits in what is left of the budget, up to `max_pairs`."""
-    if max_pairs is not None and done >= max_pairs:
-        return False
-    if done < MIN_PAIRS:
-        return True
-    return elapsed + elapsed / done <= budget
-
-
-# Running the paired design: pairs of workers while the budget holds, then the verdicts.
+def costs(results: Sequence[PairResult]) -> tuple[dict[str, float], dict[str, float], float]:
+    """(seconds of one round of both arms, per benchmark; a pair's untimed seconds, each benchmark's share;
+    the last pair's untimed seconds in all)."""
+    spans: dict[str, dict[str, list[float]]] = {}
+    for pair in results:
+        for name, arms in pair.spans.items():
+            for arm, s in arms.items():
+                spans.setdefault(name, {"A": [], "B": []})[arm].extend(s)
+    round_costs = {n: float(np.mean(a["A"]) + np.mean(a["B"])) for n, a in spans.items() if a["A"] and a["B"]}
+    last = results[-1]
+    untimed = max(last.wall - sum(s for arms in last.spans.values() for t in arms.values() for s in t), 0.0)
+    share = untimed / max(len(last.spans), 1)
+    return round_costs, {n: share for n in round_costs}, untimed
 
 
 def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str]:
@@ -132,39 +97,82 @@ def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str
     ]  # fmt: skip
 
 
+def describe(allocation: Mapping[str, stats.Allocation]) -> str:
+    rounds = sorted(a.rounds for a in allocation.values())
+    if not rounds:
+        return "nothing to allocate"
+    return (f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over "
+            f"{len(rounds)} benchmarks")  # fmt: skip
+
+
 def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
-    """The paired design: pairs of live workers hand a baton every round (mlxbench.measure.baton), as many
-    pairs as the time budget holds (mlxbench.ab.paired)."""
+    """The paired design: pairs of live workers, as many as the time budget holds, undecided benchmarks only."""
     budget = args.time_budget * 60
-    pairs: list[baton.PairResult] = []
-    failed = {"A": set(), "B": set()}
-    looked = False
+    pairs: list[PairResult] = []
+    failed: dict[str, set[str]] = {"A": set(), "B": set()}
+    decided: dict[str, Result] = {}
+    looks, family = 0, 0
     stopped = "time budget"
-    while more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs):
-        folder = out / f"pair-{len(pairs) + 1:02d}"
+    allocation: dict[str, stats.Allocation] = {}
+    plans: list[dict[str, Any]] = []
+    while stats.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs,
+                           pairs[-1].wall if pairs else None):  # fmt: skip
+        number = len(pairs) + 1
+        folder = out / f"pair-{number:02d}"
         folder.mkdir()
-        echo(f"mlxbench ab: pair of workers {len(pairs) + 1} (A and B alternating rounds)", flush=True)
-        t0 = time.perf_counter()
+        env: dict[str, str] = {REWARM_ENV: str(args.rewarm)}
+        names = sorted({n for p in pairs for n in p.times})
+        if decided:
+            only = folder / "undecided.txt"
+            only.write_text("".join(f"{n}\n" for n in names if n not in decided))
+            env[ONLY_ENV] = str(only)
+        left = "" if not decided else f", {len(names) - len(decided)} undecided benchmarks"
+        echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
         commands = {
-            arm: (
-                worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"),
-                {**arms[arm]["env"], baton.REWARM_ENV: str(args.rewarm)},
-            )
+            arm: (worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"), {**arms[arm]["env"], **env})
             for arm in ("A", "B")
         }
-        result = baton.run_pair(commands, folder, started)
-        (folder / "pair.json").write_text(json.dumps(result.as_dict()))
+        schedule = Schedule(pair=len(pairs), rounds={n: a.rounds for n, a in allocation.items()})
+        result = run_pair(commands, folder, started, schedule)
+        record = result.as_dict()
+        record["allocation"] = {n: a.as_dict() for n, a in allocation.items()}
+        (folder / "pair.json").write_text(json.dumps(record))
         check_workers(result, folder)
         pairs.append(result)
+        plans.append({"pair": number, "wall": round(result.wall, 3), "timed": round(result.timed, 3),
+                      "rounds": {n: a.rounds for n, a in allocation.items()}})  # fmt: skip
         for arm in ("A", "B"):
             failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
-        echo(f"  {time.perf_counter() - t0:.1f} s, {len(result.times)} benchmarks", flush=True)
-        if len(pairs) >= MIN_PAIRS and args.pairs is None and len(pairs) - MIN_PAIRS < MAX_LOOKS:
-            looked = True
-            interim = evidence.judge(estimates(pairs), thresholds_for(args, pairs), interim_alpha(args.alpha))
-            if all(r.verdict != "inconclusive" for r in interim):
+        share = result.timed / result.wall if result.wall else 0.0
+        echo(f"  {result.wall:.1f} s, {len(result.times)} benchmarks, timed rounds {share:.0%} of it", flush=True)
+        family = max(family, len({n for p in pairs for n in p.times}))
+        thresholds = thresholds_for(args.threshold, pairs)
+        if len(pairs) >= MIN_PAIRS and args.pairs is None and looks < MAX_LOOKS:
+            looks += 1
+            level = stats.interim_alpha(args.alpha)
+            undecided = {n for p in pairs for n in p.times} - set(decided)
+            interim, _ = judge_pairs(pairs, thresholds, level, undecided, family)
+            for r in interim:
+                if r.verdict != "inconclusive":
+                    r.reasons.append(f"decided at the interim look after {len(pairs)} pairs (level {level:.3g}); "
+                                     "it left the later pairs")  # fmt: skip
+                    decided[r.name] = r
+            now = [r.name for r in interim if r.name in decided]
+            if now:
+                echo(f"  interim look: {len(now)} decided ({len(decided)} of {family} so far), they leave", flush=True)
+            if len(decided) >= family:
                 stopped = "every benchmark decided at an interim look"
                 break
+        if len(pairs) >= PILOT_PAIRS:
+            round_costs, fixed_costs, untimed = costs(pairs)
+            facts = {n: f for p in pairs for n, f in p.facts.items()}
+            planned = {n: int(f.get("planned") or 1) for n, f in facts.items() if n not in decided}
+            cumulative = {n for n, f in facts.items() if f.get("cumulative")}
+            allocation = stats.allocate(
+                by_benchmark(pairs), round_costs, fixed_costs, planned, cumulative,
+                budget - (time.perf_counter() - started), untimed,
+            )  # fmt: skip
+            echo(f"  next pair: {describe(allocation)} (cost model; verdicts.json says why)", flush=True)
     else:
         stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
     if not any(p.times for p in pairs):
@@ -172,24 +180,44 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "
             f"see {out}/pair-01/A.log"
         )
-    thresholds = thresholds_for(args, pairs)
-    level = final_alpha(args.alpha, looked)
-    results = evidence.judge(estimates(pairs), thresholds, level)
-    process_view = evidence.judge(process_estimates(pairs), thresholds, level)
+    thresholds = thresholds_for(args.threshold, pairs)
+    level = stats.final_alpha(args.alpha, looks > 0)
+    names = {n for p in pairs for n in p.times}
+    family = max(family, len(names))
+    final, found = judge_pairs(pairs, thresholds, level, names - set(decided), family)
+    results = sorted([*decided.values(), *final], key=lambda r: r.name)
+    by_bench = by_benchmark(pairs)
+    process_view = evidence.judge(stats.process_estimates(by_bench), thresholds, level)
     only_a = sorted({n for p in pairs for n, t in p.times.items() if t["A"] and not t["B"]})
     only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
-    echo(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}")
+    wall = time.perf_counter() - started
+    timed = sum(p.timed for p in pairs)
+    echo(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}"
+         + (f", {len(decided)} benchmarks decided earlier" if decided else ""))  # fmt: skip
+    echo(f"mlxbench ab: timed rounds {timed:.0f} s of {wall:.0f} s ({timed / wall:.0%}); spread prior shared by "
+         f"{found.prior.benchmarks} benchmarks: {found.prior.df:.1f} degrees of freedom")  # fmt: skip
+    for u in found.unstable:
+        echo(f"mlxbench ab: {u.line()}")
     mdes = sorted(r.mde for r in results if r.mde == r.mde)
     if mdes:
+        proc = sorted(r.mde for r in process_view)
         echo(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
-              f"largest {mdes[-1]:.1%}; judged as separate processes (the previous design) on the same workers: "
-              f"median {sorted(r.mde for r in process_view)[len(process_view) // 2]:.1%}")  # fmt: skip
+             f"largest {mdes[-1]:.1%}, at most 10% on {sum(m <= 0.10 for m in mdes)} of {len(mdes)}; judged as "
+             f"separate processes on the same workers: median {proc[len(proc) // 2]:.1%}")  # fmt: skip
     return results, {
         "pairs": len(pairs),
         "time_budget_min": args.time_budget,
         "stopped": stopped,
         "final_alpha": level,
-        "spreads": spreads(pairs),
+        "interim_looks": looks,
+        "decided_early": sorted(decided),
+        "timed_seconds": round(timed, 3),
+        "timed_share": round(timed / wall, 4) if wall else math.nan,
+        "allocation": plans,
+        "allocation_why": {n: a.as_dict() for n, a in allocation.items()},
+        "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
+        "unstable": [u.__dict__ for u in found.unstable],
+        "spreads": stats.spreads(by_bench),
         "process_design": [r.as_dict() for r in process_view],
         "only_in_a": only_a,
         "only_in_b": only_b,
@@ -198,11 +226,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     }
 
 
-def thresholds_for(args, pairs) -> dict[str, float]:
-    return {n: args.threshold for p in pairs for n in p.times} if args.threshold is not None else {}
-
-
-def check_workers(result: baton.PairResult, folder: Path) -> None:
+def check_workers(result: PairResult, folder: Path) -> None:
     """A worker that crashed or could not start is one line: which arm, its exit, its log's last line."""
     for arm, code in result.exit_codes.items():
         if code in (0, 1):

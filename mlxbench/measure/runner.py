@@ -14,6 +14,7 @@ import pytest
 from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
+from mlxbench.measure.baton import time_round
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, BadBudget
 from mlxbench.registry import Registry
 from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
@@ -212,8 +213,9 @@ class Bench:
         return result, Measured(tuple(stats.data))
 
     def measure_paired(self, prepared: Prepared) -> tuple[Any, Measured]:
-        """One arm's rounds in a time-paired A/B (mlxbench.measure.baton): each round starts when the other arm's
-        worker hands over the baton; the times go to the coordinator, not to pytest-benchmark."""
+        """One arm's rounds in a time-paired A/B (mlxbench.measure.baton): each round starts when the coordinator
+        says so, with the calls per round it names (the same in both arms); the times go to the coordinator,
+        not to pytest-benchmark."""
         import os
 
         from mlxbench.measure.baton import REWARM_ENV, measure_paired
@@ -223,30 +225,35 @@ class Bench:
             self.backend.sync(out)
             return out
 
-        iterations = self.calibrate(prepared, timed)
+        call = self.calibration_call(prepared, timed)
+        threshold = self.benchmark.extra_info.get("regression_threshold")
         result, times = measure_paired(
-            self.context.baton, self.request.node.nodeid, prepared.run, self.backend.sync, rounds=prepared.rounds,
-            warmup_rounds=prepared.warmup_rounds, iterations=iterations, setup=prepared.setup,
-            rewarm=0 if prepared.cumulative else int(os.environ.get(REWARM_ENV, "0") or 0),
+            self.context.baton, self.request.node.nodeid, prepared.run, self.backend.sync, planned=prepared.rounds,
+            warmup_rounds=prepared.warmup_rounds, call=call, setup=prepared.setup, cumulative=prepared.cumulative,
+            rewarm=0 if prepared.cumulative else int(os.environ.get(REWARM_ENV, "0") or 0), threshold=threshold,
         )  # fmt: skip
         return result, Measured(tuple(times))
 
     def calibrate(self, prepared: Prepared, timed: Callable[[], Any]) -> int:
         """Calls per round, so that a sub-millisecond call is timed over >= ROUND_TARGET_S per round and
-        timer and scheduler granularity do not dominate (the figure stays per call). Calibrated once,
-        from the fastest of up to three untimed calls (one, if it already takes >= MICRO_CALL_S), and recorded."""
+        timer and scheduler granularity do not dominate (the figure stays per call); recorded."""
+        n = iterations_for(self.calibration_call(prepared, timed))
+        if n > 1 or not (prepared.cumulative or prepared.setup is not None):
+            self.benchmark.extra_info["inner_iterations"] = n
+            prepared.info["inner_iterations"] = n  # the gate's re-measure uses the same count
+        return n
+
+    def calibration_call(self, prepared: Prepared, timed: Callable[[], Any]) -> float | None:
+        """The fastest of up to three untimed calls (one, if it already takes >= MICRO_CALL_S); None for
+        rounds that build on each other or need a hook between calls (one call each)."""
         if prepared.cumulative or prepared.setup is not None:
-            return 1  # rounds that build on each other, or need a hook between calls: one call each
+            return None
         calls: list[float] = []
         while len(calls) < CALIBRATION_CALLS and (not calls or min(calls) < MICRO_CALL_S):  # one settles a slow call
             t0 = time.perf_counter()
             timed()
             calls.append(time.perf_counter() - t0)
-        call = min(calls)
-        n = 1 if call >= MICRO_CALL_S else min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
-        self.benchmark.extra_info["inner_iterations"] = n
-        prepared.info["inner_iterations"] = n  # the gate's re-measure uses the same count
-        return n
+        return min(calls)
 
     def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:
         __tracebackhide__ = True
@@ -268,18 +275,17 @@ class Bench:
             pytest.fail(f"accuracy gate failed for {label}:\n  " + "\n  ".join(failures), pytrace=False)
 
 
+def iterations_for(call: float | None) -> int:
+    """Calls per round for a call of `call` seconds (None: one call per round)."""
+    if call is None or call >= MICRO_CALL_S:
+        return 1
+    return min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
+
+
 def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:
     """`prepared.rounds` rounds timed with a bare perf_counter, completion forced inside the clock,
-    per call (the gate's re-measure, and the overhead tool's reference loop)."""
+    per call (the gate's re-measure, and the overhead tool's reference loop): the paired rounds' loop."""
     n = int(prepared.info.get("inner_iterations", 1))
     for _ in range(warmup):
         sync(prepared.run())
-    times = []
-    for _ in range(prepared.rounds):
-        if prepared.setup is not None:
-            prepared.setup()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            sync(prepared.run())
-        times.append((time.perf_counter() - t0) / n)
-    return times
+    return [time_round(prepared.run, sync, n, prepared.setup)[1] for _ in range(prepared.rounds)]

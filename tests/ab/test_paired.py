@@ -14,8 +14,14 @@ import pytest
 
 from conftest import said
 from mlxbench.ab import paired
-from mlxbench.measure.baton import PairResult
+from mlxbench.ab.coordinator import PairResult
+from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts import evidence
+
+
+def estimates(results):
+    """The paired design's estimates of the pairs `results`, as `mlxbench ab` makes them."""
+    return stats.estimate_all(paired.by_benchmark(results)).estimates
 
 
 def mlxbench_cli(*args, cwd=None, env=None):
@@ -25,36 +31,71 @@ def mlxbench_cli(*args, cwd=None, env=None):
     )  # fmt: skip
 
 
-def test_two_workers_alternate_rounds_and_never_run_at_once(project, tmp_path):
-    """Two live pytest workers, one per arm: rounds go A B B A A B ..., no call of one overlaps a call of
-    the other (warm-up, calibration and re-warm calls included), and B's 3x slower calls are found."""
+BUSY_END = """
+import os, time
+
+def pytest_sessionfinish(session):
+    # untimed work at a worker's session end (what pytest, junit and an interpreter's exit cost)
+    log = os.environ.get("FAKE_END_LOG")
+    if log:
+        t0 = time.time()
+        while time.time() - t0 < 0.15:
+            pass
+        with open(log, "a") as f:
+            f.write(f"{t0} {time.time()}\\n")
+"""
+
+
+def intervals(path) -> list[tuple[float, float]]:
+    return [tuple(map(float, line.split())) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project, tmp_path):
+    """Two live pytest workers, one per arm: no call of one arm and none of its session-end work overlaps a
+    timed round of the other; the rounds of a benchmark go A B B A ... or B A A B ..., the first arm
+    alternating between pairs (first and last rounds fall to each arm equally often over an even number of
+    pairs); calls per round are the same in both arms; B's 3x slower calls are found."""
     from conftest import write_bench
 
     write_bench(project)
-    out, log_a, log_b = tmp_path / "ab", tmp_path / "a.calls", tmp_path / "b.calls"
-    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002", "FAKE_CALL_LOG": str(log_a)}
+    (project.path / "conftest.py").write_text('pytest_plugins = ["mlxbench.plugin", "busy_end"]\n')
+    (project.path / "site" / "busy_end.py").write_text(BUSY_END)
+    out, logs = tmp_path / "ab", {arm: (tmp_path / f"{arm}.calls", tmp_path / f"{arm}.end") for arm in "AB"}
+    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002", "FAKE_CALL_LOG": str(logs["A"][0]),
+           "FAKE_END_LOG": str(logs["A"][1])}  # fmt: skip
     proc = mlxbench_cli(
-        "ab", "--pairs", "3", "--b-env", "FAKE_DELAY=0.006", "--b-env", f"FAKE_CALL_LOG={log_b}", "--out", str(out),
-        "--json", str(tmp_path / "v.json"), "--", "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
+        "ab", "--pairs", "4", "--b-env", "FAKE_DELAY=0.006", "--b-env", f"FAKE_CALL_LOG={logs['B'][0]}",
+        "--b-env", f"FAKE_END_LOG={logs['B'][1]}", "--out", str(out), "--json", str(tmp_path / "v.json"), "--",
+        "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (run,) = out.iterdir()
-    pairs = sorted(run.glob("pair-*/pair.json"))
-    assert len(pairs) == 3
-    for path in pairs:
-        order = [arm for arm, _ in json.loads(path.read_text())["order"]]
-        assert order == list("ABBAABBAAB" + "BA")[: len(order)] and len(order) == 12  # 6 rounds per arm
-    calls = {arm: [tuple(map(float, line.split())) for line in p.read_text().splitlines()] for arm, p in
-             (("A", log_a), ("B", log_b))}  # fmt: skip
-    assert len(calls["A"]) >= 3 * 6 and len(calls["B"]) >= 3 * 6
-    for a0, a1 in calls["A"]:
-        assert not any(b0 < a1 and a0 < b1 for b0, b1 in calls["B"]), "the two arms ran at the same time"
+    pairs = [json.loads(p.read_text()) for p in sorted(run.glob("pair-*/pair.json"))]
+    assert len(pairs) == 4
+    firsts, lasts = [], []
+    for k, pair in enumerate(pairs):
+        order = [arm for arm, _ in pair["order"]]
+        first = "A" if k % 2 == 0 else "B"
+        second = "B" if first == "A" else "A"
+        assert order == [first, second, second, first] * (len(order) // 4) + [first, second][: len(order) % 4]
+        assert len(order) >= 4 and order.count("A") == order.count("B")
+        firsts.append(order[0])
+        lasts.append(order[-1])
+        assert len(set(pair["calls"].values())) == 1
+        timed = {arm: [(go, done) for a, _, go, done in pair["rounds"] if a == arm] for arm in "AB"}
+        for arm, other in (("A", "B"), ("B", "A")):
+            busy = intervals(logs[other][0]) + intervals(logs[other][1])
+            for go, done in timed[arm]:
+                assert not any(b0 < done and go < b1 for b0, b1 in busy), f"{other} ran during a round of {arm}"
+    assert firsts.count("A") == firsts.count("B") == 2 and lasts.count("A") == lasts.count("B") == 2
+    assert len(intervals(logs["A"][1])) == len(intervals(logs["B"][1])) == 4  # the session-end work ran
     result = json.loads((tmp_path / "v.json").read_text())
     (v,) = result["verdicts"]
-    assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["units"] == [3, 3]
-    assert result["design"] == "paired" and result["pairs"] == 3 and "pairs of workers" in v["method"]
-    assert "process_design" in result and "spreads" in result
-    assert "1 regressed" in proc.stdout and "3 pairs of workers" in proc.stdout
+    assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["units"] == [4, 4]
+    assert result["design"] == "paired" and result["pairs"] == 4 and "pairs of workers" in v["method"]
+    assert "process_design" in result and "spreads" in result and 0 < result["timed_share"] < 1
+    assert [p["pair"] for p in result["allocation"]] == [1, 2, 3, 4] and result["allocation"][2]["rounds"]
+    assert "1 regressed" in proc.stdout and "4 pairs of workers" in proc.stdout and "timed rounds" in proc.stdout
 
 
 def test_ab_without_a_test_path_runs_the_benchmarks_folder():
@@ -125,8 +166,8 @@ def test_pairing_removes_a_drift_that_process_medians_keep():
         level = math.exp(rng.normal(0, 0.3))
         p["A"], p["B"] = [x * level for x in p["A"]], [x * level for x in p["B"]]
     results = [PairResult(times={"t": p}) for p in pairs]
-    (v,) = evidence.judge(paired.estimates(results), {"t": 0.10})
-    (old,) = evidence.judge(paired.process_estimates(results), {"t": 0.10})
+    (v,) = evidence.judge(estimates(results), {"t": 0.10})
+    (old,) = evidence.judge(stats.process_estimates(paired.by_benchmark(results)), {"t": 0.10})
     assert v.verdict == "regressed" and v.mde < 0.10
     assert old.verdict == "inconclusive" and old.mde > 0.5
 
@@ -138,12 +179,12 @@ def test_paired_false_alarms_and_power_by_simulation():
     any_false, caught, seen = 0, 0, 0
     for _ in range(200):
         runs = [PairResult(times={f"b{i}": pair(rng, 5, 0.0, 0.02, 0.03) for i in range(20)}) for _ in range(8)]
-        verdicts = evidence.judge(paired.estimates(runs))
+        verdicts = evidence.judge(estimates(runs))
         any_false += any(v.verdict in ("regressed", "improved") for v in verdicts)
     assert any_false <= 200 * 0.05 * 2  # alpha = 0.05 family-wise, with room for simulation error
     for _ in range(100):
         runs = [PairResult(times={"s": pair(rng, 5, 0.10, 0.02, 0.03)}) for _ in range(8)]
-        (v,) = evidence.judge(paired.estimates(runs), family=20)
+        (v,) = evidence.judge(estimates(runs), family=20)
         if v.mde <= 0.10:
             seen += 1
             caught += v.regressed
@@ -161,21 +202,21 @@ def test_the_stopping_rule_keeps_the_false_alarm_rate():
         for k in range(1, 9):
             pairs.append(PairResult(times={f"b{i}": pair(rng, 5, 0.0, 0.05, 0.05) for i in range(10)}))
             last = k == 8
-            if k >= paired.MIN_PAIRS:
-                level = paired.final_alpha(0.05, True) if last else paired.interim_alpha(0.05)
-                verdicts = evidence.judge(paired.estimates(pairs), alpha=level)
+            if k >= stats.MIN_PAIRS:
+                level = stats.final_alpha(0.05, True) if last else stats.interim_alpha(0.05)
+                verdicts = evidence.judge(estimates(pairs), alpha=level)
                 reported |= any(v.verdict in ("regressed", "improved") for v in verdicts)
                 if not last and all(v.verdict != "inconclusive" for v in verdicts):
                     break
         alarms += reported
     assert alarms <= 300 * 0.05 * 1.6
-    assert paired.interim_alpha(0.05) * paired.MAX_LOOKS + paired.final_alpha(0.05, True) <= 0.05 + 1e-12
+    assert stats.interim_alpha(0.05) * stats.MAX_LOOKS + stats.final_alpha(0.05, True) <= 0.05 + 1e-12
 
 
 def test_more_pairs_follows_the_budget():
-    assert paired.more_pairs(0, 0.0, 60, None) and paired.more_pairs(2, 500, 60, None)  # at least MIN_PAIRS
-    assert paired.more_pairs(3, 30, 60, None) and not paired.more_pairs(3, 50, 60, None)
-    assert not paired.more_pairs(4, 1, 600, 4)
+    assert stats.more_pairs(0, 0.0, 60, None) and stats.more_pairs(2, 500, 60, None)  # at least MIN_PAIRS
+    assert stats.more_pairs(3, 30, 60, None) and not stats.more_pairs(3, 50, 60, None)
+    assert not stats.more_pairs(4, 1, 600, 4)
 
 
 def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path):
@@ -253,9 +294,9 @@ def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path
 
 
 def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
-    r = paired.pair_log_ratios({"A": [1.0, 2.0, math.nan, 4.0], "B": [2.0, 4.0, 8.0]})
+    r = stats.pair_log_ratios({"A": [1.0, 2.0, math.nan, 4.0], "B": [2.0, 4.0, 8.0]})
     assert np.allclose(r, [math.log(2)] * 3)
-    assert "need >= 3 pairs" in str(paired.paired_estimate([{"A": [1.0], "B": [1.0]}]))
+    assert "need >= 3 pairs" in str(estimates([PairResult(times={"t": {"A": [1.0], "B": [1.0]}})])["t"])
 
 
 def test_report_renders_an_ab_folder_in_every_format(tmp_path):
@@ -271,9 +312,9 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
         times = {"b::t[x-<1>]": pair(rng, 5, 0.5, 0.01, 0.01), "b::t[y]": pair(rng, 5, 0.0, 0.01, 0.01)}
         results.append(PairResult(times=times))
         (folder / f"pair-0{k + 1}" / "pair.json").write_text(json.dumps(results[-1].as_dict()))
-    verdicts = evidence.judge(paired.estimates(results))
+    verdicts = evidence.judge(estimates(results))
     doc = {"design": "paired", "pairs": 3, "stopped": "--pairs reached", "alpha": 0.05, "pytest_args": ["benchmarks"],
-           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}}, "spreads": paired.spreads(results),
+           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}}, "spreads": stats.spreads(paired.by_benchmark(results)),
            "verdicts": [v.as_dict() for v in verdicts]}  # fmt: skip
     (folder / "verdicts.json").write_text(json.dumps(doc))
     proc = mlxbench_cli("report", str(folder))
