@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mlxbench.ab import command as ab
+from mlxbench.ab import merge
 from mlxbench.measure import machine
 from mlxbench.paths import OUTPUT_ERRNOS, output_folder_problem
 from mlxbench.runs import (
@@ -250,11 +251,22 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
     r.set_defaults(func=cmd_report)
     ab.add_parser(sub)
+    merge.add_parser(sub)
     return p
 
 
+def spelled(argv: list[str]) -> list[str]:
+    """`mlxbench ab merge ...` is the subcommand `ab-merge` (ab's own arguments end in pytest's)."""
+    for i, word in enumerate(argv):
+        if word == "ab" and argv[i + 1 : i + 2] == ["merge"]:
+            return [*argv[:i], "ab-merge", *argv[i + 2 :]]
+        if not word.startswith("-") and (i == 0 or argv[i - 1] != "--storage"):
+            break
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(spelled(sys.argv[1:] if argv is None else list(argv)))
     problem = threshold_problem(getattr(args, "threshold", None))
     if problem:
         complain(f"--{problem}")

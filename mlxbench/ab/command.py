@@ -108,12 +108,32 @@ def short(name: str) -> str:
     return name.rsplit("::", 1)[-1]
 
 
+VALUE_OPTIONS = {  # pytest and mlxbench options whose value is the next argument (a path among them is no test path)
+    "-k", "-m", "-p", "-o", "-c", "-W", "--data-dir", "--backend", "--profile", "--seed", "--rootdir", "--basetemp",
+    "--confcutdir", "--ignore", "--ignore-glob", "--deselect", "--junitxml", "--junit-xml", "--benchmark-storage",
+    "--benchmark-compare", "--regression-threshold", "--override-ini", "--maxfail", "--tb", "--durations",
+}  # fmt: skip
+
+
+def is_test_path(arg: str) -> bool:
+    """A test file (.py) or a folder holding one (test_*.py, *_test.py or a conftest.py), as pytest collects."""
+    path = Path(arg.split("::")[0])
+    if path.is_file():
+        return path.suffix == ".py"
+    if not path.is_dir():
+        return False
+    return any(next(path.rglob(pattern), None) is not None for pattern in ("test_*.py", "*_test.py", "conftest.py"))
+
+
 def with_test_path(pytest_args: list[str]) -> list[str]:
-    """The pytest arguments, with `benchmarks` in front when none of them names a test path."""
+    """The pytest arguments, with `benchmarks` in front when none of them names a test path (the value of an
+    option, such as `--data-dir DIR`, is not one)."""
     args = [a for a in pytest_args if a != "--"]
-    if not any(not a.startswith("-") and Path(a.split("::")[0]).exists() for a in args):
-        args = ["benchmarks", *args]
-    return args
+    named = any(
+        not a.startswith("-") and (i == 0 or args[i - 1] not in VALUE_OPTIONS) and is_test_path(a)
+        for i, a in enumerate(args)
+    )
+    return args if named else ["benchmarks", *args]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,8 +15,8 @@ import pytest
 from conftest import said
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult
-from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts import evidence
+from mlxbench.verdicts import paired as stats
 
 
 def estimates(results):
@@ -295,7 +295,8 @@ def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path
 
 def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
     r = stats.pair_log_ratios({"A": [1.0, 2.0, math.nan, 4.0], "B": [2.0, 4.0, 8.0]})
-    assert np.allclose(r, [math.log(2)] * 3)
+    assert np.allclose(r, [math.log(2)] * 2)  # three matched rounds, the first left out
+    assert np.allclose(stats.pair_log_ratios({"A": [1.0, 2.0], "B": [3.0, 4.0]}), [math.log(3), math.log(2)])
     assert "need >= 3 pairs" in str(estimates([PairResult(times={"t": {"A": [1.0], "B": [1.0]}})])["t"])
 
 
@@ -314,7 +315,8 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
         (folder / f"pair-0{k + 1}" / "pair.json").write_text(json.dumps(results[-1].as_dict()))
     verdicts = evidence.judge(estimates(results))
     doc = {"design": "paired", "pairs": 3, "stopped": "--pairs reached", "alpha": 0.05, "pytest_args": ["benchmarks"],
-           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}}, "spreads": stats.spreads(paired.by_benchmark(results)),
+           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}},
+           "spreads": stats.spreads(paired.by_benchmark(results)),
            "verdicts": [v.as_dict() for v in verdicts]}  # fmt: skip
     (folder / "verdicts.json").write_text(json.dumps(doc))
     proc = mlxbench_cli("report", str(folder))

@@ -1,0 +1,130 @@
+"""`mlxbench ab merge FOLDER...`: the pairs of several paired A/B folders judged as one run.
+
+    mlxbench ab merge runner1/ab-runs/20261203-020000 runner2/ab-runs/20261203-020001 --json merged.json
+
+Each pair of workers is a unit of evidence of its own (its rounds alternate A and B close in time on
+one machine), so the pairs of the same A/B run on several runners of one machine type, or on several
+GPUs of one host, pool: N runners give N times the pairs in the same wall time. The merged verdicts
+come from the same statistic as `mlxbench ab` (mlxbench.verdicts.paired: spreads moderated across
+benchmarks, unstable workers named and left out), judged once at `--alpha` over every benchmark
+(Bonferroni). Folders must come from the same A/B (the same pytest arguments); one that ended before
+judging (interrupted) still gives its complete pairs. Exit 0, 1 on a regression, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from mlxbench.ab import paired
+from mlxbench.runs import BadRun
+from mlxbench.session import saving
+from mlxbench.units import echo
+from mlxbench.verdicts import evidence
+from mlxbench.verdicts import paired as stats
+
+VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
+
+
+def read_pair(path: Path) -> dict[str, Any]:
+    """One pair.json's times ({nodeid: {"A": [...], "B": [...]}}) and facts; BadRun naming the file when damaged."""
+    try:
+        doc = json.loads(path.read_text())
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        why = f"{path}: not a readable pair file ({type(exc).__name__}); leave it out or run the A/B again"
+        raise BadRun(why) from None
+    times = doc.get("times") if isinstance(doc, dict) else None
+    ok = isinstance(times, dict) and all(
+        isinstance(t, dict) and all(isinstance(t.get(arm, []), list) for arm in ("A", "B")) for t in times.values()
+    )
+    if not ok:
+        raise BadRun(f"{path}: its 'times' is not {{benchmark: {{'A': [...], 'B': [...]}}}}; leave it out")
+    clean = {}
+    for name, t in times.items():
+        arms = {}
+        for arm in ("A", "B"):
+            values = [v for v in t.get(arm, []) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(values) != len(t.get(arm, [])) or any(not (math.isfinite(v) and 0 < v < 86400) for v in values):
+                raise BadRun(f"{path}: {name} arm {arm} holds a time that is not a positive number of seconds")
+            arms[arm] = [float(v) for v in values]
+        clean[str(name)] = arms
+    facts = doc.get("facts") if isinstance(doc.get("facts"), dict) else {}
+    return {"times": clean, "facts": facts, "source": str(path)}
+
+
+def read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    if not folder.is_dir():
+        raise BadRun(f"{folder}: not a folder; name the A/B folders (mlxbench ab's --out/<time>/)")
+    files = sorted(folder.glob("pair-*/pair.json"))
+    if not files:
+        raise BadRun(f"{folder}: holds no pair-*/pair.json: not a paired A/B folder (mlxbench ab's --out/<time>/)")
+    meta = None
+    if (folder / "verdicts.json").exists():
+        try:
+            meta = json.loads((folder / "verdicts.json").read_text())
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            raise BadRun(f"{folder / 'verdicts.json'}: not valid JSON; move it away to merge the pairs alone") from None
+        if not isinstance(meta, dict):
+            raise BadRun(f"{folder / 'verdicts.json'}: not an A/B's verdicts (no object)")
+        if meta.get("design", "paired") != "paired":
+            raise BadRun(f"{folder}: a {meta.get('design')} A/B; only paired A/B folders merge")
+    return [read_pair(p) for p in files], meta
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.alpha < 1:
+        raise BadRun(f"--alpha {args.alpha}: give a family-wise false-alarm rate between 0 and 1, e.g. 0.05")
+    from mlxbench.paths import output_file_problem
+
+    if args.json is not None and (problem := output_file_problem(args.json, "--json")):
+        raise BadRun(problem)
+    pairs: list[dict[str, Any]] = []
+    sources, selections = [], {}
+    for folder in args.folders:
+        found, meta = read_folder(folder)
+        pairs += found
+        sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
+        if meta is not None and "pytest_args" in meta:
+            selections[str(folder)] = meta["pytest_args"]
+    if len({json.dumps(v) for v in selections.values()}) > 1:
+        listed = "; ".join(f"{f}: {' '.join(map(str, v))}" for f, v in selections.items())
+        raise BadRun(f"these folders ran different A/Bs (pytest arguments differ: {listed}); merge shards of one A/B")
+    thresholds = paired.thresholds_for(args.threshold, pairs)
+    results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
+    from mlxbench.ab.command import table
+
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {len(args.folders)} folders, {len(results)} "
+         f"benchmarks, judged as one run at alpha {args.alpha:g}")  # fmt: skip
+    for u in found.unstable:
+        echo(f"mlxbench ab merge: {u.line()}")
+    echo(f"mlxbench ab merge: {', '.join(f'{n} {v}' for v, n in counts.items())}")
+    echo("\n".join(table(results)))
+    document = {
+        "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
+        "pytest_args": next(iter(selections.values()), None),
+        "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
+        "unstable": [u.__dict__ for u in found.unstable],
+        "spreads": stats.spreads(paired.by_benchmark(pairs)), "verdicts": [r.as_dict() for r in results],
+    }  # fmt: skip
+    if args.json:
+        saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
+        echo(f"verdicts: {args.json}")
+    return 1 if any(r.regressed for r in results) else 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ab-merge",
+        help="(mlxbench ab merge FOLDER...) judge the pairs of several paired A/B folders as one run",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="A/B folders (mlxbench ab's --out/<time>/)")
+    p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
+    p.add_argument("--threshold", type=float, default=None, help="smallest change that counts (default: each "
+                   "workload's, else 10%%)")  # fmt: skip
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the merged verdicts here")
+    p.set_defaults(func=run)
