@@ -14,7 +14,7 @@ import pytest
 
 from mlxbench import datasets
 from mlxbench.measure import machine
-from mlxbench.measure.baton import Baton, only_nodeids
+from mlxbench.measure.baton import Baton, keep_undecided
 from mlxbench.measure.pointguard import PointGuard
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
@@ -132,7 +132,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     ctx = RunContext.of(config)
     if ctx is None:
         return
-    report_incomplete(terminalreporter, ctx)
+    closing.report_incomplete(terminalreporter, ctx)
     closing.write_summary(terminalreporter, config)
     if ctx.settings.regression_gate and ctx.not_gating:
         closing.write(terminalreporter, [f"mlxbench: no regression verdicts: {ctx.not_gating}"], yellow=True)
@@ -176,21 +176,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     yield
 
 
-def report_incomplete(terminalreporter, ctx: RunContext) -> None:
-    exitstatus, diverted = ctx.diverted
-    if not diverted:
-        return
-    why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
-    closing.write(
-        terminalreporter,
-        [
-            f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, "
-            f"gate or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}"
-        ],
-        yellow=True,
-    )
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Name every saved run that could not be read; it stays untouched and is skipped. Make run files atomic."""
     ctx = RunContext.of(session.config)
@@ -213,12 +198,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     """A paired A/B worker runs only the benchmarks its coordinator has not decided yet."""
     ctx = RunContext.of(config)
-    if ctx is None or ctx.baton is None or (only := only_nodeids()) is None:
-        return
-    dropped = [item for item in items if item.nodeid not in only]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item.nodeid in only]
+    if ctx is not None and ctx.baton is not None:
+        keep_undecided(items, lambda dropped: config.hook.pytest_deselected(items=dropped))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -60,6 +60,19 @@ def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
     assert "--benchmark-autosave" not in text  # autosave names collide across unmerged nightly PRs
     summaries = [r for r in nightly_commands() if "GITHUB_STEP_SUMMARY" in r]
     # tables only, no images: each job summary gets one of the Markdown files written without image links
-    table_only = ("report/summary.md", "machines-report/machines-summary.md", '"$run/report/ab-summary.md"')
+    table_only = ("report/summary.md", "machines-report/machines-summary.md", '"$run/report/ab-summary.md"',
+                  "merged/ab-summary.md")
     assert summaries and all(any(f"cat {f} " in r for f in table_only) for r in summaries), summaries
     assert any('mlxbench report "$run"' in r for r in summaries)  # the A/B folder rendered by mlxbench report
+
+
+def test_nightly_pools_the_pairs_of_ab_shards_in_one_merge_job():
+    """A matrix of runners of one machine type, each an A/B shard, feeding one job that judges all their pairs
+    as one run (mlxbench ab merge; tests/ab/test_merge_replay.py runs it)."""
+    text = WORKFLOWS[0].read_text()
+    shards = text[text.index("  ab-shards:"):text.index("  ab-merge:")]
+    merge = text[text.index("  ab-merge:"):text.index("  offer-baseline:")]
+    assert "shard: [1, 2]" in shards and "needs: ab-shards" in merge
+    runs = nightly_commands()
+    assert any("mlxbench ab --baseline-run" in r and "--out ab-shards" in r for r in runs)
+    assert any("mlxbench ab merge $folders" in r for r in runs) and "cat merged/ab-summary.md" in merge

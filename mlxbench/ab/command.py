@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mlxbench.ab import paired, venvs
-from mlxbench.ab.options import check_options
+from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
@@ -106,34 +106,6 @@ def table(results: list[Result]) -> list[str]:
 
 def short(name: str) -> str:
     return name.rsplit("::", 1)[-1]
-
-
-VALUE_OPTIONS = {  # pytest and mlxbench options whose value is the next argument (a path among them is no test path)
-    "-k", "-m", "-p", "-o", "-c", "-W", "--data-dir", "--backend", "--profile", "--seed", "--rootdir", "--basetemp",
-    "--confcutdir", "--ignore", "--ignore-glob", "--deselect", "--junitxml", "--junit-xml", "--benchmark-storage",
-    "--benchmark-compare", "--regression-threshold", "--override-ini", "--maxfail", "--tb", "--durations",
-}  # fmt: skip
-
-
-def is_test_path(arg: str) -> bool:
-    """A test file (.py) or a folder holding one (test_*.py, *_test.py or a conftest.py), as pytest collects."""
-    path = Path(arg.split("::")[0])
-    if path.is_file():
-        return path.suffix == ".py"
-    if not path.is_dir():
-        return False
-    return any(next(path.rglob(pattern), None) is not None for pattern in ("test_*.py", "*_test.py", "conftest.py"))
-
-
-def with_test_path(pytest_args: list[str]) -> list[str]:
-    """The pytest arguments, with `benchmarks` in front when none of them names a test path (the value of an
-    option, such as `--data-dir DIR`, is not one)."""
-    args = [a for a in pytest_args if a != "--"]
-    named = any(
-        not a.startswith("-") and (i == 0 or args[i - 1] not in VALUE_OPTIONS) and is_test_path(a)
-        for i, a in enumerate(args)
-    )
-    return args if named else ["benchmarks", *args]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -259,6 +231,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "build on each other, such as training epochs)",
     )
     p.add_argument("--pairs", type=int, default=None, metavar="P", help="paired: exactly this many pairs of workers")
+    p.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="paired: a worker that sends nothing for S seconds (default 600; or 20 of its benchmark's longest rounds, "
+        "if more) is named and both workers are stopped; the A/B judges its complete pairs",
+    )
     p.add_argument(
         "--processes", type=int, default=None, metavar="K", help="processes design: fresh processes per arm (default 6)"
     )

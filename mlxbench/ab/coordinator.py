@@ -23,165 +23,23 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from mlxbench.measure.baton import END, ENV, START
-from mlxbench.measure.runner import iterations_for
+from mlxbench.ab.schedule import Schedule, Worker
+from mlxbench.measure.baton import ENV
 
-BARRIERS = (START, END)
-GO: dict[str, Any] = {"go": True}
-REWARM_BELOW_S = 0.1  # re-warm calls (--rewarm) only for calls shorter than this
-STOP: dict[str, Any] = {"go": False}
+SILENT_LIMIT_S = 600.0  # a worker that says nothing for this long (or 20 of its benchmark's rounds) is stopped
 
 
-def other(arm: str) -> str:
-    return "B" if arm == "A" else "A"
-
-
-@dataclass
-class Worker:
-    """The coordinator's end of one worker process."""
-
-    arm: str
-    proc: subprocess.Popen
-    inbox: IO[str]  # what the worker says
-    outbox: IO[str]  # where orders go
-    items: list[str] = field(default_factory=list)
-    waiting: str | None = None  # where it is blocked; None while it runs
-    running: bool = True
-    finished: bool = False
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per benchmark, from its first wait
-
-    def position(self, nodeid: str | None) -> int | None:
-        """Where `nodeid` comes in this worker's order (START before all, END after all); None if it never runs it."""
-        if nodeid == START:
-            return -1
-        if nodeid == END:
-            return len(self.items)
-        try:
-            return self.items.index(nodeid) if nodeid is not None else None
-        except ValueError:
-            return None
-
-    def take(self, msg: dict[str, Any] | None, record) -> None:
-        """What the worker said (None: it exited)."""
-        if msg is None:
-            self.finished, self.running, self.waiting = True, False, None
-        elif "items" in msg:
-            self.items = [str(n) for n in msg["items"]]
-        elif "done" in msg:
-            record(self.arm, str(msg["done"]), float(msg["s"]))
-        elif "wait" in msg:
-            self.waiting, self.running = str(msg["wait"]), False
-            facts = {k: v for k, v in msg.items() if k != "wait"}
-            if facts:
-                self.facts[self.waiting] = facts
-
-    def order(self, order: dict[str, Any]) -> None:
-        self.waiting, self.running = None, True
-        try:
-            self.outbox.write(json.dumps(order) + "\n")
-            self.outbox.flush()
-        except OSError:
-            pass  # it is exiting: its pipe's end arrives as its last message
-
-
-@dataclass
-class Schedule:
-    """Who goes on, decided only while every live worker is blocked."""
-
-    pair: int  # 0-based index of this pair in the run: the first arm of each benchmark alternates with it
-    rounds: Mapping[str, int] = field(default_factory=dict)  # rounds per arm per benchmark (else the profile's)
-    granted: dict[str, dict[str, int]] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-    last: str | None = None  # the arm that timed the last round, while the other has not run since
-
-    def decide(self, workers: Mapping[str, Worker]) -> list[tuple[str, dict[str, Any]]]:
-        orders = self.choose(workers)
-        if any(not o.get("n") for _, o in orders):
-            self.last = None  # someone runs untimed work: the next round comes after a switch
-        return orders
-
-    def choose(self, workers: Mapping[str, Worker]) -> list[tuple[str, dict[str, Any]]]:
-        live = [w for w in workers.values() if not w.finished]
-        if len(live) == 1:
-            return [(live[0].arm, self.alone(live[0], workers))]
-        a, b = workers["A"], workers["B"]
-        if a.waiting in BARRIERS and b.waiting in BARRIERS:
-            return [("A", GO), ("B", GO)]  # both start (or end) together: nothing of either is timed
-        if a.waiting == b.waiting:
-            return self.together(a.waiting or "", workers)
-        arm = self.behind(a, b)
-        return [(arm, self.alone(workers[arm], workers))]
-
-    @staticmethod
-    def behind(a: Worker, b: Worker) -> str:
-        """The arm that has not reached the other's point yet (it runs alone until it does)."""
-        x, y = a.waiting, b.waiting
-        bx, by = b.position(x), b.position(y)
-        if bx is not None and by is not None and by < bx:
-            return "B"
-        ax, ay = a.position(x), a.position(y)
-        if ax is not None and ay is not None and ax < ay:
-            return "A"
-        return "A"  # neither order says: either keeps the arms exclusive
-
-    def quota(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
-        facts = [w.facts.get(nodeid, {}) for w in workers.values()]
-        planned = min((int(f["planned"]) for f in facts if f.get("planned")), default=1)
-        if any(f.get("cumulative") for f in facts):
-            return planned  # rounds that build on each other (epochs): exactly the profile's
-        return max(1, int(self.rounds.get(nodeid, planned)))
-
-    def calls_for(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
-        if nodeid not in self.calls:
-            self.calls[nodeid] = iterations_for(self.call(nodeid, workers))
-        return self.calls[nodeid]
-
-    def first(self, nodeid: str, workers: Mapping[str, Worker]) -> str:
-        index = next((p for p in (w.position(nodeid) for w in workers.values()) if p is not None), 0)
-        return "A" if (self.pair + index) % 2 == 0 else "B"
-
-    def grant(self, arm: str, nodeid: str, workers: Mapping[str, Worker]) -> dict[str, Any]:
-        self.granted.setdefault(nodeid, {"A": 0, "B": 0})[arm] += 1
-        switched, self.last = self.last != arm, arm
-        call = self.call(nodeid, workers)
-        short = call is None or call < REWARM_BELOW_S  # a long call dilutes what the switch costs its first one
-        return {"go": True, "n": self.calls_for(nodeid, workers), "rewarm": switched and short}
-
-    @staticmethod
-    def call(nodeid: str, workers: Mapping[str, Worker]) -> float | None:
-        found = [w.facts.get(nodeid, {}).get("call") for w in workers.values()]
-        calls = [float(c) for c in found if isinstance(c, (int, float))]
-        return min(calls) if calls else None
-
-    def together(self, nodeid: str, workers: Mapping[str, Worker]) -> list[tuple[str, dict[str, Any]]]:
-        got = self.granted.setdefault(nodeid, {"A": 0, "B": 0})
-        q = self.quota(nodeid, workers)
-        if got["A"] >= q and got["B"] >= q:
-            return [("A", STOP), ("B", STOP)]  # both go on to their untimed work at once
-        block, second = divmod(got["A"] + got["B"], 2)
-        lead = self.first(nodeid, workers) if block % 2 == 0 else other(self.first(nodeid, workers))
-        arm = lead if not second else other(lead)
-        if got[arm] >= q:  # an arm ran ahead alone before (the other had crashed): finish the other
-            arm = other(arm)
-        return [(arm, self.grant(arm, nodeid, workers))]
-
-    def alone(self, worker: Worker, workers: Mapping[str, Worker]) -> dict[str, Any]:
-        nodeid = worker.waiting
-        if nodeid in BARRIERS or nodeid is None:
-            return GO
-        if self.granted.get(nodeid, {}).get(worker.arm, 0) >= self.quota(nodeid, workers):
-            return STOP
-        return self.grant(worker.arm, nodeid, workers)
-
-
+class SilentWorker(RuntimeError):
+    """A worker that sent nothing for longer than its work can explain: named, and both workers stopped."""
 @dataclass
 class PairResult:
     """What one pair of workers measured: per benchmark, each arm's per-call times in round order."""
@@ -220,10 +78,25 @@ def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path) -
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped with everything it started
         )
     os.close(to_worker_r)
     os.close(from_worker_w)
     return Worker(arm, proc, os.fdopen(from_worker_r, "r"), os.fdopen(to_worker_w, "w"))
+
+
+def stop(worker: Worker) -> None:
+    """End a worker's whole process group (it and whatever it started)."""
+    try:
+        os.killpg(worker.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def silence_limit(result: PairResult, worker: Worker, limit: float) -> float:
+    """How long this worker may say nothing: `limit`, or 20 of the longest rounds seen of what it runs."""
+    spans = (result.spans.get(worker.at) or {}).get(worker.arm, [])
+    return max(limit, 20 * max(spans, default=0.0))
 
 
 def listen(worker: Worker, inbox: queue.Queue) -> None:
@@ -243,9 +116,10 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
 
 def run_pair(
     commands: dict[str, tuple[Sequence[str], dict[str, str]]], folder: Path, started: float,
-    schedule: Schedule | None = None,
+    schedule: Schedule | None = None, silent_limit: float = SILENT_LIMIT_S,
 ) -> PairResult:  # fmt: skip
-    """Start one worker per arm and decide for them, point by point, until both exit."""
+    """Start one worker per arm and decide for them, point by point, until both exit. A worker that says
+    nothing for longer than `silence_limit` allows raises SilentWorker (both workers stopped first)."""
     result = PairResult()
     schedule = schedule or Schedule(pair=0)
     went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
@@ -264,16 +138,29 @@ def run_pair(
     inbox: queue.Queue = queue.Queue()
     for worker in workers.values():
         threading.Thread(target=listen, args=(worker, inbox), daemon=True).start()
+    heard = {arm: time.perf_counter() for arm in workers}
     try:
         while not all(w.finished for w in workers.values()):
             while any(w.running for w in workers.values()):
-                arm, msg = inbox.get()
+                try:
+                    arm, msg = inbox.get(timeout=5.0)
+                except queue.Empty:
+                    for w in workers.values():
+                        quiet = time.perf_counter() - heard[w.arm]
+                        if w.running and quiet > silence_limit(result, w, silent_limit):
+                            for x in workers.values():
+                                stop(x)
+                            why = f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {w.at}"
+                            raise SilentWorker(why) from None
+                    continue
+                heard[arm] = time.perf_counter()
                 workers[arm].take(msg, record)
             if all(w.finished for w in workers.values()):
                 break
             for arm, order in schedule.decide(workers):
                 if order.get("n"):
                     went[arm] = (time.perf_counter(), time.time())
+                heard[arm] = time.perf_counter()
                 workers[arm].order(order)
     finally:
         for worker in workers.values():

@@ -81,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json is not None and (problem := output_file_problem(args.json, "--json")):
         raise BadRun(problem)
+    if args.out is not None:
+        from mlxbench.paths import output_folder_problem
+
+        if problem := output_folder_problem(args.out, "--out"):
+            raise BadRun(problem)
+        if args.out.exists() and any(args.out.iterdir()):
+            raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
     pairs: list[dict[str, Any]] = []
     sources, selections = [], {}
     for folder in args.folders:
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     echo("\n".join(table(results)))
     document = {
         "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
+        "stopped": f"merged from {len(args.folders)} A/B folders",
         "pytest_args": next(iter(selections.values()), None),
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
@@ -113,6 +121,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
         echo(f"verdicts: {args.json}")
+    if args.out is not None:
+        from mlxbench.reports import abreport
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "verdicts.json").write_text(json.dumps(document, indent=2))
+        summary = abreport.markdown(abreport.ABReport.of(args.out, document), None)
+        (args.out / abreport.FILES["summary"]).write_text(summary)
+        echo(f"verdicts and a job-summary table: {args.out}/")
     return 1 if any(r.regressed for r in results) else 0
 
 
@@ -127,4 +143,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None, help="smallest change that counts (default: each "
                    "workload's, else 10%%)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the merged verdicts here")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write verdicts.json and ab-summary.md "
+                   "(tables only, for a job summary) into this new folder")  # fmt: skip
     p.set_defaults(func=run)

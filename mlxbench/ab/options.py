@@ -1,9 +1,11 @@
 """`mlxbench ab`'s options, checked before any work starts: each in its meaningful range, output paths
-writable, and none given that the chosen design would ignore (they were silently dropped)."""
+writable, and none given that the chosen design would ignore (they were silently dropped); and which of
+the pytest arguments names the test path."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mlxbench.paths import output_file_problem, output_folder_problem
 from mlxbench.runs import BadRun
@@ -11,7 +13,8 @@ from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
 
 DESIGN_OPTIONS = {  # option: (attribute, default); given for the other design, an option would do nothing
-    "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None)},
+    "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None),
+               "--worker-timeout": ("worker_timeout", 600.0)},
     "processes": {"--processes": ("processes", 6), "--order": ("order", "alternate"), "--seed": ("seed", 0),
                   "--target-effect": ("target_effect", None)},
 }  # fmt: skip
@@ -43,6 +46,7 @@ def check_options(args: argparse.Namespace) -> None:
          f"at least {evidence.MIN_PROCESSES} processes per arm"),
         ("--rewarm", args.rewarm, 0 <= args.rewarm <= 100, "a count of calls from 0 to 100"),
         ("--time-budget", args.time_budget, 0 < args.time_budget < 24 * 60, "minutes, above 0 (e.g. 20)"),
+        ("--worker-timeout", args.worker_timeout, 0 < args.worker_timeout <= 24 * 3600, "seconds, above 0 (e.g. 600)"),
     ]  # fmt: skip
     if args.threshold is not None:
         checks.append(("--threshold", args.threshold, 0 < args.threshold <= 1, "a fraction in (0, 1], e.g. 0.1"))
@@ -57,3 +61,31 @@ def check_options(args: argparse.Namespace) -> None:
         raise BadRun(problem)
     if problem := output_folder_problem(args.out, "--out"):
         raise BadRun(problem)
+
+
+VALUE_OPTIONS = {  # pytest and mlxbench options whose value is the next argument (a path among them is no test path)
+    "-k", "-m", "-p", "-o", "-c", "-W", "--data-dir", "--backend", "--profile", "--seed", "--rootdir", "--basetemp",
+    "--confcutdir", "--ignore", "--ignore-glob", "--deselect", "--junitxml", "--junit-xml", "--benchmark-storage",
+    "--benchmark-compare", "--regression-threshold", "--override-ini", "--maxfail", "--tb", "--durations",
+}  # fmt: skip
+
+
+def is_test_path(arg: str) -> bool:
+    """A test file (.py) or a folder holding one (test_*.py, *_test.py or a conftest.py), as pytest collects."""
+    path = Path(arg.split("::")[0])
+    if path.is_file():
+        return path.suffix == ".py"
+    if not path.is_dir():
+        return False
+    return any(next(path.rglob(pattern), None) is not None for pattern in ("test_*.py", "*_test.py", "conftest.py"))
+
+
+def with_test_path(pytest_args: list[str]) -> list[str]:
+    """The pytest arguments, with `benchmarks` in front when none of them names a test path (the value of an
+    option, such as `--data-dir DIR`, is not one)."""
+    args = [a for a in pytest_args if a != "--"]
+    named = any(
+        not a.startswith("-") and (i == 0 or args[i - 1] not in VALUE_OPTIONS) and is_test_path(a)
+        for i, a in enumerate(args)
+    )
+    return args if named else ["benchmarks", *args]

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from mlxbench.ab.coordinator import PairResult, Schedule, run_pair
+from mlxbench.ab.coordinator import PairResult, Schedule, SilentWorker, run_pair
 from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
 from mlxbench.runs import BadRun
 from mlxbench.units import echo
+from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MAX_LOOKS, MIN_PAIRS
@@ -97,7 +98,7 @@ def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str
     ]  # fmt: skip
 
 
-def describe(allocation: Mapping[str, stats.Allocation]) -> str:
+def describe(allocation: Mapping[str, allocation_.Allocation]) -> str:
     rounds = sorted(a.rounds for a in allocation.values())
     if not rounds:
         return "nothing to allocate"
@@ -113,7 +114,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     decided: dict[str, Result] = {}
     looks, family = 0, 0
     stopped = "time budget"
-    allocation: dict[str, stats.Allocation] = {}
+    allocation: dict[str, allocation_.Allocation] = {}
     plans: list[dict[str, Any]] = []
     while stats.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs,
                            pairs[-1].wall if pairs else None):  # fmt: skip
@@ -133,7 +134,12 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             for arm in ("A", "B")
         }
         schedule = Schedule(pair=len(pairs), rounds={n: a.rounds for n, a in allocation.items()})
-        result = run_pair(commands, folder, started, schedule)
+        try:
+            result = run_pair(commands, folder, started, schedule, args.worker_timeout)
+        except SilentWorker as exc:  # both workers stopped; the A/B ends with its complete pairs
+            stopped = f"{exc}: stopped it; the {len(pairs)} complete pairs are judged"
+            echo(f"mlxbench ab: {stopped} (logs: {folder})", flush=True)
+            break
         record = result.as_dict()
         record["allocation"] = {n: a.as_dict() for n, a in allocation.items()}
         (folder / "pair.json").write_text(json.dumps(record))
@@ -168,13 +174,15 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             facts = {n: f for p in pairs for n, f in p.facts.items()}
             planned = {n: int(f.get("planned") or 1) for n, f in facts.items() if n not in decided}
             cumulative = {n for n, f in facts.items() if f.get("cumulative")}
-            allocation = stats.allocate(
+            allocation = allocation_.allocate(
                 by_benchmark(pairs), round_costs, fixed_costs, planned, cumulative,
                 budget - (time.perf_counter() - started), untimed,
             )  # fmt: skip
             echo(f"  next pair: {describe(allocation)} (cost model; verdicts.json says why)", flush=True)
     else:
         stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
+    if not pairs and stopped.startswith("arm "):
+        raise BadRun(f"{stopped.split(': stopped')[0]}: stopped it before any pair was complete; see {out}/pair-01")
     if not any(p.times for p in pairs):
         raise BadRun(
             f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "

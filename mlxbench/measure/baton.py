@@ -116,6 +116,17 @@ def only_nodeids(value: str | None = None) -> set[str] | None:
         return {line.rstrip("\n") for line in f if line.strip()}
 
 
+def keep_undecided(items: list[Any], deselected: Callable[[list[Any]], None]) -> None:
+    """Keep in `items` (pytest's, in place) only the benchmarks the coordinator left undecided, if it named any."""
+    only = only_nodeids()
+    if only is None:
+        return
+    dropped = [item for item in items if item.nodeid not in only]
+    if dropped:
+        deselected(dropped)
+        items[:] = [item for item in items if item.nodeid in only]
+
+
 def time_round(run: Callable[[], Any], sync: Callable[[Any], None], calls: int,
                setup: Callable[[], None] | None = None) -> tuple[Any, float]:  # fmt: skip
     """One timed round: `setup` (untimed), then `calls` calls each completed on the device, on one clock.

@@ -1,7 +1,7 @@
 """Thread policy: every run uses, and records, a fixed number of threads per library.
 
 Oversubscribed BLAS/OpenMP pools made numpy linreg vary 14% between processes on a 2-core machine,
-one thread per library 1.3% (DESIGN.md). The policy sets the usual environment variables (read by
+one thread per library 1.3% (measured there for this project). The policy sets the usual environment variables (read by
 libraries loaded later: PyTorch's OpenMP, MKL), limits the pools already loaded (threadpoolctl:
 NumPy's OpenBLAS), and lets each backend limit its framework (`Backend.limit_threads`, e.g.
 `torch.set_num_threads`). Everything is put back when the session ends.

@@ -1,8 +1,10 @@
-"""What `mlxbench compare` prints: per benchmark the medians before -> after, the verdict's interval,
-test and method once, and what the in-pytest gate's re-measure found when the run recorded it."""
+"""What `mlxbench compare` prints: every benchmark of both runs side by side (both medians, the ratio,
+its verdict or why it has none), then per verdict the medians before -> after, the interval, test and
+method once, and what the in-pytest gate's re-measure found when the run recorded it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from mlxbench.reports.report import change_words
@@ -49,3 +51,51 @@ def lines(
         result_lines=lambda r, width: result_lines(r, width, current), only_changed=only_changed,
         with_problem=False,
     )  # fmt: skip
+
+
+def median_of(run: Run, name: str) -> float:
+    stats = (run.benchmarks.get(name) or {}).get("stats") or {}
+    value = stats.get("median")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else math.nan
+
+
+def side_by_side(
+    results: Sequence[verdict.Result], baseline: Run, current: Run, not_judged: Mapping[str, str],
+    threshold: float | None = None, only_changed: bool = False,
+) -> list[str]:  # fmt: skip
+    """Every benchmark of both runs: both medians, the ratio current / baseline, and its verdict or why none
+    (reasons numbered once below the table). With `only_changed`: judged benchmarks that regressed or
+    improved, and unjudged ones whose medians moved by more than their threshold."""
+    judged = {r.name: r for r in results}
+    names = sorted(set(baseline.benchmarks) & set(current.benchmarks))
+    short = {n: n.rsplit("::", 1)[-1] for n in names}
+    if len(set(short.values())) < len(names):  # the same test name in two files: full names
+        short = {n: n for n in names}
+    reasons: list[str] = []
+    rows = []
+    for name in names:
+        before, after = median_of(baseline, name), median_of(current, name)
+        ratio = after / before if before == before and after == after else math.nan
+        r = judged.get(name)
+        limit = threshold if threshold is not None else (r.threshold if r else verdict.DEFAULT_THRESHOLD)
+        if r is not None:
+            shown = r.verdict
+            moved = r.verdict in ("regressed", "improved")
+        else:
+            why = not_judged.get(name, "no usable per-round times")
+            if why not in reasons:
+                reasons.append(why)
+            shown = f"not judged ({reasons.index(why) + 1})"
+            moved = ratio == ratio and (ratio > 1 + limit or ratio < 1 / (1 + limit))
+        if only_changed and not moved:
+            continue
+        rows.append((short[name], fmt_time(before), fmt_time(after), ratio, shown))
+    width = max((len(r[0]) for r in rows), default=10)
+    head = f"mlxbench compare: {len(names)} benchmarks in both runs, median per round, current / baseline"
+    if only_changed:
+        head += f"; {len(rows)} moved (--only-changed: regressed, improved, or unjudged past the threshold)"
+    lines = [head, f"  {'benchmark':<{width}}  {'baseline':>10}  {'current':>10}  {'ratio':>8}  verdict"]
+    for name, before, after, ratio, shown in rows:
+        lines.append(f"  {name:<{width}}  {before:>10}  {after:>10}  {f'x{ratio:.3f}':>8}  {shown}")
+    lines += [f"  ({k}) {why}" for k, why in enumerate(reasons, 1)]
+    return lines

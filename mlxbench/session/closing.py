@@ -148,3 +148,20 @@ def say(config: pytest.Config, message: str) -> None:
     else:
         for line in lines:
             tr.write_line(line)
+
+
+def report_incomplete(terminalreporter, ctx: RunContext) -> None:
+    exitstatus, diverted = ctx.diverted
+    if not diverted:
+        return
+    from mlxbench.session import saving
+
+    why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
+    write(
+        terminalreporter,
+        [
+            f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, "
+            f"gate or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}"
+        ],
+        yellow=True,
+    )

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,10 +25,10 @@ def estimates(results):
     return stats.estimate_all(paired.by_benchmark(results)).estimates
 
 
-def mlxbench_cli(*args, cwd=None, env=None):
+def mlxbench_cli(*args, cwd=None, env=None, timeout=None):
     return subprocess.run(
         [sys.executable, "-m", "mlxbench", *args], capture_output=True, text=True, cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, timeout=timeout,
     )  # fmt: skip
 
 
@@ -62,7 +63,7 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     (project.path / "site" / "busy_end.py").write_text(BUSY_END)
     out, logs = tmp_path / "ab", {arm: (tmp_path / f"{arm}.calls", tmp_path / f"{arm}.end") for arm in "AB"}
     env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002", "FAKE_CALL_LOG": str(logs["A"][0]),
-           "FAKE_END_LOG": str(logs["A"][1])}  # fmt: skip
+           "FAKE_END_LOG": str(logs["A"][1]), "FAKE_THRESHOLD": "0.25"}  # fmt: skip
     proc = mlxbench_cli(
         "ab", "--pairs", "4", "--b-env", "FAKE_DELAY=0.006", "--b-env", f"FAKE_CALL_LOG={logs['B'][0]}",
         "--b-env", f"FAKE_END_LOG={logs['B'][1]}", "--out", str(out), "--json", str(tmp_path / "v.json"), "--",
@@ -92,10 +93,66 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     result = json.loads((tmp_path / "v.json").read_text())
     (v,) = result["verdicts"]
     assert v["verdict"] == "regressed" and v["ratio"] > 2 and v["units"] == [4, 4]
+    assert v["threshold"] == 0.25  # the workload's own threshold, in the paired design too
     assert result["design"] == "paired" and result["pairs"] == 4 and "pairs of workers" in v["method"]
     assert "process_design" in result and "spreads" in result and 0 < result["timed_share"] < 1
     assert [p["pair"] for p in result["allocation"]] == [1, 2, 3, 4] and result["allocation"][2]["rounds"]
     assert "1 regressed" in proc.stdout and "4 pairs of workers" in proc.stdout and "timed rounds" in proc.stdout
+
+
+def test_under_cpu_load_an_unchanged_ab_favours_no_arm(project, tmp_path):
+    """Two real workers of the same code while two CPU-bound processes of another program run (a 2-core CI
+    runner with a neighbour): no call of one arm and none of its session-end work overlaps a timed round of
+    the other (where the last design let A's session end run during B's last round), and the A/A reports no
+    change (alpha 0.001 here, so that this test does not fail 5% of the time by design)."""
+    from conftest import write_bench
+
+    write_bench(project)
+    (project.path / "conftest.py").write_text('pytest_plugins = ["mlxbench.plugin", "busy_end"]\n')
+    (project.path / "site" / "busy_end.py").write_text(BUSY_END)
+    logs = {arm: (tmp_path / f"{arm}.calls", tmp_path / f"{arm}.end") for arm in "AB"}
+    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_CALL_LOG": str(logs["A"][0]),
+           "FAKE_END_LOG": str(logs["A"][1])}  # fmt: skip
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        proc = mlxbench_cli(
+            "ab", "--pairs", "4", "--alpha", "0.001", "--b-env", f"FAKE_CALL_LOG={logs['B'][0]}", "--b-env",
+            f"FAKE_END_LOG={logs['B'][1]}", "--out", str(tmp_path / "ab"), "--json", str(tmp_path / "v.json"), "--",
+            "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
+        )  # fmt: skip
+    finally:
+        for p in load:
+            p.kill()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run,) = (tmp_path / "ab").iterdir()
+    for path in sorted(run.glob("pair-*/pair.json")):
+        pair_ = json.loads(path.read_text())
+        for arm, other in (("A", "B"), ("B", "A")):
+            busy = intervals(logs[other][0]) + intervals(logs[other][1])
+            for a, _, go, done in pair_["rounds"]:
+                if a == arm:
+                    assert not any(b0 < done and go < b1 for b0, b1 in busy), f"{other} ran during a round of {arm}"
+    (v,) = json.loads((tmp_path / "v.json").read_text())["verdicts"]
+    assert v["verdict"] in ("unchanged", "inconclusive"), v
+
+
+def test_a_silent_worker_is_named_and_stopped_with_everything_it_started(project, tmp_path):
+    """B's worker hangs (each call sleeps 60 s): past --worker-timeout it is named with where it was, both
+    workers are stopped (no process of the A/B left), and with no complete pair the A/B is one message, exit 2."""
+    from conftest import write_bench
+
+    write_bench(project)
+    out = tmp_path / "ab"
+    proc = mlxbench_cli(
+        "ab", "--worker-timeout", "2", "--b-env", "FAKE_DELAY=60", "--out", str(out), "--", "test_fake.py",
+        "--backend", "numpy", cwd=project.path, env={"PYTHONPATH": str(project.path / "site")}, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    message = said(proc.stderr)
+    assert "arm B's worker has sent nothing for" in message and "in its start" in message, message
+    assert "before any pair was complete" in message and "Traceback" not in proc.stderr
+    left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a worker of the A/B is still running"
 
 
 def test_ab_without_a_test_path_runs_the_benchmarks_folder():
@@ -109,6 +166,8 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
         "linreg",
     ]
     assert with_test_path(["tests/ab/test_paired.py", "-k", "x"]) == ["tests/ab/test_paired.py", "-k", "x"]
+    data = str(Path(__file__).resolve().parents[1] / "data")  # a folder that exists, given as an option's value
+    assert with_test_path(["--data-dir", data, "-k", "x"]) == ["benchmarks", "--data-dir", data, "-k", "x"]
 
 
 @pytest.mark.parametrize(

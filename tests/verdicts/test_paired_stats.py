@@ -1,0 +1,148 @@
+"""The paired design's statistics (mlxbench.verdicts.paired): the moderated spread, a worker in a lasting
+state, the cost model's allocation, and the false-alarm bound with benchmarks leaving at interim looks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mlxbench.verdicts import allocation as alloc
+from mlxbench.verdicts import evidence
+from mlxbench.verdicts import paired as stats
+
+
+def pair(rng, rounds: int, shift: float, state_sd: float, round_sd: float) -> dict:
+    """One pair of workers: a lasting state per worker, round noise per round, B slower by `shift`."""
+    a = np.exp(rng.normal(0, state_sd / math.sqrt(2)) + rng.normal(0, round_sd, rounds))
+    b = np.exp(math.log1p(shift) + rng.normal(0, state_sd / math.sqrt(2)) + rng.normal(0, round_sd, rounds))
+    return {"A": list(a), "B": list(b)}
+
+
+def run(rng, benchmarks: int, pairs: int, shift=0.0, state_sd=0.02, round_sd=0.03, rounds=7) -> dict:
+    return {f"b{i}": [pair(rng, rounds, shift, state_sd, round_sd) for _ in range(pairs)] for i in range(benchmarks)}
+
+
+def test_spreads_shared_by_similar_benchmarks_are_pooled_and_different_ones_are_not():
+    """20 benchmarks of one spread: a large prior weight, so 4 pairs see far smaller changes than their own
+    3 degrees of freedom allow; spreads that differ 30-fold get almost no weight."""
+    rng = np.random.default_rng(10)
+    same = stats.estimate_all(run(rng, 20, 4))
+    assert same.prior.df > 20 and same.prior.benchmarks == 20
+    plain = {n: evidence.Estimate(e.d, e.se, 3.0, 1, 1, (4, 4), e.spread, "plain") for n, e in same.estimates.items()}
+    pooled = evidence.judge(same.estimates)
+    alone = evidence.judge(plain)
+    assert np.median([r.mde for r in pooled]) < 0.5 * np.median([r.mde for r in alone])
+    mixed = {**run(rng, 10, 4, state_sd=0.01), **{f"w{i}": v for i, v in enumerate(run(rng, 10, 4, 0.0, 0.3, 0.03)
+                                                                                    .values())}}  # fmt: skip
+    assert stats.estimate_all(mixed).prior.df < 3
+
+
+def test_moderated_spreads_keep_the_false_alarm_rate_and_see_a_slowdown():
+    """Unchanged code, 20 benchmarks, 5 pairs: any false verdict in at most ~alpha of runs; a 10% slowdown
+    of 5 of them is called regressed wherever the stated minimum detectable effect is at most 10%."""
+    rng = np.random.default_rng(11)
+    alarms = caught = seen = 0
+    for _ in range(150):
+        by = run(rng, 20, 5)
+        alarms += any(r.verdict in ("regressed", "improved") for r in evidence.judge(stats.estimate_all(by).estimates))
+    assert alarms <= 150 * 0.05 * 1.8
+    for _ in range(60):
+        by = run(rng, 15, 5)
+        by.update({f"s{i}": [pair(rng, 7, 0.10, 0.02, 0.03) for _ in range(5)] for i in range(5)})
+        for r in evidence.judge(stats.estimate_all(by).estimates):
+            if r.name.startswith("s") and r.mde <= 0.10:
+                seen += 1
+                caught += r.regressed
+            assert not (r.name.startswith("b") and r.regressed and r.ci_low > 1.10)
+    assert seen > 100 and caught / seen >= 0.95
+
+
+def test_a_worker_in_a_lasting_state_is_named_and_does_not_flip_the_verdict():
+    """8 pairs of unchanged code; in one, B's worker ran every round x2.4. It is named (arm, pair, how much)
+    and left out: the verdict stays unchanged; averaged in, it would have moved the estimate by ~x1.12."""
+    rng = np.random.default_rng(12)
+    pairs = [pair(rng, 9, 0.0, 0.02, 0.02) for _ in range(8)]
+    pairs[2]["B"] = [x * 2.4 for x in pairs[2]["B"]]
+    found = stats.estimate_all({"t": pairs, **run(rng, 10, 8)})
+    (u,) = found.unstable
+    assert (u.benchmark, u.pair, u.arm) == ("t", 3, "B") and 2.0 < u.ratio < 2.9
+    assert "unstable: t: arm B's worker of pair 3 ran x2." in u.line()
+    (v,) = [r for r in evidence.judge(found.estimates) if r.name == "t"]
+    assert v.verdict == "unchanged" and 0.95 < v.ratio < 1.05 and v.units == (7, 7)
+    means = [float(stats.pair_log_ratios(p).mean()) for p in pairs]
+    assert math.exp(np.mean(means)) > 1.09  # what averaging it in would have said
+    assert stats.estimate_all(run(rng, 10, 8)).unstable == []  # nothing named among ordinary pairs
+
+
+def test_the_allocation_follows_the_variance_parts_and_the_costs():
+    """Round noise dominating: more rounds (up to the cap); lasting state dominating: the fewest; epochs keep
+    the profile's; every count odd; the next pair kept inside what is left of the budget."""
+    rng = np.random.default_rng(13)
+    by = {
+        "noisy-rounds": [pair(rng, 7, 0.0, 0.0, 0.2) for _ in range(3)],
+        "lasting-state": [pair(rng, 7, 0.0, 0.4, 0.01) for _ in range(3)],
+        "epochs": [pair(rng, 5, 0.0, 0.02, 0.02) for _ in range(3)],
+    }
+    costs = {n: 0.02 for n in by}
+    fixed = {n: 2.0 for n in by}
+    planned = {n: 7 for n in by} | {"epochs": 5}
+    plan = alloc.allocate(by, costs, fixed, planned, {"epochs"}, 600.0, 10.0)
+    assert plan["noisy-rounds"].rounds > 50 and "round noise dominates" in plan["noisy-rounds"].why
+    assert plan["lasting-state"].rounds == alloc.MIN_ROUNDS and "lasting state dominates" in plan["lasting-state"].why
+    assert plan["epochs"].rounds == 5 and "epochs" in plan["epochs"].why
+    assert all(a.rounds % 2 == 1 for a in plan.values())
+    parts = alloc.components(by["noisy-rounds"])
+    best = math.sqrt(2.0 / 0.02 * parts.round / max(parts.state, alloc.STATE_FLOOR**2))
+    assert abs(plan["noisy-rounds"].rounds - min(best, alloc.MAX_ROUND_S / 0.01)) <= 2  # Kalibera and Jones
+    tight = alloc.allocate(by, costs, fixed, planned, {"epochs"}, 12.0, 10.0)  # 2 s left for timed rounds
+    assert tight["noisy-rounds"].rounds < plan["noisy-rounds"].rounds and "time budget" in tight["noisy-rounds"].why
+    assert sum(a.rounds * costs[n] for n, a in tight.items() if n != "epochs") <= 2.0 + 3 * 0.02
+    assert alloc.allocate({"x": by["epochs"][:1]}, costs, fixed, {"x": 7}, set(), 600, 10)["x"].rounds == 7
+
+
+def test_benchmarks_leaving_at_interim_looks_keep_the_false_alarm_bound():
+    """Group-sequential looks after pairs 3..8 at the interim level, decided benchmarks leaving, the rest
+    judged at the final level: over many unchanged runs of 10 benchmarks, any false verdict in <= ~alpha."""
+    rng = np.random.default_rng(14)
+    alarms = 0
+    runs = 200
+    for _ in range(runs):
+        by = {f"b{i}": [] for i in range(10)}
+        decided: dict[str, str] = {}
+        for k in range(1, 9):
+            for name in by:
+                if name not in decided:
+                    by[name].append(pair(rng, 5, 0.0, 0.05, 0.05))
+            if k < stats.MIN_PAIRS:
+                continue
+            level = stats.final_alpha(0.05, True) if k == 8 else stats.interim_alpha(0.05)
+            est = {n: e for n, e in stats.estimate_all(by).estimates.items() if n not in decided}
+            for r in evidence.judge(est, alpha=level, family=10):
+                if r.verdict != "inconclusive" or k == 8:
+                    decided[r.name] = r.verdict
+        alarms += any(v in ("regressed", "improved") for v in decided.values())
+    assert alarms <= runs * 0.05 * 1.6
+    assert stats.interim_alpha(0.05) * stats.MAX_LOOKS + stats.final_alpha(0.05, True) <= 0.05 + 1e-12
+
+
+def test_workers_landing_in_two_states_are_named_and_no_verdict_comes_of_the_draw():
+    """A real A/A of the H200 (placement, 4 pairs): mlx-gpu seed-to-gpu's workers landed at 10-11 ms or
+    20-28 ms, A slow in 3 pairs of 4 and B in the fourth. Leaving out the odd pair, or narrowing its spread
+    with the prior, made that an `improved` x0.45; named as two states and judged on its own spread, no
+    benchmark of the A/A gets a verdict other than unchanged or inconclusive."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "h200-placement-aa"
+    pairs = [json.loads(p.read_text()) for p in sorted(folder.glob("pair-*/pair.json"))]
+    by: dict[str, list] = {}
+    for number, pair_ in enumerate(pairs, 1):
+        for name, times in pair_["times"].items():
+            by.setdefault(name, []).append({**times, "pair": number})
+    found = stats.estimate_all(by)
+    (u,) = [u for u in found.unstable if "mlx-gpu-ci-seed-to-gpu" in u.benchmark]
+    assert u.kind == "states" and u.slow["A"] >= 2 and u.slow["B"] >= 1 and 1.8 < u.ratio < 3.0
+    assert "two states" in u.line() and "nothing left out" in u.line()
+    for r in evidence.judge(found.estimates, {n: 0.10 for n in by}):
+        assert r.verdict in ("unchanged", "inconclusive"), (r.name, r.verdict, r.ratio)
