@@ -2,7 +2,7 @@
 
     mlxbench ab --a .venv-old/bin/python --b .venv/bin/python -- benchmarks --profile ci
     mlxbench ab --baseline-run baselines/<machine>/0004_x.json --time-budget 40 -- benchmarks --profile ci
-    mlxbench ab --design processes --processes 6 --b-env OMP_NUM_THREADS=4 -- benchmarks -k linreg
+    mlxbench ab --design processes --processes 6 --b-env MLXBENCH_THREADS=4 -- benchmarks -k linreg
 
 Paired (default, mlxbench.ab.paired): pairs of live workers, one per arm, alternating rounds within
 `--time-budget`. Processes: whole fresh processes in the order A B B A A B ... (or shuffled,
@@ -49,11 +49,18 @@ def schedule(k: int, order: str, seed: int = 0) -> list[str]:
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
+    from mlxbench.measure.threads import ENV_VARS, THREADS_ENV
+
     env = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise BadRun(f"--a-env/--b-env {pair!r}: give NAME=VALUE")
+        if name in ENV_VARS:  # the thread policy sets these in every worker: the value would be overwritten
+            raise BadRun(
+                f"--a-env/--b-env {pair}: the suite's thread policy sets {name} itself in every run (it would "
+                f"measure nothing); to compare thread counts give {THREADS_ENV}={value or 'N'}"
+            )
         env[name] = value
     return env
 

@@ -10,7 +10,8 @@ statistic of `mlxbench ab` (mlxbench.verdicts.paired, one look at `--alpha`):
 
 - unchanged comparisons: the record as it is (A/A), or with `--flip`, each drawn pair's arms swapped
   at random (for a record whose arms differ: the sign-flip null);
-- slowdowns: B's times of the benchmarks matching `--slow` (default: all) multiplied by 1 + `--slowdown`.
+- slowdowns: B's times of the benchmarks matching `--slow` (default: all) multiplied by 1 + `--slowdown`;
+- `--exclude SUBSTR` leaves out benchmarks whose arms really differ in the record (a slowed workload).
 
 It prints the share of trials with any false `regressed`/`improved` (the family-wise false-alarm rate,
 to hold at most alpha), and with `--slowdown` the share of slowed benchmarks called `regressed` among
@@ -32,13 +33,15 @@ from mlxbench.runs import BadRun
 
 
 def draw(pairs: list[dict[str, Any]], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
-         slowdown: float, slow: str | None) -> list[dict[str, Any]]:  # fmt: skip
+         slowdown: float, slow: str | None, exclude: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
     picked = [pairs[i] for i in rng.choice(len(pairs), size=n, replace=False)]
     out = []
     for pair in picked:
         swap = flip and rng.random() < 0.5
         times = {}
         for name, t in pair["times"].items():
+            if exclude and exclude in name:
+                continue
             a, b = (t["B"], t["A"]) if swap else (t["A"], t["B"])
             a, b = (a[:rounds], b[:rounds]) if rounds else (a, b)
             if slowdown and (slow is None or slow in name):
@@ -50,14 +53,14 @@ def draw(pairs: list[dict[str, Any]], rng: np.random.Generator, n: int, rounds: 
 
 def replay(pairs: list[dict[str, Any]], *, n: int, trials: int, alpha: float = 0.05, rounds: int | None = None,
            flip: bool = False, slowdown: float = 0.0, slow: str | None = None, threshold: float | None = None,
-           seed: int = 0) -> dict[str, Any]:  # fmt: skip
+           seed: int = 0, exclude: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Trials of a design on recorded pairs: false-alarm rate (no slowdown) or power (with one)."""
     if not 2 <= n <= len(pairs):
         raise BadRun(f"--pairs {n}: give 2 to {len(pairs)} (the pairs recorded)")
     rng = np.random.default_rng(seed)
     alarms, caught, seen, mdes, false_slow = 0, 0, 0, [], 0
     for _ in range(trials):
-        sample = draw(pairs, rng, n, rounds, flip, slowdown, slow)
+        sample = draw(pairs, rng, n, rounds, flip, slowdown, slow, exclude)
         results, _ = paired.judge_pairs(sample, paired.thresholds_for(threshold, sample), alpha)
         slowed = {r.name for r in results if slowdown and (slow is None or slow in r.name)}
         alarms += any(r.verdict in ("regressed", "improved") for r in results if r.name not in slowed)
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slowdown", type=float, default=0.0, help="multiply B's times by 1 + this (e.g. 0.1)")
     p.add_argument("--slow", default=None, help="slow only benchmarks whose name holds this (default: all)")
     p.add_argument("--flip", action="store_true", help="swap each drawn pair's arms at random (sign-flip null)")
+    p.add_argument("--exclude", default=None, help="leave out benchmarks whose name holds this (e.g. a workload "
+                   "whose arms really differ in the record)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args(argv)
@@ -101,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [pair for folder in args.folders for pair in merge.read_folder(folder)[0]]
         figures = replay(pairs, n=args.pairs, trials=args.trials, alpha=args.alpha, rounds=args.rounds,
                          flip=args.flip, slowdown=args.slowdown, slow=args.slow, threshold=args.threshold,
-                         seed=args.seed)  # fmt: skip
+                         seed=args.seed, exclude=args.exclude)  # fmt: skip
     except BadRun as exc:
         print(f"mlxbench.tools.replay: {exc}", file=sys.stderr)
         return 2

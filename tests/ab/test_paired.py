@@ -178,6 +178,8 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
         (["--design", "processes", "--target-effect", "-1"], "--target-effect -1.0"),
         (["--design", "processes", "--processes", "1"], "--processes 1: give at least"),
         (["--processes", "3"], "--processes applies to --design processes only; this run's design is paired"),
+        (["--b-env", "OMP_NUM_THREADS=4"], "sets OMP_NUM_THREADS itself in every run"),
+        (["--worker-timeout", "0"], "--worker-timeout 0.0: give seconds"),
         (["--design", "processes", "--rewarm", "2", "--pairs", "4"], "--rewarm, --pairs apply to --design paired only"),
         (["--design", "processes", "--seed", "3"], "--seed 3 seeds --order random only"),
         (["--time-budget", "0"], "--time-budget 0.0"),
