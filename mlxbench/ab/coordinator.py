@@ -134,7 +134,14 @@ def run_pair(
         result.rounds.append((arm, nodeid, round(go_epoch, 6), round(epoch, 6)))
 
     t0 = time.perf_counter()
-    workers = {arm: start_worker(arm, cmd, env, folder / f"{arm}.log") for arm, (cmd, env) in commands.items()}
+    workers: dict[str, Worker] = {}
+    try:
+        for arm, (cmd, env) in commands.items():
+            workers[arm] = start_worker(arm, cmd, env, folder / f"{arm}.log")
+    except BaseException:
+        for w in workers.values():
+            stop(w)
+        raise
     inbox: queue.Queue = queue.Queue()
     for worker in workers.values():
         threading.Thread(target=listen, args=(worker, inbox), daemon=True).start()
@@ -162,6 +169,10 @@ def run_pair(
                     went[arm] = (time.perf_counter(), time.time())
                 heard[arm] = time.perf_counter()
                 workers[arm].order(order)
+    except BaseException:  # Ctrl-C, SIGTERM's exit, a bug: no worker goes on preparing benchmarks alone
+        for w in workers.values():
+            stop(w)
+        raise
     finally:
         for worker in workers.values():
             try:

@@ -90,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
             raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
     pairs: list[dict[str, Any]] = []
     sources, selections = [], {}
+    seen: set[Path] = set()
     for folder in args.folders:
+        if folder.resolve() in seen:
+            raise BadRun(f"{folder} is named twice: each pair counts once (merging it twice would halve the spread)")
+        seen.add(folder.resolve())
         found, meta = read_folder(folder)
         pairs += found
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})

@@ -143,7 +143,14 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         record = result.as_dict()
         record["allocation"] = {n: a.as_dict() for n, a in allocation.items()}
         (folder / "pair.json").write_text(json.dumps(record))
-        check_workers(result, folder)
+        try:
+            check_workers(result, folder)
+        except BadRun as exc:  # a worker crashed: the first pair's crash is bad input; a later one ends the run
+            if not pairs:
+                raise
+            stopped = f"{exc}; the {len(pairs)} complete pairs are judged"
+            echo(f"mlxbench ab: {stopped}", flush=True)
+            break
         pairs.append(result)
         plans.append({"pair": number, "wall": round(result.wall, 3), "timed": round(result.timed, 3),
                       "rounds": {n: a.rounds for n, a in allocation.items()}})  # fmt: skip
@@ -206,6 +213,13 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
          f"{found.prior.benchmarks} benchmarks: {found.prior.df:.1f} degrees of freedom")  # fmt: skip
     for u in found.unstable:
         echo(f"mlxbench ab: {u.line()}")
+    if allocation:
+        echo("mlxbench ab: the last allocation, rounds per arm (why: verdicts.json allocation_why):")
+        width = max(len(n.rsplit("::", 1)[-1]) for n in allocation)
+        for name, a in sorted(allocation.items()):
+            parts = (f"round noise {a.round_noise:.1%}, lasting state {a.lasting_state:.1%}"
+                     if a.round_noise == a.round_noise else a.why)  # fmt: skip
+            echo(f"  {a.rounds:>4}  {name.rsplit('::', 1)[-1]:<{width}}  {parts}")
     mdes = sorted(r.mde for r in results if r.mde == r.mde)
     if mdes:
         proc = sorted(r.mde for r in process_view)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -127,8 +128,9 @@ class Schedule:
         return self.calls[nodeid]
 
     def first(self, nodeid: str, workers: Mapping[str, Worker]) -> str:
-        index = next((p for p in (w.position(nodeid) for w in workers.values()) if p is not None), 0)
-        return "A" if (self.pair + index) % 2 == 0 else "B"
+        """The arm that leads this benchmark in this pair: alternating from pair to pair for each benchmark
+        (keyed on its name, not its position, which shifts as decided benchmarks leave)."""
+        return "A" if (self.pair + zlib.crc32(nodeid.encode())) % 2 == 0 else "B"
 
     def grant(self, arm: str, nodeid: str, workers: Mapping[str, Worker]) -> dict[str, Any]:
         self.granted.setdefault(nodeid, {"A": 0, "B": 0})[arm] += 1

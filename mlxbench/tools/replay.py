@@ -55,8 +55,10 @@ def replay(pairs: list[dict[str, Any]], *, n: int, trials: int, alpha: float = 0
            flip: bool = False, slowdown: float = 0.0, slow: str | None = None, threshold: float | None = None,
            seed: int = 0, exclude: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Trials of a design on recorded pairs: false-alarm rate (no slowdown) or power (with one)."""
-    if not 2 <= n <= len(pairs):
-        raise BadRun(f"--pairs {n}: give 2 to {len(pairs)} (the pairs recorded)")
+    from mlxbench.verdicts.paired import MIN_PAIRS
+
+    if not MIN_PAIRS <= n <= len(pairs):
+        raise BadRun(f"--pairs {n}: give {MIN_PAIRS} to {len(pairs)} (a verdict needs {MIN_PAIRS}; the pairs recorded)")
     rng = np.random.default_rng(seed)
     alarms, caught, seen, mdes, false_slow = 0, 0, 0, [], 0
     for _ in range(trials):

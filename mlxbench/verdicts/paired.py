@@ -148,15 +148,17 @@ def lasting_states(name: str, pairs: Sequence[tuple[int, PairTimes]]) -> Unstabl
 
     if gap <= math.log1p(UNSTABLE_RATIO) or gap <= UNSTABLE_SPREADS * max(spread(low), spread(high), 0.01):
         return None
-    slow_side = workers[k + 1 :]
+    slow_side, fast_side = workers[k + 1 :], workers[: k + 1]
     slow = {arm: sum(w[1] == arm for w in slow_side) for arm in ("A", "B")}
     ratio = math.exp(float(np.median(high)) - float(np.median(low)))
-    minority = workers[: k + 1] if low.size < high.size else slow_side
+    minority = fast_side if low.size < high.size else slow_side
     if len(minority) == 1 and len(pairs) >= 4:
         pair, arm, own = minority[0]
         rest = float(np.median([w[2] for w in workers if w is not minority[0]]))
         return Unstable(name, "worker", math.exp(own - rest), slow, len(workers), pair, arm)
-    return Unstable(name, "states", ratio, slow, len(workers))
+    if all(any(w[1] == arm for w in side) for side in (slow_side, fast_side) for arm in ("A", "B")):
+        return Unstable(name, "states", ratio, slow, len(workers))
+    return None  # one arm slower than the other throughout: a real difference, not a state
 
 
 @dataclass

@@ -75,6 +75,7 @@ def test_ab_merge_refuses_what_it_cannot_merge(tmp_path):
         ([str(tmp_path / "nothere")], "not a folder"),
         ([str(damaged)], "not a positive number of seconds"),
         ([str(a), "--alpha", "2"], "--alpha 2.0"),
+        ([str(a), str(a)], "is named twice: each pair counts once"),
     ):
         proc = cli("ab", "merge", *args)
         assert proc.returncode == 2 and named in said(proc.stderr), proc.stderr
@@ -103,6 +104,9 @@ def test_replay_measures_false_alarms_and_power_on_recorded_pairs(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "999"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "--pairs 999" in bad.stderr and "Traceback" not in bad.stderr
+    two = subprocess.run([sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "2"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert two.returncode == 2 and "a verdict needs 3" in two.stderr
 
 
 def test_a_worker_runs_only_the_benchmarks_left_undecided(project, tmp_path):

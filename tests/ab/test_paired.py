@@ -74,9 +74,10 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     pairs = [json.loads(p.read_text()) for p in sorted(run.glob("pair-*/pair.json"))]
     assert len(pairs) == 4
     firsts, lasts = [], []
+    lead = pairs[0]["order"][0][0]
     for k, pair in enumerate(pairs):
         order = [arm for arm, _ in pair["order"]]
-        first = "A" if k % 2 == 0 else "B"
+        first = lead if k % 2 == 0 else ("B" if lead == "A" else "A")  # alternating from pair to pair
         second = "B" if first == "A" else "A"
         assert order == [first, second, second, first] * (len(order) // 4) + [first, second][: len(order) % 4]
         assert len(order) >= 4 and order.count("A") == order.count("B")
@@ -153,6 +154,33 @@ def test_a_silent_worker_is_named_and_stopped_with_everything_it_started(project
     assert "before any pair was complete" in message and "Traceback" not in proc.stderr
     left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
     assert left.stdout.strip() == "", "a worker of the A/B is still running"
+
+
+def test_an_interrupted_ab_leaves_no_worker_running(project, tmp_path):
+    """Ctrl-C to the coordinator (its workers run in their own process groups, so the terminal's signal does
+    not reach them): it stops both workers, says so, exit 130; the pairs measured so far stay."""
+    import signal
+    import time
+
+    from conftest import write_bench
+
+    write_bench(project)
+    out = tmp_path / "ab"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlxbench", "ab", "--pairs", "3", "--out", str(out), "--", "test_fake.py", "--backend",
+         "numpy"], cwd=project.path, env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.5"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob("*/pair-01/A.log")):
+        time.sleep(0.2)
+    time.sleep(3)  # the workers are inside their rounds now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a worker of the interrupted A/B is still running"
 
 
 def test_ab_without_a_test_path_runs_the_benchmarks_folder():

@@ -146,3 +146,14 @@ def test_workers_landing_in_two_states_are_named_and_no_verdict_comes_of_the_dra
     assert "two states" in u.line() and "nothing left out" in u.line()
     for r in evidence.judge(found.estimates, {n: 0.10 for n in by}):
         assert r.verdict in ("unchanged", "inconclusive"), (r.name, r.verdict, r.ratio)
+
+
+def test_a_real_difference_is_not_named_a_lasting_state():
+    """B 1.6x slower in every pair: one arm slower throughout is a change, not workers drawing two states; it
+    keeps the shared prior and is called regressed."""
+    rng = np.random.default_rng(15)
+    by = {"slow": [pair(rng, 7, 0.6, 0.02, 0.02) for _ in range(4)], **run(rng, 10, 4)}
+    found = stats.estimate_all(by)
+    assert found.unstable == []
+    (v,) = [r for r in evidence.judge(found.estimates) if r.name == "slow"]
+    assert v.regressed and "moderated" in v.method
