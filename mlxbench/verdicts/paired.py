@@ -20,7 +20,8 @@ state + round / r.
   estimate; workers of both arms in both groups (on the H200, mlx-gpu placement's workers landed at
   10-11 ms or 20-28 ms) mean the benchmark's processes draw one of two states, and it is judged on its
   own spread, nothing left out and no prior. Never averaged in silently, nor dropped silently. A
-  moderated spread is never below the benchmark's own: the prior may widen an interval, never narrow it.
+  moderated spread is never below the benchmark's own (the prior adds degrees of freedom, not a
+  smaller spread, to a benchmark noisier than the rest).
 - **Allocation** (mlxbench.verdicts.allocation). Rounds per arm in the next pair:
   r = sqrt(fixed / round_cost x round / state), the
   count that minimises the variance of a benchmark's estimate for the time spent (Kalibera and Jones'
@@ -202,7 +203,7 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
         variance, df = float(d.var(ddof=1)), d.size - 1.0
-        if name not in states:  # never below its own spread: a prior may widen an interval, never narrow one
+        if name not in states:  # never below its own spread; the prior's degrees of freedom are added
             variance, df = max(found.prior.moderate(variance, df)[0], variance), found.prior.moderate(variance, df)[1]
         a = [t for _, p in rest for t in p.get("A", [])]
         b = [t for _, p in rest for t in p.get("B", [])]
