@@ -59,6 +59,11 @@ class PairResult:
         """Seconds spent inside timed rounds, both arms."""
         return sum(s * self.calls.get(n, 1) for n, arms in self.times.items() for t in arms.values() for s in t)
 
+    @classmethod
+    def of(cls, times: dict[str, dict[str, list[float]]], facts: dict[str, dict[str, Any]] | None = None) -> PairResult:
+        """A pair read back from its pair.json (or made up, in replays and tests): its times and facts."""
+        return cls(times=times, facts=facts or {})
+
     def as_dict(self) -> dict:
         return {
             "times": self.times, "clock": self.clock, "spans": self.spans, "calls": self.calls, "facts": self.facts,

@@ -20,42 +20,33 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.ab import paired
+from mlxbench.ab.coordinator import PairResult
+from mlxbench.reports.abreport import pair_times
 from mlxbench.runs import BadRun
+from mlxbench.samples import parse
 from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 
-VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 
-
-def read_pair(path: Path) -> dict[str, Any]:
-    """One pair.json's times ({nodeid: {"A": [...], "B": [...]}}) and facts; BadRun naming the file when damaged."""
+def read_pair(path: Path) -> PairResult:
+    """One pair.json's times and facts; BadRun naming the file when damaged."""
     try:
-        doc = json.loads(path.read_text())
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        why = f"{path}: not a readable pair file ({type(exc).__name__}); leave it out or run the A/B again"
+        doc = parse(path.read_bytes())
+        times = pair_times(doc)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        why = f"{path}: not a readable pair file ({exc}); leave it out or run the A/B again"
         raise BadRun(why) from None
-    times = doc.get("times") if isinstance(doc, dict) else None
-    ok = isinstance(times, dict) and all(
-        isinstance(t, dict) and all(isinstance(t.get(arm, []), list) for arm in ("A", "B")) for t in times.values()
-    )
-    if not ok:
-        raise BadRun(f"{path}: its 'times' is not {{benchmark: {{'A': [...], 'B': [...]}}}}; leave it out")
-    clean = {}
-    for name, t in times.items():
-        arms = {}
-        for arm in ("A", "B"):
-            values = [v for v in t.get(arm, []) if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            if len(values) != len(t.get(arm, [])) or any(not (math.isfinite(v) and 0 < v < 86400) for v in values):
+    for name, arms in times.items():
+        for arm, values in arms.items():
+            if any(not (math.isfinite(v) and 0 < v < 86400) for v in values):
                 raise BadRun(f"{path}: {name} arm {arm} holds a time that is not a positive number of seconds")
-            arms[arm] = [float(v) for v in values]
-        clean[str(name)] = arms
     facts = doc.get("facts") if isinstance(doc.get("facts"), dict) else {}
-    return {"times": clean, "facts": facts, "source": str(path)}
+    return PairResult.of(times, facts)
 
 
-def read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def read_folder(folder: Path) -> tuple[list[PairResult], dict[str, Any] | None]:
     if not folder.is_dir():
         raise BadRun(f"{folder}: not a folder; name the A/B folders (mlxbench ab's --out/<time>/)")
     files = sorted(folder.glob("pair-*/pair.json"))
@@ -64,8 +55,8 @@ def read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | No
     meta = None
     if (folder / "verdicts.json").exists():
         try:
-            meta = json.loads((folder / "verdicts.json").read_text())
-        except (ValueError, RecursionError, UnicodeDecodeError):
+            meta = parse((folder / "verdicts.json").read_bytes())
+        except ValueError:
             raise BadRun(f"{folder / 'verdicts.json'}: not valid JSON; move it away to merge the pairs alone") from None
         if not isinstance(meta, dict):
             raise BadRun(f"{folder / 'verdicts.json'}: not an A/B's verdicts (no object)")
@@ -88,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             raise BadRun(problem)
         if args.out.exists() and any(args.out.iterdir()):
             raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
-    pairs: list[dict[str, Any]] = []
+    pairs: list[PairResult] = []
     sources, selections = [], {}
     seen: set[Path] = set()
     for folder in args.folders:
@@ -105,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadRun(f"these folders ran different A/Bs (pytest arguments differ: {listed}); merge shards of one A/B")
     thresholds = paired.thresholds_for(args.threshold, pairs)
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
-    from mlxbench.ab.command import table
+    from mlxbench.ab.command import VERDICTS, table
 
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {len(args.folders)} folders, {len(results)} "

@@ -32,39 +32,31 @@ from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
 PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
 
 
-def times_of(pair: PairResult | Mapping[str, Any]) -> Mapping[str, Mapping[str, Sequence[float]]]:
-    return pair.times if isinstance(pair, PairResult) else pair.get("times", {})
-
-
-def facts_of(pair: PairResult | Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
-    return pair.facts if isinstance(pair, PairResult) else pair.get("facts", {})
-
-
-def by_benchmark(results: Sequence[PairResult | Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def by_benchmark(results: Sequence[PairResult]) -> dict[str, list[dict[str, Any]]]:
     """nodeid -> one {"A": times, "B": times, "pair": its 1-based number} per pair of workers that ran it."""
     out: dict[str, list[dict[str, Any]]] = {}
     for number, pair in enumerate(results, 1):
-        for nodeid, times in times_of(pair).items():
+        for nodeid, times in pair.times.items():
             out.setdefault(nodeid, []).append({"A": list(times.get("A", [])), "B": list(times.get("B", [])),
                                                "pair": number})  # fmt: skip
     return out
 
 
-def thresholds_for(threshold: float | None, results: Sequence[PairResult | Mapping[str, Any]]) -> dict[str, float]:
+def thresholds_for(threshold: float | None, results: Sequence[PairResult]) -> dict[str, float]:
     """Each benchmark's threshold: --threshold if given, else its workload's (as the workers said), else 10%."""
-    names = {n for p in results for n in times_of(p)}
+    names = {n for p in results for n in p.times}
     if threshold is not None:
         return {n: threshold for n in names}
     out = {n: DEFAULT_THRESHOLD for n in names}
     for pair in results:
-        for name, facts in facts_of(pair).items():
+        for name, facts in pair.facts.items():
             if name in out and isinstance(facts.get("threshold"), (int, float)):
                 out[name] = float(facts["threshold"])
     return out
 
 
 def judge_pairs(
-    results: Sequence[PairResult | Mapping[str, Any]], thresholds: Mapping[str, float], level: float,
+    results: Sequence[PairResult], thresholds: Mapping[str, float], level: float,
     names: set[str] | None = None, family: int | None = None,
 ) -> tuple[list[Result], stats.Evidence]:  # fmt: skip
     """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark."""

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from mlxbench.measure.baton import END, START
-from mlxbench.measure.runner import iterations_for
+from mlxbench.measure.baton import END, START, iterations_for
 
 BARRIERS = (START, END)
 GO: dict[str, Any] = {"go": True}

@@ -34,6 +34,7 @@ the faster of the two arms' calibration calls. A worker whose coordinator went a
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -44,6 +45,9 @@ ONLY_ENV = "MLXBENCH_BATON_ONLY"  # a file of nodeids, one per line: the benchma
 REWARM_ENV = "MLXBENCH_BATON_REWARM"  # untimed calls before each timed round (see measure_paired)
 START = ""  # what a worker waits at once collected, before it arranges or runs anything
 END = "<end>"  # what it waits at when its tests are over, before its session's teardown and exit
+MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
+ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
+MAX_ITERATIONS = 100_000
 
 
 class Baton:
@@ -125,6 +129,14 @@ def keep_undecided(items: list[Any], deselected: Callable[[list[Any]], None]) ->
     if dropped:
         deselected(dropped)
         items[:] = [item for item in items if item.nodeid in only]
+
+
+def iterations_for(call: float | None) -> int:
+    """Calls per round for a call of `call` seconds (None: one call per round); here, beside the one
+    timed-round loop, so that the A/B coordinator gives both arms the same count without importing the runner."""
+    if call is None or call >= MICRO_CALL_S:
+        return 1
+    return min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
 
 
 def time_round(run: Callable[[], Any], sync: Callable[[Any], None], calls: int,

@@ -14,14 +14,10 @@ import pytest
 from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
-from mlxbench.measure.baton import time_round
+from mlxbench.measure.baton import MICRO_CALL_S, iterations_for, time_round
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, BadBudget
 from mlxbench.registry import Registry
 from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
-
-MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
-ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
-MAX_ITERATIONS = 100_000
 
 
 class Session(Context, Protocol):
@@ -273,13 +269,6 @@ class Bench:
         info["gates"] = results
         if failures:
             pytest.fail(f"accuracy gate failed for {label}:\n  " + "\n  ".join(failures), pytrace=False)
-
-
-def iterations_for(call: float | None) -> int:
-    """Calls per round for a call of `call` seconds (None: one call per round)."""
-    if call is None or call >= MICRO_CALL_S:
-        return 1
-    return min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
 
 
 def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:

@@ -29,17 +29,18 @@ from typing import Any
 import numpy as np
 
 from mlxbench.ab import merge, paired
+from mlxbench.ab.coordinator import PairResult
 from mlxbench.runs import BadRun
 
 
-def draw(pairs: list[dict[str, Any]], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
-         slowdown: float, slow: str | None, exclude: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def draw(pairs: list[PairResult], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
+         slowdown: float, slow: str | None, exclude: str | None = None) -> list[PairResult]:  # fmt: skip
     picked = [pairs[i] for i in rng.choice(len(pairs), size=n, replace=False)]
     out = []
     for pair in picked:
         swap = flip and rng.random() < 0.5
         times = {}
-        for name, t in pair["times"].items():
+        for name, t in pair.times.items():
             if exclude and exclude in name:
                 continue
             a, b = (t["B"], t["A"]) if swap else (t["A"], t["B"])
@@ -47,11 +48,11 @@ def draw(pairs: list[dict[str, Any]], rng: np.random.Generator, n: int, rounds: 
             if slowdown and (slow is None or slow in name):
                 b = [x * (1 + slowdown) for x in b]
             times[name] = {"A": a, "B": b}
-        out.append({"times": times, "facts": pair.get("facts", {})})
+        out.append(PairResult.of(times, pair.facts))
     return out
 
 
-def replay(pairs: list[dict[str, Any]], *, n: int, trials: int, alpha: float = 0.05, rounds: int | None = None,
+def replay(pairs: list[PairResult], *, n: int, trials: int, alpha: float = 0.05, rounds: int | None = None,
            flip: bool = False, slowdown: float = 0.0, slow: str | None = None, threshold: float | None = None,
            seed: int = 0, exclude: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Trials of a design on recorded pairs: false-alarm rate (no slowdown) or power (with one)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from conftest import said
 from mlxbench.ab import paired
-from mlxbench.ab.coordinator import Schedule, run_pair
+from mlxbench.ab.coordinator import PairResult, Schedule, run_pair
 from mlxbench.measure.baton import ONLY_ENV
 from mlxbench.tools import replay
 
@@ -51,7 +51,8 @@ def test_a_merge_of_two_shards_gives_the_verdicts_of_one_run_holding_the_same_pa
     proc = cli("ab", "merge", str(one), str(two), "--json", str(tmp_path / "m.json"))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # b::t[slow] is 30% slower
     merged = json.loads((tmp_path / "m.json").read_text())
-    alone, _ = paired.judge_pairs(pairs, paired.thresholds_for(None, pairs), 0.05)
+    held = [PairResult.of(p["times"], p["facts"]) for p in pairs]
+    alone, _ = paired.judge_pairs(held, paired.thresholds_for(None, held), 0.05)
     assert [(v["name"], v["verdict"], round(v["ratio"], 9)) for v in merged["verdicts"]] == [
         (r.name, r.verdict, round(r.ratio, 9)) for r in alone]  # fmt: skip
     verdicts = {v["name"]: v for v in merged["verdicts"]}
