@@ -1,4 +1,5 @@
-"""`mlxbench compare BASELINE CURRENT`, `mlxbench report RUN...` and `mlxbench report --machines`.
+"""`mlxbench compare BASELINE CURRENT`, `mlxbench report RUN...`, `mlxbench report --machines` (and the
+parsers of `ab`, `ab merge`, `releases` and `bisect`).
 
 Exit codes: 0 fine, 1 a regression (compare), 2 bad input (a corrupt or foreign run file, a missing
 run id, a folder given as a run, runs with no benchmark in common or nothing the gate could judge,
@@ -15,10 +16,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from mlxbench import cancel
 from mlxbench.ab import command as ab
 from mlxbench.ab import merge
 from mlxbench.measure import machine
-from mlxbench.paths import OUTPUT_ERRNOS, output_folder_problem
+from mlxbench.paths import OUTPUT_ERRNOS, default_storage, output_folder_problem
+from mlxbench.releases import command as releases
 from mlxbench.runs import (
     BadRun,
     Run,
@@ -196,12 +199,10 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mlxbench", description="Compare, report and A/B-test mlxbench runs.")
-    p.add_argument(
-        "--storage",
-        type=Path,
-        default=Path("baselines"),
-        help="baseline folder; run ids (e.g. 0003) are looked up in STORAGE/<this machine's id>",
-    )
+    p.add_argument("--storage", type=Path, default=None,
+                   help="baseline folder (default: the one pytest saves into: mlxbench_baselines of the nearest "
+                   "ini file above, else baselines/); run ids (e.g. 0003) are looked up in STORAGE/<machine id>",
+                   )  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="verdicts of CURRENT against BASELINE; exit 1 on a regression")
     c.add_argument("baseline", help="run file, or saved run id")
@@ -254,29 +255,27 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
     ab.add_parser(sub)
     merge.add_parser(sub)
+    releases.add_parsers(sub)
     return p
 
 
-def spelled(argv: list[str]) -> list[str]:
-    """`mlxbench ab merge ...` is the subcommand `ab-merge` (ab's own arguments end in pytest's)."""
-    for i, word in enumerate(argv):
-        if word == "ab" and argv[i + 1 : i + 2] == ["merge"]:
-            return [*argv[:i], "ab-merge", *argv[i + 2 :]]
-        if not word.startswith("-") and (i == 0 or argv[i - 1] != "--storage"):
-            break
-    return argv
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(spelled(sys.argv[1:] if argv is None else list(argv)))
+    own, after = releases.split(merge.spelled(sys.argv[1:] if argv is None else list(argv)))
+    args = parser().parse_args(own)
+    releases.default_out(args, after)
+    found = None
+    if getattr(args, "storage", False) is None:  # the same folder pytest saves into, wherever this runs
+        args.storage, found = default_storage()
     problem = threshold_problem(getattr(args, "threshold", None))
     if problem:
         complain(f"--{problem}")
         return BAD_INPUT
     try:
-        return args.func(args)
+        with cancel.as_interrupt():  # SIGTERM, SIGHUP: like Ctrl-C, exit 143 or 129
+            return args.func(args)
     except BadRun as exc:
-        complain(exc)
+        where = f" (the storage: {found}; choose another with --storage)" if found and "saved run" in str(exc) else ""
+        complain(f"{exc}{where}")
         return BAD_INPUT
     except OSError as exc:  # a path that cannot be read or written
         if exc.filename is None and exc.errno in OUTPUT_ERRNOS:
@@ -286,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             complain(f"{exc.filename}: {exc.strerror or exc}; check the path and its permissions")
         return BAD_INPUT
-    except KeyboardInterrupt:
-        complain("interrupted; no existing file was changed")
-        return INTERRUPTED
+    except KeyboardInterrupt as exc:
+        complain(f"{'interrupted' if cancel.exit_code(exc) == INTERRUPTED else exc}; no existing file was changed")
+        return cancel.exit_code(exc)
     except Exception as exc:  # a bug: exit 1 would read as a regression in CI
         if os.environ.get("MLXBENCH_DEBUG"):
             raise

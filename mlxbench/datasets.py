@@ -5,7 +5,8 @@ renamed into the cache only after its checksum matches, so a truncated or corrup
 stays in the cache. Files in a user's data directory are only read, never changed or deleted.
 
 Downloads fail fast: each mirror is tried once, name lookup, connection and every read are bounded
-by a short timeout (`MLXBENCH_DOWNLOAD_TIMEOUT`, default 5 s), each attempt is announced on stderr
+by a short timeout (`MLXBENCH_DOWNLOAD_TIMEOUT`, default 5 s), a file by a total deadline (600 s) and a
+minimum rate once that timeout has passed (20 kB/s: a trickle is given up), each attempt is announced on stderr
 (`set_progress` routes the line elsewhere), and a failure is remembered for the rest of the process
 (`FAILURES`, keyed by dataset name, cache folder and mirrors): every later call for the same
 dataset raises the same short reason at once instead of waiting on the network again.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -194,6 +194,8 @@ def _open(url: str, timeout: float):
 
 def _short(exc: BaseException, timeout: float) -> str:
     """A few words for one failed attempt (the full errors are long and say little more)."""
+    if isinstance(exc, TooSlow):
+        return str(exc)
     if isinstance(exc, TimeoutError | socket.timeout) or "timed out" in str(exc):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, urllib.error.HTTPError):
@@ -203,6 +205,34 @@ def _short(exc: BaseException, timeout: float) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+MIN_RATE = 20_000  # bytes/s: a source slower than this after the first read timeout is given up (MNIST: 10 MB)
+DEADLINE_S = 600.0  # seconds for one file in all, however it trickles
+
+
+class TooSlow(OSError):
+    pass
+
+
+def copy_bounded(src, dst, timeout: float, clock: Callable[[], float] | None = None) -> int:
+    """Copy a response into a file within DEADLINE_S in all and at MIN_RATE or faster once `timeout` seconds have
+    passed: the per-read timeout alone let one byte every 3 s go on for ever."""
+    import time
+
+    clock = clock or time.monotonic
+    start, done = clock(), 0
+    while True:
+        block = src.read(1 << 16)
+        if not block:
+            return done
+        dst.write(block)
+        done += len(block)
+        took = clock() - start
+        if took > DEADLINE_S:
+            raise TooSlow(f"not done within {DEADLINE_S:g} s ({done / 1e6:.1f} MB so far)")
+        if took > timeout and done / took < MIN_RATE:
+            raise TooSlow(f"{done / took / 1000:.1f} kB/s, under {MIN_RATE // 1000} kB/s")
+
+
 def _download(
     fname: str, digest: str, mirrors: Sequence[str], folder: Path, *, retries: int, timeout: float, name: str
 ) -> Path:
@@ -210,12 +240,13 @@ def _download(
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + fname
         for _attempt in range(retries + 1):
-            _progress(f"mlxbench: downloading {name} {fname} from {mirror} (timeout {timeout:g} s)...")
+            _progress(f"mlxbench: downloading {name} {fname} from {mirror} (timeout {timeout:g} s per read, at least "
+                      f"{MIN_RATE // 1000} kB/s after {timeout:g} s, {DEADLINE_S:g} s in all)...")  # fmt: skip
             fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=folder)
             tmp = Path(tmp_name)
             try:
                 with os.fdopen(fd, "wb") as out, _open(url, timeout) as resp:
-                    shutil.copyfileobj(resp, out)
+                    copy_bounded(resp, out, timeout)
                 verify(tmp, digest, where="")
                 tmp.replace(folder / fname)  # atomic: only a verified file ever has the final name
                 return folder / fname

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO)  # an output stream that cannot be written
@@ -20,8 +21,12 @@ def output_file_problem(target: Path, option: str) -> str | None:
     """None when the file `target` (named with `option`) can be written once the work is done, its missing
     folders made then; else why not and what to do."""
     target = Path(target)
+    if target.is_symlink():  # written through: the file it points to is what changes
+        target = Path(os.path.realpath(target))
     if target.is_dir():
         return f"{option} {target}: that is a folder; name a file in it, e.g. {target / 'results.json'}"
+    if target.exists() and not target.is_file():  # a device or a pipe (/dev/stdout): written as a stream
+        return None if os.access(target, os.W_OK) else f"{option} {target}: cannot write to it (permission denied)"
     return _folder_problem(_nearest_existing(target.parent), target, option, "a file in a folder")
 
 
@@ -39,3 +44,26 @@ def _folder_problem(existing: Path, named: Path, option: str, want: str) -> str 
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{option} {named}: cannot write into {existing} (permission denied); name {want} you can write"
     return None
+
+
+INI_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+_SETTING = re.compile(r"""^\s*mlxbench_baselines\s*=\s*["']?([^"'\n#]+?)["']?\s*(#.*)?$""", re.M)
+
+
+def default_storage(start: Path | None = None) -> tuple[Path, str]:
+    """The baselines folder pytest saves into, found from `start` (default: the working folder) the way pytest
+    finds its ini file: the nearest folder above holding one with `mlxbench_baselines` (the folder it names,
+    relative to that file); else `baselines` here. Returns (folder, how it was found)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in INI_FILES:
+            path = folder / name
+            try:
+                text = path.read_text(errors="replace") if path.is_file() else ""
+            except OSError:
+                continue
+            found = _SETTING.search(text)
+            if found:
+                value = found.group(1).strip()
+                return folder / value, f"mlxbench_baselines = {value!r} in {path}"
+    return Path("baselines"), "no ini file with mlxbench_baselines above this folder: baselines/ here"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mlxbench import datasets
+from mlxbench import cancel, datasets
 from mlxbench.measure import machine
 from mlxbench.measure.baton import Baton, keep_undecided
 from mlxbench.measure.pointguard import PointGuard
@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     previous = datasets.set_progress(lambda message: say(config, message))
     ctx.undo.append(lambda: datasets.set_progress(previous))
+    ctx.undo.append(cancel.install(seen=lambda signum: setattr(ctx, "signal", signum)))  # SIGTERM/SIGHUP as Ctrl-C
 
     if not hasattr(config.option, "benchmark_storage"):  # pytest-benchmark disabled (-p no:benchmark)
         return
@@ -57,9 +58,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # Baselines go to <rootdir>/<mlxbench_baselines>/<machine id>/, unless the user chose a storage.
         if config.option.benchmark_storage == bridge.DEFAULT_STORAGE:
             config.option.benchmark_storage = str(config.rootpath / config.getini("mlxbench_baselines"))
-        # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart. It reads
-        # the id while configuring (after us), so swap its function and restore it at unconfigure.
-        ctx.undo.append(bridge.swap_machine_id(machine.machine_id))
+    # pytest-benchmark names the folder by OS + Python only; ours tells hardware apart (with or without the ini
+    # setting: the folder saved into is the one the closing lines name). It reads the id while configuring
+    # (after us), so swap its function and restore it at unconfigure.
+    ctx.undo.append(bridge.swap_machine_id(machine.machine_id))
+    ctx.notes += [n for n in (machine.set_by_hand_note(), ctx.threads.overridden()) if n]
     config.option.benchmark_save_data = True  # verdicts need the per-round samples
     bridge.hide_machine_info_warning()  # 5 KB of JSON; pytest_benchmark_compare_machine_info says it in a line
     ctx.undo.append(bridge.mend_storage_location())  # storage outside the working directory: no INTERNALERROR
@@ -174,6 +177,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
         status = pytest.ExitCode.INTERRUPTED if reason == "interrupted" else session.exitstatus
         ctx.diverted = (status, saving.divert_incomplete(bsession, status, folder, reason, ctx.written))
     yield
+    if ctx.signal is not None:  # the shell's convention for a signal: 143 for SIGTERM, 129 for SIGHUP
+        session.exitstatus = 128 + ctx.signal
+    elif session.exitstatus == 0 and any(line.startswith("could not") for line in ctx.written):
+        session.exitstatus = saving.UNSAVED  # the run is not where history is read: never a green exit
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,28 +75,6 @@ class Run:
 
 
 DAMAGED = "the file is damaged: restore it from version control or rerun the benchmarks to make a new one"
-TIMES = ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr")  # seconds: finite and >= 0 when present
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-
-
-def stats_problem(stats: Any) -> str | None:
-    """Why a benchmark's `stats` cannot be used (times must be finite and >= 0), or None."""
-    if not isinstance(stats, dict):
-        return "'stats' is not an object"
-    for key in ("median", "rounds"):
-        if key not in stats:
-            return f"stats lack {key!r}"
-    for key in TIMES:
-        if key in stats and not _number(stats[key]):
-            return f"stats {key!r} is {stats[key]!r} (a time must be a finite number >= 0)"
-    if not _number(stats["rounds"]) or int(stats["rounds"]) != stats["rounds"]:
-        return f"stats 'rounds' is {stats['rounds']!r} (a count must be a whole number >= 0)"
-    return samples.problem(stats.get("data"))
-
-
 def load_run(path: str | Path) -> Run:
     path = Path(path)
     if path.name.endswith(".partial"):
@@ -133,7 +110,7 @@ def load_run(path: str | Path) -> Run:
         if b["fullname"] in seen:
             raise BadRun(f"{path}: benchmark {b['fullname']!r} appears twice; {DAMAGED}.")
         seen.add(b["fullname"])
-        problem = stats_problem(b["stats"]) or info_problem(b.get("extra_info"))
+        problem = samples.stats_problem(b["stats"]) or info_problem(b.get("extra_info"))
         if problem:
             raise BadRun(f"{path}: benchmark {b['fullname']!r}: {problem}; {DAMAGED}.")
     problem = facts_problem(data)

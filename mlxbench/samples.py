@@ -99,8 +99,11 @@ def loads(text: bytes) -> Any:
     return doc
 
 
+MAX_ROUND_S = 86_400.0  # a day per round: no benchmark takes that; a larger per-round time is damage
+
+
 def _time(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= MAX_ROUND_S
 
 
 def problem(data: Any) -> str | None:
@@ -108,11 +111,50 @@ def problem(data: Any) -> str | None:
     if data is None:
         return None
     if isinstance(data, np.ndarray):  # one check over the whole array
-        bad = data[~(np.isfinite(data) & (data >= 0))].tolist()
+        bad = data[~(np.isfinite(data) & (data >= 0) & (data <= MAX_ROUND_S))].tolist()
     elif isinstance(data, list):
         bad = [x for x in data if not _time(x)]
     else:
         return "stats 'data' is not a list of per-round times"
     if bad:
-        return f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {bad[0]!r} (must be finite and >= 0)"
+        first = repr(bad[0])
+        first = first if len(first) <= 12 else f"{bad[0]:.4g}" if isinstance(bad[0], float) else first[:40]
+        return (f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {first} (each must be finite, >= 0 "
+                "and at most a day)")  # fmt: skip
     return None
+
+
+TIMES = ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr")  # seconds: finite and >= 0 when present
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def _short(value: Any) -> str:
+    """A value from a file, printed within a bounded width."""
+    text = f"{value:.4g}" if isinstance(value, float) and len(repr(value)) > 12 else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def stats_problem(stats: Any) -> str | None:
+    """Why a benchmark's `stats` cannot be used (times must be finite and >= 0), or None."""
+    if not isinstance(stats, dict):
+        return "'stats' is not an object"
+    for key in ("median", "rounds"):
+        if key not in stats:
+            return f"stats lack {key!r}"
+    for key in TIMES:
+        if key in stats and not _number(stats[key]):
+            return f"stats {key!r} is {_short(stats[key])} (a time must be a finite number >= 0)"
+        if key in stats and stats[key] > MAX_ROUND_S:
+            return f"stats {key!r} is {_short(stats[key])} s (more than a day per round: not a measured time)"
+    if stats["median"] == 0:
+        return "stats 'median' is 0 (a round takes some time: a measured median is above 0)"
+    lo, hi = stats.get("min"), stats.get("max")
+    if _number(lo) and _number(hi) and not lo <= stats["median"] <= hi:
+        return (f"stats 'median' {_short(stats['median'])} lies outside its rounds' min {_short(lo)} and max "
+                f"{_short(hi)}")  # fmt: skip
+    if not _number(stats["rounds"]) or int(stats["rounds"]) != stats["rounds"]:
+        return f"stats 'rounds' is {stats['rounds']!r} (a count must be a whole number >= 0)"
+    return problem(stats.get("data"))

@@ -4,6 +4,7 @@ One place for all outputs (terminal summary, reports, compare, A/B tables)."""
 from __future__ import annotations
 
 import math
+import re
 
 TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6))
 BYTE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
@@ -45,19 +46,30 @@ def slower_or_faster(ratio: float) -> str | None:
 WIDTH = 120  # columns: every line mlxbench itself prints fits in this many
 
 
+_GLUE = "\x00"  # stands for a space that must not become a line break while a line is wrapped
+_UNIT = re.compile(r"(?<=\d) (?=(?:s|ms|µs|ns|min|h|%|B|KiB|MiB|GiB|kB|MB|GB|kB/s|MB/s|benchmarks?|runs?|pairs?)\b)")
+_SHORT = re.compile(r"\[[^\[\]\n]{1,30}\]|\([^()\n]{1,26}\)")  # an interval, a short aside: kept on one line
+
+
+def _glued(text: str) -> str:
+    text = _UNIT.sub(_GLUE, text)
+    return _SHORT.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
+
+
 def fit(line: str, width: int = WIDTH) -> list[str]:
     """A line of mlxbench's own output within `width` columns (continuations indented like the line plus
-    two; a path longer than the width stays whole on its own line). Multi-line text is fitted line by line."""
+    two; a path longer than the width stays whole on its own line). A value is never split from its unit
+    (`5 s`), nor an interval or a short aside in parentheses. Multi-line text is fitted line by line."""
     import textwrap
 
     out = []
     for part in line.split("\n"):
         lead = " " * (len(part) - len(part.lstrip(" ")))  # kept on the first line, two more on the others
         wrapped = textwrap.wrap(
-            part.lstrip(" "), width, initial_indent=lead, subsequent_indent=lead + "  ",
+            _glued(part.lstrip(" ")), width, initial_indent=lead, subsequent_indent=lead + "  ",
             break_long_words=False, break_on_hyphens=False,
         )  # fmt: skip
-        out += wrapped or [""]
+        out += [w.replace(_GLUE, " ") for w in wrapped] or [""]
     return out
 
 

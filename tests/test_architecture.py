@@ -13,12 +13,13 @@ PACKAGE = ROOT / "mlxbench"
 # Lowest first. A module may import its own part and any part listed before it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("contracts", ("units", "paths", "backends", "workload", "implementations", "registry", "datasets", "runs",
-                   "samples")),
+                   "samples", "cancel")),
     ("measure", ("measure",)),
     ("verdicts", ("verdicts",)),
     ("reports", ("reports",)),
     ("session", ("session",)),
     ("ab", ("ab",)),
+    ("releases", ("releases",)),
     ("tools", ("tools",)),
     ("entry points", ("plugin", "cli", "__main__", "__init__", "calibrate", "calibrate_ab", "overhead", "slowdown",
                       "sweeptables")),

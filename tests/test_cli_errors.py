@@ -76,16 +76,22 @@ def test_a_folder_given_as_a_run(tmp_path):
         ({"median": math.nan, "rounds": 5, "data": [1.0] * 5}, "stats 'median' is nan"),
         ({"median": -4.42e-2, "rounds": 5, "data": [1.0] * 5}, "stats 'median' is -0.0442"),
         ({"median": 1.0, "rounds": 5, "data": [1.0, math.nan]}, "'data' holds 1 bad per-round time"),
+        ({"median": 1e300, "rounds": 5, "data": [1e300] * 5}, "stats 'median' is 1e+300 s (more than a day per round"),
+        ({"median": 1.0, "rounds": 2, "data": [1.0, 1e300]}, "'data' holds 1 bad per-round time(s), e.g. 1e+300"),
+        ({"median": 0.0, "rounds": 5, "data": [0.0] * 5}, "stats 'median' is 0 (a round takes some time"),
+        ({"median": 5.0, "min": 1.0, "max": 2.0, "rounds": 5, "data": [1.0, 2.0]}, "lies outside its rounds' min"),
     ],
-    ids=["empty", "nan", "negative", "nan-sample"],
+    ids=["empty", "nan", "negative", "nan-sample", "huge", "huge-sample", "zero", "median-outside"],
 )
 def test_damaged_stats_are_refused_by_compare_and_report(tmp_path, stats, needle):
+    """Impossible values are damage wherever the run is given: as current, as baseline, to report."""
     run = good_run()
     run["benchmarks"][0]["stats"] = stats
     bad = save(tmp_path / "bad.json", run)
     before = bad.read_bytes()
     base = save(tmp_path / "base.json", good_run())
     assert_bad_input(cli(tmp_path, "compare", str(base), str(bad)), str(bad), "t::a[numpy]", needle, "rerun")
+    assert_bad_input(cli(tmp_path, "compare", str(bad), str(base)), str(bad), needle)
     assert_bad_input(cli(tmp_path, "report", str(bad), "--out", "rep"), str(bad), needle)
     assert not (tmp_path / "rep").exists()  # not even an empty output folder
     assert bad.read_bytes() == before

@@ -82,3 +82,19 @@ def test_pages_link_only_to_files_that_exist(page):
     text = (ROOT / page).read_text()
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
         assert (ROOT / page).parent.joinpath(target).exists(), f"{page} links to {target}"
+
+
+def test_every_benchmark_id_the_docs_show_exists():
+    """An id a page shows (`test_workload[linreg-mlx-cpu-seed-eager-step]`) is one `pytest benchmarks` collects
+    (docs/running.md once showed one that selected nothing: exit 4)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown = {m for p in pages for m in re.findall(r"test_workload\[([^\]\s]+)\]", p.read_text()) if "..." not in m}
+    assert shown
+    profiles = {p for p in ("seed", "ci", "sweep") if any(f"-{p}-" in s for s in shown)}
+    collected: set[str] = set()
+    for profile in profiles:
+        cmd = [sys.executable, "-m", "pytest", "benchmarks", "--collect-only", "-q", "-p", "no:cacheprovider",
+               "--profile", profile]  # fmt: skip
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        collected |= set(re.findall(r"test_workload\[([^\]]+)\]", proc.stdout))
+    assert shown <= collected, sorted(shown - collected)

@@ -61,7 +61,7 @@ def test_nightly_saves_runs_under_names_unique_to_the_workflow_run():
     summaries = [r for r in nightly_commands() if "GITHUB_STEP_SUMMARY" in r]
     # tables only, no images: each job summary gets one of the Markdown files written without image links
     table_only = ("report/summary.md", "machines-report/machines-summary.md", '"$run/report/ab-summary.md"',
-                  "merged/ab-summary.md")
+                  "merged/ab-summary.md", '"$f"')
     assert summaries and all(any(f"cat {f} " in r for f in table_only) for r in summaries), summaries
     assert any('mlxbench report "$run"' in r for r in summaries)  # the A/B folder rendered by mlxbench report
 
@@ -76,3 +76,12 @@ def test_nightly_pools_the_pairs_of_ab_shards_in_one_merge_job():
     runs = nightly_commands()
     assert any("mlxbench ab --baseline-run" in r and "--out ab-shards" in r for r in runs)
     assert any("mlxbench ab merge $folders" in r for r in runs) and "cat merged/ab-summary.md" in merge
+
+
+def test_nightly_checks_each_frameworks_newest_release_against_the_one_before():
+    """mlxbench releases --newest 2 --confirm all on each self-hosted Mac (tests/releases runs the command)."""
+    text = WORKFLOWS[0].read_text()
+    job = text[text.index("  release-check:"):text.index("  offer-baseline:")]
+    assert "self-hosted" in job and "for fw in mlx torch" in job
+    assert "mlxbench releases \"$fw\" --newest 2 --confirm all" in job
+    assert "releases-summary.md" in job and "GITHUB_STEP_SUMMARY" in job

@@ -33,9 +33,8 @@ from mlxbench.session import saving
 from mlxbench.units import echo, fmt_time
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
-from mlxbench.verdicts.verdict import Result
+from mlxbench.verdicts.verdict import Result, counted, interval, sees, verdict_order
 
-VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")  # the order of counts
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
 
@@ -97,16 +96,15 @@ def failed_tests(folder: Path) -> set[str]:
 
 
 def table(results: list[Result]) -> list[str]:
-    order = ("regressed", "improved", "inconclusive", "unchanged")
     width = max((len(short(r.name)) for r in results), default=10)
     lines = [
         f"  {'verdict':<12} {'benchmark':<{width}}  {'A median':>10} {'B median':>10}  ratio [interval]  p(adj)   sees"
     ]
-    for r in sorted(results, key=lambda r: (order.index(r.verdict), r.name)):
-        ci = f"x{r.ratio:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+    for r in sorted(results, key=verdict_order):
+        ci = interval(r.ratio, r.ci_low, r.ci_high)
         lines.append(
             f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt_time(r.baseline_median):>10} "
-            f"{fmt_time(r.current_median):>10}  {ci:<24} {r.p_adjusted:<8.2g} >={r.mde:.0%}"
+            f"{fmt_time(r.current_median):>10}  {ci:<24} {r.p_adjusted:<8.2g} {sees(r.mde)}"
         )
     return lines
 
@@ -150,8 +148,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.of(out, document), None))
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
-    counts_v = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
-    echo(f"\nmlxbench ab: {', '.join(f'{n} {v}' for v, n in counts_v.items())} ({len(results)} benchmarks, "
+    echo(f"\nmlxbench ab: {counted(results)} ({len(results)} benchmarks, "
           f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
     echo("\n".join(table(results)))
     if args.target_effect and args.design == "processes":

@@ -96,14 +96,13 @@ def run(args: argparse.Namespace) -> int:
         raise BadRun(f"these folders ran different A/Bs (pytest arguments differ: {listed}); merge shards of one A/B")
     thresholds = paired.thresholds_for(args.threshold, pairs)
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
-    from mlxbench.ab.command import VERDICTS, table
-
-    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    from mlxbench.ab.command import table
+    from mlxbench.verdicts.verdict import counted
     echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {len(args.folders)} folders, {len(results)} "
          f"benchmarks, judged as one run at alpha {args.alpha:g}")  # fmt: skip
     for u in found.unstable:
         echo(f"mlxbench ab merge: {u.line()}")
-    echo(f"mlxbench ab merge: {', '.join(f'{n} {v}' for v, n in counts.items())}")
+    echo(f"mlxbench ab merge: {counted(results)}")
     echo("\n".join(table(results)))
     document = {
         "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
@@ -141,3 +140,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write verdicts.json and ab-summary.md "
                    "(tables only, for a job summary) into this new folder")  # fmt: skip
     p.set_defaults(func=run)
+
+
+def spelled(argv: list[str]) -> list[str]:
+    """`mlxbench ab merge ...` is the subcommand `ab-merge` (ab's own arguments end in pytest's)."""
+    for i, word in enumerate(argv):
+        if word == "ab" and argv[i + 1 : i + 2] == ["merge"]:
+            return [*argv[:i], "ab-merge", *argv[i + 2 :]]
+        if not word.startswith("-") and (i == 0 or argv[i - 1] != "--storage"):
+            break
+    return argv

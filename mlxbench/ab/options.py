@@ -89,3 +89,12 @@ def with_test_path(pytest_args: list[str]) -> list[str]:
         for i, a in enumerate(args)
     )
     return args if named else ["benchmarks", *args]
+
+
+def on_nodeids(pytest_args: list[str], nodeids: list[str]) -> list[str]:
+    """The pytest arguments with their test paths replaced by `nodeids` (the other options kept): the same
+    selection, narrowed to those benchmarks."""
+    args = with_test_path(pytest_args)
+    kept = [a for i, a in enumerate(args) if a.startswith("-") or (i and args[i - 1] in VALUE_OPTIONS)
+            or not is_test_path(a.split("::")[0])]  # fmt: skip
+    return [*nodeids, *kept]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,7 +55,58 @@ def environment_for(
     install: Callable[[list[str]], subprocess.CompletedProcess] | None = None,
 ) -> Path:
     """The interpreter of a cached environment with `run`'s framework versions and this mlxbench."""
-    wanted = pins(run)
+    return environment(pins(run), cache, log, install)
+
+
+def installer() -> list[str] | None:
+    """`uv` (seconds per environment where pip takes minutes) when it is on PATH or installed here; None: pip."""
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    try:
+        import uv  # type: ignore[import-not-found]
+
+        return [uv.find_uv_bin()]
+    except (ImportError, FileNotFoundError, AttributeError):
+        return None
+
+
+def suite_pins(leave_out: Sequence[str] = ()) -> list[str]:
+    """`name==version` of this interpreter's versions of mlxbench's own requirements (numpy, pytest,
+    pytest-benchmark, ...), so that an environment differs from this one only in what it is made for."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.distribution("mlxbench").requires or []
+    except metadata.PackageNotFoundError:
+        return []
+    out = []
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.split(r"[ <>=!~;\[(]", req, maxsplit=1)[0]
+        if not name or _canonical(name) in {_canonical(d) for d in leave_out}:
+            continue
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def environment(
+    wanted: Sequence[str],
+    cache: Path | None = None,
+    log: Callable[[str], None] = print,
+    install: Callable[[list[str]], subprocess.CompletedProcess] | None = None,
+    tool: list[str] | None = None,
+) -> Path:
+    """The interpreter of a cached environment holding `wanted` (requirements) and this checkout of mlxbench,
+    built once (uv when there is one, else pip) and reused; an interrupted build is never reused."""
     tag = f"py{sys.version_info.major}.{sys.version_info.minor}|{ROOT}|" + "|".join(sorted(wanted))
     env = (cache or cache_root()) / hashlib.sha256(tag.encode()).hexdigest()[:16]
     if (env / "mlxbench-env.txt").exists():
@@ -62,17 +114,32 @@ def environment_for(
         return python_of(env)
     tmp = env.with_name(env.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)  # an interrupted earlier build: never reused
-    log(f"mlxbench: creating {env} with {', '.join(wanted)} (once; later runs reuse it)")
-    venv.create(tmp, with_pip=True)
-    cmd = [str(python_of(tmp)), "-m", "pip", "install", "-q", *wanted, "-e", str(ROOT)]
-    proc = (install or _run)(cmd)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tail = (proc.stdout or "")[-1500:] + (proc.stderr or "")[-1500:]
-        raise BadRun(f"could not build the baseline's environment ({' '.join(wanted)}): pip said:\n{tail.strip()}")
+    tool = installer() if tool is None else tool
+    log(f"mlxbench: creating {env} with {', '.join(wanted)} ({'uv' if tool else 'pip'}; once, later runs reuse it)")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    if tool:
+        py = str(python_of(tmp))
+        steps = [[*tool, "venv", "-q", "--python", sys.executable, str(tmp)],
+                 [*tool, "pip", "install", "-q", "--python", py, *wanted, "-e", str(ROOT)]]  # fmt: skip
+    else:
+        venv.create(tmp, with_pip=True)
+        steps = [[str(python_of(tmp)), "-m", "pip", "install", "-q", *wanted, "-e", str(ROOT)]]
+    for cmd in steps:
+        proc = (install or _run)(cmd)
+        if proc.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BadRun(f"could not install {' '.join(wanted)}: {install_error(proc)}")
     (tmp / "mlxbench-env.txt").write_text("\n".join([tag, *wanted]) + "\n")
     tmp.rename(env)
     return python_of(env)
+
+
+def install_error(proc: subprocess.CompletedProcess) -> str:
+    """The installer's own words for why, in one line (its last error line, else its last line)."""
+    lines = [x.strip() for x in ((proc.stderr or "") + "\n" + (proc.stdout or "")).splitlines() if x.strip()]
+    errors = [x for x in lines if x.lower().startswith(("error", "×", "╰", "because", "hint"))]
+    chosen = " ".join((errors or lines or [f"exit {proc.returncode}"])[:3])
+    return chosen[:400]
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:

@@ -80,6 +80,26 @@ def machine_id() -> str:
     """
     if os.environ.get(MACHINE_ID_ENV):
         return _slug(os.environ[MACHINE_ID_ENV])
+    return detected_machine_id()
+
+
+def set_by_hand_note() -> str | None:
+    """One line when MLXBENCH_MACHINE_ID names another machine than this one (runs go into its folder)."""
+    given = os.environ.get(MACHINE_ID_ENV)
+    if not given:
+        return None
+    mine, theirs = detected_machine_id(), _slug(given)
+    if theirs == mine:
+        return None
+    fields = id_fields(theirs)
+    clash = fields is not None and (fields["OS"], fields["architecture"]) != (platform.system(), platform.machine())
+    return (f"mlxbench: machine id set by hand ({MACHINE_ID_ENV}={given}): runs are saved into and compared with "
+            f"{theirs}'s folder; this machine's own id is {mine}"
+            + (" (another operating system or architecture: its numbers are not this machine's)" if clash else ""))
+
+
+def detected_machine_id() -> str:
+    """This machine's id from its hardware and Python, whatever MLXBENCH_MACHINE_ID says."""
     gpus = gpu_names()
     if sys.platform == "darwin" and platform.machine() == "arm64":
         gpu = "virtualgpu" if is_virtual_apple_gpu() else ""  # the chip already names the GPU
@@ -191,7 +211,10 @@ def closest_machine_id(mid: str, candidates: Sequence[str]) -> tuple[str, list[s
     for other in sorted(set(candidates) - {mid}):
         theirs = id_fields(other)
         if mine is None or theirs is None:
-            diff = ["machine id (set by hand: MLXBENCH_MACHINE_ID)"]
+            odd = other if theirs is None else mid
+            why = (f"{MACHINE_ID_ENV} set by hand" if odd == mid and os.environ.get(MACHINE_ID_ENV)
+                   else "not an mlxbench machine id (pytest-benchmark's name, or one given by hand)")  # fmt: skip
+            diff = [f"machine id ({odd}: {why})"]
             scored.append((len(ID_FIELDS), other, diff))
         else:
             diff = [k for k in ID_FIELDS if mine[k] != theirs[k]]

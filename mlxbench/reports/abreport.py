@@ -21,8 +21,9 @@ from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
 from mlxbench.units import fmt_time
+from mlxbench.verdicts.verdict import VERDICT_ORDER, interval
 
-ORDER = ("regressed", "improved", "inconclusive", "unchanged")
+ORDER = VERDICT_ORDER
 HEAD = ["verdict", "benchmark", "A median", "B median", "B / A [interval]", "sees", "spread (pair / process / round)"]
 FILES = {"md": "ab.md", "summary": "ab-summary.md", "html": "ab.html", "json": "ab.json"}
 PLOT = "ab_samples.png"
@@ -87,7 +88,7 @@ class ABReport:
                     short(v["name"]),
                     fmt_time(_num(v.get("baseline_median", v.get("a_median")))),  # a_median: A/B runs before 2026-11-30
                     fmt_time(_num(v.get("current_median", v.get("b_median")))),
-                    f"x{_num(v.get('ratio')):.3f} [{_num(v.get('ci_low')):.3f}, {_num(v.get('ci_high')):.3f}]",
+                    interval(_num(v.get("ratio")), _num(v.get("ci_low")), _num(v.get("ci_high"))),
                     f">= {_pct(v.get('mde'))}",
                     spread,
                 ]

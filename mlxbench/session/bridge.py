@@ -15,6 +15,7 @@ A pytest-benchmark upgrade that changes any of these breaks this module alone (i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,25 @@ def dumps(output_json: dict) -> bytes:
     return safe_dumps(output_json, ensure_ascii=True, indent=4).encode()
 
 
+def json_path(value: Any) -> Path | None:
+    """The path `--benchmark-json` names: a string from pytest-benchmark 5.3.1 on, an open file before it (its
+    argparse type opened the file at parse time: closed here, the suite writes the path itself, atomically)."""
+    if not value:
+        return None
+    if hasattr(value, "write") and hasattr(value, "name"):
+        with contextlib.suppress(OSError):
+            value.close()
+        return Path(value.name)
+    return Path(value)
+
+
+def json_option(config: pytest.Config) -> Path | None:
+    return json_path(config.option.benchmark_json)
+
+
 def json_target(bsession: Any) -> Path | None:
     """Where `--benchmark-json` writes, or None."""
-    target = getattr(bsession, "json", None)
-    return Path(target) if target else None
+    return json_path(getattr(bsession, "json", None))
 
 
 def redirect_json(bsession: Any, target: Path) -> None:

@@ -4,6 +4,7 @@ and what changed (mlxbench.session.summary, mlxbench.measure.progress, mlxbench.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,13 @@ from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.units import fit
 
+QUIET_EVERY = 60.0  # seconds between progress lines when stdout is not a terminal
+
 
 def start(config: pytest.Config, tr: Any) -> None:
-    """At session start: the ignored-options warning, and progress lines when stdout is a terminal
-    (or --mlxbench-progress)."""
+    """At session start: the ignored-options warning, and progress lines of long benchmarks: every
+    mlxbench_progress_every seconds on a terminal (or with --mlxbench-progress), once a minute otherwise (a CI
+    log never goes quiet for the minutes an MNIST epoch takes)."""
     ctx = RunContext.of(config)
     warning = ignored.warning(ignored.given(ignored.all_args(config.invocation_params.args, config.getini("addopts"))))
     if warning and tr is not None:
@@ -29,16 +33,17 @@ def start(config: pytest.Config, tr: Any) -> None:
         return
     asked = bool(getattr(config.option, "benchmark_compare", None)) or ctx.no_baseline is not None  # none saved yet
     write(tr, ignored.idle(ctx.settings, asked or ctx.settings.regression_gate), yellow=True)
-    if config.option.mlxbench_progress or getattr(tr, "isatty", False):
-        try:
-            every = float(config.getini("mlxbench_progress_every"))
-        except ValueError:
-            raise pytest.UsageError(
-                f"mlxbench_progress_every = {config.getini('mlxbench_progress_every')!r}: give seconds, e.g. 5"
-            ) from None
-        progress = Progress(lambda line: say(config, line), every=every)
-        disabled = bool(getattr(config.option, "benchmark_disable", False))
-        ctx.watch = lambda prepared, label: progress.watch(prepared, label, disabled)
+    try:
+        every = float(config.getini("mlxbench_progress_every"))
+    except ValueError:
+        raise pytest.UsageError(
+            f"mlxbench_progress_every = {config.getini('mlxbench_progress_every')!r}: give seconds, e.g. 5"
+        ) from None
+    if not (config.option.mlxbench_progress or getattr(tr, "isatty", False)):
+        every = max(every, QUIET_EVERY)
+    progress = Progress(lambda line: say(config, line), every=every)
+    disabled = bool(getattr(config.option, "benchmark_disable", False))
+    ctx.watch = lambda prepared, label: progress.watch(prepared, label, disabled)
 
 
 def current(config: pytest.Config) -> list[dict]:
@@ -94,10 +99,25 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
             tr.write_line(line)
 
 
+def skipped_lines(tr: Any) -> list[str]:
+    """The skipped benchmarks, one line per reason (most first), so that a missing dataset or backend is said in
+    the summary and not only in pytest's one long SKIPPED line per test."""
+    reasons: dict[str, int] = {}
+    for report in (getattr(tr, "stats", None) or {}).get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        why = str(longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr or "?")
+        why = re.sub(r"^\S+\[[^\]]*\] ", "", why.removeprefix("Skipped: ").split("\n")[0])  # the test's own name
+        why = why if len(why) <= 200 else why[:197] + "..."
+        reasons[why] = reasons.get(why, 0) + 1
+    return [f"mlxbench: skipped {n} benchmark{'s' * (n != 1)}: {why}"
+            for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]]  # fmt: skip
+
+
 def write_outcome(tr: Any, config: pytest.Config) -> None:
     """The last lines: what was saved and where, what the next run compares with, what changed."""
     ctx = RunContext.of(config)
     benchmarks = current(config)
+    write(tr, skipped_lines(tr), yellow=True)
     if ctx.no_baseline:
         write(tr, [f"mlxbench: nothing compared: {ctx.no_baseline}"], yellow=True)
     if ctx.reference is not None and benchmarks:
@@ -112,6 +132,8 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
         if not line.startswith("saved "):
             write(tr, [f"mlxbench: {line}"], yellow=line.startswith("could not"))
     if not benchmarks or ctx.diverted[1] or not bridge.is_file_storage(config):
+        return
+    if any(line.startswith("could not save") for line in written):  # said above, with where it is and what to do
         return
     folder = storage_folder(config)
     new = [Path(line.removeprefix("saved ")).name for line in written if line.startswith("saved ")]

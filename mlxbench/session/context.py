@@ -41,6 +41,7 @@ class RunContext:
     written: list[str] = field(default_factory=list)  # one line per run file this session wrote or kept
     diverted: tuple[Any, list[Path]] = (None, [])  # (exit status, where an incomplete run's data went)
     interrupted: bool = False  # a KeyboardInterrupt reached pytest during this session
+    signal: int | None = None  # SIGTERM or SIGHUP ended it (mlxbench.cancel): its exit is 128 + this
     failed: set[str] = field(default_factory=set)  # node ids of the tests that failed, in any phase
     undo: list[Callable[[], None]] = field(default_factory=list)  # globals put back at unconfigure, last first
     compared: tuple | None = None  # (baseline, verdicts, why none, not judged), computed once at the end

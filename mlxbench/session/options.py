@@ -78,7 +78,8 @@ def add(parser: pytest.Parser) -> None:
         "--mlxbench-progress",
         action="store_true",
         default=False,
-        help="progress lines (round N/M, time left) for long benchmarks even when stdout is not a terminal (CI logs)",
+        help="progress lines (round N/M, time left) of long benchmarks as often as on a terminal when stdout is not "
+        "one (CI logs; otherwise once a minute)",
     )
     parser.addini(
         "mlxbench_progress_every",
@@ -87,7 +88,7 @@ def add(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "mlxbench_baselines",
-        "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, pytest-benchmark's "
-        "own storage and machine naming are left alone",
+        "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, runs go to "
+        "pytest-benchmark's own storage (.benchmarks), in the same machine-id subfolders",
         default=None,
     )

@@ -123,9 +123,10 @@ def changed_lines(
     results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]], not_judged: Mapping[str, str]
 ) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
+    from mlxbench.verdicts import verdict  # scipy is imported only when something is judged
+
     labels = {b["fullname"]: label(b) for b in current}
-    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
-    counted = ", ".join(f"{n} {v}" for v, n in counts.items())
+    counted = verdict.counted(results)
     total = len(results) + len(not_judged)
     history = [r for r in results if r.method == "history"]
     runs = f"{baseline.label} and the saved runs before it" if history else baseline.label
@@ -140,12 +141,12 @@ def changed_lines(
         reasons[why] = reasons.get(why, 0) + 1
     for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         lines.append(f"  not judged: {n} ({why})")
-    moved = [r for r in results if r.verdict in ("regressed", "improved")]
+    moved = [r for r in results if r.verdict in verdict.MOVED]
     moved.sort(key=lambda r: -abs(r.ratio - 1) if r.ratio == r.ratio else 0)
     for r in moved[:LISTED]:
         lines.append(
-            f"  {r.verdict:<10} {labels.get(r.name, r.name)}: x{r.ratio:.3f} "
-            f"[{r.ci_low:.3f}, {r.ci_high:.3f}] ({human(r.baseline_median)} -> {human(r.current_median)})"
+            f"  {r.verdict:<10} {labels.get(r.name, r.name)}: {verdict.interval(r.ratio, r.ci_low, r.ci_high)} "
+            f"({human(r.baseline_median)} -> {human(r.current_median)})"
         )
     if len(moved) > LISTED:
         lines.append(f"  ... and {len(moved) - LISTED} more")

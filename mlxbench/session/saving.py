@@ -25,6 +25,7 @@ import pytest
 from mlxbench.paths import output_file_problem
 from mlxbench.session import bridge
 
+UNSAVED = 6  # the session's exit when its run or --benchmark-json could not be written where asked (kept elsewhere)
 REASONS = {
     pytest.ExitCode.INTERRUPTED: "interrupted",
     pytest.ExitCode.TESTS_FAILED: "failed",
@@ -33,10 +34,23 @@ REASONS = {
 }
 
 
+def umask_mode() -> int:
+    """The mode a new file gets from the user's umask (0644 under 022): what other steps expect to read."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def temp_beside(target: Path, data: bytes) -> Path:
-    """`data` written and flushed to disk in a hidden temporary file next to `target`."""
+    """`data` written and flushed to disk in a hidden temporary file next to `target`, with the mode of the
+    file it replaces, else the one the umask gives (mkstemp alone makes it 0600: unreadable to a later step)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except OSError:
+            mode = umask_mode()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -85,8 +99,8 @@ def output_problem(config: pytest.Config) -> str | None:
     if (option.benchmark_save or option.benchmark_autosave) and bridge.is_file_storage(config):
         if problem := check_writable(storage_folder(config)):
             return problem
-    if option.benchmark_json:
-        return output_file_problem(option.benchmark_json, "--benchmark-json")
+    if target := bridge.json_option(config):
+        return output_file_problem(target, "--benchmark-json")
     return None
 
 
@@ -115,7 +129,8 @@ def install(bsession: Any, written: list[str]) -> None:
             written.append(f"wrote {target}")
         except OSError as exc:
             kept = keep_elsewhere(data, target.name)
-            written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}")
+            written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}; once it "
+                           f"can be written: mv {kept} {target} (this session exits {UNSAVED})")  # fmt: skip
 
     bridge.replace_json_writer(bsession, write_json)
     storage = bridge.file_storage(bsession)
@@ -128,7 +143,10 @@ def install(bsession: Any, written: list[str]) -> None:
             target = claim_and_write(bridge.storage_folder_of(storage), bridge.next_number(storage), save, data)
         except OSError as exc:
             kept = keep_elsewhere(data, f"{save}.json")
-            written.append(f"could not save the run into {storage.path} ({exc.strerror or exc}); kept in {kept}")
+            folder = bridge.storage_folder_of(storage)
+            written.append(f"could not save the run into {folder} ({exc.strerror or exc}); kept in {kept}; once the "
+                           f"folder can be written: mv {kept} {folder}/{bridge.next_number(storage):04d}_{save}.json "
+                           f"(this session exits {UNSAVED})")  # fmt: skip
             return
         written.append(f"saved {target}")
         bridge.log_saved(storage, target)
@@ -165,7 +183,13 @@ def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
 
 def replace_atomically(target: Path, data: bytes) -> None:
     """Give `target` the content `data` in one step (a failure leaves the old file as it was); its missing
-    folders are made."""
+    folders are made. A symbolic link is written through (its target replaced, the link kept); a device or a
+    pipe (`/dev/stdout`) is written as a stream."""
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
+    if target.exists() and not target.is_file():  # a character device, a pipe: nothing to replace
+        with target.open("wb") as fh:
+            fh.write(data)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(target, data)
     try:
@@ -179,6 +203,7 @@ def keep_elsewhere(data: bytes, name: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:
         fd, path = tempfile.mkstemp(prefix=f"mlxbench-unsaved-{stamp}-", suffix=f"-{name}.partial")
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         return path

@@ -136,15 +136,24 @@ def offer(args: argparse.Namespace) -> int:
     if changed:
         say(f"refusing: saved runs would be modified or deleted: {', '.join(c[3:] for c in changed)}")
         return 1
-    new = git("ls-files", "--others", "--exclude-standard", "--", folder).split()
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", folder).split()
+    mine = f"_nightly-{args.run_id}-"  # the runs this workflow run saved: NNNN_nightly-<run id>-<attempt>.json
+    new = [p for p in untracked if mine in Path(p).name]
+    if others := sorted(set(untracked) - set(new)):
+        say(f"left out {len(others)} new file{'s' * (len(others) != 1)} this nightly did not make: "
+            f"{', '.join(others[:5])}{' ...' if len(others) > 5 else ''}")  # fmt: skip
     if not new:
         say(f"nothing new under {folder} to offer")
         return 0
     branch = f"baseline/nightly-{args.run_id}"
+    before = git("rev-parse", "--abbrev-ref", "HEAD").strip()
     git("checkout", "-b", branch)
-    git("add", "--", *new)
-    git("-c", "user.name=mlxbench-nightly", "-c", "user.email=mlxbench-nightly@users.noreply.github.com",
-        "commit", "-m", f"baselines: nightly run {args.run_id}")  # fmt: skip
+    try:
+        git("add", "--", *new)
+        git("-c", "user.name=mlxbench-nightly", "-c", "user.email=mlxbench-nightly@users.noreply.github.com",
+            "commit", "-m", f"baselines: nightly run {args.run_id}")  # fmt: skip
+    finally:
+        git("checkout", before if before != "HEAD" else "-")  # the clone is left on the branch it was on
     if args.remote:
         git("push", args.remote, branch)
     github_output(branch=branch)

@@ -45,6 +45,15 @@ class Change:
         return f"{self.title} got {how} at run {self.run} {why}"
 
 
+def series_noise(log_medians: Sequence[float]) -> float:
+    """The run-to-run noise of a series of log medians (sd of one run), robust to its steps: from the median
+    absolute deviation of successive differences, floored at NOISE_FLOOR."""
+    d = np.diff(np.asarray(log_medians, dtype=float))
+    if d.size == 0:
+        return NOISE_FLOOR
+    return max(float(np.median(np.abs(d - np.median(d)))) * 1.4826 / math.sqrt(2), NOISE_FLOOR)
+
+
 def detect(log_medians: Sequence[float]) -> list[int]:
     """Indices where a new segment starts (a change between i-1 and i)."""
     import ruptures as rpt
@@ -53,8 +62,7 @@ def detect(log_medians: Sequence[float]) -> list[int]:
     n = x.size
     if n < MIN_RUNS:
         return []
-    d = np.diff(x)
-    noise = max(float(np.median(np.abs(d - np.median(d)))) * 1.4826 / math.sqrt(2), NOISE_FLOOR)
+    noise = series_noise(x)
     edges = (
         rpt.Pelt(model="l2", min_size=MIN_SEGMENT, jump=1)
         .fit(x.reshape(-1, 1))

@@ -208,17 +208,16 @@ def summary_lines(
 ) -> list[str]:
     """The verdicts against `baseline`: the problem (if any, and `with_problem`), the counts, each
     verdict (`result_lines`, default the closing summary's), the benchmarks not judged."""
-    counts = {v: sum(r.verdict == v for r in results) for v in ("regressed", "improved", "unchanged", "inconclusive")}
     lines = []
     problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
     if problem and with_problem:
         lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
     lines.append(
         f"mlxbench verdicts against {baseline_label or baseline}: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + verdict.counted(results)
         + f" ({coverage_line(results, not_judged, held)})"
     )
-    shown = [r for r in results if not only_changed or r.verdict in ("regressed", "improved")]
+    shown = [r for r in results if not only_changed or r.verdict in verdict.MOVED]
     width = max((len(r.name) for r in shown), default=10)
     for r in sorted(shown, key=verdict.verdict_order):
         lines += (result_lines or closing_lines)(r, width)
@@ -242,11 +241,10 @@ def summary_lines(
 
 def closing_lines(r: verdict.Result, width: int) -> list[str]:
     """One verdict in the session's closing summary: ratio, interval, test; reasons where they matter."""
-    ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]"
-    sees = f", sees >= {r.mde:.0%}" if r.mde == r.mde else ""
-    shown = r.verdict in ("regressed", "improved") or (r.method == "history" and sees)
+    sees = f", sees {verdict.sees(r.mde)}" if r.mde == r.mde else ""
+    shown = r.verdict in verdict.MOVED or (r.method == "history" and sees)
     head = (
-        f"  {r.verdict:<12} {r.name:<{width}}  x{r.ratio:.3f} {ci:<16} p={r.p_value:.2g}  "
+        f"  {r.verdict:<12} {r.name:<{width}}  {verdict.interval(r.ratio, r.ci_low, r.ci_high):<23} p={r.p_value:.2g}  "
         f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"
     )
     reasons = (r.reasons[1:] if r.verdict == "inconclusive" else r.reasons) if shown else []

@@ -30,7 +30,31 @@ import numpy as np
 from scipy import stats
 
 Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
-VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts them
+VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts and counts them
+MOVED = ("regressed", "improved")  # the verdicts that say something changed
+
+
+def counts(verdicts: Sequence[Any]) -> dict[str, int]:
+    """How many of each verdict (Results, dicts with a "verdict" or the verdicts themselves), in VERDICT_ORDER."""
+    names = [v if isinstance(v, str) else v["verdict"] if isinstance(v, Mapping) else v.verdict for v in verdicts]
+    return {v: names.count(v) for v in VERDICT_ORDER}
+
+
+def counted(verdicts: Sequence[Any]) -> str:
+    """"1 regressed, 0 improved, 2 inconclusive, 5 unchanged": the one way every output counts verdicts."""
+    return ", ".join(f"{n} {v}" for v, n in counts(verdicts).items())
+
+
+def interval(ratio: float, low: float, high: float) -> str:
+    """"x1.046 [0.650, 1.683]": a ratio and its interval, the same in every table and line."""
+    if not (low == low and high == high):
+        return f"x{ratio:.3f}"
+    return f"x{ratio:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def sees(mde: float | None) -> str:
+    """">=12%": the smallest change the evidence detects, or "" when it is not known."""
+    return f">={mde:.0%}" if isinstance(mde, (int, float)) and mde == mde else ""
 
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
 ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any change at all

@@ -145,7 +145,8 @@ def test_a_silent_mirror_gives_up_fast_names_each_mirror_once_and_is_remembered(
     assert len(message) < 400 and "\n" not in message
     assert message.count("127.0.0.1") == 2 and "/one" in message and "/two" in message
     assert "(each: no answer within 0.5 s)" in message and "--data-dir PATH (or set MLXBENCH_DATA_DIR)" in message
-    assert lines == [f"mlxbench: downloading demo a.bin from {m} (timeout 0.5 s)..." for m in mirrors]
+    bounds = "(timeout 0.5 s per read, at least 20 kB/s after 0.5 s, 600 s in all)"
+    assert lines == [f"mlxbench: downloading demo a.bin from {m} {bounds}..." for m in mirrors]
     connections = len(silent.held)
     assert connections == 2
 
@@ -217,4 +218,37 @@ def test_progress_lines_can_be_routed(tmp_path):
         fetch("demo", FILES, [mirror(tmp_path, "good", GOOD)], cache_dir=tmp_path / "cache", timeout=1)
     finally:
         assert datasets.set_progress(previous) == lines.append
-    assert lines == [f"mlxbench: downloading demo a.bin from {(tmp_path / 'good').as_uri()} (timeout 1 s)..."]
+    bounds = "(timeout 1 s per read, at least 20 kB/s after 1 s, 600 s in all)"
+    assert lines == [f"mlxbench: downloading demo a.bin from {(tmp_path / 'good').as_uri()} {bounds}..."]
+
+
+def test_a_download_that_trickles_is_given_up_by_its_rate_and_its_deadline():
+    """Each read within the per-read timeout, one byte every 3 s: the rate (and at worst the deadline) ends it."""
+    import io
+
+    from mlxbench import datasets as ds
+
+    class Trickle:
+        def __init__(self):
+            self.now = 0.0
+
+        def read(self, _n):
+            self.now += 3.0
+            return b"x"
+
+    src = Trickle()
+    with pytest.raises(ds.TooSlow, match=r"kB/s, under 20 kB/s"):
+        ds.copy_bounded(src, io.BytesIO(), 5.0, clock=lambda: src.now)
+    assert src.now <= 9.0  # given up at the first look after the 5 s timeout, not after minutes
+
+    class Steady(Trickle):  # fast enough, but never ends
+        def read(self, _n):
+            self.now += 1.0
+            return b"x" * 30_000
+
+    src = Steady()
+    with pytest.raises(ds.TooSlow, match="not done within 600 s"):
+        ds.copy_bounded(src, io.BytesIO(), 5.0, clock=lambda: src.now)
+    data = io.BytesIO(b"y" * 300_000)
+    out = io.BytesIO()
+    assert ds.copy_bounded(data, out, 5.0) == 300_000 and out.getvalue() == b"y" * 300_000

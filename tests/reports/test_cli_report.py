@@ -48,7 +48,7 @@ def test_compare_unchanged_exits_0(tmp_path, capsys):
     cur = saved_history(tmp_path, {})
     assert main(["compare", str(tmp_path / "0003_x.json"), cur]) == 0
     out = capsys.readouterr().out
-    assert "0 regressed, 0 improved, 3 unchanged, 0 inconclusive (judged 3 of 3 benchmarks)" in out
+    assert "0 regressed, 0 improved, 0 inconclusive, 3 unchanged (judged 3 of 3 benchmarks)" in out
 
 
 def test_compare_regression_exits_1_and_names_it(tmp_path, capsys):
@@ -139,7 +139,7 @@ def test_version_change_is_refused_unless_allowed(tmp_path, capsys):
     assert main(["compare", base, cur]) == 2
     assert "mlx 0.32.4 -> 0.33.0" in said(capsys.readouterr().err)
     assert main(["compare", base, cur, "--allow-version-change"]) == 0
-    assert "1 unchanged, 0 inconclusive (judged 1 of 1 benchmark)" in capsys.readouterr().out
+    assert "0 inconclusive, 1 unchanged (judged 1 of 1 benchmark)" in capsys.readouterr().out
 
 
 EVIL = "t::x[<script>alert(1)</script>]"

@@ -337,10 +337,10 @@ def test_a_gated_run_on_one_saved_run_says_the_gate_judged_nothing_and_why(proje
         f"mlxbench: NOT GATED: the regression gate judged none of the 1 benchmark (1 {why} (mlxbench ab))",
         "nothing was checked. To gate: let this profile's saved runs reach 3",
         "mlxbench verdicts against",
-        "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 1 benchmark; not judged: 1 rounds",
+        "0 regressed, 0 improved, 0 inconclusive, 0 unchanged (judged 0 of 1 benchmark; not judged: 1 rounds",
         f"not judged (1 benchmark): {why} (mlxbench ab) test_fake.py::test_sum[numpy-seed]",
         "mlxbench: what changed against 0001_",
-        "0 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1",
+        "0 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1",
         "not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile",
     ):
         assert part in said, part

@@ -149,7 +149,8 @@ def test_a_save_into_a_storage_that_broke_keeps_the_run_and_says_where(tmp_path)
     bsession.storage.save({"benchmarks": [1, 2, 3]}, "x")
     (line,) = written
     assert line.startswith("could not save the run into") and ".partial" in line
-    kept = Path(line.rsplit("kept in ", 1)[1])
+    kept = Path(line.rsplit("kept in ", 1)[1].split(";")[0])
+    assert f"mv {kept} {gone}/0001_x.json (this session exits 6)" in line  # the command that moves it in
     assert json.loads(kept.read_text()) == {"benchmarks": [1, 2, 3]}
     kept.unlink()
 

@@ -151,8 +151,8 @@ def test_mlxbench_options_that_act_on_nothing_are_named(project, monkeypatch):
     wider = said(
         project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.9").stdout.str()
     )
-    assert "1 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1" in default, default[-1500:]
-    assert "0 regressed, 0 improved, 1 unchanged, 0 inconclusive of 1" in wider, wider[-1500:]
+    assert "1 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1" in default, default[-1500:]
+    assert "0 regressed, 0 improved, 0 inconclusive, 1 unchanged of 1" in wider, wider[-1500:]
     assert "has no effect" not in wider
 
 
@@ -195,7 +195,7 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
     second.stdout.fnmatch_lines(
         [
             "mlxbench: what changed against 0001_*:",
-            "  0 regressed, 0 improved, 0 unchanged, 0 inconclusive of 1",
+            "  0 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1",
             "  not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile*",
             "mlxbench: saved this run * as",
             "  *0002_*.json",
@@ -212,7 +212,7 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
             "  evidence: saved runs, one process each",
             "    verdict  *x*",
             "mlxbench: what changed against 0003_* and the saved runs before it:",
-            "  * regressed, * improved, * unchanged, * inconclusive of 1",
+            "  * regressed, * improved, * inconclusive, * unchanged of 1",
             "  evidence: saved runs, one process each (this run's median against their geometric mean and spread;*",
             "mlxbench: saved this run * as",
             "  *0004_*.json",

@@ -55,8 +55,14 @@ def test_four_nights_on_a_scratch_repository(project, tmp_path):
     assert night1.returncode == 0, night1.stdout[-3000:] + night1.stderr[-2000:]
     assert "no gate tonight" in said(night1) and saved(project) == ["0001_nightly-1-1.json"]
     assert json.loads((project.path / "run.json").read_text())["benchmarks"]
+    manual = project.path / "baselines" / "T" / "0002_by-hand.json"  # a run saved by hand beside the nightly's
+    manual.write_text("{}")
     offered = nightly(project, "offer", "--run-id", "1", "--remote", str(remote))
     assert offered.returncode == 0 and "offered 1 new run on branch baseline/nightly-1 (pushed)" in said(offered)
+    assert "left out 1 new file this nightly did not make: baselines/T/0002_by-hand.json" in said(offered)
+    assert git(project, "branch", "--show-current").strip() == "main"  # not left on the offer's branch
+    assert "0002_by-hand" not in git(project, "show", "--stat", "baseline/nightly-1")
+    manual.unlink()
     assert "baseline/nightly-1" in git(project, "ls-remote", str(remote))
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "baseline/nightly-1")

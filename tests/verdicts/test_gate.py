@@ -35,7 +35,7 @@ def test_an_empty_baseline_judges_nothing_and_says_so_loudly():
     assert "which holds no benchmarks" in problem and "--benchmark-autosave" in problem
     lines = gate.summary()
     assert lines[0].startswith("mlxbench: ERROR: the regression gate judged none")
-    assert "0 regressed, 0 improved, 0 unchanged, 0 inconclusive (judged 0 of 2 benchmarks" in lines[1]
+    assert "0 regressed, 0 improved, 0 inconclusive, 0 unchanged (judged 0 of 2 benchmarks" in lines[1]
 
 
 def history(names: list[str], count: int = 3) -> tuple[Run, list[Run]]:
@@ -78,7 +78,7 @@ def test_a_run_that_reached_no_gate_is_reported():
 def test_the_old_summary_call_still_flags_an_empty_gate():
     lines = summary_lines([], "/saved/0003.json")  # what a caller that passes no counts gets
     assert lines[0].startswith("mlxbench: ERROR: the regression gate judged no benchmark")
-    assert lines[1].endswith("0 inconclusive (judged 0 benchmarks)")  # it claims no total it was not told
+    assert lines[1].endswith("0 unchanged (judged 0 benchmarks)")  # it claims no total it was not told
 
 
 def test_offline_judging_counts_benchmarks_only_in_the_current_run():

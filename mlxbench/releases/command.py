@@ -1,0 +1,194 @@
+"""`mlxbench releases FRAMEWORK` and `mlxbench bisect FRAMEWORK GOOD BAD`: which release changed a workload.
+
+    mlxbench releases mlx --from 0.26.5 -- benchmarks --profile ci -k "mlx-cpu and linreg"
+    mlxbench bisect mlx 0.26.5 0.32.4 -- benchmarks --profile ci -k "mlx-cpu and lazy_eval"
+
+Exit codes: 0 done, 1 a step confirmed as a regression (releases), 2 bad input, 130 interrupted (Ctrl-C)
+and 143 terminated (SIGTERM): the finished releases and A/Bs are kept, the next invocation goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlxbench import cancel
+from mlxbench.ab import venvs
+from mlxbench.ab.options import on_nodeids, with_test_path
+from mlxbench.measure import machine
+from mlxbench.paths import output_folder_problem
+from mlxbench.releases import history, index, report, search, steps
+from mlxbench.reports import publish
+from mlxbench.runs import BadRun, load_run
+from mlxbench.units import echo
+
+DEFAULT_BUDGET = 3.0  # minutes of one A/B
+
+
+def interruptible(func):
+    """Run `func(args)`; on Ctrl-C, SIGTERM or SIGHUP (mlxbench.cancel) say what was kept, exit 130/143/129."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except KeyboardInterrupt as exc:
+            code = cancel.exit_code(exc)
+            echo(f"mlxbench {args.command}: {'terminated' if code != 130 else 'interrupted'}; what finished is kept in "
+                 f"{args.out} (the same command goes on from there)")  # fmt: skip
+            return code
+
+    return wrapper
+
+
+def check(args: argparse.Namespace) -> None:
+    if args.ab_budget is not None and not 0 < args.ab_budget <= 600:
+        raise BadRun(f"--ab-budget {args.ab_budget}: give minutes above 0 (e.g. {DEFAULT_BUDGET:g})")
+    if getattr(args, "newest", None) is not None and args.newest < 2:
+        raise BadRun(f"--newest {args.newest}: give 2 or more releases")
+    if problem := output_folder_problem(args.out, "--out"):
+        raise BadRun(problem)
+
+
+@interruptible
+def cmd_releases(args: argparse.Namespace) -> int:
+    check(args)
+    fw = index.framework(args.framework)
+    versions = index.releases(fw, args.start, args.stop, args.newest)
+    pytest_args = with_test_path(args.pytest_args)
+    echo(f"mlxbench releases: {fw.dist} {', '.join(versions)} ({len(versions)} releases); results in {args.out}")
+    started = time.perf_counter()
+    hist = history.build(fw, versions, pytest_args, args.out)
+    if not hist.timed:
+        raise BadRun(f"no release could be timed: {hist.releases[0].version}: {hist.releases[0].reason}")
+    all_series = steps.series(hist)
+    found = steps.find_steps(all_series)
+    if args.confirm == "all":
+        found = every_step(hist, all_series, found)
+    abs_ = [] if args.confirm == "none" else steps.confirm(hist, found, args.ab_budget or DEFAULT_BUDGET)
+    m = report.model(fw.dist, machine.machine_id(), pytest_args, [r.__dict__ for r in hist.releases],
+                     {n: s.__dict__ | {"points": [p.__dict__ for p in s.points], "visible": steps.visible_step(s)}
+                      for n, s in all_series.items()},
+                     steps.as_dicts(found), abs_)  # fmt: skip
+    out = args.out / f"report-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    lines = publish.written_lines(report.contents(m), out)
+    echo(f"\nmlxbench releases: {len(hist.timed)} of {len(versions)} releases timed, {len(found)} steps, "
+         f"{(time.perf_counter() - started) / 60:.1f} min")  # fmt: skip
+    for r in hist.releases:
+        if not r.timed or r.failed:
+            echo(f"  {r.version}: {r.status}: {r.reason}")
+    for s in sorted(found, key=lambda s: (s.outcome, s.title)):
+        echo(f"  {s.outcome:<12} {s.line()}")
+    echo("\n".join(lines))
+    echo(f"saved runs (one per release): mlxbench --storage {args.out / 'runs'} report ...")
+    return 1 if any(s.outcome == "confirmed" and s.ratio > 1 for s in found) else 0
+
+
+def every_step(hist: history.History, all_series: dict, found: list[steps.Step]) -> list[steps.Step]:
+    """--confirm all: every benchmark between every two adjacent timed releases, not only those that moved."""
+    have = {(s.name, s.before, s.after) for s in found}
+    out = list(found)
+    for s in all_series.values():
+        for a, b in zip(s.points, s.points[1:], strict=False):
+            if (s.name, a.version, b.version) not in have:
+                out.append(steps.Step(s.name, s.title, a.version, b.version, b.median / a.median, "every step"))
+    return out
+
+
+@interruptible
+def cmd_bisect(args: argparse.Namespace) -> int:
+    check(args)
+    fw = index.framework(args.framework)
+    good = args.good
+    if good.endswith(".json") or Path(good).is_file():
+        run = load_run(good)
+        good = str((run.facts.get("versions") or {}).get(fw.dist) or "").split("+")[0]
+        if not good:
+            raise BadRun(f"{args.good} records no {fw.dist} version: give the good release's version instead")
+    versions = index.between(fw, good, args.bad)
+    pytest_args = with_test_path(args.pytest_args)
+    budget = args.ab_budget or DEFAULT_BUDGET
+    echo(f"mlxbench bisect: {fw.dist} {good} (good) to {args.bad} (bad): {len(versions)} releases, at most "
+         f"{search.bound(len(versions))} A/Bs of {budget:g} min")  # fmt: skip
+    pythons: dict[str, str] = {}
+
+    def python(v: str) -> str:
+        if v not in pythons:
+            pins = venvs.suite_pins(leave_out=[fw.dist])
+            pythons[v] = str(venvs.environment([fw.requirement(v), *pins], log=lambda line: echo(line, flush=True)))
+        return pythons[v]
+
+    def judge(a: str, b: str, names) -> search.Probe:
+        args_ = on_nodeids(pytest_args, list(names)) if names else pytest_args
+        key = steps.ab_key(a, b, names or [], pytest_args, budget)
+        target = args.out / "ab" / f"{a}-{b}-{key}.json"
+        t0 = time.perf_counter()
+        if target.is_file():
+            echo(f"mlxbench bisect: {b} against {a}: reused {target}", flush=True)
+        else:
+            echo(f"mlxbench bisect: A/B of {b} against {a} ({budget:g} min)...", flush=True)
+            steps.run_ab(python(a), python(b), args_, budget, args.out / "ab", target)
+        verdicts = json.loads(target.read_text())["verdicts"]
+        followed = [v for v in verdicts if names is None or v["name"] in names]
+        sees = max((v["mde"] for v in followed if v.get("mde") == v.get("mde") and v.get("mde") is not None), default=float("nan"))  # noqa: E501
+        return search.Probe(a, b, [v["name"] for v in followed if v["verdict"] == "regressed"],
+                            [v["name"] for v in followed if v["verdict"] == "inconclusive"], sees,
+                            max((v["threshold"] for v in followed), default=0.1), (time.perf_counter() - t0) / 60,
+                            str(target))  # fmt: skip
+
+    outcome = search.bisect(versions, judge, log=lambda line: echo(line, flush=True))
+    n = len(outcome.probes)
+    if outcome.first_bad:
+        echo(f"mlxbench bisect: the first bad release is {fw.dist} {outcome.first_bad} ({n} A/Bs; it regressed on "
+             f"{', '.join(search.short(x) for x in outcome.followed)})")  # fmt: skip
+    elif outcome.open_range:
+        need = outcome.probes[-1].budget_to_decide(budget)
+        echo(f"mlxbench bisect: undecided between {outcome.open_range[0]} and {outcome.open_range[1]} after {n} A/Bs: "
+             f"{outcome.why}; --ab-budget {need:.0f} would likely decide it")  # fmt: skip
+    else:
+        echo(f"mlxbench bisect: nothing to bisect: {outcome.why}")
+    (args.out / "bisect.json").parent.mkdir(parents=True, exist_ok=True)
+    doc = {"framework": fw.dist, "releases": versions, "first_bad": outcome.first_bad, "followed": outcome.followed,
+           "open_range": outcome.open_range, "why": outcome.why, "probes": [p.__dict__ | {"state": p.state}
+                                                                             for p in outcome.probes]}  # fmt: skip
+    publish.write_files({"bisect.json": json.dumps(publish.strict(doc), indent=2).encode()},
+                        args.out / f"bisect-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")  # fmt: skip
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("releases", help="the benchmarks across a framework's releases: history, steps, A/Bs")
+    r.add_argument("framework", help="mlx, torch or numpy")
+    r.add_argument("--from", dest="start", default=None, metavar="V", help="oldest release (default: the oldest)")
+    r.add_argument("--to", dest="stop", default=None, metavar="V", help="newest release (default: the newest)")
+    r.add_argument("--newest", type=int, default=None, metavar="N", help="only the newest N releases of the range")
+    r.add_argument("--confirm", choices=("moved", "all", "none"), default="moved",
+                   help="A/B the steps that moved (default), every adjacent pair, or none")  # fmt: skip
+    b = sub.add_parser("bisect", help="the first bad release between GOOD and BAD, by A/Bs")
+    b.add_argument("framework", help="mlx, torch or numpy")
+    b.add_argument("good", help="a good release, or a saved run (its version of the framework)")
+    b.add_argument("bad", help="a bad release")
+    for p, func in ((r, cmd_releases), (b, cmd_bisect)):
+        p.add_argument("--ab-budget", type=float, default=None, metavar="MIN",
+                       help=f"minutes of each A/B (default {DEFAULT_BUDGET:g})")  # fmt: skip
+        p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="environments' runs, logs, A/Bs and reports (default releases/FRAMEWORK)")  # fmt: skip
+        p.add_argument("pytest_args", nargs="*", help="-- then pytest's arguments (default: benchmarks)")
+        p.set_defaults(func=func)
+
+
+def split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`releases`/`bisect` ARGS -- PYTEST_ARGS: the part before `--` for argparse (a positional comes before
+    the options), the rest for pytest."""
+    if "--" in argv and any(w in ("releases", "bisect") for w in argv[: argv.index("--")]):
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, []
+
+
+def default_out(args: argparse.Namespace, pytest_args: list[str]) -> None:
+    if getattr(args, "command", None) in ("releases", "bisect"):
+        args.pytest_args = [*args.pytest_args, *pytest_args]
+        args.out = args.out if args.out is not None else Path("releases") / args.framework

@@ -1,0 +1,196 @@
+"""Where a release history moved, and each step confirmed or refuted by an A/B of the two releases.
+
+A step is a pair of adjacent timed releases where a benchmark's median moved by at least its threshold
+(the workload's, else 10%), or where the change-point search (mlxbench.verdicts.changepoints, on the
+log medians over the releases, once there are enough of them) puts a change. One history median per
+release is one process, and processes differ by more than rounds do (25-34% between fresh processes
+on a shared 2-core machine): so each step is judged by `mlxbench ab` between the two releases'
+environments, on the benchmarks that moved there, and called confirmed (the A/B's verdict goes the
+history's way), refuted (unchanged, or the other way) or inconclusive (with what the A/B can see).
+An A/B already made with the same releases, benchmarks and budget is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlxbench.ab import command as ab
+from mlxbench.ab.options import on_nodeids
+from mlxbench.releases.history import History
+from mlxbench.runs import BadRun
+from mlxbench.units import echo
+from mlxbench.verdicts import changepoints
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, interval, median_ci, sees
+
+
+@dataclass
+class Point:
+    version: str
+    median: float
+    low: float
+    high: float
+
+
+@dataclass
+class Step:
+    name: str  # benchmark fullname
+    title: str
+    before: str  # release
+    after: str
+    ratio: float  # history: median after / median before
+    why: str  # "moved 23%" or "change point"
+    verdict: str = "not judged"  # the A/B's verdict
+    ab_ratio: float = math.nan
+    ab_low: float = math.nan
+    ab_high: float = math.nan
+    sees: float = math.nan  # the A/B's minimum detectable effect
+    outcome: str = "not judged"  # confirmed | refuted | inconclusive | not judged
+    ab_folder: str = ""
+
+    def line(self) -> str:
+        ab_part = self.verdict
+        if self.ab_ratio == self.ab_ratio:
+            ab_part = f"A/B {interval(self.ab_ratio, self.ab_low, self.ab_high)} {self.verdict}, sees {sees(self.sees)}"
+        return f"{self.title}: {self.before} -> {self.after} x{self.ratio:.3f} ({self.why}); {ab_part}: {self.outcome}"
+
+
+@dataclass
+class Series:
+    name: str
+    title: str
+    workload: str
+    threshold: float
+    points: list[Point] = field(default_factory=list)
+
+
+def series(hist: History) -> dict[str, Series]:
+    """Per benchmark, its median with a 95% interval in each timed release it ran in, oldest first."""
+    out: dict[str, Series] = {}
+    for rel in hist.timed:
+        for name, b in hist.runs[rel.version].benchmarks.items():
+            st = b.get("stats") or {}
+            median = st.get("median")
+            if not isinstance(median, (int, float)) or not (math.isfinite(median) and median > 0):
+                continue
+            info = b.get("extra_info") or {}
+            s = out.setdefault(name, Series(name, changepoints.title(b), str(info.get("workload", "?")),
+                                            float(info.get("regression_threshold") or DEFAULT_THRESHOLD)))  # fmt: skip
+            low, high = median_ci(list(st.get("data") or []), median)
+            s.points.append(Point(rel.version, float(median), low, high))
+    return out
+
+
+JUMP_Z = 4.0  # a move between two adjacent releases this many times the series' own noise is a step by itself
+
+
+def visible_step(s: Series) -> float:
+    """The smallest move between adjacent releases this history tells from its own noise (a fraction)."""
+    if len(s.points) <= 2:
+        return s.threshold
+    logs = [math.log(p.median) for p in s.points]
+    noise = changepoints.series_noise(logs)
+    if len(logs) > 8:  # the larger of two robust spreads (either alone is low by chance on 10-20 releases)
+        q1, q3 = np.percentile(np.diff(logs), [25, 75])
+        noise = max(noise, float(q3 - q1) / 1.349 / math.sqrt(2))
+    return max(s.threshold, math.expm1(JUMP_Z * noise))
+
+
+def find_steps(all_series: dict[str, Series]) -> list[Step]:
+    """Where a benchmark's history moved between adjacent releases: a change point (a lasting level shift of at
+    least 10%, mlxbench.verdicts.changepoints), or a move of at least its threshold that the series' own noise
+    cannot explain (JUMP_Z times it: one process per release differs from the next by its noise alone)."""
+    steps = []
+    for s in all_series.values():
+        logs = [math.log(p.median) for p in s.points]
+        cuts = set(changepoints.detect(logs))
+        seen = visible_step(s)
+        for k in range(1, len(s.points)):
+            ratio = s.points[k].median / s.points[k - 1].median
+            moved = abs(math.log(ratio)) >= math.log1p(seen)
+            if moved or k in cuts:
+                why = f"moved {abs(ratio - 1):.0%}" if moved else "change point"
+                if moved and k in cuts:
+                    why += ", change point"
+                steps.append(Step(s.name, s.title, s.points[k - 1].version, s.points[k].version, ratio, why))
+    return steps
+
+
+def outcome(step: Step) -> str:
+    """confirmed: the A/B's verdict goes the history's way; refuted: unchanged, the other way, or an interval that
+    excludes the step the history shows (x2.0 in the history, [0.88, 1.09] in the A/B: that step did not happen,
+    whatever smaller change may lie inside the interval); inconclusive otherwise."""
+    if step.verdict == ("regressed" if step.ratio > 1 else "improved"):
+        return "confirmed"
+    if step.verdict != "inconclusive":
+        return "refuted"
+    if step.ab_low == step.ab_low and not step.ab_low <= step.ratio <= step.ab_high:
+        return "refuted"
+    return "inconclusive"
+
+
+def ab_key(before: str, after: str, names: Sequence[str], pytest_args: Sequence[str], budget: float) -> str:
+    text = json.dumps([before, after, sorted(names), list(pytest_args), budget])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def run_ab(python_a: str, python_b: str, pytest_args: list[str], budget: float, out: Path, target: Path) -> int:
+    """`mlxbench ab --a A --b B --time-budget MIN --json target --out out -- pytest_args`, in this process."""
+    p = argparse.ArgumentParser(prog="mlxbench")
+    ab.add_parser(p.add_subparsers(dest="command"))
+    args = p.parse_args(["ab", "--a", python_a, "--b", python_b, "--time-budget", f"{budget:g}", "--json", str(target),
+                         "--out", str(out), "--", *pytest_args])  # fmt: skip
+    return ab.run(args)
+
+
+def confirm(hist: History, steps: list[Step], budget: float,
+            runner: Callable[..., int] = run_ab) -> list[dict[str, Any]]:  # fmt: skip
+    """One A/B per pair of adjacent releases with steps, on their benchmarks; each step's verdict filled in.
+    Returns what each A/B was (releases, benchmarks, file, exit or why it could not run)."""
+    pythons = {r.version: r.python for r in hist.releases}
+    pairs: dict[tuple[str, str], list[Step]] = {}
+    for s in steps:
+        pairs.setdefault((s.before, s.after), []).append(s)
+    done = []
+    for n, ((before, after), group) in enumerate(sorted(pairs.items(), key=lambda kv: kv[0]), 1):
+        names = sorted({s.name for s in group})
+        key = ab_key(before, after, names, hist.pytest_args, budget)
+        target = hist.out / "ab" / f"{before}-{after}-{key}.json"
+        record = {"before": before, "after": after, "benchmarks": names, "file": str(target)}
+        head = (f"mlxbench releases: A/B {n}/{len(pairs)}, {before} against {after} on {len(names)} "
+                f"benchmark{'s' * (len(names) != 1)}")  # fmt: skip
+        if target.is_file():
+            echo(f"{head}: reused {target}", flush=True)
+        else:
+            echo(f"{head} (budget {budget:g} min)...", flush=True)
+            try:
+                record["exit"] = runner(str(pythons[before]), str(pythons[after]), on_nodeids(hist.pytest_args, names),
+                                        budget, hist.out / "ab", target)  # fmt: skip
+            except BadRun as exc:
+                record["error"] = str(exc)[:600]
+                echo(f"mlxbench releases: that A/B could not run: {exc}", flush=True)
+        done.append(record)
+        try:
+            verdicts = {v["name"]: v for v in json.loads(target.read_text())["verdicts"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for s in group:
+            v = verdicts.get(s.name)
+            if v is None:
+                continue
+            s.verdict, s.ab_ratio, s.ab_low, s.ab_high = v["verdict"], v["ratio"], v["ci_low"], v["ci_high"]
+            s.sees, s.outcome, s.ab_folder = v.get("mde", math.nan), outcome(s), str(target)
+            s.verdict = str(s.verdict)
+    return done
+
+
+def as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in steps]
