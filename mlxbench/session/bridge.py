@@ -156,6 +156,12 @@ def json_option(config: pytest.Config) -> Path | None:
     return json_path(config.option.benchmark_json)
 
 
+def json_opened_early(bsession: Any) -> bool:
+    """Whether pytest-benchmark opened (created, truncated) the --benchmark-json file when it parsed the option."""
+    value = getattr(bsession, "json", None)
+    return hasattr(value, "write") or bool(getattr(bsession, "_mlxbench_json_was_file", False))
+
+
 def json_target(bsession: Any) -> Path | None:
     """Where `--benchmark-json` writes, or None."""
     return json_path(getattr(bsession, "json", None))
