@@ -21,12 +21,12 @@ def output_file_problem(target: Path, option: str) -> str | None:
     """None when the file `target` (named with `option`) can be written once the work is done, its missing
     folders made then; else why not and what to do."""
     target = Path(target)
+    if target.exists() and not target.is_file() and not target.is_dir():  # a device or a pipe: written as a stream
+        return None if os.access(target, os.W_OK) else f"{option} {target}: cannot write to it (permission denied)"
     if target.is_symlink():  # written through: the file it points to is what changes
         target = Path(os.path.realpath(target))
     if target.is_dir():
         return f"{option} {target}: that is a folder; name a file in it, e.g. {target / 'results.json'}"
-    if target.exists() and not target.is_file():  # a device or a pipe (/dev/stdout): written as a stream
-        return None if os.access(target, os.W_OK) else f"{option} {target}: cannot write to it (permission denied)"
     return _folder_problem(_nearest_existing(target.parent), target, option, "a file in a folder")
 
 

@@ -185,11 +185,11 @@ def replace_atomically(target: Path, data: bytes) -> None:
     """Give `target` the content `data` in one step (a failure leaves the old file as it was); its missing
     folders are made. A symbolic link is written through (its target replaced, the link kept); a device or a
     pipe (`/dev/stdout`) is written as a stream."""
-    target = Path(os.path.realpath(target)) if target.is_symlink() else target
-    if target.exists() and not target.is_file():  # a character device, a pipe: nothing to replace
+    if target.exists() and not target.is_file() and not target.is_dir():  # a device, a pipe (/dev/stdout): a stream
         with target.open("wb") as fh:
             fh.write(data)
         return
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_beside(target, data)
     try:

@@ -62,6 +62,13 @@ def test_a_link_is_written_through_and_a_pipe_is_written_as_a_stream(tmp_path):
     saving.replace_atomically(fifo, b"streamed")
     reader.join(timeout=10)
     assert got == [b"streamed"] and stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe, never replaced
+    to_fifo = tmp_path / "stdout"  # /dev/stdout: a link to the descriptor's pipe
+    to_fifo.symlink_to(fifo)
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    saving.replace_atomically(to_fifo, b"again")
+    reader.join(timeout=10)
+    assert got[-1] == b"again" and to_fifo.is_symlink() and stat.S_ISFIFO(fifo.stat().st_mode)
 
 
 def test_sigterm_and_sighup_are_ctrl_c_with_the_shells_exit_code():
