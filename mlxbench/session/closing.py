@@ -104,6 +104,8 @@ def skipped_lines(tr: Any) -> list[str]:
     the summary and not only in pytest's one long SKIPPED line per test."""
     reasons: dict[str, int] = {}
     for report in (getattr(tr, "stats", None) or {}).get("skipped", []):
+        if "workload" not in (getattr(report, "keywords", None) or {}):
+            continue  # a test that measures no workload (a unit test's own skip) is not a skipped benchmark
         longrepr = getattr(report, "longrepr", None)
         why = str(longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr or "?")
         why = re.sub(r"^\S+\[[^\]]*\] ", "", why.removeprefix("Skipped: ").split("\n")[0])  # the test's own name

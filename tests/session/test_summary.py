@@ -305,3 +305,17 @@ def test_a_workload_of_many_variants_is_one_row_per_variant_within_120_columns()
     assert "100 µs * 2x faster  200 µs  " in row["indep-1-each"] and "400 µs 2x slower" in row["indep-1-each"]
     assert "FAIL" in row["indep-64-each"] and "regressed x1.31" in row["indep-4-each"]
     assert "peak memory" not in "\n".join(lines[2:]) and "accuracy gate " not in "\n".join(lines[2:])
+
+
+def test_skipped_benchmarks_are_summarized_per_reason_and_other_tests_are_not_counted():
+    from types import SimpleNamespace
+
+    from mlxbench.session.closing import skipped_lines
+
+    def report(why, workload=True):
+        return SimpleNamespace(longrepr=("f.py", 1, f"Skipped: linreg[eager-step] {why}"),
+                               keywords={"workload": 1} if workload else {"test_x": 1})  # fmt: skip
+
+    mnist = "mnist: could not download train-images; put the files in a folder and pass --data-dir"
+    tr = SimpleNamespace(stats={"skipped": [report(mnist), report(mnist), report("root writes", workload=False)]})
+    assert skipped_lines(tr) == [f"mlxbench: skipped 2 benchmarks: {mnist}"]
