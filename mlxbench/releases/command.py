@@ -122,16 +122,15 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 
     def judge(a: str, b: str, names) -> search.Probe:
         args_ = on_nodeids(pytest_args, list(names)) if names else pytest_args
-        key = steps.ab_key(a, b, names or [], pytest_args, budget)
-        target = args.out / "ab" / f"{a}-{b}-{key}.json"
         t0 = time.perf_counter()
-        if target.is_file():
-            echo(f"mlxbench bisect: {b} against {a}: reused {target}", flush=True)
-        else:
-            echo(f"mlxbench bisect: A/B of {b} against {a} ({budget:g} min)...", flush=True)
-            steps.run_ab(python(a), python(b), args_, budget, args.out / "ab", target)
-        verdicts = json.loads(target.read_text())["verdicts"]
-        followed = [v for v in verdicts if names is None or v["name"] in names]
+        target, verdicts = steps.ab_verdicts(
+            args.out, a, b, names or [], pytest_args, budget,
+            lambda file: steps.run_ab(python(a), python(b), args_, budget, args.out / "ab", file),
+            f"mlxbench bisect: A/B of {b} against {a}",
+        )  # fmt: skip
+        if not verdicts:  # never read as "nothing regressed"
+            raise BadRun(f"the A/B of {b} against {a} left no verdicts in {target}; see {args.out / 'ab'}")
+        followed = [v for v in verdicts.values() if names is None or v["name"] in names]
         sees = max((v["mde"] for v in followed if v.get("mde") == v.get("mde") and v.get("mde") is not None), default=float("nan"))  # noqa: E501
         return search.Probe(a, b, [v["name"] for v in followed if v["verdict"] == "regressed"],
                             [v["name"] for v in followed if v["verdict"] == "inconclusive"], sees,

@@ -151,6 +151,22 @@ def run_ab(python_a: str, python_b: str, pytest_args: list[str], budget: float, 
     return ab.run(args)
 
 
+def ab_verdicts(out: Path, before: str, after: str, names: Sequence[str], pytest_args: Sequence[str], budget: float,
+                start: Callable[[Path], Any], head: str) -> tuple[Path, dict[str, dict[str, Any]]]:  # fmt: skip
+    """The A/B of `after` against `before` on `names`: its file, reused when the same A/B (releases, benchmarks,
+    selection, budget) was made before, else made by `start(file)`; and its verdicts by name ({} if it has none)."""
+    target = out / "ab" / f"{before}-{after}-{ab_key(before, after, names, pytest_args, budget)}.json"
+    if target.is_file():
+        echo(f"{head}: reused {target}", flush=True)
+    else:
+        echo(f"{head} (budget {budget:g} min)...", flush=True)
+        start(target)
+    try:
+        return target, {v["name"]: v for v in json.loads(target.read_text())["verdicts"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return target, {}
+
+
 def confirm(hist: History, steps: list[Step], budget: float,
             runner: Callable[..., int] = run_ab) -> list[dict[str, Any]]:  # fmt: skip
     """One A/B per pair of adjacent releases with steps, on their benchmarks; each step's verdict filled in.
@@ -162,26 +178,21 @@ def confirm(hist: History, steps: list[Step], budget: float,
     done = []
     for n, ((before, after), group) in enumerate(sorted(pairs.items(), key=lambda kv: kv[0]), 1):
         names = sorted({s.name for s in group})
-        key = ab_key(before, after, names, hist.pytest_args, budget)
-        target = hist.out / "ab" / f"{before}-{after}-{key}.json"
-        record = {"before": before, "after": after, "benchmarks": names, "file": str(target)}
+        record: dict[str, Any] = {"before": before, "after": after, "benchmarks": names}
         head = (f"mlxbench releases: A/B {n}/{len(pairs)}, {before} against {after} on {len(names)} "
                 f"benchmark{'s' * (len(names) != 1)}")  # fmt: skip
-        if target.is_file():
-            echo(f"{head}: reused {target}", flush=True)
-        else:
-            echo(f"{head} (budget {budget:g} min)...", flush=True)
+
+        def start(target: Path, before=before, after=after, names=names, record=record) -> None:
             try:
                 record["exit"] = runner(str(pythons[before]), str(pythons[after]), on_nodeids(hist.pytest_args, names),
                                         budget, hist.out / "ab", target)  # fmt: skip
             except BadRun as exc:
                 record["error"] = str(exc)[:600]
                 echo(f"mlxbench releases: that A/B could not run: {exc}", flush=True)
+
+        target, verdicts = ab_verdicts(hist.out, before, after, names, hist.pytest_args, budget, start, head)
+        record["file"] = str(target)
         done.append(record)
-        try:
-            verdicts = {v["name"]: v for v in json.loads(target.read_text())["verdicts"]}
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
         for s in group:
             v = verdicts.get(s.name)
             if v is None:

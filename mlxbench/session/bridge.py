@@ -158,8 +158,7 @@ def json_option(config: pytest.Config) -> Path | None:
 
 def json_opened_early(bsession: Any) -> bool:
     """Whether pytest-benchmark opened (created, truncated) the --benchmark-json file when it parsed the option."""
-    value = getattr(bsession, "json", None)
-    return hasattr(value, "write") or bool(getattr(bsession, "_mlxbench_json_was_file", False))
+    return hasattr(getattr(bsession, "json", None), "write")
 
 
 def json_target(bsession: Any) -> Path | None:
