@@ -94,9 +94,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise BadRun(f"{base.path} cannot gate {cur.path}: {why}")
     gate = RegressionGate.from_runs(base, runs_before(base, saved), args.threshold)
     judge_run(gate, cur)
-    lines = comparison.side_by_side(gate.results, base, cur, gate.not_judged, args.threshold, args.only_changed)
-    if gate.results:
-        lines += comparison.lines(gate.results, base, cur, gate.not_judged, args.only_changed)
+    lines = comparison.lines(gate.results, base, cur, gate.not_judged, args.threshold, args.only_changed)
     gone = len(set(base.benchmarks) - set(cur.benchmarks))
     if gone:
         lines.append(f"  ({gone} benchmarks of the baseline are not in {cur.label} and were not compared)")

@@ -67,3 +67,12 @@ def default_storage(start: Path | None = None) -> tuple[Path, str]:
                 value = found.group(1).strip()
                 return folder / value, f"mlxbench_baselines = {value!r} in {path}"
     return Path("baselines"), "no ini file with mlxbench_baselines above this folder: baselines/ here"
+
+
+def shown(path: Path) -> Path:
+    """`path` as a user reads it: relative to the working directory when it lies inside it (a saved run's
+    line then fits 120 columns), else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,12 @@ class Run:
     @property
     def label(self) -> str:
         return self.path.stem
+
+    def median(self, name: str) -> float:
+        """Benchmark `name`'s median in seconds; NaN when the run has none that is a positive finite time."""
+        value = ((self.benchmarks.get(name) or {}).get("stats") or {}).get("median")
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        return float(value) if ok else math.nan
 
     @property
     def host(self) -> str | None:

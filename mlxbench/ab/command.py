@@ -30,10 +30,11 @@ from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
-from mlxbench.units import echo, fmt_time
+from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
-from mlxbench.verdicts.verdict import Result, counted, interval, sees, verdict_order
+from mlxbench.verdicts.table import Table
+from mlxbench.verdicts.verdict import Result, counted
 
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
@@ -96,21 +97,8 @@ def failed_tests(folder: Path) -> set[str]:
 
 
 def table(results: list[Result]) -> list[str]:
-    width = max((len(short(r.name)) for r in results), default=10)
-    lines = [
-        f"  {'verdict':<12} {'benchmark':<{width}}  {'A median':>10} {'B median':>10}  ratio [interval]  p(adj)   sees"
-    ]
-    for r in sorted(results, key=verdict_order):
-        ci = interval(r.ratio, r.ci_low, r.ci_high)
-        lines.append(
-            f"  {r.verdict:<12} {short(r.name):<{width}}  {fmt_time(r.baseline_median):>10} "
-            f"{fmt_time(r.current_median):>10}  {ci:<24} {r.p_adjusted:<8.2g} {sees(r.mde)}"
-        )
-    return lines
-
-
-def short(name: str) -> str:
-    return name.rsplit("::", 1)[-1]
+    """The verdicts as the one verdict table prints them, arms A and B."""
+    return Table.of(results, arms=("A", "B")).terminal()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlxbench.reports.document import Document, Image, Paragraph, Table
+from mlxbench.reports.document import Document, Image, Paragraph
+from mlxbench.reports.document import Table as DocTable
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
-from mlxbench.units import fmt_time
-from mlxbench.verdicts.verdict import VERDICT_ORDER, interval
+from mlxbench.verdicts.table import Table
+from mlxbench.verdicts.verdict import VERDICT_ORDER
 
 ORDER = VERDICT_ORDER
-HEAD = ["verdict", "benchmark", "A median", "B median", "B / A [interval]", "sees", "spread (pair / process / round)"]
 FILES = {"md": "ab.md", "summary": "ab-summary.md", "html": "ab.html", "json": "ab.json"}
 PLOT = "ab_samples.png"
 
@@ -76,27 +76,21 @@ class ABReport:
         took = f", {wall / 60:.1f} min" if isinstance(wall, (int, float)) else ""
         return f"{counts} of {len(self.verdicts)} benchmarks; {how}{took}"
 
-    def rows(self) -> list[list[str]]:
+    def table(self) -> Table:
+        """The one verdict table (arms A and B), with the spreads that set each benchmark's interval."""
         spreads = self.meta.get("spreads") or {}
-        out = []
-        for v in self.verdicts:
-            s = spreads.get(v["name"]) or {}
-            spread = " / ".join(_pct(s.get(k)) for k in ("pair", "process", "round")) if s else _pct(v.get("spread"))
-            out.append(
-                [
-                    v["verdict"],
-                    short(v["name"]),
-                    fmt_time(_num(v.get("baseline_median", v.get("a_median")))),  # a_median: A/B runs before 2026-11-30
-                    fmt_time(_num(v.get("current_median", v.get("b_median")))),
-                    interval(_num(v.get("ratio")), _num(v.get("ci_low")), _num(v.get("ci_high"))),
-                    f">= {_pct(v.get('mde'))}",
-                    spread,
-                ]
-            )
-        return out
+        t = Table.of(self.verdicts, arms=("A", "B"))
+        t.extra_head = ["spread (pair / process / round)"]
+        by_name = {v["name"]: v for v in self.verdicts}
+        for row in t.rows:
+            s = spreads.get(row.name) or {}
+            spread = by_name.get(row.name, {}).get("spread")
+            row.extra = [" / ".join(_pct(s.get(k)) for k in ("pair", "process", "round")) if s else _pct(spread)]
+        return t
 
     def as_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), **self.meta, "counts": self.counts, "verdicts": self.verdicts}
+        return {"folder": str(self.folder), **self.meta, "counts": self.counts, "verdicts": self.verdicts,
+                "table": self.table().as_json()}  # fmt: skip
 
 
 def pair_times(doc: Any) -> dict[str, dict[str, list[float]]]:
@@ -180,7 +174,8 @@ def document(rep: ABReport, image: str | None) -> Document:
             ]
         )
     )
-    doc.add(Table(HEAD, rep.rows(), row_class=0))
+    table = rep.table()
+    doc.add(DocTable(table.head(), table.cells(), row_class=0))
     for name in m.get("failed_only_in_b") or []:
         doc.add(Paragraph([("regressed:", "b"), " ", (name, "code"), " failed in arm B and passed in A"]))
     if image:

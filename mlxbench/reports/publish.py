@@ -38,6 +38,7 @@ def to_json(rep: Report) -> dict[str, Any]:
         "matrix": [c.__dict__ | {"ci": list(c.ci), "memory_words": memory_words(c.memory)} for c in rep.cells],
         "verdicts": [v.as_dict() for v in rep.sorted_verdicts()],
         "not_judged": dict(sorted(rep.not_judged.items())),
+        "verdict_table": rep.table.as_json() if rep.table is not None else None,
         "cadence": [row.as_dict() for row in cadence.rows(rep)],
         "change_points": [c.__dict__ | {"sentence": c.sentence()} for c in rep.changes],
         "sweep": sweeptables.as_json(rep.sweep.crossovers, rep.sweep.exponents) if rep.sweep else None,

@@ -25,7 +25,7 @@ from mlxbench.reports.report import (
 )
 from mlxbench.units import fmt_time
 from mlxbench.verdicts import verdict
-from mlxbench.verdicts.gate import METHODS
+from mlxbench.verdicts.table import METHODS
 
 FASTEST = "★ fastest"
 
@@ -78,46 +78,6 @@ def cell_lines(c: Cell, reference: str) -> list[str]:
 
 def method_words(v: verdict.Result) -> str:
     return METHODS.get(v.method, v.method)
-
-
-def interval_words(v: verdict.Result) -> str:
-    if v.ci_low != v.ci_low:  # NaN: no interval
-        return "none"
-    return f"[{v.ci_low:.3f}, {v.ci_high:.3f}] prediction interval (alpha {verdict.ALPHA:g} over the run)"
-
-
-def test_words(v: verdict.Result) -> str:
-    if v.p_value != v.p_value:
-        return "none"
-    return f"t-test p={v.p_value:.2g}"
-
-
-def verdict_words(v: verdict.Result) -> str:
-    return v.verdict
-
-
-VERDICT_HEAD = ["verdict", "benchmark", "before → after", "change", "interval", "test", "method", "sees", "notes"]
-
-
-def verdict_rows(rep: Report) -> list[list[str]]:
-    rows = []
-    for v in rep.sorted_verdicts():
-        sees = f"changes >= {v.mde:.0%}" if v.mde == v.mde else "—"
-        notes = [*v.accuracy, f"threshold {v.threshold:.0%}"]
-        rows.append(
-            [
-                verdict_words(v),
-                rep.short(v.name),
-                f"{fmt_time(v.baseline_median)} → {fmt_time(v.current_median)}",
-                change_words(v.ratio),
-                interval_words(v),
-                test_words(v),
-                method_words(v),
-                sees,
-                "; ".join(notes),
-            ]
-        )
-    return rows
 
 
 def no_verdicts(rep: Report) -> str:
@@ -215,7 +175,10 @@ def document(rep: Report) -> Document:
         doc.add(*sweeptables.blocks(rep.sweep.crossovers, rep.sweep.exponents))
         doc.add(Gallery("sweep-"))
     doc.add(Heading(f"Verdicts against {rep.baseline or 'no baseline'}"))
-    doc.add(Table(VERDICT_HEAD, verdict_rows(rep), row_class=0) if rep.verdicts else Paragraph([no_verdicts(rep)]))
+    if rep.table is not None and rep.table.rows:  # every benchmark of the run: its verdict, or why none
+        doc.add(Table(rep.table.head(), rep.table.cells(label=rep.short), row_class=0))
+    else:
+        doc.add(Paragraph([no_verdicts(rep)]))
     doc.add(Heading("Machine"), Table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))
     return doc
 

@@ -19,6 +19,7 @@ from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_bytes, slower_or_faster
 from mlxbench.verdicts import verdict
 from mlxbench.verdicts.changepoints import Change, find_changes
+from mlxbench.verdicts.table import Table
 
 VERDICT_ORDER = verdict.VERDICT_ORDER
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
@@ -60,6 +61,7 @@ class Report:
     history_verdicts: list[dict[str, verdict.Result]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     sweep: Sweep | None = None  # the size sweep in the current run, if it holds one
+    table: Table | None = None  # the verdict table: every benchmark of the current run against the baseline
 
     @property
     def current(self) -> Run:
@@ -204,6 +206,7 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
         gate = RegressionGate.from_runs(baseline, earlier, None)
         rep.verdicts = judge_run(gate, rep.current)
         rep.not_judged = dict(gate.not_judged)
+        rep.table = Table.of(rep.verdicts, rep.not_judged, lambda n: (baseline.median(n), rep.current.median(n)))
     if len(rep.runs) > 1:
         rep.history_verdicts.append({v.name: v for v in rep.verdicts})  # the table's verdicts, for the last run
     rep.changes = find_changes(rep.runs)

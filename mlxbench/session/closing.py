@@ -165,6 +165,7 @@ def say(config: pytest.Config, message: str) -> None:
     if tr is None:
         print("\n".join(lines), file=sys.stderr)
         return
+    path = getattr(tr, "currentfspath", None)  # the test file whose results pytest's line is printing
     if capman is not None:
         with capman.global_and_fixture_disabled():
             for line in lines:
@@ -172,6 +173,8 @@ def say(config: pytest.Config, message: str) -> None:
     else:
         for line in lines:
             tr.write_line(line)
+    if path is not None:  # the results go on below the progress lines without printing the file's name again
+        tr.currentfspath = path
 
 
 def report_incomplete(terminalreporter, ctx: RunContext) -> None:

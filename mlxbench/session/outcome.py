@@ -5,13 +5,14 @@ machine id that has some.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlxbench.measure import machine
+from mlxbench.paths import shown
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
-from mlxbench.session.summary import human
 
 if TYPE_CHECKING:
     from mlxbench.verdicts.verdict import Result
@@ -28,12 +29,12 @@ def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
     type); on a machine with no saved run at all, the closest machine id that has one."""
     if others:
         return (
-            f"no saved {profile}-profile run of this host in {folder}; its {len(others)} "
+            f"no saved {profile}-profile run of this host in {shown(folder)}; its {len(others)} "
             f"run{'s' * (len(others) != 1)} came from another host of this machine type "
             f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): a reference, not this "
             f"host's history. Hosts that should share history set the same {machine.HOST_ENV}"
         )
-    line = f"no saved {profile}-profile run of this machine in {folder}"
+    line = f"no saved {profile}-profile run of this machine in {shown(folder)}"
     if saved_names(folder):
         return line
     root = folder.parent
@@ -83,8 +84,9 @@ def saved_line(
             "mlxbench: this run was not saved; add --benchmark-autosave to keep it and compare the next run with it"
         ]
     lines = [
-        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) as",
-        *(f"  {folder / n}" for n in sorted(new)),
+        f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) in "
+        f"{shown(folder)}{os.sep}",  # the folder on its own line, so the long file name (a commit id) fits 120 columns
+        *(f"  {n}" for n in sorted(new)),
         f"  the next {profile}-profile run of this host with --benchmark-compare compares with it",
     ]
     if regressed:
@@ -124,6 +126,7 @@ def changed_lines(
 ) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
     from mlxbench.verdicts import verdict  # scipy is imported only when something is judged
+    from mlxbench.verdicts.table import Table
 
     labels = {b["fullname"]: label(b) for b in current}
     counted = verdict.counted(results)
@@ -141,15 +144,7 @@ def changed_lines(
         reasons[why] = reasons.get(why, 0) + 1
     for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         lines.append(f"  not judged: {n} ({why})")
-    moved = [r for r in results if r.verdict in verdict.MOVED]
-    moved.sort(key=lambda r: -abs(r.ratio - 1) if r.ratio == r.ratio else 0)
-    for r in moved[:LISTED]:
-        lines.append(
-            f"  {r.verdict:<10} {labels.get(r.name, r.name)}: {verdict.interval(r.ratio, r.ci_low, r.ci_high)} "
-            f"({human(r.baseline_median)} -> {human(r.current_median)})"
-        )
-    if len(moved) > LISTED:
-        lines.append(f"  ... and {len(moved) - LISTED} more")
-    if not moved and results:
+    lines += Table.of(results).terminal(only_changed=True, limit=LISTED, label=lambda name: labels.get(name, name))
+    if results and not any(r.verdict in verdict.MOVED for r in results):
         lines.append("  nothing moved beyond what its evidence can tell apart")
     return lines

@@ -186,7 +186,7 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
 
 def evidence(verdicts: Sequence[dict]) -> str:
     """Which evidence the verdicts rest on, in words."""
-    from mlxbench.verdicts.gate import METHODS  # scipy stays unimported until verdicts are shown
+    from mlxbench.verdicts.table import METHODS  # scipy stays unimported until verdicts are shown
 
     methods = sorted({v.get("method", "history") for v in verdicts})
     return " and ".join(METHODS.get(m, m) for m in methods)

@@ -20,8 +20,8 @@ from typing import Any
 
 from mlxbench.runs import Run
 from mlxbench.verdicts import verdict
+from mlxbench.verdicts.table import Table
 
-METHODS = {"history": "saved runs, one process each", "accuracy": "accuracy metric"}
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 MIN_HISTORY = verdict.MIN_HISTORY
@@ -202,12 +202,11 @@ def summary_lines(
     held: int | None = None,
     baseline_label: str | None = None,
     *,
-    result_lines: Callable[[verdict.Result, int], list[str]] | None = None,
     only_changed: bool = False,
     with_problem: bool = True,
 ) -> list[str]:
-    """The verdicts against `baseline`: the problem (if any, and `with_problem`), the counts, each
-    verdict (`result_lines`, default the closing summary's), the benchmarks not judged."""
+    """The verdicts against `baseline`: the problem (if any, and `with_problem`), the counts, the verdict
+    table (mlxbench.verdicts.table), the benchmarks not judged, named per reason."""
     lines = []
     problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
     if problem and with_problem:
@@ -217,12 +216,9 @@ def summary_lines(
         + verdict.counted(results)
         + f" ({coverage_line(results, not_judged, held)})"
     )
-    shown = [r for r in results if not only_changed or r.verdict in verdict.MOVED]
-    width = max((len(r.name) for r in shown), default=10)
-    for r in sorted(shown, key=verdict.verdict_order):
-        lines += (result_lines or closing_lines)(r, width)
+    lines += Table.of(results).terminal(only_changed=only_changed)
     if only_changed:
-        if hidden := len(results) - len(shown):
+        if hidden := sum(r.verdict not in verdict.MOVED for r in results):
             lines.append(f"  ({hidden} unchanged or inconclusive not shown: --only-changed)")
         return lines
     by_reason: dict[str, list[str]] = {}
@@ -237,15 +233,3 @@ def summary_lines(
         if len(names) > len(shown_names):
             lines.append(f"    ... and {len(names) - len(shown_names)} more")
     return lines
-
-
-def closing_lines(r: verdict.Result, width: int) -> list[str]:
-    """One verdict in the session's closing summary: ratio, interval, test; reasons where they matter."""
-    sees = f", sees {verdict.sees(r.mde)}" if r.mde == r.mde else ""
-    shown = r.verdict in verdict.MOVED or (r.method == "history" and sees)
-    head = (
-        f"  {r.verdict:<12} {r.name:<{width}}  {verdict.interval(r.ratio, r.ci_low, r.ci_high):<23} p={r.p_value:.2g}  "
-        f"threshold {r.threshold:.0%}  [{METHODS.get(r.method, r.method)}{sees}]"
-    )
-    reasons = (r.reasons[1:] if r.verdict == "inconclusive" else r.reasons) if shown else []
-    return ["\n".join([head, *(f"      {why}" for why in reasons), *(f"      accuracy: {a}" for a in r.accuracy)])]

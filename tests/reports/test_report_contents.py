@@ -71,23 +71,38 @@ def test_summary_of_a_young_history_says_nothing_was_judged_and_why(tmp_path):
     assert "regressed" not in top and "🔴" not in top
 
 
-def test_verdict_rows_name_the_method_its_interval_and_what_it_sees(history_report, tmp_path):
-    rows = {r[1]: r for r in render.verdict_rows(history_report)}
+def test_the_verdict_table_names_both_medians_the_interval_the_evidence_and_what_it_sees(history_report, tmp_path):
+    table = history_report.table
+    assert table.head() == ["verdict", "benchmark", "baseline median", "current median", "ratio [interval]", "sees",
+                            "evidence", "notes"]  # fmt: skip
+    rows = {r[1]: r for r in table.cells(label=history_report.short)}
     row = rows["w/numpy v"]
-    assert row[0] == "regressed" and "prediction interval" in row[4] and row[5].startswith("t-test p=")
-    assert row[6] == "saved runs, one process each" and row[7].startswith("changes >= ")
-    assert re.fullmatch(r"\[1\.\d{3}, 1\.\d{3}\] prediction interval \(alpha 0\.05 over the run\)", row[4])
+    assert row[0] == "regressed" and row[2] == "1 s" and re.fullmatch(r"1\.\d+ s", row[3])
+    assert re.fullmatch(r"x1\.\d{3} \[1\.\d{3}, 1\.\d{3}\]", row[4]) and re.fullmatch(r">=\d+%", row[5])
+    assert row[6] == "saved runs, one process each" and "threshold 10%" in row[7]
+    assert [r[0] for r in table.cells()] == ["regressed", "improved", "unchanged"]  # the one verdict order
+    md = render.markdown(history_report, [])
+    assert "| regressed | w/numpy v | 1 s |" in md  # the Markdown table is these cells
+
     young = runs_with_history(tmp_path, {"t::a[numpy]": 1.4}, n=1)  # one earlier run: rounds of one process
     two = report.build(young)
-    assert render.verdict_rows(two) == []  # 40% slower in every round, but no verdict rests on rounds
-    assert set(two.not_judged) == {"t::a[numpy]", "t::a[mlx-cpu]", "t::a[torch-cpu]"}
-    # a worse accuracy needs no timing evidence: its row names the metric as its method, with no interval
+    assert two.verdicts == []  # 40% slower in every round, but no verdict rests on rounds
+    cells = {r[1]: r for r in two.table.cells(label=two.short)}  # yet both medians and their ratio are shown
+    assert set(cells) == {"w/numpy v", "w/mlx-cpu v", "w/torch-cpu v"}
+    assert cells["w/numpy v"][0] == "not judged" and re.fullmatch(r"x1\.\d{3}", cells["w/numpy v"][4])
+    assert "rounds of one process only" in cells["w/numpy v"][7]
+    page = render.html_page(two, {})
+    assert "not judged" in page and "No verdicts" not in page
+    data = json.loads(publish.dumps(publish.to_json(two)))["verdict_table"]
+    assert data["counts"]["not judged"] == 3 and {r["verdict"] for r in data["rows"]} == {"not judged"}
+    # a worse accuracy needs no timing evidence: its row names the metric as its evidence, with no interval
     gate = {"metric": "acc", "kind": "min", "limit": 0.95}
     for run, acc in zip(young, (0.96, 0.90), strict=True):
         run.benchmarks["t::a[numpy]"]["extra_info"].update(metrics={"acc": acc}, gates=[gate])
-    rows = render.verdict_rows(report.build(young))
-    assert [r[:2] for r in rows] == [["regressed", "w/numpy v"]]
-    assert rows[0][4:8] == ["none", "none", "accuracy metric", "—"] and "acc went from 0.96 to 0.9" in rows[0][8]
+    rep = report.build(young)
+    rows = rep.table.cells(label=rep.short)
+    assert rows[0][:2] == ["regressed", "w/numpy v"] and rows[0][6] == "accuracy metric"
+    assert rows[0][5] == "—" and "acc went from 0.96 to 0.9" in rows[0][7]
 
 
 def test_fastest_backend_is_marked_and_speedups_read_as_words(history_report):

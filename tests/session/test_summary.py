@@ -118,6 +118,8 @@ def test_progress_appears_on_a_slow_workload_when_forced(project, monkeypatch):
     result = project.runpytest("--backend", "numpy", "--mlxbench-progress")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6, ~* s left*"])
+    # the results go on below the progress lines: pytest does not print the file's name again for them
+    assert [line for line in result.stdout.lines if line.startswith("test_fake.py")] == ["test_fake.py "], result.stdout
     quiet = project.runpytest("--backend", "numpy")  # not a terminal, not forced
     assert "s left" not in quiet.stdout.str()
 
@@ -183,8 +185,8 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
     assert "nothing compared: no saved seed-profile run of this machine" in out
     first.stdout.fnmatch_lines(
         [
-            "mlxbench: saved this run (1 benchmark, seed profile) as",
-            "  *baselines*0001_*.json",
+            "mlxbench: saved this run (1 benchmark, seed profile) in baselines/*/",
+            "  0001_*.json",
             "  the next seed-profile run of this host with --benchmark-compare compares with it",
         ]
     )
@@ -197,8 +199,8 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
             "mlxbench: what changed against 0001_*:",
             "  0 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1",
             "  not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile*",
-            "mlxbench: saved this run * as",
-            "  *0002_*.json",
+            "mlxbench: saved this run * in baselines*",
+            "  0002_*.json",
         ]
     )
     out = second.stdout.str()
@@ -214,8 +216,8 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
             "mlxbench: what changed against 0003_* and the saved runs before it:",
             "  * regressed, * improved, * inconclusive, * unchanged of 1",
             "  evidence: saved runs, one process each (this run's median against their geometric mean and spread;*",
-            "mlxbench: saved this run * as",
-            "  *0004_*.json",
+            "mlxbench: saved this run * in baselines*",
+            "  0004_*.json",
         ]
     )
     assert "not judged" not in fourth.stdout.str()

@@ -1,0 +1,73 @@
+"""The one verdict table: its order, its names, its footnotes, its width, and the same values in every format."""
+
+from __future__ import annotations
+
+import math
+
+from mlxbench.verdicts.table import NOT_JUDGED, Table
+from mlxbench.verdicts.verdict import Result
+
+SUITE = "benchmarks/test_workloads.py::test_workload["
+
+
+def result(name: str, verdict: str, ratio: float, mde: float = 0.05, reasons: list[str] | None = None) -> Result:
+    return Result(name, verdict, ratio, ratio * 0.95, ratio * 1.05, 0.01, 0.1, 1e-3, ratio * 1e-3,
+                  reasons or [f"x{ratio:.3f} the evidence"], mde=mde)  # fmt: skip
+
+
+def test_rows_follow_the_verdict_order_then_the_unjudged_and_reasons_are_numbered_once():
+    results = [result("t::u[numpy]", "unchanged", 1.0), result("t::r[numpy]", "regressed", 1.3, reasons=["slower"]),
+               result("t::i[numpy]", "inconclusive", 1.1), result("t::g[numpy]", "improved", 0.7)]  # fmt: skip
+    unjudged = {"t::n1[numpy]": "new benchmark", "t::n2[numpy]": "no usable times", "t::n3[numpy]": "new benchmark"}
+    medians = {"t::n1[numpy]": (2e-3, 3e-3), "t::n2[numpy]": (math.nan, 1e-3), "t::n3[numpy]": (1e-3, 1e-3)}
+    table = Table.of(results, unjudged, medians.__getitem__)
+    assert [r.verdict for r in table.rows] == ["regressed", "improved", "inconclusive", "unchanged", *[NOT_JUDGED] * 3]
+    lines = table.terminal()
+    assert lines[0].split() == ["verdict", "benchmark", "baseline", "median", "current", "median", "ratio",
+                                "[interval]", "sees"]  # fmt: skip
+    rows = [line for line in lines if line.startswith("  ") and not line.startswith(("    ", "  ("))]
+    assert [r.split()[0] for r in rows[1:]] == ["regressed", "improved", "inconclusive", "unchanged", "not", "not",
+                                                "not"]  # fmt: skip
+    assert "  not judged (1)  n1[numpy]" in "\n".join(lines) and "x1.500" in rows[5]  # both medians and the ratio
+    assert "n/a" in rows[6]  # a side without a median says so, never NaN
+    assert lines[-2:] == ["  (1) new benchmark", "  (2) no usable times"]  # each reason once, in order
+    assert "      slower" in lines  # the reason of a verdict that moved, under its row
+    assert "x1.000 the evidence" not in lines  # the unchanged row's figures are its reason: not repeated
+
+
+def test_every_line_fits_the_width_long_names_go_on_a_line_of_their_own():
+    long = SUITE + "lazy_eval-mlx-cpu-ci-" + "x" * 80 + "]"
+    table = Table.of([result(long, "unchanged", 1.0), result(SUITE + "linreg-numpy-ci-eager-step]", "regressed", 2)])
+    lines = table.terminal()
+    assert all(len(line) <= 120 for line in lines), max(lines, key=len)
+    assert "  lazy_eval-mlx-cpu-ci-" + "x" * 80 in lines  # the suite's test id: its parameters alone
+    assert "  linreg-numpy-ci-eager-step" in lines
+    short = Table.of([result(SUITE + "linreg-numpy-ci-eager-step]", "regressed", 2)]).terminal()
+    assert short[1].startswith("  regressed  linreg-numpy-ci-eager-step  ")  # fits: the name beside its figures
+
+
+def test_only_changed_limit_and_names_that_would_collide():
+    results = [result("a.py::t[x]", "unchanged", 1.0), result("b.py::t[x]", "regressed", 1.5)]
+    table = Table.of(results, {"a.py::new[x]": "new"}, lambda name: (1.0, 1.5))
+    assert [r.name for r in table.shown(only_changed=True)] == ["b.py::t[x]", "a.py::new[x]"]  # 50% apart: moved
+    assert [r.name for r in table.shown(only_changed=True, threshold=0.6)] == ["b.py::t[x]"]
+    assert "b.py::t[x]" in table.terminal()[1]  # t[x] twice: full names
+    lines = table.terminal(limit=1)
+    assert "  regressed  t[x]  " in lines[1] and lines[-1] == "  ... and 2 more"  # one row shown: no collision
+    assert Table.of([]).terminal() == []
+
+
+def test_documents_and_json_carry_the_terminal_values():
+    table = Table.of([result("t::r[numpy]", "regressed", 1.3)], {"t::n[numpy]": "new"}, lambda name: (1e-3, 2e-3),
+                     arms=("A", "B"))  # fmt: skip
+    assert table.head()[:6] == ["verdict", "benchmark", "A median", "B median", "ratio [interval]", "sees"]
+    cells = table.cells()
+    terminal = table.terminal()
+    assert cells[0][:6] == ["regressed", "r[numpy]", "1 ms", "1.3 ms", "x1.300 [1.235, 1.365]", ">=5%"]
+    assert all(value in terminal[1] for value in cells[0][2:6])
+    assert cells[1][0] == NOT_JUDGED and cells[1][-1] == "new" and cells[1][4] == "x2.000"
+    data = table.as_json()
+    assert data["arms"] == ["A", "B"] and data["counts"]["regressed"] == 1 and data["counts"][NOT_JUDGED] == 1
+    assert [r["verdict"] for r in data["rows"]] == ["regressed", NOT_JUDGED] and data["rows"][1]["why"] == "new"
+    saved = Table.of([r.as_dict() for r in [result("t::r[numpy]", "regressed", 1.3)]])  # verdicts as saved in JSON
+    assert saved.cells()[0][:6] == cells[0][:6]
