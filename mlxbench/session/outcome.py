@@ -28,9 +28,15 @@ def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
     """Why nothing was compared: no run of this host (`others`: those of other hosts of this machine
     type); on a machine with no saved run at all, the closest machine id that has one."""
     if others:
+        unnamed = sum(r.host is None for r in others)
+        came = (
+            "came from another host of this machine type" if not unnamed else
+            f"name{'s' * (unnamed == 1)} no host (saved before runs recorded their host)" if unnamed == len(others) else
+            f"came from another host of this machine type or name none ({unnamed} saved before runs recorded it)"
+        )  # fmt: skip
         return (
             f"no saved {profile}-profile run of this host in {shown(folder)}; its {len(others)} "
-            f"run{'s' * (len(others) != 1)} came from another host of this machine type "
+            f"run{'s' * (len(others) != 1)} {came} "
             f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): a reference, not this "
             f"host's history. Hosts that should share history set the same {machine.HOST_ENV}"
         )
@@ -62,7 +68,8 @@ def reference_lines(reference: Run, current: Sequence[Mapping[str, Any]]) -> lis
         if theirs.get(b["fullname"], 0) > 0 and b["stats"].get("median", 0) > 0
     )
     when = str(reference.data.get("datetime", ""))[:10] or "?"
-    head = f"mlxbench: reference (not judged): this run against {reference.label} (another host, {when})"
+    who = "another host" if reference.host is not None else "its host not recorded"
+    head = f"mlxbench: reference (not judged): this run against {reference.label} ({who}, {when})"
     if not ratios:
         return [head, f"  no benchmark in common (it holds {len(theirs)}, this run {len(current)})"]
     mid = math.exp(statistics.median(math.log(r) for r in ratios))

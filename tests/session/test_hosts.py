@@ -75,3 +75,22 @@ def test_a_baseline_of_other_machine_facts_is_said_in_one_line(project, monkeypa
     assert "Benchmark machine_info is different" not in out
     (line,) = [ln for ln in out.splitlines() if "machine_info differs" in ln]
     assert line == "mlxbench: the baseline's machine_info differs from this machine's in: cpu.hz_actual, node"
+
+
+def test_runs_that_recorded_no_host_are_not_said_to_come_from_another_host(tmp_path):
+    """Runs saved before hosts were recorded are a reference too, but what is said of them must be true."""
+    from mlxbench.session.outcome import no_history, reference_lines
+
+    runs = []
+    for i, host in enumerate([None, "b"], start=1):
+        path = tmp_path / f"{i:04}_x.json"
+        path.write_text(json.dumps(make_run({"t::x": ([1.0, 1.1, 1.2], {})}, host=host)))
+        runs.append(load_run(path))
+    said = " ".join(no_history(tmp_path, "seed", runs[:1]).split())
+    assert "its 1 run names no host (saved before runs recorded their host)" in said and "another host" not in said
+    both = " ".join(no_history(tmp_path, "seed", runs).split())
+    assert "came from another host of this machine type or name none (1 saved before runs recorded it)" in both
+    assert "another host" in " ".join(no_history(tmp_path, "seed", runs[1:]).split())
+    current = [runs[0].benchmarks["t::x"]]
+    assert "(its host not recorded, " in reference_lines(runs[0], current)[0]
+    assert "(another host, " in reference_lines(runs[1], current)[0]
