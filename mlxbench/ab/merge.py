@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
     from mlxbench.ab.command import table
     from mlxbench.verdicts.verdict import counted
-    echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {len(args.folders)} folders, {len(results)} "
+    folders = f"{len(args.folders)} folder{'s' * (len(args.folders) != 1)}"
+    echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {folders}, {len(results)} "
          f"benchmarks, judged as one run at alpha {args.alpha:g}")  # fmt: skip
     for u in found.unstable:
         echo(f"mlxbench ab merge: {u.line()}")
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     echo("\n".join(table(results)))
     document = {
         "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
-        "stopped": f"merged from {len(args.folders)} A/B folders",
+        "stopped": f"merged from {folders} of A/Bs",
         "pytest_args": next(iter(selections.values()), None),
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],

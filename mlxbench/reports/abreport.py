@@ -175,7 +175,7 @@ def document(rep: ABReport, image: str | None) -> Document:
         )
     )
     table = rep.table()
-    doc.add(DocTable(table.head(), table.cells(), row_class=0))
+    doc.add(DocTable(table.head(), table.cells(), row_class=0), *(Paragraph([note]) for note in table.footnotes()))
     for name in m.get("failed_only_in_b") or []:
         doc.add(Paragraph([("regressed:", "b"), " ", (name, "code"), " failed in arm B and passed in A"]))
     if image:

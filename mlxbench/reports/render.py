@@ -177,6 +177,7 @@ def document(rep: Report) -> Document:
     doc.add(Heading(f"Verdicts against {rep.baseline or 'no baseline'}"))
     if rep.table is not None and rep.table.rows:  # every benchmark of the run: its verdict, or why none
         doc.add(Table(rep.table.head(), rep.table.cells(label=rep.short), row_class=0))
+        doc.add(*(Paragraph([note]) for note in rep.table.footnotes()))
     else:
         doc.add(Paragraph([no_verdicts(rep)]))
     doc.add(Heading("Machine"), Table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))

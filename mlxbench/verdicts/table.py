@@ -198,20 +198,24 @@ class Table:
                 "sees", "evidence", *self.extra_head, "notes"]  # fmt: skip
 
     def cells(self, label: Callable[[str], str] | None = None, only_changed: bool = False) -> list[list[str]]:
-        """The documents' rows (Markdown, HTML): the same values as the terminal's, the reasons in the notes."""
+        """The documents' rows (Markdown, HTML): the same values as the terminal's; an unjudged row's reason
+        numbered as on the terminal (`footnotes` lists them), notes in the last column."""
         rows = self.shown(only_changed)
+        reasons = self.reasons(rows)
         names = {r.name: label(r.name) for r in rows} if label else self.names(rows)
         out = []
         for r in rows:
-            notes = [*r.notes, *([r.why] if not r.judged else [])]
-            if r.judged and r.threshold == r.threshold:
-                notes.append(f"threshold {r.threshold:.0%}")
+            notes = [*r.notes, *([f"threshold {r.threshold:.0%}"] if r.judged and r.threshold == r.threshold else [])]
             out.append(
-                [r.verdict, names[r.name], fmt_time(r.before), fmt_time(r.after),
+                [self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after),
                  interval(r.ratio, r.low, r.high) if r.ratio == r.ratio else "n/a", sees(r.mde) or "—",
                  r.method or "—", *r.extra, "; ".join(notes)]
             )  # fmt: skip
         return out
+
+    def footnotes(self, only_changed: bool = False) -> list[str]:
+        """'(1) why': the reasons of the unjudged rows `cells` numbers, for below a document's table."""
+        return [f"({k}) {why}" for k, why in enumerate(self.reasons(self.shown(only_changed)), 1)]
 
     def as_json(self) -> dict[str, Any]:
         counts = {v: sum(r.verdict == v for r in self.rows) for v in ORDER}

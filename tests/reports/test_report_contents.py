@@ -89,8 +89,10 @@ def test_the_verdict_table_names_both_medians_the_interval_the_evidence_and_what
     assert two.verdicts == []  # 40% slower in every round, but no verdict rests on rounds
     cells = {r[1]: r for r in two.table.cells(label=two.short)}  # yet both medians and their ratio are shown
     assert set(cells) == {"w/numpy v", "w/mlx-cpu v", "w/torch-cpu v"}
-    assert cells["w/numpy v"][0] == "not judged" and re.fullmatch(r"x1\.\d{3}", cells["w/numpy v"][4])
-    assert "rounds of one process only" in cells["w/numpy v"][7]
+    assert cells["w/numpy v"][0] == "not judged (1)" and re.fullmatch(r"x1\.\d{3}", cells["w/numpy v"][4])
+    assert two.table.footnotes() == [f"(1) {two.not_judged['t::a[numpy]']}"]  # the reason once, below the table
+    assert "rounds of one process only" in two.table.footnotes()[0]
+    assert render.markdown(two, []).count("rounds of one process only") == 2  # the summary line and the footnote
     page = render.html_page(two, {})
     assert "not judged" in page and "No verdicts" not in page
     data = json.loads(publish.dumps(publish.to_json(two)))["verdict_table"]

@@ -65,7 +65,7 @@ def test_documents_and_json_carry_the_terminal_values():
     terminal = table.terminal()
     assert cells[0][:6] == ["regressed", "r[numpy]", "1 ms", "1.3 ms", "x1.300 [1.235, 1.365]", ">=5%"]
     assert all(value in terminal[1] for value in cells[0][2:6])
-    assert cells[1][0] == NOT_JUDGED and cells[1][-1] == "new" and cells[1][4] == "x2.000"
+    assert cells[1][0] == "not judged (1)" and table.footnotes() == ["(1) new"] and cells[1][4] == "x2.000"
     data = table.as_json()
     assert data["arms"] == ["A", "B"] and data["counts"]["regressed"] == 1 and data["counts"][NOT_JUDGED] == 1
     assert [r["verdict"] for r in data["rows"]] == ["regressed", NOT_JUDGED] and data["rows"][1]["why"] == "new"
