@@ -60,7 +60,7 @@ def test_a_merge_of_two_shards_gives_the_verdicts_of_one_run_holding_the_same_pa
     assert merged["pairs"] == 6 and [s["pairs"] for s in merged["merged_from"]] == [3, 3]
     assert "6 pairs of workers from 2 folders" in said(proc.stdout)
     one_only = cli("ab", "merge", str(one))
-    assert one_only.returncode == 1 and "3 pairs of workers from 1 folders" in said(one_only.stdout)
+    assert one_only.returncode == 1 and "3 pairs of workers from 1 folder," in said(one_only.stdout)
 
 
 def test_ab_merge_refuses_what_it_cannot_merge(tmp_path):
