@@ -1,7 +1,7 @@
-"""What `mlxbench compare` prints: every benchmark of both runs in the verdict table
+"""What `mlxbench compare` prints: every benchmark of the current run in the verdict table
 (mlxbench.verdicts.table): both medians, the ratio current / baseline with its interval, its verdict or
-why it has none; under a verdict that moved, why, and what the in-pytest gate's re-measure found when the
-run recorded it."""
+why it has none; under a verdict that moved, why; under an inconclusive one, its cause; under every judged
+row, what the in-pytest gate said (re-measure included) when the run recorded it."""
 
 from __future__ import annotations
 
@@ -47,18 +47,20 @@ def lines(
     regressed or improved, and unjudged benchmarks whose medians are apart by more than the threshold."""
     held = len(current.benchmarks)
     n = f"{held} benchmark{'' if held == 1 else 's'}"
-    judged = f"judged {len(results)} of {n}" + ("; reasons below" if not_judged else "")
+    t = table(results, baseline, current, not_judged)
+    body = t.terminal(only_changed=only_changed, threshold=threshold)
+    listed = any(not r.judged for r in t.shown(only_changed, threshold))
+    judged = f"judged {len(results)} of {n}" + ("; the others' reasons below" if listed else "")
     head = [
         f"mlxbench compare: {current.label} against {baseline.label}: {n}, median per round",
         f"  {verdict.counted(results)} ({judged})",
     ]
     if any(r.method == "history" for r in results):
         head.append(
-            f"  evidence: {baseline.label} and the saved runs before it, one process each (the current median "
-            f"against their geometric mean and spread; intervals at alpha {verdict.ALPHA:g} over {n})"
+            f"  evidence: {baseline.label} and the saved runs before it, one process each: the current median "
+            f"against the geometric mean of their medians (a judged row's baseline median) and their spread; "
+            f"intervals at alpha {verdict.ALPHA:g} over {n}"
         )
-    t = table(results, baseline, current, not_judged)
-    body = t.terminal(only_changed=only_changed, threshold=threshold)
     if only_changed:
         moved = len(t.shown(True, threshold))
         head.append(f"  --only-changed: {moved} of {len(t.rows)} moved (regressed, improved, or unjudged past the "

@@ -106,7 +106,7 @@ def summary(rep: Report) -> tuple[str, list[str]]:
         f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
         f"({change_words(v.ratio)}; {method_words(v)})"
         for v in rep.sorted_verdicts()
-        if v.verdict in ("regressed", "improved")
+        if v.verdict in verdict.MOVED
     ]
     return head, items
 
@@ -178,6 +178,10 @@ def document(rep: Report) -> Document:
     if rep.table is not None and rep.table.rows:  # every benchmark of the run: its verdict, or why none
         doc.add(Table(rep.table.head(), rep.table.cells(label=rep.short), row_class=0))
         doc.add(*(Paragraph([note]) for note in rep.table.footnotes()))
+        if any(v.method == "history" for v in rep.verdicts):
+            doc.add(Paragraph(["A judged row's baseline median is the geometric mean of the medians of the saved runs "
+                               "it was judged against (its history, ending with the baseline); an unjudged row's is "
+                               "the baseline run's."]))  # fmt: skip
     else:
         doc.add(Paragraph([no_verdicts(rep)]))
     doc.add(Heading("Machine"), Table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))

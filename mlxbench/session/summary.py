@@ -148,7 +148,7 @@ def condensed(
                 text += f" {against(b, c, base, present[base])}"
             if c.gate is False:
                 text += " FAIL"
-            if c.verdict and c.verdict.get("verdict") in ("regressed", "improved"):
+            if c.verdict and moved(c.verdict):
                 text += f" {verdict_cell(c.verdict)}"
             row[b] = text
         rows.append((variant, row))
@@ -160,9 +160,9 @@ def condensed(
         f"  fastest of {n} variants: {tally}; {passed}",
     ]
     if verdicts:
-        moved = sum(v.get("verdict") in ("regressed", "improved") for v in verdicts)
+        count = sum(moved(v) for v in verdicts)
         lines += [
-            f"  verdicts against {baseline or 'the baseline'}: {moved} moved (shown in their cell) of {len(verdicts)}",
+            f"  verdicts against {baseline or 'the baseline'}: {count} moved (shown in their cell) of {len(verdicts)}",
             f"  evidence: {evidence(verdicts)}",
         ]
     return lines + table(rows, backends, width)
@@ -182,6 +182,13 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
     ratio = v.get("ratio")
     suffix = f" x{ratio:.2f}" if isinstance(ratio, (int, float)) and math.isfinite(ratio) else ""
     return f"{v.get('verdict', '?')}{suffix}"
+
+
+def moved(v: Mapping[str, Any]) -> bool:
+    """Whether a saved verdict says something changed (regressed or improved)."""
+    from mlxbench.verdicts.verdict import MOVED  # scipy stays unimported until verdicts are shown
+
+    return v.get("verdict") in MOVED
 
 
 def evidence(verdicts: Sequence[dict]) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 from mlxbench.ab import merge, paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.runs import BadRun
+from mlxbench.verdicts.verdict import MOVED
 
 
 def draw(pairs: list[PairResult], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
@@ -66,7 +67,7 @@ def replay(pairs: list[PairResult], *, n: int, trials: int, alpha: float = 0.05,
         sample = draw(pairs, rng, n, rounds, flip, slowdown, slow, exclude)
         results, _ = paired.judge_pairs(sample, paired.thresholds_for(threshold, sample), alpha)
         slowed = {r.name for r in results if slowdown and (slow is None or slow in r.name)}
-        alarms += any(r.verdict in ("regressed", "improved") for r in results if r.name not in slowed)
+        alarms += any(r.verdict in MOVED for r in results if r.name not in slowed)
         for r in results:
             mdes.append(r.mde)
             if r.name in slowed and r.mde <= r.threshold:

@@ -201,26 +201,18 @@ def summary_lines(
     not_judged: Mapping[str, str] | None = None,
     held: int | None = None,
     baseline_label: str | None = None,
-    *,
-    only_changed: bool = False,
-    with_problem: bool = True,
 ) -> list[str]:
-    """The verdicts against `baseline`: the problem (if any, and `with_problem`), the counts, the verdict
-    table (mlxbench.verdicts.table), the benchmarks not judged, named per reason."""
+    """The verdicts against `baseline`: the problem (if any), the counts, the verdict table
+    (mlxbench.verdicts.table), the benchmarks not judged, named per reason."""
     lines = []
-    problem = nothing_judged(results, not_judged, held, baseline_label or baseline)
-    if problem and with_problem:
+    if problem := nothing_judged(results, not_judged, held, baseline_label or baseline):
         lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
     lines.append(
         f"mlxbench verdicts against {baseline_label or baseline}: "
         + verdict.counted(results)
         + f" ({coverage_line(results, not_judged, held)})"
     )
-    lines += Table.of(results).terminal(only_changed=only_changed)
-    if only_changed:
-        if hidden := sum(r.verdict not in verdict.MOVED for r in results):
-            lines.append(f"  ({hidden} unchanged or inconclusive not shown: --only-changed)")
-        return lines
+    lines += Table.of(results).terminal()
     by_reason: dict[str, list[str]] = {}
     for name, why in sorted((not_judged or {}).items()):
         by_reason.setdefault(why, []).append(name)

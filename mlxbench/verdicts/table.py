@@ -37,7 +37,7 @@ class Row:
     low: float = NAN  # the ratio's interval, when there is one
     high: float = NAN
     mde: float = NAN  # the smallest change (fraction) the evidence sees
-    method: str = ""  # the evidence, in words
+    method: str = ""  # the evidence: "history", "accuracy", or the A/B's own words (METHODS words the keys)
     threshold: float = NAN
     why: str = ""  # NOT_JUDGED: the reason
     notes: list[str] = field(default_factory=list)  # under the row (terminal), in the notes column (documents)
@@ -71,14 +71,34 @@ def _num(value: Any) -> float:
 
 
 def default_notes(r: Any) -> list[str]:
-    """What the row's figures do not say: every reason of a verdict that moved; of the others, the reasons
-    after the first (which states the interval the row shows), or the one that says why there is no
-    estimate; every accuracy regression."""
-    reasons = [str(x) for x in _get(r, "reasons", [])]
-    no_estimate = _num(_get(r, "ratio")) != _num(_get(r, "ratio")) and _get(r, "method") != "accuracy"
-    if _get(r, "verdict") not in MOVED and not no_estimate:
-        reasons = reasons[1:]
-    return reasons + [f"accuracy: {a}" for a in _get(r, "accuracy", [])]
+    """What the row's figures do not say: every reason of a verdict that moved, or the one that says why
+    there is no estimate; of an inconclusive one, its cause (the first reason states the interval the row
+    shows, then, after its last ': ', why it decides nothing) and the later reasons; of an unchanged one,
+    the later reasons only; every accuracy regression."""
+    reasons = [str(x) for x in _get(r, "reasons", []) or []] if not isinstance(_get(r, "reasons", []), str) else []
+    no_estimate = not math.isfinite(_num(_get(r, "ratio"))) and _get(r, "method") != "accuracy"
+    verdict = _get(r, "verdict")
+    if verdict not in MOVED and not no_estimate and reasons:
+        cause = reasons[0].rpartition(": ")[2] if verdict == "inconclusive" and ": " in reasons[0] else ""
+        reasons = [cause, *reasons[1:]] if cause else reasons[1:]
+    return reasons + [f"accuracy: {a}" for a in _get(r, "accuracy", []) or []]
+
+
+def rank(r: Row) -> int:
+    """A row's place in the verdict order (ORDER); a verdict outside it goes last."""
+    return ORDER.index(r.verdict) if r.verdict in ORDER else len(ORDER)
+
+
+def ratio_text(r: Row) -> str:
+    """'x1.046 [0.650, 1.683]', 'x1.046' without an interval, 'n/a' without a finite ratio."""
+    if not math.isfinite(r.ratio):
+        return "n/a"
+    return interval(r.ratio, r.low, r.high) if math.isfinite(r.low) and math.isfinite(r.high) else f"x{r.ratio:.3f}"
+
+
+def sees_text(r: Row, none: str) -> str:
+    """'>=12%', or `none` where the evidence sees no finite change (no estimate, or none at all)."""
+    return sees(r.mde) if math.isfinite(r.mde) else none
 
 
 @dataclass
@@ -110,10 +130,9 @@ class Table:
             ratio = _num(_get(r, "ratio"))
             if ratio != ratio and before > 0 and after == after:
                 ratio = after / before
-            method = str(_get(r, "method", ""))
             row = Row(
                 name, str(_get(r, "verdict", "inconclusive")), before, after, ratio, _num(_get(r, "ci_low")),
-                _num(_get(r, "ci_high")), _num(_get(r, "mde")), METHODS.get(method, method),
+                _num(_get(r, "ci_high")), _num(_get(r, "mde")), str(_get(r, "method", "")),
                 _num(_get(r, "threshold")), notes=notes(r),
             )  # fmt: skip
             rows.append(row)
@@ -122,7 +141,7 @@ class Table:
             ratio = after / before if before > 0 and after == after else NAN
             limit = (thresholds or {}).get(name, NAN)
             rows.append(Row(name, NOT_JUDGED, before, after, ratio, threshold=limit, why=why))
-        rows.sort(key=lambda row: (ORDER.index(row.verdict) if row.verdict in ORDER else len(ORDER), row.name))
+        rows.sort(key=lambda row: (rank(row), row.name.rsplit("::", 1)[-1], row.name))  # by the name shown
         return cls(rows, arms)
 
     def shown(self, only_changed: bool = False, threshold: float | None = None) -> list[Row]:
@@ -159,8 +178,10 @@ class Table:
     ) -> list[str]:
         """The table on a terminal: a header, one line per row (its name on a line of its own when a row would
         pass `width`), each row's notes under it, then the numbered reasons of the unjudged. `limit`: at most
-        this many rows, then how many more."""
+        this many rows, the largest changes of each verdict first, then how many more."""
         rows = self.shown(only_changed, threshold)
+        if limit is not None:
+            rows.sort(key=lambda r: (rank(r), -abs(math.log(r.ratio)) if math.isfinite(r.ratio) and r.ratio > 0 else 0))
         more = len(rows) - limit if limit is not None and len(rows) > limit else 0
         rows = rows[: len(rows) - more]
         if not rows:
@@ -168,8 +189,8 @@ class Table:
         reasons = self.reasons(rows)
         names = {r.name: label(r.name) for r in rows} if label else self.names(rows)
         cells = [
-            (self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after),
-             interval(r.ratio, r.low, r.high) if r.ratio == r.ratio else "n/a", sees(r.mde))
+            (self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after), ratio_text(r),
+             sees_text(r, ""))
             for r in rows
         ]  # fmt: skip
         head = ("verdict", "benchmark", f"{self.arms[0]} median", f"{self.arms[1]} median", "ratio [interval]", "sees")
@@ -180,7 +201,7 @@ class Table:
             name = "" if name_apart else f"{c[1]:<{w[1]}}  "
             return f"{indent}{c[0]:<{w[0]}}  {name}{figures}"
 
-        apart = len(line(head, False)) > width  # the names do not fit beside the figures: each on its own line
+        apart = max(len(line(c, False)) for c in [head, *cells]) > width  # then each name on a line of its own
         out = [line(head, apart)]
         for row, c in zip(rows, cells, strict=True):
             if apart:
@@ -207,9 +228,8 @@ class Table:
         for r in rows:
             notes = [*r.notes, *([f"threshold {r.threshold:.0%}"] if r.judged and r.threshold == r.threshold else [])]
             out.append(
-                [self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after),
-                 interval(r.ratio, r.low, r.high) if r.ratio == r.ratio else "n/a", sees(r.mde) or "—",
-                 r.method or "—", *r.extra, "; ".join(notes)]
+                [self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after), ratio_text(r),
+                 sees_text(r, "—"), METHODS.get(r.method, r.method) or "—", *r.extra, "; ".join(notes)]
             )  # fmt: skip
         return out
 

@@ -71,3 +71,31 @@ def test_documents_and_json_carry_the_terminal_values():
     assert [r["verdict"] for r in data["rows"]] == ["regressed", NOT_JUDGED] and data["rows"][1]["why"] == "new"
     saved = Table.of([r.as_dict() for r in [result("t::r[numpy]", "regressed", 1.3)]])  # verdicts as saved in JSON
     assert saved.cells()[0][:6] == cells[0][:6]
+
+
+def test_a_wide_sees_value_puts_names_apart_and_no_estimate_shows_no_infinity():
+    name = SUITE + "lazy_eval-mlx-cpu-ci-indep-1048576-end" + "-x" * 9 + "]"  # the header fits, a row would not
+    table = Table.of([result(name, "inconclusive", 1.036, mde=10.17), result(SUITE + "a]", "unchanged", 1.0)])
+    lines = table.terminal()
+    assert all(len(line) <= 120 for line in lines), max(lines, key=len)
+    nothing = Result("t::n[numpy]", "inconclusive", math.nan, math.nan, math.nan, math.nan, 0.1, math.nan, math.nan,
+                     ["no pairs"], method="none", mde=math.inf)  # fmt: skip
+    text = "\n".join(Table.of([nothing, result("t::x[numpy]", "unchanged", math.inf, reasons=["r"])]).terminal())
+    assert "inf" not in text and "nan" not in text and "      no pairs" in text  # why there is no estimate
+    assert Table.of([nothing]).cells()[0][4:6] == ["n/a", "—"]
+
+
+def test_an_inconclusive_row_says_why_and_a_limited_table_shows_the_largest_changes_first():
+    why = "can only see changes >= 917%, more than the 10% threshold"
+    lines = Table.of([result("t::i[numpy]", "inconclusive", 1.04, reasons=[f"x1.04 [...] sees >= 917%: {why}"])])
+    assert f"      {why}" in lines.terminal()
+    moved = [result(f"t::m{i:02d}[numpy]", "improved", 1 - i / 100) for i in range(1, 8)]
+    moved += [result("t::r[numpy]", "regressed", 1.2)]
+    shown = Table.of(moved).terminal(limit=3)
+    rows = [line.split()[1] for line in shown[1:] if not line.startswith("      ")]
+    assert rows[:3] == ["r[numpy]", "m07[numpy]", "m06[numpy]"]
+    assert shown[-1] == "  ... and 5 more"
+    row = Table.of([result("t::r[numpy]", "regressed", 1.2)]).as_json()["rows"][0]
+    assert row["method"] == "history" and Table.of([result("t::r[numpy]", "regressed", 1.2)]).cells()[0][6] == (
+        "saved runs, one process each"
+    )  # the key in JSON, words in the documents
