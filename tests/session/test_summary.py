@@ -145,10 +145,10 @@ def test_mlxbench_options_that_act_on_nothing_are_named(project, monkeypatch):
     assert "--allow-version-change has no effect without --regression-gate" in out
     first = project.runpytest("--backend", "numpy", "--regression-gate", "--regression-threshold", "0.3")
     assert "has no effect" not in first.stdout.str()  # asked to compare, with nothing saved yet: said otherwise
-    monkeypatch.setenv("FAKE_DELAY", "0.003")
+    monkeypatch.setenv("FAKE_DELAY", "0.02")  # long enough that a loaded machine's scheduling jitter is small
     for _ in range(3):
         project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=1)
-    monkeypatch.setenv("FAKE_DELAY", "0.0045")  # 50% slower: far past the default 10%, far within 90%
+    monkeypatch.setenv("FAKE_DELAY", "0.03")  # 50% slower: far past the default 10%, far within 90%
     default = said(project.runpytest("--backend", "numpy", "--benchmark-compare").stdout.str())
     wider = said(
         project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.9").stdout.str()
