@@ -20,7 +20,7 @@ from mlxbench import cancel
 from mlxbench.ab import command as ab
 from mlxbench.ab import merge
 from mlxbench.measure import machine
-from mlxbench.paths import OUTPUT_ERRNOS, default_storage, output_folder_problem
+from mlxbench.paths import OUTPUT_ERRNOS, default_storage, output_folder_problem, relative_text
 from mlxbench.releases import command as releases
 from mlxbench.runs import (
     BadRun,
@@ -39,9 +39,10 @@ REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
 
 
 def complain(message: object) -> None:
-    """One message on stderr: one line, wrapped at 120 columns (continuations indented)."""
+    """One message on stderr: one line, wrapped at 120 columns, paths under the working directory relative."""
+    text = relative_text(" ".join(str(message).splitlines()))
     try:
-        print("\n".join(fit("mlxbench: " + " ".join(str(message).splitlines()))), file=sys.stderr)
+        print("\n".join(fit(f"mlxbench: {text}")), file=sys.stderr)
     except OSError:
         pass  # stderr itself cannot be written (closed, a full disk): the exit status still says it
 

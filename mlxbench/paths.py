@@ -76,3 +76,12 @@ def shown(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except (ValueError, OSError):
         return path
+
+
+def relative_text(text: str) -> str:
+    """`text` with every path under the working directory written relative to it."""
+    try:
+        here = f"{Path.cwd()}{os.sep}"
+    except OSError:  # the working directory is gone: the paths stay as they are
+        return text
+    return text.replace(here, "")

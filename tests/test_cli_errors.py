@@ -37,9 +37,11 @@ def good_run(center: float = 1.0, seed: int = 0) -> dict:
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MLXBENCH_MACHINE_ID": MACHINE, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     env.pop("MLXBENCH_DEBUG", None)
-    return subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-m", "mlxbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
+    proc.cwd = cwd  # type: ignore[attr-defined]  # messages name paths under it relative to it
+    return proc
 
 
 def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -51,8 +53,9 @@ def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
     assert lines and lines[0].startswith("mlxbench: ") and all(x.startswith("  ") for x in lines[1:]), lines
     assert all(len(x) <= 120 or len(x.split()) == 1 for x in lines), lines  # a long path stays whole
     message = " ".join(" ".join(lines).split())
+    here = f"{Path(getattr(proc, 'cwd', '.')).resolve()}{os.sep}"
     for needle in needles:
-        assert needle in message, (needle, message)
+        assert needle.replace(here, "") in message, (needle, message)
     return message
 
 
@@ -159,7 +162,10 @@ def test_an_empty_baseline_is_not_a_pass(tmp_path):
     empty = make_run({})
     base = save(tmp_path / "empty.json", empty)
     cur = save(tmp_path / "cur.json", good_run())
-    assert_bad_input(cli(tmp_path, "compare", str(base), str(cur)), "no benchmark in common")
+    said = assert_bad_input(cli(tmp_path, "compare", str(base), str(cur)), "no benchmark in common")
+    assert said.startswith("mlxbench: empty.json and cur.json have no benchmark in common")  # relative to the cwd
+    (tmp_path / "elsewhere").mkdir()
+    assert str(base) in assert_bad_input(cli(tmp_path / "elsewhere", "compare", str(base), str(cur)))  # else as given
     assert_bad_input(cli(tmp_path, "report", str(base), "--out", "rep"), "holds no benchmarks")
 
 
