@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def pins(run: Run, distributions: Sequence[str] | None = None) -> list[str]:
-    """`name==version` for every framework distribution the run recorded (local labels such as
-    `+cpu` dropped: the index serves the platform's build of that version)."""
+    """`name==version` for every framework distribution the run recorded, its local label kept: `torch==2.13.0+cpu`
+    is the CPU build the run measured, where `torch==2.13.0` would install PyPI's CUDA build on Linux."""
     if distributions is None:
         from mlxbench.registry import Registry
 
         distributions = Registry.load().distributions
     versions = run.facts.get("versions") or {}
-    found = [f"{d}=={str(versions[d]).split('+')[0]}" for d in distributions if versions.get(d)]
+    found = [f"{d}=={versions[d]}" for d in distributions if versions.get(d)]
     if not found:
         raise BadRun(f"{run.path} records no framework versions (machine_info.mlxbench.versions): nothing to pin")
     return found
@@ -115,6 +115,9 @@ def environment(
     tmp = env.with_name(env.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)  # an interrupted earlier build: never reused
     tool = installer() if tool is None else tool
+    labelled = [w for w in wanted if "+" in w.partition("==")[2]]  # a build of its own index: PyTorch's +cpu, ...
+    if labelled:  # found where pip's configuration says (an extra index, find-links); uv does not read it
+        tool = []
     log(f"mlxbench: creating {env} with {', '.join(wanted)} ({'uv' if tool else 'pip'}; once, later runs reuse it)")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     if tool:
@@ -128,7 +131,12 @@ def environment(
         proc = (install or _run)(cmd)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise BadRun(f"could not install {' '.join(wanted)}: {install_error(proc)}")
+            hint = (
+                f"; {', '.join(labelled)} is a build with a local label, served by its maker's own index: give pip "
+                "that index (for PyTorch's CPU builds: PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu)"
+                if labelled else ""
+            )  # fmt: skip
+            raise BadRun(f"could not install {' '.join(wanted)}: {install_error(proc)}{hint}")
     (tmp / "mlxbench-env.txt").write_text("\n".join([tag, *wanted]) + "\n")
     tmp.rename(env)
     return python_of(env)

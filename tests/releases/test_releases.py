@@ -299,3 +299,21 @@ def test_a_history_noisier_than_a_move_shows_no_step_there_but_a_lasting_shift_i
                 by_threshold += sum(m >= np.log1p(0.1) for m in moves)
     assert found == 50  # every 2.5x shift, at its release
     assert false / 50 < 0.5 and by_threshold / 50 > 6  # noise: under one step in two series, against 6+ per series
+
+
+def test_a_recorded_local_build_is_pinned_with_its_label_and_installed_by_pip(tmp_path):
+    """A run measured on torch 2.13.0+cpu: its environment asks for that build (a plain torch==2.13.0 takes
+    PyPI's CUDA build of several GB on Linux), with pip, which reads the configuration that finds such builds."""
+    from conftest import make_run
+    from mlxbench.runs import Run
+
+    data = make_run({"t::a[numpy]": ([1.0] * 5, {})})
+    data["machine_info"]["mlxbench"] = {**data["machine_info"]["mlxbench"], "versions": {"torch": "2.13.0+cpu",
+                                                                                           "numpy": "2.4.6"}}
+    wanted = venvs.pins(Run(tmp_path / "0001_x.json", data), ["torch", "numpy"])
+    assert wanted == ["torch==2.13.0+cpu", "numpy==2.4.6"]
+    calls: list = []
+    venvs.environment(wanted, tmp_path, lambda _: None, fake_installer(calls), ["uv"])
+    assert calls[-1][1:4] == ["-m", "pip", "install"] and "torch==2.13.0+cpu" in calls[-1]  # pip, not uv
+    with pytest.raises(BadRun, match=r"torch==2\.13\.0\+cpu is a build with a local label.*PIP_EXTRA_INDEX_URL"):
+        venvs.environment(["torch==2.13.0+cpu"], tmp_path / "b", lambda _: None, fake_installer([], "+cpu"), ["uv"])
