@@ -96,9 +96,13 @@ def failed_tests(folder: Path) -> set[str]:
     return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
-def table(results: list[Result]) -> list[str]:
-    """The verdicts as the one verdict table prints them, arms A and B."""
-    return Table.of(results, arms=("A", "B")).terminal()
+RATIO = {"paired": "ratio: B / A as the pairs of workers estimate it (their mean log ratio), not B's median over A's",
+         "processes": "ratio: the geometric mean of B's process medians over A's, not B's median over A's"}
+
+
+def table(results: list[Result], design: str = "paired") -> list[str]:
+    """The verdicts as the one verdict table prints them, arms A and B, and what the ratio is."""
+    return Table.of(results, arms=("A", "B")).terminal() + ([f"  {RATIO[design]}"] if results else [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     echo(f"\nmlxbench ab: {counted(results)} ({len(results)} benchmarks, "
           f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
-    echo("\n".join(table(results)))
+    echo("\n".join(table(results, args.design)))
     if args.target_effect and args.design == "processes":
         m = len(results)
         need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}

@@ -117,7 +117,7 @@ def find_steps(all_series: dict[str, Series]) -> list[Step]:
             ratio = s.points[k].median / s.points[k - 1].median
             moved = abs(math.log(ratio)) >= math.log1p(seen)
             if moved or k in cuts:
-                why = f"moved {abs(ratio - 1):.0%}" if moved else "change point"
+                why = f"moved {max(ratio, 1 / ratio) - 1:.0%}" if moved else "change point"  # x0.907: 10% faster
                 if moved and k in cuts:
                     why += ", change point"
                 steps.append(Step(s.name, s.title, s.points[k - 1].version, s.points[k].version, ratio, why))

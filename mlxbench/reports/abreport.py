@@ -170,7 +170,9 @@ def document(rep: ABReport, image: str | None) -> Document:
             [
                 f"Intervals of B / A at family-wise alpha {alpha:.3g} over the run's benchmarks (Bonferroni); ",
                 ("sees", "b"),
-                ": the smallest change each benchmark would catch with 95% power.",
+                ": the smallest change each benchmark would catch with 95% power."
+                + (" The ratio is B / A as the pairs of workers estimate it (their mean log ratio), not B's median "
+                   "over A's." if m.get("design") == "paired" else ""),
             ]
         )
     )
