@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mlxbench import cancel, datasets
-from mlxbench.measure import machine
+from mlxbench.measure import compat, machine
 from mlxbench.measure.baton import Baton, keep_undecided
 from mlxbench.measure.pointguard import PointGuard
 from mlxbench.measure.runner import Bench
@@ -35,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    compat.check(config)  # a pytest/pytest-benchmark pair that cannot time: one usage error before anything runs
     config.addinivalue_line("markers", "workload(name): the mlxbench workload a benchmark measures")
     registry = Registry.load()
     ctx = RunContext(settings=Settings.from_config(config, registry), registry=registry)

@@ -7,8 +7,13 @@ one machine), so the pairs of the same A/B run on several runners of one machine
 GPUs of one host, pool: N runners give N times the pairs in the same wall time. The merged verdicts
 come from the same statistic as `mlxbench ab` (mlxbench.verdicts.paired: spreads moderated across
 benchmarks, unstable workers named and left out), judged once at `--alpha` over every benchmark
-(Bonferroni). Folders must come from the same A/B (the same pytest arguments); one that ended before
-judging (interrupted) still gives its complete pairs. Exit 0, 1 on a regression, 2 for bad input.
+(Bonferroni). Folders must come from the same A/B: each arm's interpreter and environment variables
+(and whatever else verdicts.json records of an arm) and the pytest arguments; folders that differ in
+any are refused, naming what differs. An interpreter is its path: another path is another interpreter.
+The variables that pick a GPU (PLACEMENT) may differ between folders where they are the same in both
+arms of each: they say where a shard ran, not what it compared. A folder that ended before judging
+(interrupted: no verdicts.json) records no arms; its complete pairs still count, and it is named.
+Exit 0, 1 on a regression, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,9 @@ from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
+
+PLACEMENT = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")  # which GPU a shard ran on
+LABELS = {"python": "interpreter", "env": "environment variables"}  # an arm's keys in verdicts.json, as said
 
 
 def read_pair(path: Path) -> PairResult:
@@ -80,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         if args.out.exists() and any(args.out.iterdir()):
             raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
     pairs: list[PairResult] = []
-    sources, selections = [], {}
+    sources: list[dict[str, Any]] = []
+    metas: dict[str, dict[str, Any]] = {}  # each folder's verdicts.json; {} where it has none (interrupted)
     seen: set[Path] = set()
     for folder in args.folders:
         if folder.resolve() in seen:
@@ -89,15 +99,27 @@ def run(args: argparse.Namespace) -> int:
         found, meta = read_folder(folder)
         pairs += found
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
-        if meta is not None and "pytest_args" in meta:
-            selections[str(folder)] = meta["pytest_args"]
-    if len({json.dumps(v) for v in selections.values()}) > 1:
-        listed = "; ".join(f"{f}: {' '.join(map(str, v))}" for f, v in selections.items())
-        raise BadRun(f"these folders ran different A/Bs (pytest arguments differ: {listed}); merge shards of one A/B")
+        metas[str(folder)] = meta or {}
+    placed = placement(metas.values())
+    records = {f: ab_record(m, placed) for f, m in metas.items()}
+    if differ := differences(records):
+        raise BadRun(
+            f"these folders ran different A/Bs: {'; '.join(differ)}. Merge only folders of one A/B (the same "
+            f"`mlxbench ab` arms and pytest arguments on every runner), or judge each alone: "
+            f"mlxbench ab merge {next(iter(records))}"
+        )
+    for folder, meta in metas.items():
+        if not any(isinstance(meta.get(arm), dict) for arm in ("a", "b")):
+            judged = (Path(folder) / "verdicts.json").exists()
+            why = "its verdicts.json names none" if judged else "no verdicts.json: it ended before judging"
+            echo(f"mlxbench ab merge: {folder} records no arms ({why}); its pairs are taken as this A/B's, unchecked")
+    selections = {f: m["pytest_args"] for f, m in metas.items() if "pytest_args" in m}
+    arms = {arm: next((m[arm] for m in metas.values() if isinstance(m.get(arm), dict)), None) for arm in "ab"}
     thresholds = paired.thresholds_for(args.threshold, pairs)
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
     from mlxbench.ab.command import table
     from mlxbench.verdicts.verdict import counted
+
     folders = f"{len(args.folders)} folder{'s' * (len(args.folders) != 1)}"
     echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {folders}, {len(results)} "
          f"benchmarks, judged as one run at alpha {args.alpha:g}")  # fmt: skip
@@ -108,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     document = {
         "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
         "stopped": f"merged from {folders} of A/Bs",
-        "pytest_args": next(iter(selections.values()), None),
+        "pytest_args": next(iter(selections.values()), None), "a": arms["a"], "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
         "spreads": stats.spreads(paired.by_benchmark(pairs)), "verdicts": [r.as_dict() for r in results],
@@ -125,6 +147,54 @@ def run(args: argparse.Namespace) -> int:
         (args.out / abreport.FILES["summary"]).write_text(summary)
         echo(f"verdicts and a job-summary table: {args.out}/")
     return 1 if any(r.regressed for r in results) else 0
+
+
+def arm_env(meta: dict[str, Any], arm: str) -> dict[str, Any]:
+    facts = meta.get(arm) if isinstance(meta.get(arm), dict) else {}
+    return facts.get("env") if isinstance(facts.get("env"), dict) else {}
+
+
+def placement(metas: Iterable[dict[str, Any]]) -> set[str]:
+    """The GPU-picking variables (PLACEMENT) that say only where each shard ran: the same in both arms of every
+    folder. One that differs between the arms of a folder is part of what that A/B compares."""
+    return {v for v in PLACEMENT if all(arm_env(m, "a").get(v) == arm_env(m, "b").get(v) for m in metas)}
+
+
+def ab_record(meta: dict[str, Any], placed: Collection[str] = ()) -> dict[str, Any]:
+    """What a folder's verdicts.json says of the A/B it ran, by what a message calls it: the pytest arguments
+    and every key of each arm, the `placed` variables (placement) left out of the arms' environments."""
+    record: dict[str, Any] = {}
+    if "pytest_args" in meta:
+        record["pytest arguments"] = meta["pytest_args"]
+    for arm in ("a", "b"):
+        for key, value in (meta[arm] if isinstance(meta.get(arm), dict) else {}).items():
+            if key == "env" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k not in placed}
+            record[f"arm {arm.upper()}'s {LABELS.get(key, key)}"] = value
+    return record
+
+
+def differences(records: dict[str, dict[str, Any]]) -> list[str]:
+    """What differs between the folders' A/Bs, one phrase each: `arm B's environment variables differ
+    (r1: MLXBENCH_THREADS unset vs r2: MLXBENCH_THREADS=4)`; only between folders that record it."""
+    out = []
+    for label in dict.fromkeys(k for r in records.values() for k in r):
+        values = {f: r[label] for f, r in records.items() if label in r}
+        if len({json.dumps(v, sort_keys=True) for v in values.values()}) < 2:
+            continue
+        if all(isinstance(v, dict) for v in values.values()):
+            keys = sorted({k for v in values.values() for k in v})
+            keys = [k for k in keys if len({json.dumps(v.get(k)) for v in values.values()}) > 1]
+            shown = {f: " ".join(f"{k}={v[k]}" if k in v else f"{k} unset" for k in keys) for f, v in values.items()}
+        else:
+            shown = {f: " ".join(map(str, v)) if isinstance(v, list) else str(v) for f, v in values.items()}
+        groups: dict[str, list[str]] = {}
+        for folder, text in shown.items():
+            groups.setdefault(text, []).append(folder)
+        verb = "differ" if label.endswith("s") else "differs"
+        listed = " vs ".join(f"{', '.join(fs)}: {text}" for text, fs in groups.items())
+        out.append(f"{label} {verb} ({listed})")
+    return out
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
