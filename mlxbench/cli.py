@@ -1,5 +1,5 @@
 """`mlxbench compare BASELINE CURRENT`, `mlxbench report RUN...`, `mlxbench report --machines` (and the
-parsers of `ab`, `ab merge`, `releases` and `bisect`).
+parsers of `report`, `ab`, `ab merge`, `releases` and `bisect`, each from its part).
 
 Exit codes: 0 fine, 1 a regression (compare), 2 bad input (a corrupt or foreign run file, a missing
 run id, a folder given as a run, runs with no benchmark in common or nothing the gate could judge,
@@ -22,6 +22,7 @@ from mlxbench.ab import merge
 from mlxbench.measure import machine
 from mlxbench.paths import OUTPUT_ERRNOS, default_storage, output_folder_problem, relative_text
 from mlxbench.releases import command as releases
+from mlxbench.reports import options
 from mlxbench.runs import (
     BadRun,
     Run,
@@ -168,8 +169,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{', '.join(sorted(backends - {'None'})) or 'none (the run names no backend)'}"
         )
     rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline)
-    if args.out is None:  # one folder per reported run: the next run's report never meets this one's files
-        args.out = Path("reports") / runs[-1].path.stem
+    if args.out is None:  # named after what it reports: another selection of runs never meets this one's files
+        args.out = publish.default_folder(runs, bool(args.runs), args.history, baseline, args.reference)
     emit(publish.written_lines(publish.contents(rep, args.format), args.out))
     return 0
 
@@ -186,7 +187,7 @@ def cmd_machines(args: argparse.Namespace) -> int:
     ms = machines.load(args.storage, args.machines, args.profile or "seed")
     for why in ms.skipped:
         complain(why)
-    out = args.out if args.out is not None else Path("reports")
+    out = args.out if args.out is not None else machines.default_folder(ms)
     emit(publish.written_lines(machines.contents(ms, args.format), out))
     return 0
 
@@ -209,54 +210,28 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("current", help="run file, or saved run id")
     c.add_argument("--threshold", type=float, default=None, help="smallest slowdown that counts (fraction)")
     c.add_argument("--allow-version-change", action="store_true", help="gate across framework versions")
-    c.add_argument("--only-changed", action="store_true", help="show only regressed and improved benchmarks")
+    c.add_argument(
+        "--only-changed",
+        action="store_true",
+        help="show only the benchmarks that moved: regressed, improved, and unjudged ones whose medians are "
+        "apart by more than the threshold",
+    )
     c.set_defaults(func=cmd_compare)
-    r = sub.add_parser("report", help="Markdown, HTML and JSON report of one or more runs (oldest first)")
-    r.add_argument(
-        "runs",
-        nargs="*",
-        help="run files or saved run ids, oldest first; the last one is reported, "
-        "all give history (default: the last --history saved runs of this machine); or one A/B folder "
-        "(ab-runs/<time>/ of mlxbench ab): its verdicts, intervals and samples",
-    )
-    r.add_argument("--history", type=int, default=None, help="how many saved runs to use when none are named (10)")
-    r.add_argument("--baseline", default=None, help="run to give verdicts against (default: the previous run given)")
-    r.add_argument("--reference", default=None, help="backend that speedups are relative to (default numpy)")
-    r.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder (default: reports/<reported run>/; for an A/B folder: AB_FOLDER/report; with "
-        "--machines: reports/)",
-    )
-    r.add_argument(
-        "--format",
-        nargs="+",
-        choices=("md", "summary", "html", "json"),
-        default=["md", "summary", "html", "json"],
-        help="md: report.md with its PNG plots beside it; summary: summary.md, tables only (for a GitHub job "
-        "summary); html: report.html, plots inlined; json: report.json (default: all four)",
-    )
-    r.add_argument(
-        "--machines",
-        nargs="*",
-        default=None,
-        metavar="MACHINE_ID",
-        help="machines side by side: the last --profile run of each machine folder under --storage "
-        "(all of them, or the ones named); writes machines.{md,html,json}",
-    )
-    r.add_argument(
-        "--profile",
-        default=None,
-        help="the profile of the saved runs reported when none are named (default: the newest run's); with "
-        "--machines, the profile whose runs are compared (default seed)",
-    )
-    r.add_argument("--allow-version-change", action="store_true", help="accept a baseline of other versions")
-    r.set_defaults(func=cmd_report)
+    options.add_report_parser(sub, cmd_report)
     ab.add_parser(sub)
     merge.add_parser(sub)
     releases.add_parsers(sub)
+    _as_typed(sub, "ab-merge", "ab merge")
     return p
+
+
+def _as_typed(sub: argparse._SubParsersAction, name: str, typed: str) -> None:
+    """Subcommand `name` (typed as two words, `typed`: see merge.spelled) listed, used and helped as typed."""
+    sub.choices[name].prog = f"{sub.choices[name].prog.removesuffix(name)}{typed}"
+    for action in sub._choices_actions:
+        if action.dest == name:
+            action.metavar, action.help = typed, (action.help or "").removeprefix(f"(mlxbench {typed} FOLDER...) ")
+    sub.metavar = "{" + ",".join(typed if n == name else n for n in sub.choices) + "}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from mlxbench.measure import machine
 from mlxbench.paths import output_folder_problem
 from mlxbench.releases import history, index, report, search, steps
 from mlxbench.reports import publish
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import echo
 
@@ -58,7 +59,8 @@ def cmd_releases(args: argparse.Namespace) -> int:
     fw = index.framework(args.framework)
     versions = index.releases(fw, args.start, args.stop, args.newest)
     pytest_args = with_test_path(args.pytest_args)
-    echo(f"mlxbench releases: {fw.dist} {', '.join(versions)} ({len(versions)} releases); results in {args.out}")
+    listed = f"{fw.dist} {', '.join(versions)} ({nouns(len(versions), 'release')})"
+    echo(f"mlxbench releases: {listed}; results in {args.out}")
     started = time.perf_counter()
     hist = history.build(fw, versions, pytest_args, args.out)
     if not hist.timed:
@@ -74,8 +76,9 @@ def cmd_releases(args: argparse.Namespace) -> int:
                      steps.as_dicts(found), abs_)  # fmt: skip
     out = args.out / f"report-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
     lines = publish.written_lines(report.contents(m), out)
-    echo(f"\nmlxbench releases: {len(hist.timed)} of {len(versions)} releases timed, {len(found)} steps, "
-         f"{(time.perf_counter() - started) / 60:.1f} min")  # fmt: skip
+    minutes = (time.perf_counter() - started) / 60
+    timed = f"{len(hist.timed)} of {nouns(len(versions), 'release')} timed"
+    echo(f"\nmlxbench releases: {timed}, {nouns(len(found), 'step')}, {minutes:.1f} min")
     for r in hist.releases:
         if not r.timed or r.failed:
             echo(f"  {r.version}: {r.status}: {r.reason}")
@@ -110,8 +113,8 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     versions = index.between(fw, good, args.bad)
     pytest_args = with_test_path(args.pytest_args)
     budget = args.ab_budget or DEFAULT_BUDGET
-    echo(f"mlxbench bisect: {fw.dist} {good} (good) to {args.bad} (bad): {len(versions)} releases, at most "
-         f"{search.bound(len(versions))} A/Bs of {budget:g} min")  # fmt: skip
+    span = f"{fw.dist} {good} (good) to {args.bad} (bad): {nouns(len(versions), 'release')}"
+    echo(f"mlxbench bisect: {span}, at most {nouns(search.bound(len(versions)), 'A/B')} of {budget:g} min")
     pythons: dict[str, str] = {}
 
     def python(v: str) -> str:
@@ -131,20 +134,21 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         if not verdicts:  # never read as "nothing regressed"
             raise BadRun(f"the A/B of {b} against {a} left no verdicts in {target}; see {args.out / 'ab'}")
         followed = [v for v in verdicts.values() if names is None or v["name"] in names]
-        sees = max((v["mde"] for v in followed if v.get("mde") == v.get("mde") and v.get("mde") is not None), default=float("nan"))  # noqa: E501
+        mdes = [v["mde"] for v in followed if v.get("mde") == v.get("mde") and v.get("mde") is not None]
+        sees = max(mdes, default=float("nan"))
         return search.Probe(a, b, [v["name"] for v in followed if v["verdict"] == "regressed"],
                             [v["name"] for v in followed if v["verdict"] == "inconclusive"], sees,
                             max((v["threshold"] for v in followed), default=0.1), (time.perf_counter() - t0) / 60,
                             str(target))  # fmt: skip
 
     outcome = search.bisect(versions, judge, log=lambda line: echo(line, flush=True))
-    n = len(outcome.probes)
+    n = nouns(len(outcome.probes), "A/B")
     if outcome.first_bad:
-        echo(f"mlxbench bisect: the first bad release is {fw.dist} {outcome.first_bad} ({n} A/Bs; it regressed on "
+        echo(f"mlxbench bisect: the first bad release is {fw.dist} {outcome.first_bad} ({n}; it regressed on "
              f"{', '.join(search.short(x) for x in outcome.followed)})")  # fmt: skip
     elif outcome.open_range:
         need = outcome.probes[-1].budget_to_decide(budget)
-        echo(f"mlxbench bisect: undecided between {outcome.open_range[0]} and {outcome.open_range[1]} after {n} A/Bs: "
+        echo(f"mlxbench bisect: undecided between {outcome.open_range[0]} and {outcome.open_range[1]} after {n}: "
              f"{outcome.why}; --ab-budget {need:.0f} would likely decide it")  # fmt: skip
     else:
         echo(f"mlxbench bisect: nothing to bisect: {outcome.why}")
@@ -158,14 +162,31 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("releases", help="the benchmarks across a framework's releases: history, steps, A/Bs")
+    r = sub.add_parser(
+        "releases",
+        help="the benchmarks across a framework's releases: history, steps, A/Bs",
+        description="Time the selected benchmarks under each release of FRAMEWORK on the package index (--from, "
+        "--to, --newest choose them), each in an environment of its own (cached) and saved as a run in DIR/runs "
+        "(--out DIR). Where a benchmark's median moved between two adjacent releases by more than its history's "
+        "noise (a step), an A/B of the two releases confirms or refutes it. The report goes to DIR/report-<UTC "
+        "time>/; the same command again reuses the finished releases and A/Bs. Exit 1 when a step is a confirmed "
+        "regression.",
+    )
     r.add_argument("framework", help="mlx, torch or numpy")
     r.add_argument("--from", dest="start", default=None, metavar="V", help="oldest release (default: the oldest)")
     r.add_argument("--to", dest="stop", default=None, metavar="V", help="newest release (default: the newest)")
     r.add_argument("--newest", type=int, default=None, metavar="N", help="only the newest N releases of the range")
     r.add_argument("--confirm", choices=("moved", "all", "none"), default="moved",
                    help="A/B the steps that moved (default), every adjacent pair, or none")  # fmt: skip
-    b = sub.add_parser("bisect", help="the first bad release between GOOD and BAD, by A/Bs")
+    b = sub.add_parser(
+        "bisect",
+        help="the first bad release between GOOD and BAD, by A/Bs",
+        description="Find the first release of FRAMEWORK after GOOD that made the selected benchmarks slower, by "
+        "A/Bs in the releases' own environments: BAD against GOOD names the benchmarks that regressed, then the "
+        "release halfway is A/B'd against GOOD on those, halving the range (about log2(n) + 1 A/Bs over n "
+        "releases). An A/B that cannot decide ends the search, naming the range still open and the --ab-budget "
+        "that would likely decide it. The outcome goes to DIR/bisect-<UTC time>/bisect.json (--out DIR).",
+    )
     b.add_argument("framework", help="mlx, torch or numpy")
     b.add_argument("good", help="a good release, or a saved run (its version of the framework)")
     b.add_argument("bad", help="a bad release")

@@ -28,6 +28,7 @@ from xml.etree import ElementTree
 from mlxbench.ab import venvs
 from mlxbench.measure import machine
 from mlxbench.releases.index import Framework
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, Run, load_run
 from mlxbench.session import saving
 from mlxbench.units import echo
@@ -170,8 +171,8 @@ def measure(fw: Framework, version: str, python: str, pytest_args: list[str], ou
         if failed:
             status = ACCURACY if all("accuracy" in m.lower() for m in failed.values()) else NO_RUN
             first = next(iter(sorted(failed.items())))
-            return Release(version, status, f"{len(failed)} tests failed, e.g. {first[0].rsplit('::', 1)[-1]}: "
-                           f"{first[1]}", None, python, sorted(failed))  # fmt: skip
+            why = f"{nouns(len(failed), 'test')} failed, e.g. {first[0].rsplit('::', 1)[-1]}: {first[1]}"
+            return Release(version, status, why, None, python, sorted(failed))
         log = logs / f"{version}-{attempt}.log"
         lines = [x.strip() for x in log.read_text(errors="replace").splitlines() if x.strip()] or ["no output"]
         said = next((x for x in lines if x.startswith(("ERROR", "error:", "E "))), lines[-1])[:300]

@@ -14,10 +14,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from mlxbench.reports import logticks
 from mlxbench.reports.document import CellLines, Document, Heading, Image, Paragraph, Table
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.reports.plots import _png
+from mlxbench.reports.plural import nouns
 from mlxbench.reports.publish import strict
 from mlxbench.units import fmt_time
 from mlxbench.verdicts.verdict import interval, sees
@@ -69,13 +71,7 @@ def plot(m: dict, workload: str) -> bytes:
         colour = {"confirmed": "#d62728", "refuted": "#7f7f7f", "inconclusive": "#e0a800"}.get(st["outcome"], "#bbbbbb")
         ax.axvline(x[st["after"]] - 0.5, color=colour, linestyle="--", linewidth=1, alpha=0.6)
     ax.set_yscale("log")
-    from matplotlib.ticker import FuncFormatter
-
-    ratio = FuncFormatter(lambda v, _pos: f"x{v:.2g}")
-    ax.yaxis.set_major_formatter(ratio)
-    low, high = ax.get_ylim()
-    if high / low < 10:  # under a decade: label the minor ticks too (a log axis has one major tick there)
-        ax.yaxis.set_minor_formatter(ratio)
+    logticks.log_axis(ax.yaxis, logticks.ratio_label)  # x0.98 x1 x1.02: distinct, each at its value
     ax.axhline(1.0, color="#999999", linewidth=0.6)
     ax.set_xticks(range(len(versions)), versions, rotation=60, ha="right", fontsize=8)
     ax.set_xlabel(f"{m['framework']} release")
@@ -126,9 +122,10 @@ def document(m: dict) -> Document:
     for s in m["steps"]:
         counts[s["outcome"]] = counts.get(s["outcome"], 0) + 1
     doc = Document(f"{m['framework']} releases {rel[0]['version']} to {rel[-1]['version']} on {m['machine']}")
-    doc.add(Paragraph([f"{len(timed)} of {len(rel)} releases timed; selection: ", (" ".join(m["pytest_args"]), "code"),
-                       f"; {len(m['steps'])} steps (" + (", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-                                                        or "none") + ")"]))  # fmt: skip
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none"
+    selection = (" ".join(m["pytest_args"]), "code")
+    head = f"{len(timed)} of {nouns(len(rel), 'release')} timed; selection: "
+    doc.add(Paragraph([head, selection, f"; {nouns(len(m['steps']), 'step')} ({outcomes})"]))
     doc.add(Heading("Steps between adjacent releases"))
     if m["steps"]:
         doc.add(Paragraph(["A step: a median that moved by at least its threshold between two adjacent timed releases, "

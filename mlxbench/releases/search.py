@@ -1,6 +1,6 @@
 """Bisect: the first bad release between a good and a bad one, each step an A/B against the good release.
 
-The first A/B, GOOD against BAD, names what regressed (the benchmarks called `regressed`: the rest are
+The first A/B, BAD against GOOD, names what regressed (the benchmarks called `regressed`: the rest are
 not followed). Then the range is halved: the release in the middle is A/B'd against GOOD on those
 benchmarks; any of them regressed makes it bad (the first bad release is at or before it), none makes
 it good (after it). That is at most ceil(log2(n - 1)) + 1 A/Bs for n releases. A step whose A/B
@@ -63,8 +63,8 @@ def bisect(releases: Sequence[str], judge: Judge, log: Callable[[str], None] = p
     out.probes.append(first)
     log(line(1, first))
     if first.state != "bad":
-        out.why = (f"{releases[-1]} is not slower than {releases[0]} on any benchmark"
-                   if first.state == "good" else "the A/B of GOOD against BAD was inconclusive")  # fmt: skip
+        nothing = f"{releases[-1]} is not slower than {releases[0]} on any benchmark"
+        out.why = nothing if first.state == "good" else "the A/B of BAD against GOOD was inconclusive"
         out.open_range = (releases[0], releases[-1]) if first.state == "inconclusive" else None
         return out
     out.followed = list(first.regressed)

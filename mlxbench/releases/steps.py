@@ -26,6 +26,7 @@ import numpy as np
 from mlxbench.ab import command as ab
 from mlxbench.ab.options import on_nodeids
 from mlxbench.releases.history import History
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.units import echo
 from mlxbench.verdicts import changepoints
@@ -179,8 +180,7 @@ def confirm(hist: History, steps: list[Step], budget: float,
     for n, ((before, after), group) in enumerate(sorted(pairs.items(), key=lambda kv: kv[0]), 1):
         names = sorted({s.name for s in group})
         record: dict[str, Any] = {"before": before, "after": after, "benchmarks": names}
-        head = (f"mlxbench releases: A/B {n}/{len(pairs)}, {before} against {after} on {len(names)} "
-                f"benchmark{'s' * (len(names) != 1)}")  # fmt: skip
+        head = f"mlxbench releases: A/B {n}/{len(pairs)}, {after} against {before} on {nouns(len(names), 'benchmark')}"
 
         def start(target: Path, before=before, after=after, names=names, record=record) -> None:
             try:

@@ -19,6 +19,7 @@ from mlxbench.reports.document import Document, Image, Paragraph
 from mlxbench.reports.document import Table as DocTable
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
 from mlxbench.verdicts.table import Table
@@ -69,12 +70,12 @@ class ABReport:
         counts = ", ".join(f"{n} {v}" for v, n in self.counts.items())
         m = self.meta
         if m.get("design") == "paired":
-            how = f"{m.get('pairs')} pairs of workers alternating rounds ({m.get('stopped', '?')})"
+            how = f"{nouns(m.get('pairs'), 'pair')} of workers alternating rounds ({m.get('stopped', '?')})"
         else:
-            how = f"{m.get('processes')} fresh processes per arm"
+            how = f"{nouns(m.get('processes'), 'fresh process', 'fresh processes')} per arm"
         wall = m.get("wall_seconds")
         took = f", {wall / 60:.1f} min" if isinstance(wall, (int, float)) else ""
-        return f"{counts} of {len(self.verdicts)} benchmarks; {how}{took}"
+        return f"{counts} of {nouns(len(self.verdicts), 'benchmark')}; {how}{took}"
 
     def table(self) -> Table:
         """The one verdict table (arms A and B), with the spreads that set each benchmark's interval."""
@@ -171,8 +172,12 @@ def document(rep: ABReport, image: str | None) -> Document:
                 f"Intervals of B / A at family-wise alpha {alpha:.3g} over the run's benchmarks (Bonferroni); ",
                 ("sees", "b"),
                 ": the smallest change each benchmark would catch with 95% power."
-                + (" The ratio is B / A as the pairs of workers estimate it (their mean log ratio), not B's median "
-                   "over A's." if m.get("design") == "paired" else ""),
+                + (
+                    " The ratio is B / A as the pairs of workers estimate it (their mean log ratio), not B's median "
+                    "over A's."
+                    if m.get("design") == "paired"
+                    else ""
+                ),
             ]
         )
     )

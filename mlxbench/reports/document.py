@@ -3,7 +3,8 @@
 Each report (a machine's runs, machines side by side, an A/B run, sweep tables) builds a `Document` from
 its model; `markdown` and `html` walk any document the same way. A new section is one block in the
 document a report builds, and every format shows it. Every text is escaped by the renderer, never by
-the report: a name with `|`, `<` or a backtick is shown as written.
+the report: a name with `|`, `<` or a backtick is shown as written. Markdown holds the plain characters
+(`'`, `>=`, `&`), a backslash before only what it would read as syntax; HTML escapes them all.
 
 Markdown renders as a GitHub job summary: with `images` empty it references no image (a job summary
 cannot show files), with them it links the PNGs written beside it. HTML is one self-contained page
@@ -13,6 +14,7 @@ cannot show files), with them it links the PNGs written beside it. HTML is one s
 from __future__ import annotations
 
 import html as _html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -86,8 +88,16 @@ class Document:
         return self
 
 
+# What Markdown would read as syntax, not text: a table cell's end, a code span, an HTML tag's start (`<b`,
+# `</`, `<!`, `<?`; GitHub would drop `<cpu>` as a tag), an entity (`&amp;`) and a backslash that would escape.
+MD_SYNTAX = re.compile(r"[|`]|<(?=[A-Za-z/!?])|&(?=#?\w+;)|\\(?=[!-/:-@\[-`{-~])")
+MD_BLOCK_START = re.compile(r"^(?=[#>+=-])")  # a paragraph's first character that would start a heading, a list...
+
+
 def md_escape(text: object) -> str:
-    return _html.escape(str(text)).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+    """`text` as Markdown shows it, in one line: the plain characters (`'`, `>=`, `&`, `"` as written), with a
+    backslash before only what Markdown would read as syntax (MD_SYNTAX: a pipe, a backtick, a tag's `<`)."""
+    return MD_SYNTAX.sub(lambda m: "\\" + m.group(), str(text)).replace("\r", " ").replace("\n", " ")
 
 
 def _md_spans(spans: Sequence[Span]) -> str:
@@ -119,7 +129,7 @@ def markdown(doc: Document, images: Sequence[str] = ()) -> str:
         if isinstance(b, Heading):
             out += ["", f"{'#' * b.level} {md_escape(b.text)}"]
         elif isinstance(b, Paragraph):
-            out += ["", ("> " if b.cls == "note" else "") + _md_spans(b.spans)]
+            out += ["", ("> " if b.cls == "note" else "") + MD_BLOCK_START.sub("\\\\", _md_spans(b.spans))]
         elif isinstance(b, Items):
             out.append("")
             for cls, text in b.items:

@@ -7,12 +7,13 @@ Each machine is the last saved run of one profile in its folder under the baseli
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlxbench.reports.document import Document, Heading, Image, Items, Paragraph, Table, html, markdown
-from mlxbench.reports.publish import dumps, strict
+from mlxbench.reports.publish import dumps, safe_name, strict
 from mlxbench.reports.report import Cell, image_name, machine_rows, make_cell
 from mlxbench.runs import BadRun, Run, load_folder
 from mlxbench.units import fmt_time
@@ -54,6 +55,14 @@ class Machines:
                 _, m, b = min(timed)
                 out[v] = (m, b)
         return out
+
+
+def default_folder(ms: Machines) -> Path:
+    """reports/machines-<profile>-<N>-<digest>/: named after the runs it shows (the digest of their paths), so
+    that a later run, or other machines, never meet this report's files."""
+    runs = "\n".join(f"{m}:{r.path.name}" for m, r in sorted(ms.runs.items()))
+    digest = hashlib.sha256(runs.encode()).hexdigest()[:8]
+    return Path("reports") / f"machines-{safe_name(ms.profile)}-{len(ms.runs)}-{digest}"
 
 
 def load(storage: Path, names: Sequence[str], profile: str) -> Machines:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mlxbench.reports import logticks
 from mlxbench.reports.report import Report, image_name, run_time
 from mlxbench.units import fmt_time
 
@@ -43,12 +44,10 @@ def _length(value: float) -> float:
     return float(value) if np.isfinite(value) and value > 0 else 0.0
 
 
-def _minor_label(value: float, _pos: object = None) -> str:
-    """Label the 2x and 5x minor ticks of a log time axis (a span under a decade has one major tick)."""
-    if not _positive(value):
-        return ""
-    lead = round(value / 10 ** math.floor(math.log10(value)))
-    return fmt_time(value) if lead in (2, 5) else ""
+def log_time_axis(ax) -> None:
+    """A log y axis of times: round ticks labelled as `2.5 ms`, distinct and exact (mlxbench.reports.logticks)."""
+    ax.set_yscale("log")  # first: setting the scale resets the ticks
+    logticks.log_axis(ax.yaxis, lambda v, digits: fmt_time(v, digits), least=3)  # 3: 100 µs, never 1e+02 µs
 
 
 def _png(fig) -> bytes:
@@ -92,11 +91,7 @@ def grouped_bars(
     many = len(groups) > 4
     ax.set_xticks(x, groups, rotation=45 if many else 0, ha="right" if many else "center", fontsize=8)
     if any(_positive(v[0]) for v in values.values()):
-        from matplotlib.ticker import FuncFormatter
-
-        ax.set_yscale("log")  # matplotlib refuses a log axis with no positive value on it
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        log_time_axis(ax)  # matplotlib refuses a log axis with no positive value on it
     else:
         ax.text(0.5, 0.5, "no usable times (NaN or 0)", ha="center", va="center", transform=ax.transAxes)
     ax.grid(axis="y", alpha=0.3)
@@ -231,7 +226,6 @@ def machines_dots(
     """One row of panels per machine (shared axes): each variant's median per backend as a dot, one colour
     per backend in every row; the fastest machine + backend of each variant is starred."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
 
     width = max(7.0, 0.42 * len(variants) + 3.0)
     fig, axes = plt.subplots(len(machines), 1, figsize=(width, 2.3 * len(machines) + 1.4), sharex=True, sharey=True,
@@ -253,9 +247,7 @@ def machines_dots(
             for xi, y, v in zip(xs, ys, variants, strict=True):
                 if v in best and best[v][1:] == (m, b):
                     ax.annotate("★", (xi, y), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=10)
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_time(v)))
-        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        log_time_axis(ax)
         ax.tick_params(axis="y", labelsize=7, which="both")
         ax.grid(axis="y", alpha=0.3)
         ax.set_title(m, fontsize=8, loc="left")

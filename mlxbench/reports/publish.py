@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from typing import Any
 from mlxbench.paths import output_folder_problem
 from mlxbench.reports import cadence, sweeptables
 from mlxbench.reports.report import Report, memory_words
-from mlxbench.runs import BadRun
+from mlxbench.runs import BadRun, Run
 
 FORMATS = ("md", "summary", "html", "json")
 FILE_NAMES = {"md": "report.md", "summary": "summary.md", "html": "report.html", "json": "report.json"}
@@ -43,6 +44,45 @@ def to_json(rep: Report) -> dict[str, Any]:
         "change_points": [c.__dict__ | {"sentence": c.sentence()} for c in rep.changes],
         "sweep": sweeptables.as_json(rep.sweep.crossovers, rep.sweep.exponents) if rep.sweep else None,
     }
+
+
+def run_id(run: Run) -> str:
+    """A run as a folder name says it: `0004` for a saved run (`0004_<commit>_<date>.json`), else its file's stem."""
+    number = run.path.stem.split("_")[0]
+    return number if len(number) == 4 and number.isdigit() else safe_name(run.path.stem)
+
+
+def safe_name(text: str) -> str:
+    """`text` with every character a folder name should not hold as `_`."""
+    return "".join(c if c.isalnum() or c in "._+-" else "_" for c in text)
+
+
+def default_folder(
+    runs: Sequence[Run],
+    named: bool,
+    history: int | None = None,
+    baseline: Run | None = None,
+    reference: str | None = None,
+) -> Path:
+    """reports/<what it reports>/, so that two different selections of runs never meet in one folder:
+    `<run>` the latest saved run with its history (`mlxbench report`), `<run>-history-N` with `--history N`,
+    `<run>-alone` one named run, `<run>-vs-0004` named runs (the others, oldest first); then
+    `-baseline-<run>` and `-reference-<backend>` when given."""
+    name = safe_name(runs[-1].path.stem)
+    if named:
+        others = [run_id(r) for r in runs[:-1]]
+        listed = "-".join(others)
+        if len(listed) > 40:  # many runs: the first and the last, and a digest of them all
+            digest = hashlib.sha256("\n".join(str(r.path) for r in runs).encode()).hexdigest()[:8]
+            listed = f"{others[0]}..{others[-1]}-{len(others)}runs-{digest}"
+        name += f"-vs-{listed}" if others else "-alone"
+    elif history is not None:
+        name += f"-history-{history}"
+    if baseline is not None:
+        name += f"-baseline-{run_id(baseline)}"
+    if reference is not None:
+        name += f"-reference-{safe_name(reference)}"
+    return Path("reports") / name
 
 
 def dumps(value: Any) -> str:
@@ -102,9 +142,11 @@ def write_files(files: Mapping[str, bytes], out: Path) -> list[Path]:
     files = {name: data for name, data in files.items() if name not in same}
     existing = [name for name in files if (out / name).exists() or (out / name).is_symlink()]
     if existing:
+        one = len(existing) == 1
         raise BadRun(
-            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {out}: nothing was "
-            f"written; choose another --out folder or move them away"
+            f"{', '.join(existing)} already exist{'s' if one else ''} in {out} and differ{'s' if one else ''} from "
+            f"this report: nothing was written (a saved report is never overwritten); write it elsewhere with "
+            f"--out DIR, or move {'it' if one else 'them'} away"
         )
     created = [d for d in (out, *out.parents) if not d.exists()]
     placed: list[Path] = []

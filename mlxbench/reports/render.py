@@ -14,6 +14,7 @@ from mlxbench.reports import cadence
 from mlxbench.reports.document import CellLines, Document, Gallery, Heading, Image, Items, Paragraph, Table
 from mlxbench.reports.document import html as html_of
 from mlxbench.reports.document import markdown as markdown_of
+from mlxbench.reports.plural import nouns
 from mlxbench.reports.report import (
     Cell,
     Report,
@@ -53,7 +54,7 @@ def fastest_line(cells: dict[tuple[str, str], Cell], variants: list[str]) -> str
         return ""
     ranked = sorted(wins.items(), key=lambda kv: -kv[1])
     n = len(variants)
-    parts = [f"{b} ({k} of {n} variant{'s' if n > 1 else ''})" for b, k in ranked]
+    parts = [f"{b} ({k} of {nouns(n, 'variant')})" for b, k in ranked]
     return "Fastest: " + ", ".join(parts)
 
 
@@ -84,7 +85,7 @@ def no_verdicts(rep: Report) -> str:
     """Why the verdict table is empty."""
     if rep.not_judged:
         reasons = sorted(set(rep.not_judged.values()))
-        return f"No verdicts: {len(rep.not_judged)} benchmarks not judged ({'; '.join(reasons)})."
+        return f"No verdicts: {nouns(len(rep.not_judged), 'benchmark')} not judged ({'; '.join(reasons)})."
     return "No baseline with benchmarks in common."
 
 
@@ -92,7 +93,9 @@ def summary(rep: Report) -> tuple[str, list[str]]:
     """('2 regressed, 1 improved, ...', the regressions then the improvements, one line each)."""
     counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
     if rep.baseline is None and len(rep.runs) > 1:
-        return f"no verdicts: none of the {len(rep.runs) - 1} earlier runs was made by this run's host", []
+        k = len(rep.runs) - 1
+        earlier = "the earlier run was not" if k == 1 else f"none of the {k} earlier runs was"
+        return f"no verdicts: {earlier} made by this run's host", []
     if rep.baseline is None:
         return "no verdicts: a single run (name two or more, or --baseline)", []
     reasons: dict[str, int] = {}

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_bytes, slower_or_faster
 from mlxbench.verdicts import verdict
@@ -267,7 +268,7 @@ def machine_rows(run: Run) -> list[tuple[str, str]]:
         threads[pool.get("internal_api") or "?"] = pool.get("num_threads")
     return [
         ("machine id", f.get("machine_id", "?")),
-        ("CPU", f"{f.get('cpu_model', mi.get('processor', '?'))} ({f.get('cpu_count', '?')} cores)"),
+        ("CPU", f"{f.get('cpu_model', mi.get('processor', '?'))} ({nouns(f.get('cpu_count', '?'), 'core')})"),
         ("GPU", ", ".join(f.get("gpus") or []) or "none"),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in (f.get("versions") or {}).items())),
         (

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlxbench.reports import document
 from mlxbench.reports.document import Block, Document, Heading, Paragraph, Table
+from mlxbench.reports.plural import nouns
 from mlxbench.reports.sweep import Crossover, Exponent
 
 CROSS_HEAD = ("workload", "series", "axis", "backends", "crossover", "interval", "faster below → above")
@@ -67,7 +68,9 @@ def terminal_lines(cross: Sequence[Crossover], exps: Sequence[Exponent]) -> list
             out.append(text + f"{head} at {c.axis} {where(c)} ({interval(c)})" + (f"; {flips}" if flips else ""))
     for e in exps:
         s, band = slope(e)
-        out.append(f"{e.workload}[{e.series}] {e.backend}: time ∝ {e.unit}^{s} (95%: {band}; {e.points} sizes)")
+        out.append(
+            f"{e.workload}[{e.series}] {e.backend}: time ∝ {e.unit}^{s} (95%: {band}; {nouns(e.points, 'size')})"
+        )
     return out
 
 

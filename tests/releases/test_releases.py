@@ -172,7 +172,7 @@ def test_an_interrupted_release_is_not_kept_and_the_finished_ones_are(tmp_path):
     assert [v for v, _ in fake.calls] == ["0.1.0", "0.2.0"] and len(hist.timed) == 2
 
 
-def test_steps_of_the_history_are_judged_by_an_ab_of_the_two_releases(tmp_path):
+def test_steps_of_the_history_are_judged_by_an_ab_of_the_two_releases(tmp_path, capsys):
     ok = {"test_workload[a]": "pass", "test_workload[b]": "pass"}
     medians = {"0.1.0": 1.0, "0.2.0": 1.02, "0.3.0": 1.3, "0.4.0": 1.31}
     fake = FakeReleases({v: ok for v in medians}, medians)
@@ -192,6 +192,8 @@ def test_steps_of_the_history_are_judged_by_an_ab_of_the_two_releases(tmp_path):
         return 1
 
     steps.confirm(hist, found, 2.0, ab)
+    # B first, as everywhere in the CLI (`mlxbench compare: <current> against <baseline>`, bisect's A/Bs)
+    assert "A/B 1/1, 0.3.0 against 0.2.0 on 2 benchmarks" in said(capsys.readouterr().out)
     a, b = "benchmarks/test_workloads.py::test_workload[a]", "benchmarks/test_workloads.py::test_workload[b]"
     assert made == [("/envs/0.2.0/bin/python", "/envs/0.3.0/bin/python", [a, b, "--profile", "ci"])]
     assert {s.name.split("[")[1]: s.outcome for s in found} == {"a]": "confirmed", "b]": "refuted"}
@@ -265,6 +267,38 @@ def test_the_releases_command_runs_a_history_end_to_end(tmp_path, monkeypatch, c
     assert (report_dir / "releases.html").is_file() and list(report_dir.glob("releases_*.png"))
 
 
+def test_the_bisect_command_finds_the_first_bad_release_and_says_b_against_a(tmp_path, monkeypatch, capsys):
+    """`mlxbench bisect` as a user types it: the releases from the index, one A/B per probe (the candidate as B
+    against the good release as A, its verdicts as `mlxbench ab --json` writes them), the first bad release
+    named, bisect.json written."""
+    monkeypatch.setattr(index, "pip_versions", lambda dist: "Available versions: 0.4.0, 0.3.0, 0.2.0, 0.1.0\n")
+    monkeypatch.setattr(venvs, "environment", lambda wanted, log=None: Path("/envs", wanted[0].split("==")[1], "py"))
+    made = []
+
+    def ab(python_a, python_b, pytest_args, budget, out, target):
+        a, b = Path(python_a).parent.name, Path(python_b).parent.name
+        made.append((b, a))
+        slower = b >= "0.3.0"  # 0.3.0 made t[x] 30% slower
+        ratio, verdict = (1.3, "regressed") if slower else (1.0, "unchanged")
+        v = {"name": "b::t[x]", "verdict": verdict, "ratio": ratio, "ci_low": ratio - 0.05, "ci_high": ratio + 0.05}
+        v |= {"mde": 0.05, "threshold": 0.1}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"verdicts": [v]}))
+        return int(slower)
+
+    monkeypatch.setattr(steps, "run_ab", ab)
+    out = tmp_path / "out"
+    assert cli.main(["bisect", "mlx", "0.1.0", "0.4.0", "--out", str(out), "--", "benchmarks"]) == 0
+    printed = said(capsys.readouterr().out)
+    assert made == [("0.4.0", "0.1.0"), ("0.2.0", "0.1.0"), ("0.3.0", "0.1.0")]
+    assert "mlxbench bisect: mlx 0.1.0 (good) to 0.4.0 (bad): 4 releases, at most 3 A/Bs of 3 min" in printed
+    assert "A/B 1: 0.4.0 against 0.1.0: bad: regressed on t[x]" in printed
+    assert "A/B 2: 0.2.0 against 0.1.0: good" in printed
+    assert "the first bad release is mlx 0.3.0 (3 A/Bs; it regressed on t[x])" in printed
+    (saved,) = out.glob("bisect-*/bisect.json")
+    assert json.loads(saved.read_text())["first_bad"] == "0.3.0"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["releases", "tensorflow"], "framework 'tensorflow': give one of mlx, torch, numpy"),
     (["releases", "mlx", "--newest", "1"], "--newest 1: give 2 or more releases"),
@@ -308,8 +342,10 @@ def test_a_recorded_local_build_is_pinned_with_its_label_and_installed_by_pip(tm
     from mlxbench.runs import Run
 
     data = make_run({"t::a[numpy]": ([1.0] * 5, {})})
-    data["machine_info"]["mlxbench"] = {**data["machine_info"]["mlxbench"], "versions": {"torch": "2.13.0+cpu",
-                                                                                           "numpy": "2.4.6"}}
+    data["machine_info"]["mlxbench"] = {
+        **data["machine_info"]["mlxbench"],
+        "versions": {"torch": "2.13.0+cpu", "numpy": "2.4.6"},
+    }
     wanted = venvs.pins(Run(tmp_path / "0001_x.json", data), ["torch", "numpy"])
     assert wanted == ["torch==2.13.0+cpu", "numpy==2.4.6"]
     calls: list = []

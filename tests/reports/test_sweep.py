@@ -136,7 +136,7 @@ def test_renderers_carry_the_same_figures():
     assert any("no crossover in range" in ln for ln in lines)
     assert any(ln.startswith("w[s] numpy: time ∝ flop^1.00") for ln in lines)
     md = sweeptables.markdown(cross, exps)
-    assert "| w | s | n | torch-cpu / mlx&lt;cpu&gt; | ≈ 100 |" in md  # escaped: GitHub would read <cpu> as a tag
+    assert r"| w | s | n | torch-cpu / mlx\<cpu> | ≈ 100 |" in md  # escaped: GitHub would read <cpu> as a tag
     assert "### Scaling exponents" in md
     page = sweeptables.html_page(cross, exps)
     assert "mlx&lt;cpu&gt;" in page and "mlx<cpu>" not in page
