@@ -69,17 +69,9 @@ def default_storage(start: Path | None = None) -> tuple[Path, str]:
     return Path("baselines"), "no ini file with mlxbench_baselines above this folder: baselines/ here"
 
 
-def shown(path: Path) -> Path:
-    """`path` as a user reads it: relative to the working directory when it lies inside it (a saved run's
-    line then fits 120 columns), else as given."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve())
-    except (ValueError, OSError):
-        return path
-
-
 def relative_text(text: str) -> str:
-    """`text` with every path under the working directory written relative to it."""
+    """`text` with every path under the working directory written relative to it: what the CLI's messages and the
+    session's closing lines show (a saved run's path then fits 120 columns)."""
     try:
         here = f"{Path.cwd()}{os.sep}"
     except OSError:  # the working directory is gone: the paths stay as they are

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ class Run:
             if isinstance(b, dict) and isinstance(b.get("fullname"), str):
                 b["fullname"] = current_name(b["fullname"])
 
-    @property
-    def benchmarks(self) -> dict[str, dict]:
+    @cached_property
+    def benchmarks(self) -> dict[str, dict]:  # built once: tables look up every benchmark's median in it
         return {b["fullname"]: b for b in self.data["benchmarks"]}
 
     @property

@@ -27,7 +27,7 @@ from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MAX_LOOKS, MIN_PAIRS
-from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result, change
 
 PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
 
@@ -215,9 +215,11 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     mdes = sorted(r.mde for r in results if r.mde == r.mde)
     if mdes:
         proc = sorted(r.mde for r in process_view)
-        echo(f"mlxbench ab: smallest change each benchmark can see: median {mdes[len(mdes) // 2]:.1%}, "
-             f"largest {mdes[-1]:.1%}, at most 10% on {sum(m <= 0.10 for m in mdes)} of {len(mdes)}; judged as "
-             f"separate processes on the same workers: median {proc[len(proc) // 2]:.1%}")  # fmt: skip
+        echo(
+            f"mlxbench ab: smallest change each benchmark can see: median {change(mdes[len(mdes) // 2], 1)}, "
+            f"largest {change(mdes[-1], 1)}, at most 10% on {sum(m <= 0.10 for m in mdes)} of {len(mdes)}; "
+            f"judged as separate processes on the same workers: median {change(proc[len(proc) // 2], 1)}"
+        )
     return results, {
         "pairs": len(pairs),
         "time_budget_min": args.time_budget,
@@ -229,7 +231,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         "timed_share": round(timed / wall, 4) if wall else math.nan,
         "allocation": plans,
         "allocation_why": {n: a.as_dict() for n, a in allocation.items()},
-        "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
+        "prior": found.prior.as_dict(),
         "unstable": [u.__dict__ for u in found.unstable],
         "spreads": stats.spreads(by_bench),
         "process_design": [r.as_dict() for r in process_view],

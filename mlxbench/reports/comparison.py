@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from mlxbench.runs import Run
 from mlxbench.verdicts import verdict
+from mlxbench.verdicts.gate import unseen
 from mlxbench.verdicts.table import Table, default_notes
 
 
@@ -49,7 +50,8 @@ def lines(
     n = f"{held} benchmark{'' if held == 1 else 's'}"
     t = table(results, baseline, current, not_judged)
     body = t.terminal(only_changed=only_changed, threshold=threshold)
-    listed = any(not r.judged for r in t.shown(only_changed, threshold))
+    shown = t.shown(only_changed, threshold)
+    listed = any(not r.judged for r in shown)
     judged = f"judged {len(results)} of {n}" + ("; the others' reasons below" if listed else "")
     head = [
         f"mlxbench compare: {current.label} against {baseline.label}: {n}, median per round",
@@ -62,7 +64,8 @@ def lines(
             f"intervals at alpha {verdict.ALPHA:g} over {n}"
         )
     if only_changed:
-        moved = len(t.shown(True, threshold))
+        moved = len(shown)
         head.append(f"  --only-changed: {moved} of {len(t.rows)} moved (regressed, improved, or unjudged past the "
                     "threshold)" + ("" if moved else "; nothing else to show"))  # fmt: skip
-    return head + body
+    blind = unseen(results, current.profile)
+    return head + body + ([f"  {blind}"] if blind else [])

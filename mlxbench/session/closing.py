@@ -13,6 +13,7 @@ import pytest
 
 from mlxbench.measure import machine
 from mlxbench.measure.progress import Progress
+from mlxbench.paths import relative_text
 from mlxbench.session import bridge, ignored, outcome, summary
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
@@ -151,9 +152,10 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
 
 
 def write(tr: Any, lines: list[str], **markup: bool) -> None:
-    """mlxbench's own lines in pytest's terminal, each within 120 columns (mlxbench.units.fit)."""
+    """mlxbench's own lines in pytest's terminal, each within 120 columns (mlxbench.units.fit), paths under the
+    working directory relative to it."""
     for line in lines:
-        for part in fit(line):
+        for part in fit(relative_text(line)):
             tr.write_line(part, **markup)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlxbench.measure import machine
-from mlxbench.paths import shown
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 
 if TYPE_CHECKING:
@@ -35,12 +34,12 @@ def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
             f"came from another host of this machine type or name none ({unnamed} saved before runs recorded it)"
         )  # fmt: skip
         return (
-            f"no saved {profile}-profile run of this host in {shown(folder)}; its {len(others)} "
+            f"no saved {profile}-profile run of this host in {folder}; its {len(others)} "
             f"run{'s' * (len(others) != 1)} {came} "
             f"(hosts are told apart by {machine.HOST_ENV}, else the system's install id): a reference, not this "
             f"host's history. Hosts that should share history set the same {machine.HOST_ENV}"
         )
-    line = f"no saved {profile}-profile run of this machine in {shown(folder)}"
+    line = f"no saved {profile}-profile run of this machine in {folder}"
     if saved_names(folder):
         return line
     root = folder.parent
@@ -92,7 +91,7 @@ def saved_line(
         ]
     lines = [
         f"mlxbench: saved this run ({count} benchmark{'' if count == 1 else 's'}, {profile} profile) in "
-        f"{shown(folder)}{os.sep}",  # the folder on its own line, so the long file name (a commit id) fits 120 columns
+        f"{folder}{os.sep}",  # the folder on its own line, so the long file name (a commit id) fits 120 columns
         *(f"  {n}" for n in sorted(new)),
         f"  the next {profile}-profile run of this host with --benchmark-compare compares with it",
     ]
@@ -133,6 +132,7 @@ def changed_lines(
 ) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
     from mlxbench.verdicts import verdict  # scipy is imported only when something is judged
+    from mlxbench.verdicts.gate import unseen
     from mlxbench.verdicts.table import Table
 
     labels = {b["fullname"]: label(b) for b in current}
@@ -144,7 +144,7 @@ def changed_lines(
     if history:
         lines.append(
             "  evidence: saved runs, one process each (this run's median against their geometric mean and spread; "
-            f"intervals at alpha 0.05 over {total} benchmarks)"
+            f"intervals at alpha 0.05 over {total} benchmark{'' if total == 1 else 's'})"
         )
     reasons: dict[str, int] = {}
     for why in not_judged.values():
@@ -154,4 +154,6 @@ def changed_lines(
     lines += Table.of(results).terminal(only_changed=True, limit=LISTED, label=lambda name: labels.get(name, name))
     if results and not any(r.verdict in verdict.MOVED for r in results):
         lines.append("  nothing moved beyond what its evidence can tell apart")
+    if blind := unseen(results, baseline.profile):
+        lines.append(f"  {blind}")
     return lines

@@ -28,8 +28,10 @@ from mlxbench.verdicts.verdict import (
     DEFAULT_THRESHOLD,
     POWER,
     Result,
+    interval,
     interval_verdict,
     minimum_detectable_effect,
+    sees,
     usable,
 )
 
@@ -126,8 +128,8 @@ def judge(
             p_adjusted=min(1.0, f["p_value"] * m), units=est.units, spread=est.spread,
         )  # fmt: skip
         res.reasons.append(
-            f"x{f['ratio']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] from {est.units[0]} vs {est.units[1]} "
-            f"({est.method}), p={f['p_value']:.2g} (x{m} = {res.p_adjusted:.2g}), sees changes >= {f['mde']:.1%}: {why}"
+            f"{interval(f['ratio'], f['ci_low'], f['ci_high'])} from {est.units[0]} vs {est.units[1]} "
+            f"({est.method}), p={f['p_value']:.2g} (x{m} = {res.p_adjusted:.2g}), sees changes {sees(f['mde'])}: {why}"
         )
         out.append(res)
     return out

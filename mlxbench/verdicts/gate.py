@@ -18,8 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from mlxbench.runs import Run
 from mlxbench.verdicts import verdict
+from mlxbench.verdicts.prior import Prior, squeeze
 from mlxbench.verdicts.table import Table
 
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
@@ -43,15 +46,21 @@ class RegressionGate:
     results: list[verdict.Result] = field(default_factory=list)
     not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
     family: int = 1  # benchmarks this run judges together (Bonferroni): set once they are known
+    prior: Prior = field(default_factory=Prior)  # the run-to-run spread the benchmarks' histories share
 
     @classmethod
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
-        """The baseline, with the runs made before it (oldest first) of its profile as history."""
+        """The baseline, with the runs made before it (oldest first) of its profile as history, and the
+        spread their histories share."""
         history: dict[str, list[list[float]]] = {}
         for run in [*(r for r in earlier if r.profile == baseline.profile), baseline]:
             for name, b in run.benchmarks.items():
                 history.setdefault(name, []).append(b["stats"].get("data") or [])
-        return cls(baseline, threshold, history)
+        return cls(baseline, threshold, history, prior=shared_spread(history))
+
+    def recent(self, fullname: str) -> list[list[float]]:
+        """The saved runs (their rounds) that judge `fullname`: its last HISTORY with times."""
+        return recent(self.history.get(fullname, []))
 
     def judge(
         self,
@@ -72,10 +81,12 @@ class RegressionGate:
             return None
         base_samples = base["stats"].get("data") or []
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
-        history = [r for r in self.history.get(fullname, []) if r][-HISTORY:]
+        history = self.recent(fullname)
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
-            return verdict.compare_to_history(fullname, history, current, threshold=threshold, family=self.family)
+            return verdict.compare_to_history(
+                fullname, history, current, threshold=threshold, family=self.family, prior=self.prior
+            )
 
         accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
         if len(history) < MIN_HISTORY:  # the rounds of one process give no verdict; a worse metric does
@@ -123,6 +134,44 @@ class RegressionGate:
     def summary(self, held: int | None = None) -> list[str]:
         """The session's closing summary: the problem (if any), the counts, each verdict, the unjudged."""
         return summary_lines(self.results, str(self.baseline.path), self.not_judged, held, self.baseline.label)
+
+
+def recent(history: Sequence[Sequence[float]]) -> list[list[float]]:
+    return [list(r) for r in history if len(r)][-HISTORY:]
+
+
+def shared_spread(history: Mapping[str, Sequence[Sequence[float]]]) -> Prior:
+    """The prior of the run-to-run variances of log medians that the benchmarks' histories share
+    (mlxbench.verdicts.prior), each benchmark on the saved runs that judge it."""
+    variances, dfs = [], []
+    for runs in history.values():
+        times = [verdict.usable(r, positive=True)[0] for r in recent(runs)]
+        medians = [float(np.median(t)) for t in times if t.size]
+        if len(medians) >= 2:
+            variances.append(float(np.var(np.log(medians), ddof=1)))
+            dfs.append(len(medians) - 1.0)
+    return squeeze(variances, dfs)
+
+
+AB_COMMAND = "mlxbench ab -- benchmarks"  # what sees the threshold where a history cannot (docs/ab.md)
+
+
+def unseen(results: Sequence[verdict.Result], profile: str | None = None) -> str | None:
+    """One line where the saved runs cannot see the threshold (their smallest change seen is larger) for
+    some benchmarks: how many, how much they see, and the command that can: an A/B. None where they can."""
+    history = [r for r in results if r.method == "history"]
+    blind = sorted(r.mde for r in history if r.mde > r.threshold)
+    if not blind:
+        return None
+    threshold = max(r.threshold for r in history)
+    runs = max(r.units[0] for r in history)
+    middle = blind[len(blind) // 2]
+    command = AB_COMMAND + (f" --profile {profile}" if profile else "")
+    return (
+        f"the saved runs (up to {runs}) cannot see a {threshold:.0%} change on {len(blind)} of {_count(len(history))} "
+        f"(median sees {verdict.sees(middle)}): this machine's runs differ too much from one another. More saved runs "
+        f"narrow it; an A/B of the two versions sees it now: {command}"
+    )
 
 
 def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
@@ -213,6 +262,8 @@ def summary_lines(
         + f" ({coverage_line(results, not_judged, held)})"
     )
     lines += Table.of(results).terminal()
+    if blind := unseen(results):
+        lines.append(f"  {blind}")
     by_reason: dict[str, list[str]] = {}
     for name, why in sorted((not_judged or {}).items()):
         by_reason.setdefault(why, []).append(name)

@@ -43,66 +43,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
 from mlxbench.verdicts.allocation import components
 from mlxbench.verdicts.evidence import Estimate, welch_estimate
 from mlxbench.verdicts.pairs import PairTimes, pair_log_ratios
+from mlxbench.verdicts.prior import Prior, squeeze
 
 MIN_PAIRS = 3  # the fewest pairs a benchmark is judged from
 INTERIM_SHARE = 0.5  # of alpha, spent on the interim looks together
 MAX_LOOKS = 10  # interim looks at most (one after each pair from MIN_PAIRS on)
 UNSTABLE_SPREADS = 6.0  # robust spreads (1.4826 x MAD) of the pairs' ratios ...
 UNSTABLE_RATIO = 0.5  # ... and at least x1.5 (or x1/1.5) from their median: a worker in a lasting state
-
-
-
-def trigamma_inverse(x: float) -> float:
-    """y with trigamma(y) = x (Newton's method, as limma's trigammaInverse)."""
-    if x > 1e7:
-        return 1 / math.sqrt(x)
-    if x < 1e-6:
-        return 1 / x
-    y = 0.5 + 1 / x
-    for _ in range(50):
-        tri = float(special.polygamma(1, y))
-        step = tri * (1 - tri / x) / float(special.polygamma(2, y))
-        y += step
-        if -step / y < 1e-8:
-            break
-    return y
-
-
-@dataclass
-class Prior:
-    """The spread the benchmarks of one run share: a variance and its weight in degrees of freedom."""
-
-    df: float = 0.0
-    variance: float = math.nan
-    benchmarks: int = 0
-
-    def moderate(self, variance: float, df: float) -> tuple[float, float]:
-        """(moderated variance, its degrees of freedom) of a benchmark's own variance on `df`."""
-        if self.df <= 0 or not math.isfinite(self.variance):
-            return variance, df
-        return (self.df * self.variance + df * variance) / (self.df + df), self.df + df
-
-
-def squeeze(variances: Sequence[float], dfs: Sequence[float]) -> Prior:
-    """The prior of the benchmarks' variances, by Smyth's moment estimator (limma's fitFDist); its
-    weight is at most the benchmarks' own degrees of freedom together (a prior is never worth more
-    evidence than the run holds)."""
-    s2, d = np.asarray(variances, dtype=float), np.asarray(dfs, dtype=float)
-    keep = np.isfinite(s2) & (s2 > 0) & (d > 0)
-    s2, d = s2[keep], d[keep]
-    if s2.size < 3:
-        return Prior(benchmarks=int(s2.size))
-    e = np.log(s2) - special.digamma(d / 2) + np.log(d / 2)
-    excess = float(e.var(ddof=1) - special.polygamma(1, d / 2).mean())
-    cap = float(d.sum())
-    d0 = min(2 * trigamma_inverse(excess), cap) if excess > 0 else cap
-    s0 = math.exp(float(e.mean()) + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
-    return Prior(d0, s0, int(s2.size))
 
 
 @dataclass
@@ -203,8 +154,8 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
         variance, df = float(d.var(ddof=1)), d.size - 1.0
-        if name not in states:  # never below its own spread; the prior's degrees of freedom are added
-            variance, df = max(found.prior.moderate(variance, df)[0], variance), found.prior.moderate(variance, df)[1]
+        if name not in states:
+            variance, df = found.prior.moderate_up(variance, df)
         a = [t for _, p in rest for t in p.get("A", [])]
         b = [t for _, p in rest for t in p.get("B", [])]
         how = "pairs of workers alternating rounds, t on mean log ratios"

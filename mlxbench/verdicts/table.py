@@ -93,7 +93,7 @@ def ratio_text(r: Row) -> str:
     """'x1.046 [0.650, 1.683]', 'x1.046' without an interval, 'n/a' without a finite ratio."""
     if not math.isfinite(r.ratio):
         return "n/a"
-    return interval(r.ratio, r.low, r.high) if math.isfinite(r.low) and math.isfinite(r.high) else f"x{r.ratio:.3f}"
+    return interval(r.ratio, r.low, r.high)
 
 
 def sees_text(r: Row, none: str) -> str:

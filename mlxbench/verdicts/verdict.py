@@ -29,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from mlxbench.verdicts.prior import Prior
+
 Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts and counts them
 MOVED = ("regressed", "improved")  # the verdicts that say something changed
@@ -41,20 +43,43 @@ def counts(verdicts: Sequence[Any]) -> dict[str, int]:
 
 
 def counted(verdicts: Sequence[Any]) -> str:
-    """"1 regressed, 0 improved, 2 inconclusive, 5 unchanged": the one way every output counts verdicts."""
+    """ "1 regressed, 0 improved, 2 inconclusive, 5 unchanged": the one way every output counts verdicts."""
     return ", ".join(f"{n} {v}" for v, n in counts(verdicts).items())
 
 
+RATIO_SHOWN = 100.0  # ratios past x100 (or under x0.01) show as ">100" ("<0.01"): never 20-digit numbers
+SEES_SHOWN = 10.0  # a smallest change seen past 1000% shows as ">1000%"
+
+
+def ratio_text(value: float) -> str:
+    """ "1.046", or ">100" / "<0.01" past what any reader needs (a history of 3 runs at alpha / 67)."""
+    if value > RATIO_SHOWN:
+        return f">{RATIO_SHOWN:g}"
+    if value < 1 / RATIO_SHOWN:
+        return f"<{1 / RATIO_SHOWN:g}"
+    return f"{value:.3f}"
+
+
 def interval(ratio: float, low: float, high: float) -> str:
-    """"x1.046 [0.650, 1.683]": a ratio and its interval, the same in every table and line."""
+    """ "x1.046 [0.650, 1.683]": a ratio and its interval, the same in every table and line, each number
+    within 7 characters ("x0.558 [<0.01, >100]")."""
     if not (low == low and high == high):
-        return f"x{ratio:.3f}"
-    return f"x{ratio:.3f} [{low:.3f}, {high:.3f}]"
+        return f"x{ratio_text(ratio)}"
+    return f"x{ratio_text(ratio)} [{ratio_text(low)}, {ratio_text(high)}]"
+
+
+def change(fraction: float, digits: int = 0) -> str:
+    """ "12%", or ">1000%" past SEES_SHOWN: a change as every line prints it."""
+    return f">{SEES_SHOWN:.0%}" if fraction > SEES_SHOWN else f"{fraction:.{digits}%}"
 
 
 def sees(mde: float | None) -> str:
-    """">=12%": the smallest change the evidence detects, or "" when it is not known."""
-    return f">={mde:.0%}" if isinstance(mde, (int, float)) and mde == mde else ""
+    """ ">=12%": the smallest change the evidence detects (">1000%" past SEES_SHOWN), or "" when it is not
+    known."""
+    if not (isinstance(mde, (int, float)) and mde == mde):
+        return ""
+    return change(mde) if mde > SEES_SHOWN else f">={change(mde)}"
+
 
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
 ALPHA = 0.05  # family-wise: the chance that a run of unchanged code reports any change at all
@@ -134,7 +159,7 @@ def interval_verdict(d: float, se: float, df: float, level: float, threshold: fl
             return "unchanged", figures, f"a real change of {ratio - 1:+.1%}, inside the {threshold:.0%} threshold"
         return "unchanged", figures, f"no change of {threshold:.0%} or more (the interval lies inside the band)"
     if mde > threshold:
-        return "inconclusive", figures, f"can only see changes >= {mde:.0%}, more than the {threshold:.0%} threshold"
+        return "inconclusive", figures, f"can only see changes {sees(mde)}, more than the {threshold:.0%} threshold"
     return "inconclusive", figures, f"the interval reaches past the {threshold:.0%} threshold either way"
 
 
@@ -146,6 +171,7 @@ def compare_to_history(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = ALPHA,
     family: int = 1,
+    prior: Prior | None = None,
 ) -> Result:
     """Judge the current run against the run-to-run spread that saved runs show.
 
@@ -155,6 +181,10 @@ def compare_to_history(
     medians, with the standard error of a new draw (a t prediction: spread x sqrt(1 + 1/K), K - 1
     degrees of freedom; the spread floored by the current median's own sampling error), through the
     one interval rule at level alpha / `family` (the benchmarks of the run).
+
+    `prior`: the spread the histories of the run's benchmarks share (mlxbench.verdicts.prior; the gate fits
+    it). It adds its degrees of freedom to the K - 1 of one benchmark, and never lowers a spread: with 3 saved
+    runs, 2 degrees of freedom alone make a t interval at alpha / 67 about 40 spreads wide.
     """
     medians = [float(np.median(r)) for r in (usable(h, positive=True)[0] for h in history) if r.size]
     logs = np.log(medians)
@@ -166,21 +196,39 @@ def compare_to_history(
         return Result(name, "inconclusive", nan, nan, nan, nan, threshold, nan, nan, [why], method="history")
     mean = float(logs.mean())
     spread = float(logs.std(ddof=1))
+    variance, df = (prior or Prior()).moderate_up(spread**2, k - 1.0)
     own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533 if c.size > 1 else 0.0  # se of a median
-    s = max(spread, own, 1e-6) * math.sqrt(1 + 1 / k)
+    s = max(math.sqrt(variance), own, 1e-6) * math.sqrt(1 + 1 / k)
     d = float(np.log(np.median(c))) - mean
     level = alpha / max(family, 1)
-    verdict, f, why = interval_verdict(d, s, k - 1, level, threshold)
+    verdict, f, why = interval_verdict(d, s, df, level, threshold)
+    moderated = (
+        f", moderated to {math.sqrt(variance):.1%} on {df:.1f} degrees of freedom by the spread "
+        f"{math.sqrt(prior.variance):.1%} that {prior.benchmarks} benchmarks' histories share"
+        if prior is not None and df > k - 1
+        else ""
+    )
     reasons = [
-        f"median x{f['ratio']:.3f} of the geometric mean of {k} saved runs [{f['ci_low']:.3f}, {f['ci_high']:.3f}] "
+        f"median {interval(f['ratio'], f['ci_low'], f['ci_high'])} of the geometric mean of {k} saved runs "
         f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmarks; run-to-run spread "
-        f"{spread:.1%}), sees changes >= {f['mde']:.0%}: {why}"
+        f"{spread:.1%}{moderated}), sees changes {sees(f['mde'])}: {why}"
     ]
-    res = Result(
-        name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], threshold, math.exp(mean),
-        float(np.median(c)), reasons, method="history", mde=f["mde"],
-    )  # fmt: skip
-    return res
+    return Result(
+        name,
+        verdict,
+        f["ratio"],
+        f["ci_low"],
+        f["ci_high"],
+        f["p_value"],
+        threshold,
+        math.exp(mean),
+        float(np.median(c)),
+        reasons,
+        method="history",
+        mde=f["mde"],
+        units=(k, 1),
+        spread=math.sqrt(variance),
+    )
 
 
 def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = POWER) -> float:

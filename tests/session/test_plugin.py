@@ -206,7 +206,8 @@ def test_corrupt_baseline_is_named_left_alone_and_the_run_goes_on(project, monke
     result = project.runpytest("--backend", "numpy", "--benchmark-compare")
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
-    assert f"unreadable baseline, ignored for comparison and left as is: {bad}: not valid JSON" in said(out)
+    shown = bad.relative_to(project.path)  # paths under the working directory are shown relative to it
+    assert f"unreadable baseline, ignored for comparison and left as is: {shown}: not valid JSON" in said(out)
     ours = [line for line in out.splitlines() if line.startswith(("mlxbench", "  "))]
     assert all(len(line) <= 120 or len(line.split()) == 1 for line in ours)  # a long path stays whole
     assert bad.read_text() == '{"benchmarks": ['

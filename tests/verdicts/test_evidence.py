@@ -32,7 +32,7 @@ def test_a_noisy_benchmark_is_inconclusive_with_what_it_can_see():
     rng = np.random.default_rng(3)
     (r,) = evidence.judge_ab({"b": (medians(rng, 4, 0.30), medians(rng, 4, 0.30))})
     assert r.verdict == "inconclusive" and r.mde > 0.10
-    assert f"can only see changes >= {r.mde:.0%}" in r.reasons[0]
+    assert f"can only see changes >={r.mde:.0%}, more than the 10% threshold" in r.reasons[0]
 
 
 def test_too_few_processes_are_inconclusive():

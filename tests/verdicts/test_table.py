@@ -86,7 +86,7 @@ def test_a_wide_sees_value_puts_names_apart_and_no_estimate_shows_no_infinity():
 
 
 def test_an_inconclusive_row_says_why_and_a_limited_table_shows_the_largest_changes_first():
-    why = "can only see changes >= 917%, more than the 10% threshold"
+    why = "can only see changes >=917%, more than the 10% threshold"
     lines = Table.of([result("t::i[numpy]", "inconclusive", 1.04, reasons=[f"x1.04 [...] sees >= 917%: {why}"])])
     assert f"      {why}" in lines.terminal()
     moved = [result(f"t::m{i:02d}[numpy]", "improved", 1 - i / 100) for i in range(1, 8)]
