@@ -9,7 +9,10 @@ Paired (default, mlxbench.ab.paired): pairs of live workers, one per arm, altern
 `--order random`), so drifts of the machine hit both arms alike (asv's interleaved rounds, pyperf's
 worker processes, duet benchmarking), each benchmark judged from its K-vs-K process medians
 (mlxbench.verdicts.evidence). Every process writes pytest-benchmark JSON into OUT/, never into a
-machine's saved history. Options are checked before any work (mlxbench.ab.options).
+machine's saved history. Options are checked before any work (mlxbench.ab.options). Each arm records
+in verdicts.json what makes it the same experiment wherever its interpreter lives (`identity`: the
+Python implementation and version, the versions of the distributions that move a time), which is
+what `mlxbench ab merge` compares between shards.
 Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input.
 """
 
@@ -24,10 +27,12 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from mlxbench.ab import paired, venvs
 from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
 from mlxbench.units import echo
@@ -37,6 +42,19 @@ from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import Result, counted
 
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
+SUITE = ("scipy", "pytest", "pytest-benchmark", "mlxbench")  # beyond the backends' frameworks: what else moves a time
+QUERY = """
+import json, platform, sys
+from importlib import metadata
+found = {}
+for dist in sys.argv[1:]:
+    try:
+        found[dist] = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps({"implementation": platform.python_implementation(), "python_version": platform.python_version(),
+                  "versions": found}))
+"""  # run by an arm's interpreter: importlib.metadata only, no framework imported
 
 
 def schedule(k: int, order: str, seed: int = 0) -> list[str]:
@@ -63,6 +81,29 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
             )
         env[name] = value
     return env
+
+
+def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
+    """What makes an arm the same experiment wherever its interpreter lives: its Python implementation and
+    version, and the installed versions of the backends' distributions (Registry.distributions: numpy, torch,
+    mlx, jax, ...) and of SUITE, read by that interpreter (QUERY) in one short process."""
+    from mlxbench.registry import Registry
+
+    dists = list(dict.fromkeys([*Registry.load().distributions, *SUITE]))
+    cmd = [python, "-c", QUERY, *dists]
+    try:
+        proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BadRun(f"arm {arm}: {python} did not say its Python and package versions ({exc})") from None
+    lines = proc.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        last = ([x.strip() for x in proc.stderr.splitlines() if x.strip()] or [f"exit {proc.returncode}"])[-1]
+        raise BadRun(f"arm {arm}: {python} did not say its Python and package versions ({last[:200]})")
+    return found
 
 
 def run_process(python: str, env: dict[str, str], pytest_args: list[str], out: Path) -> tuple[int, float]:
@@ -96,8 +137,10 @@ def failed_tests(folder: Path) -> set[str]:
     return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
-RATIO = {"paired": "ratio: B / A as the pairs of workers estimate it (their mean log ratio), not B's median over A's",
-         "processes": "ratio: the geometric mean of B's process medians over A's, not B's median over A's"}
+RATIO = {
+    "paired": "ratio: B / A as the pairs of workers estimate it (their mean log ratio), not B's median over A's",
+    "processes": "ratio: the geometric mean of B's process medians over A's, not B's median over A's",
+}
 
 
 def table(results: list[Result], design: str = "paired") -> list[str]:
@@ -123,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     for arm, facts in arms.items():
         if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
             raise BadRun(problem)
+        facts.update(identity(arm, facts["python"], facts["env"]))
     out = args.out / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if out.exists():
         raise BadRun(f"{out} exists already; A/B runs never overwrite one another")
@@ -140,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.of(out, document), None))
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
-    echo(f"\nmlxbench ab: {counted(results)} ({len(results)} benchmarks, "
+    echo(f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
           f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
     echo("\n".join(table(results, args.design)))
     if args.target_effect and args.design == "processes":

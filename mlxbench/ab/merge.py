@@ -9,7 +9,11 @@ come from the same statistic as `mlxbench ab` (mlxbench.verdicts.paired: spreads
 benchmarks, unstable workers named and left out), judged once at `--alpha` over every benchmark
 (Bonferroni). Folders must come from the same A/B: each arm's interpreter and environment variables
 (and whatever else verdicts.json records of an arm) and the pytest arguments; folders that differ in
-any are refused, naming what differs. An interpreter is its path: another path is another interpreter.
+any are refused, naming what differs. An interpreter is what it runs (IDENTITY: its Python
+implementation and version, the versions of the packages that move a time, as `mlxbench ab` records
+them), not where it lives: runners whose checkouts or environments lie at other paths merge (the
+paths are said), an environment rebuilt in place with another torch does not. A verdicts.json from
+before arms recorded their versions names only the path: those interpreters are compared by path.
 The variables that pick a GPU (PLACEMENT) may differ between folders where they are the same in both
 arms of each: they say where a shard ran, not what it compared. A folder that ended before judging
 (interrupted: no verdicts.json) records no arms; its complete pairs still count, and it is named.
@@ -28,6 +32,7 @@ from typing import Any
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.reports.abreport import pair_times
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.samples import parse
 from mlxbench.session import saving
@@ -36,7 +41,14 @@ from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 
 PLACEMENT = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")  # which GPU a shard ran on
-LABELS = {"python": "interpreter", "env": "environment variables"}  # an arm's keys in verdicts.json, as said
+LABELS = {  # an arm's keys in verdicts.json, as said
+    "python": "interpreter",
+    "env": "environment variables",
+    "implementation": "Python implementation",
+    "python_version": "Python version",
+    "versions": "package versions",
+}
+IDENTITY = ("implementation", "python_version", "versions")  # an interpreter, wherever it lives (mlxbench.ab.command)
 
 
 def read_pair(path: Path) -> PairResult:
@@ -100,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
         pairs += found
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
         metas[str(folder)] = meta or {}
-    placed = placement(metas.values())
-    records = {f: ab_record(m, placed) for f, m in metas.items()}
+    placed, by_path = placement(metas.values()), path_only(metas.values())
+    records = {f: ab_record(m, placed, by_path) for f, m in metas.items()}
+    old = by_path_note(metas, by_path)
     if differ := differences(records):
+        why = f" ({old})" if old and any("interpreter differs" in d for d in differ) else ""
         raise BadRun(
-            f"these folders ran different A/Bs: {'; '.join(differ)}. Merge only folders of one A/B (the same "
+            f"these folders ran different A/Bs: {'; '.join(differ)}{why}. Merge only folders of one A/B (the same "
             f"`mlxbench ab` arms and pytest arguments on every runner), or judge each alone: "
             f"mlxbench ab merge {next(iter(records))}"
         )
@@ -113,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
             judged = (Path(folder) / "verdicts.json").exists()
             why = "its verdicts.json names none" if judged else "no verdicts.json: it ended before judging"
             echo(f"mlxbench ab merge: {folder} records no arms ({why}); its pairs are taken as this A/B's, unchecked")
+    if moved := moved_interpreters(metas, by_path):
+        echo(f"mlxbench ab merge: {moved}")
+    if old:
+        echo(f"mlxbench ab merge: {old}")
     selections = {f: m["pytest_args"] for f, m in metas.items() if "pytest_args" in m}
     arms = {arm: next((m[arm] for m in metas.values() if isinstance(m.get(arm), dict)), None) for arm in "ab"}
     thresholds = paired.thresholds_for(args.threshold, pairs)
@@ -120,9 +138,9 @@ def run(args: argparse.Namespace) -> int:
     from mlxbench.ab.command import table
     from mlxbench.verdicts.verdict import counted
 
-    folders = f"{len(args.folders)} folder{'s' * (len(args.folders) != 1)}"
-    echo(f"mlxbench ab merge: {len(pairs)} pairs of workers from {folders}, {len(results)} "
-         f"benchmarks, judged as one run at alpha {args.alpha:g}")  # fmt: skip
+    folders = nouns(len(args.folders), "folder")
+    merged = f"{nouns(len(pairs), 'pair of workers', 'pairs of workers')} from {folders}"
+    echo(f"mlxbench ab merge: {merged}, {nouns(len(results), 'benchmark')}, judged as one run at alpha {args.alpha:g}")
     for u in found.unstable:
         echo(f"mlxbench ab merge: {u.line()}")
     echo(f"mlxbench ab merge: {counted(results)}")
@@ -149,9 +167,25 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.regressed for r in results) else 0
 
 
+def arm_facts(meta: dict[str, Any], arm: str) -> dict[str, Any]:
+    """What a folder's verdicts.json records of one arm ("a" or "b"); {} where it records none."""
+    return meta[arm] if isinstance(meta.get(arm), dict) else {}
+
+
 def arm_env(meta: dict[str, Any], arm: str) -> dict[str, Any]:
-    facts = meta.get(arm) if isinstance(meta.get(arm), dict) else {}
+    facts = arm_facts(meta, arm)
     return facts.get("env") if isinstance(facts.get("env"), dict) else {}
+
+
+def identified(facts: dict[str, Any]) -> bool:
+    """Whether an arm records what its interpreter runs (IDENTITY), not only where it lives."""
+    return all(key in facts for key in IDENTITY)
+
+
+def path_only(metas: Collection[dict[str, Any]]) -> set[str]:
+    """The arms that some folder records by interpreter path only (a verdicts.json from before arms recorded
+    their versions): their interpreters are compared by path in every folder, as then."""
+    return {arm for arm in "ab" if any(f and not identified(f) for f in (arm_facts(m, arm) for m in metas))}
 
 
 def placement(metas: Iterable[dict[str, Any]]) -> set[str]:
@@ -160,18 +194,46 @@ def placement(metas: Iterable[dict[str, Any]]) -> set[str]:
     return {v for v in PLACEMENT if all(arm_env(m, "a").get(v) == arm_env(m, "b").get(v) for m in metas)}
 
 
-def ab_record(meta: dict[str, Any], placed: Collection[str] = ()) -> dict[str, Any]:
+def ab_record(meta: dict[str, Any], placed: Collection[str] = (), by_path: Collection[str] = ()) -> dict[str, Any]:
     """What a folder's verdicts.json says of the A/B it ran, by what a message calls it: the pytest arguments
-    and every key of each arm, the `placed` variables (placement) left out of the arms' environments."""
+    and every key of each arm, the `placed` variables (placement) left out of the arms' environments, and the
+    interpreter's path left out where the arm records what it runs (IDENTITY), unless the arm is in `by_path`."""
     record: dict[str, Any] = {}
     if "pytest_args" in meta:
         record["pytest arguments"] = meta["pytest_args"]
     for arm in ("a", "b"):
-        for key, value in (meta[arm] if isinstance(meta.get(arm), dict) else {}).items():
+        facts = arm_facts(meta, arm)
+        for key, value in facts.items():
+            if key == "python" and identified(facts) and arm not in by_path:
+                continue
             if key == "env" and isinstance(value, dict):
                 value = {k: v for k, v in value.items() if k not in placed}
             record[f"arm {arm.upper()}'s {LABELS.get(key, key)}"] = value
     return record
+
+
+def moved_interpreters(metas: dict[str, dict[str, Any]], by_path: Collection[str]) -> str | None:
+    """The interpreter paths that differ between folders whose arms run the same (IDENTITY), in one line."""
+    paths: dict[str, dict[str, Any]] = {f: {} for f in metas}
+    for folder, meta in metas.items():
+        for arm in (a for a in "ab" if a not in by_path):
+            if identified(facts := arm_facts(meta, arm)) and "python" in facts:
+                paths[folder][f"arm {arm.upper()}'s interpreter path"] = facts["python"]
+    moved = differences(paths)
+    return f"{'; '.join(moved)}: the same Python and package versions, so one A/B" if moved else None
+
+
+def by_path_note(metas: dict[str, dict[str, Any]], by_path: Collection[str]) -> str | None:
+    """The folders whose arms name only their interpreter's path (path_only), where another folder's arms are
+    compared with them; None where none is."""
+    old = [f for f, m in metas.items() if any(arm_facts(m, a) and not identified(arm_facts(m, a)) for a in "ab")]
+    if not old or sum(any(arm_facts(m, a) for a in "ab") for m in metas.values()) < 2:
+        return None
+    which = f"arm {''.join(by_path).upper()}'s interpreter" if len(by_path) == 1 else "both arms' interpreters"
+    return (
+        f"{', '.join(old)} record{'s' * (len(old) == 1)} {which} by path only (a verdicts.json from before A/Bs "
+        f"recorded Python and package versions): interpreters compared by path, as then"
+    )
 
 
 def differences(records: dict[str, dict[str, Any]]) -> list[str]:
@@ -185,7 +247,8 @@ def differences(records: dict[str, dict[str, Any]]) -> list[str]:
         if all(isinstance(v, dict) for v in values.values()):
             keys = sorted({k for v in values.values() for k in v})
             keys = [k for k in keys if len({json.dumps(v.get(k)) for v in values.values()}) > 1]
-            shown = {f: " ".join(f"{k}={v[k]}" if k in v else f"{k} unset" for k in keys) for f, v in values.items()}
+            absent = "not installed" if label.endswith("package versions") else "unset"
+            shown = {f: " ".join(f"{k}={v[k]}" if k in v else f"{k} {absent}" for k in keys) for f, v in values.items()}
         else:
             shown = {f: " ".join(map(str, v)) if isinstance(v, list) else str(v) for f, v in values.items()}
         groups: dict[str, list[str]] = {}
