@@ -25,7 +25,7 @@ from mlxbench.session.closing import say
 from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
-from mlxbench.units import fit
+from mlxbench.units import fit, usage_text
 from mlxbench.workload import variants_for
 
 
@@ -35,6 +35,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        configure(config)
+    except pytest.UsageError as exc:  # pytest prints it after "ERROR: ": fitted to 120 columns with that prefix
+        raise pytest.UsageError(usage_text(str(exc))) from None
+
+
+def configure(config: pytest.Config) -> None:
     compat.check(config)  # a pytest/pytest-benchmark pair that cannot time: one usage error before anything runs
     config.addinivalue_line("markers", "workload(name): the mlxbench workload a benchmark measures")
     registry = Registry.load()
@@ -132,6 +139,8 @@ def make_gate(ctx: RunContext) -> Any:
     return gate
 
 
+# below pytest-benchmark's tables, however the plugins were loaded (this checkout's conftest, or the entry point)
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     ctx = RunContext.of(config)
     if ctx is None:
@@ -214,8 +223,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """The gate learns how many benchmarks it judges together; a paired A/B worker tells the
     coordinator which benchmarks it will run, in order."""
     ctx = RunContext.of(session.config)
+    if ctx is not None:  # a benchmark is a test that uses `bench`, in this repository or any other
+        ctx.benchmarks = {item.nodeid for item in session.items if "bench" in getattr(item, "fixturenames", ())}
     if ctx is not None and ctx.gate is not None:  # the family its verdicts are judged in (Bonferroni)
-        ctx.gate.family = max(1, sum("bench" in getattr(item, "fixturenames", ()) for item in session.items))
+        ctx.gate.family = max(1, len(ctx.benchmarks))
     if ctx is not None and ctx.baton is not None:
         ctx.baton.items([item.nodeid for item in session.items])
 

@@ -83,6 +83,8 @@ class Run:
 
 
 DAMAGED = "the file is damaged: restore it from version control or rerun the benchmarks to make a new one"
+
+
 def load_run(path: str | Path) -> Run:
     path = Path(path)
     if path.name.endswith(".partial"):
@@ -215,7 +217,7 @@ def resolve(ref: str, folder: Path) -> Path:
     bare = bool(ref) and not candidate.is_absolute() and len(candidate.parts) == 1 and candidate.suffix != ".json"
     matches = [p for p in saved if p.name.startswith(ref)] if bare else []  # a prefix, never a glob pattern
     if len(matches) > 1:
-        raise BadRun(f"{ref!r} matches several runs in {folder}: {', '.join(p.stem for p in matches)}.")
+        raise BadRun(f"{ref!r} matches several runs in {folder}: {listed(matches)}.")
     if matches:
         return matches[0]
     if candidate.is_dir() and (any(candidate.glob("pair-*")) or (candidate / "A").is_dir()):
@@ -231,7 +233,17 @@ def resolve(ref: str, folder: Path) -> Path:
         return candidate  # load_run says that it does not exist
     if not bare:
         raise BadRun(f"{ref!r}: no such run file, and not a saved run id (such as 0003) either.")
-    raise BadRun(f"no saved run {ref!r} in {folder}. Saved runs there: {', '.join(p.stem for p in saved) or 'none'}.")
+    raise BadRun(f"no saved run {ref!r} in {folder}. Saved runs there: {listed(saved)}.")
+
+
+def listed(paths: Sequence[Path], shown: int = 3) -> str:
+    """Run files as a message names them: all of a few; of many, how many, the first and the last few."""
+    if not paths:
+        return "none"
+    if len(paths) <= shown + 1:
+        return ", ".join(p.stem for p in paths)
+    last = ", ".join(p.stem for p in paths[-shown:])
+    return f"{len(paths)}, from {paths[0].stem} to {last}"
 
 
 def baseline_run(ref: str, folder: Path, saved: Sequence[Run]) -> Run:

@@ -80,3 +80,12 @@ def fitted(lines: list[str], width: int = WIDTH) -> list[str]:
 def echo(text: object = "", **kwargs) -> None:
     """print(), every line within WIDTH columns."""
     print("\n".join(fitted(str(text).split("\n"))), **kwargs)
+
+
+def usage_text(message: str, prefix: str = "ERROR: ") -> str:
+    """A usage error's message as pytest prints it after `prefix`: every line within WIDTH columns with the
+    prefix, paths under the working directory relative to it."""
+    from mlxbench.paths import relative_text
+
+    lines = fit(prefix + relative_text(message))
+    return "\n".join([lines[0][len(prefix) :], *lines[1:]])

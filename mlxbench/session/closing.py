@@ -100,13 +100,15 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
             tr.write_line(line)
 
 
-def skipped_lines(tr: Any) -> list[str]:
-    """The skipped benchmarks, one line per reason (most first), so that a missing dataset or backend is said in
-    the summary and not only in pytest's one long SKIPPED line per test."""
+def skipped_lines(tr: Any, benchmarks: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The skipped benchmarks (tests of a workload, or tests that use `bench`: node ids in `benchmarks`), one
+    line per reason (most first), so that a missing dataset or backend is said in the summary, in this
+    repository or any other, without pytest's -rs and its one long SKIPPED line per test."""
     reasons: dict[str, int] = {}
     for report in (getattr(tr, "stats", None) or {}).get("skipped", []):
-        if "workload" not in (getattr(report, "keywords", None) or {}):
-            continue  # a test that measures no workload (a unit test's own skip) is not a skipped benchmark
+        workload = "workload" in (getattr(report, "keywords", None) or {})
+        if not workload and getattr(report, "nodeid", None) not in benchmarks:
+            continue  # a test that measures nothing (a unit test's own skip) is not a skipped benchmark
         longrepr = getattr(report, "longrepr", None)
         why = str(longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr or "?")
         why = re.sub(r"^\S+\[[^\]]*\] ", "", why.removeprefix("Skipped: ").split("\n")[0])  # the test's own name
@@ -120,7 +122,7 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     """The last lines: what was saved and where, what the next run compares with, what changed."""
     ctx = RunContext.of(config)
     benchmarks = current(config)
-    write(tr, skipped_lines(tr), yellow=True)
+    write(tr, skipped_lines(tr, ctx.benchmarks), yellow=True)
     if ctx.no_baseline:
         write(tr, [f"mlxbench: nothing compared: {ctx.no_baseline}"], yellow=True)
     if ctx.reference is not None and benchmarks:
@@ -128,8 +130,8 @@ def write_outcome(tr: Any, config: pytest.Config) -> None:
     baseline, results, why, not_judged = compared(config)
     if why:
         write(tr, [f"mlxbench: {why}"], yellow=True)
-    elif baseline is not None and (results or not_judged):
-        write(tr, outcome.changed_lines(results, baseline, benchmarks, not_judged))
+    elif baseline is not None and (results or not_judged) and not (ctx.settings.regression_gate and ctx.gate):
+        write(tr, outcome.changed_lines(results, baseline, benchmarks, not_judged))  # the gate printed its own
     written = ctx.written
     for line in written:  # exactly the files this session wrote or kept (not those of a session beside it)
         if not line.startswith("saved "):
@@ -186,11 +188,17 @@ def report_incomplete(terminalreporter, ctx: RunContext) -> None:
     from mlxbench.session import saving
 
     why = saving.REASONS.get(exitstatus, f"exit {int(exitstatus)}")
+    kept = [p for p in diverted if p.is_file()]  # pytest-benchmark writes nothing when no benchmark was timed
+    where = (
+        f"its data is kept in: {', '.join(str(p) for p in kept)}"
+        if kept
+        else "no benchmark recorded a time, so there was no data to keep"
+    )
     write(
         terminalreporter,
         [
             f"mlxbench: this session did not finish cleanly ({why}): it was NOT saved as a run, so no comparison, "
-            f"gate or history reads it; its data is kept in: {', '.join(str(p) for p in diverted)}"
+            f"gate or history reads it; {where}"
         ],
         yellow=True,
     )

@@ -43,6 +43,7 @@ class RunContext:
     interrupted: bool = False  # a KeyboardInterrupt reached pytest during this session
     signal: int | None = None  # SIGTERM or SIGHUP ended it (mlxbench.cancel): its exit is 128 + this
     failed: set[str] = field(default_factory=set)  # node ids of the tests that failed, in any phase
+    benchmarks: set[str] = field(default_factory=set)  # node ids of the collected tests that use `bench`
     undo: list[Callable[[], None]] = field(default_factory=list)  # globals put back at unconfigure, last first
     compared: tuple | None = None  # (baseline, verdicts, why none, not judged), computed once at the end
     current: list[dict] | None = None  # this session's benchmarks as saved, serialized once at the end

@@ -135,7 +135,6 @@ def changed_lines(
     from mlxbench.verdicts.gate import unseen
     from mlxbench.verdicts.table import Table
 
-    labels = {b["fullname"]: label(b) for b in current}
     counted = verdict.counted(results)
     total = len(results) + len(not_judged)
     history = [r for r in results if r.method == "history"]
@@ -151,7 +150,7 @@ def changed_lines(
         reasons[why] = reasons.get(why, 0) + 1
     for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         lines.append(f"  not judged: {n} ({why})")
-    lines += Table.of(results).terminal(only_changed=True, limit=LISTED, label=lambda name: labels.get(name, name))
+    lines += Table.of(results).terminal(only_changed=True, limit=LISTED)  # names as the gate's table and -k write them
     if results and not any(r.verdict in verdict.MOVED for r in results):
         lines.append("  nothing moved beyond what its evidence can tell apart")
     if blind := unseen(results, baseline.profile):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
 
 import pytest
 
@@ -13,12 +14,11 @@ def test_unknown_backend_is_a_usage_error_listing_valid_names(project):
     write_bench(project)
     result = project.runpytest("--backend", "mlx-tpu")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*unknown backend 'mlx-tpu'; valid backends: mlx-cpu, mlx-gpu, numpy, torch-cpu, "
-            "torch-mps, torch-cuda, fake-rec, fake-missing*"
-        ]
+    assert (
+        "unknown backend 'mlx-tpu'; valid backends: mlx-cpu, mlx-gpu, numpy, torch-cpu, torch-mps, torch-cuda, "
+        "fake-rec, fake-missing" in said(result.stderr.str())
     )
+    assert all(len(line) <= 120 for line in result.stderr.lines)  # pytest's "ERROR: " included
 
 
 def test_unknown_profile_is_a_usage_error(project):
@@ -340,11 +340,9 @@ def test_a_gated_run_on_one_saved_run_says_the_gate_judged_nothing_and_why(proje
         "mlxbench verdicts against",
         "0 regressed, 0 improved, 0 inconclusive, 0 unchanged (judged 0 of 1 benchmark; not judged: 1 rounds",
         f"not judged (1 benchmark): {why} (mlxbench ab) test_fake.py::test_sum[numpy-seed]",
-        "mlxbench: what changed against 0001_",
-        "0 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1",
-        "not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile",
     ):
         assert part in said, part
+    assert "what changed against" not in said  # the gate's verdicts are printed once, in its own section
     assert "regression in fakesum" not in out and "point to" not in out and "(rounds only)" not in out
 
 
@@ -363,8 +361,9 @@ def test_regression_gate_refuses_other_framework_versions(project, monkeypatch):
     write_bench(project)
     result = project.runpytest("--backend", "numpy", "--regression-gate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*cannot gate this run: framework versions differ (numpy 1.0.0 -> *): pass --allow-version-change*"]
+    assert fnmatch(
+        said(result.stderr.str()),
+        "*cannot gate this run: framework versions differ (numpy 1.0.0 -> *): pass --allow-version-change*",
     )
     result = project.runpytest("--backend", "numpy", "--regression-gate", "--allow-version-change")
     result.assert_outcomes(passed=1)

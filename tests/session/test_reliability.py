@@ -213,3 +213,23 @@ def test_a_bad_setting_stops_the_run_before_it_starts(project, monkeypatch, env,
     result = project.runpytest_subprocess("--backend", "numpy", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert said_ in said(result.stderr.str()) and "Traceback" not in result.stderr.str()
+
+
+def test_a_usage_error_fits_120_columns_and_names_many_saved_runs_briefly(project, monkeypatch):
+    """A missing run id in a folder of many saved runs: the message names how many and the last ones, not every
+    run, and each line pytest prints after its "ERROR: " prefix fits 120 columns."""
+    from conftest import write_bench
+
+    monkeypatch.setenv("MLXBENCH_MACHINE_ID", "T" * 80)
+    write_bench(project)
+    folder = project.path / "baselines" / ("T" * 80)
+    folder.mkdir(parents=True)
+    for i in range(1, 41):
+        (folder / f"{i:04d}_3a8495e6125333265e18e717d456446c4603ca38_20261123_075926.json").write_text("{}")
+    result = project.runpytest_subprocess("--backend", "numpy", "--benchmark-compare=9999")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    text = said(err)
+    assert "no saved run '9999' in baselines/" in text and "Saved runs there: 40, from 0001_" in text
+    assert "0038_" in text and "0040_" in text and "0020_" not in text
+    assert all(len(line) <= 120 for line in err.splitlines()), err
