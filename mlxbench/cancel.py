@@ -9,7 +9,9 @@ is the shell's convention for the signal, 128 + its number (143 for SIGTERM, 129
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
@@ -62,3 +64,30 @@ def as_interrupt() -> Iterator[None]:
         yield
     finally:
         undo()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A `preexec_fn` for child processes that must not outlive this one, even when it is SIGKILLed (which no
+    handler sees): on Linux the kernel sends the child SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG),
+    and a child whose parent died before that took effect exits at once. A child killed so keeps nothing
+    behind its parent's back. Elsewhere (macOS has no PR_SET_PDEATHSIG) it does nothing: there the parent's
+    handlers stop its children on Ctrl-C, SIGTERM and SIGHUP, and a SIGKILLed parent's children run on."""
+    parent = os.getpid()
+
+    def setup() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+
+    return setup

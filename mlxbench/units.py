@@ -48,7 +48,8 @@ WIDTH = 120  # columns: every line mlxbench itself prints fits in this many
 
 _GLUE = "\x00"  # stands for a space that must not become a line break while a line is wrapped
 _UNIT = re.compile(r"(?<=\d) (?=(?:s|ms|µs|ns|min|h|%|B|KiB|MiB|GiB|kB|MB|GB|kB/s|MB/s|benchmarks?|runs?|pairs?)\b)")
-_SHORT = re.compile(r"\[[^\[\]\n]{1,30}\]|\([^()\n]{1,26}\)")  # an interval, a short aside: kept on one line
+# an interval, a short aside, a command in backticks: kept on one line
+_SHORT = re.compile(r"\[[^\[\]\n]{1,30}\]|\([^()\n]{1,26}\)|`[^`\n]{1,80}`")
 
 
 def _glued(text: str) -> str:
@@ -59,7 +60,8 @@ def _glued(text: str) -> str:
 def fit(line: str, width: int = WIDTH) -> list[str]:
     """A line of mlxbench's own output within `width` columns (continuations indented like the line plus
     two; a path longer than the width stays whole on its own line). A value is never split from its unit
-    (`5 s`), nor an interval or a short aside in parentheses. Multi-line text is fitted line by line."""
+    (`5 s`), nor an interval, a short aside in parentheses or a command in backticks. Multi-line text is fitted
+    line by line."""
     import textwrap
 
     out = []

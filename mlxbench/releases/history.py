@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from mlxbench import cancel
 from mlxbench.ab import venvs
 from mlxbench.measure import machine
 from mlxbench.releases.index import Framework
@@ -124,7 +125,9 @@ def outcomes(junit: Path) -> tuple[dict[str, str], dict[str, str], int]:
 def run_pytest(cmd: list[str], log: Path) -> int:
     """Run one release's pytest session in its own process group; Ctrl-C or SIGTERM stops the whole group."""
     with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=cancel.die_with_parent()
+        )  # killed with this process, even a SIGKILLed one (Linux): it saves no run that state.json never records
         try:
             return proc.wait()
         except BaseException:

@@ -18,15 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from mlxbench.runs import Run
+from mlxbench.verdicts import history as history_
 from mlxbench.verdicts import verdict
-from mlxbench.verdicts.prior import Prior, squeeze
+from mlxbench.verdicts.prior import Prior
 from mlxbench.verdicts.table import Table
 
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
-HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 MIN_HISTORY = verdict.MIN_HISTORY
 
 
@@ -47,6 +45,7 @@ class RegressionGate:
     not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
     family: int = 1  # benchmarks this run judges together (Bonferroni): set once they are known
     prior: Prior = field(default_factory=Prior)  # the run-to-run spread the benchmarks' histories share
+    floor: float = 0.0  # the critical value's floor: how far a saved run lies from its benchmark's others
 
     @classmethod
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
@@ -56,11 +55,12 @@ class RegressionGate:
         for run in [*(r for r in earlier if r.profile == baseline.profile), baseline]:
             for name, b in run.benchmarks.items():
                 history.setdefault(name, []).append(b["stats"].get("data") or [])
-        return cls(baseline, threshold, history, prior=shared_spread(history))
+        prior = history_.shared_spread(history)
+        return cls(baseline, threshold, history, prior=prior, floor=history_.calibration(history, prior))
 
     def recent(self, fullname: str) -> list[list[float]]:
         """The saved runs (their rounds) that judge `fullname`: its last HISTORY with times."""
-        return recent(self.history.get(fullname, []))
+        return history_.recent(self.history.get(fullname, []))
 
     def judge(
         self,
@@ -84,8 +84,8 @@ class RegressionGate:
         history = self.recent(fullname)
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
-            return verdict.compare_to_history(
-                fullname, history, current, threshold=threshold, family=self.family, prior=self.prior
+            return history_.compare_to_history(
+                fullname, history, current, threshold=threshold, family=self.family, prior=self.prior, floor=self.floor
             )
 
         accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
@@ -136,23 +136,6 @@ class RegressionGate:
         return summary_lines(self.results, str(self.baseline.path), self.not_judged, held, self.baseline.label)
 
 
-def recent(history: Sequence[Sequence[float]]) -> list[list[float]]:
-    return [list(r) for r in history if len(r)][-HISTORY:]
-
-
-def shared_spread(history: Mapping[str, Sequence[Sequence[float]]]) -> Prior:
-    """The prior of the run-to-run variances of log medians that the benchmarks' histories share
-    (mlxbench.verdicts.prior), each benchmark on the saved runs that judge it."""
-    variances, dfs = [], []
-    for runs in history.values():
-        times = [verdict.usable(r, positive=True)[0] for r in recent(runs)]
-        medians = [float(np.median(t)) for t in times if t.size]
-        if len(medians) >= 2:
-            variances.append(float(np.var(np.log(medians), ddof=1)))
-            dfs.append(len(medians) - 1.0)
-    return squeeze(variances, dfs)
-
-
 AB_COMMAND = "mlxbench ab -- benchmarks"  # what sees the threshold where a history cannot (docs/ab.md)
 
 
@@ -169,8 +152,8 @@ def unseen(results: Sequence[verdict.Result], profile: str | None = None) -> str
     command = AB_COMMAND + (f" --profile {profile}" if profile else "")
     return (
         f"the saved runs (up to {runs}) cannot see a {threshold:.0%} change on {len(blind)} of {_count(len(history))} "
-        f"(median sees {verdict.sees(middle)}): this machine's runs differ too much from one another. More saved runs "
-        f"narrow it; an A/B of the two versions sees it now: {command}"
+        f"(median sees {verdict.sees(middle)}): this machine's runs differ too much from one another to tell. An A/B "
+        f"of the two versions, their processes alternating, can: `{command}`"
     )
 
 

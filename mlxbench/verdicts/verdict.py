@@ -29,8 +29,6 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from mlxbench.verdicts.prior import Prior
-
 Verdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how every listing sorts and counts them
 MOVED = ("regressed", "improved")  # the verdicts that say something changed
@@ -137,13 +135,17 @@ def threshold_problem(threshold: float | None) -> str | None:
     return None
 
 
-def interval_verdict(d: float, se: float, df: float, level: float, threshold: float) -> tuple[Verdict, dict, str]:
+def interval_verdict(
+    d: float, se: float, df: float, level: float, threshold: float, floor: float = 0.0
+) -> tuple[Verdict, dict, str]:
     """The verdict of an estimate `d` of log(new / old) with standard error `se` on `df` degrees of
-    freedom, its interval taken at the per-test `level` (alpha / m); the figures; and why in words."""
+    freedom, its interval taken at the per-test `level` (alpha / m); the figures; and why in words.
+    `floor`: a critical value the interval's half-width (in standard errors) is never below (the saved runs'
+    own calibration, mlxbench.verdicts.history); the interval and the smallest change seen follow it."""
     p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
-    q = float(stats.t.ppf(1 - level / 2, df)) if se else 0.0
-    mde = minimum_detectable_effect(se, df, level)
-    ratio, lo, hi = math.exp(d), math.exp(d - q * se), math.exp(d + q * se)
+    q = max(float(stats.t.ppf(1 - level / 2, df)), floor) if se else 0.0
+    mde = minimum_detectable_effect(se, df, level, floor=floor)
+    ratio, lo, hi = exp(d), exp(d - q * se), exp(d + q * se)
     figures = {"ratio": ratio, "ci_low": lo, "ci_high": hi, "p_value": p, "mde": mde}
     up, down = 1 + threshold, 1 / (1 + threshold)
     if lo > 1 and hi > up:
@@ -163,80 +165,20 @@ def interval_verdict(d: float, se: float, df: float, level: float, threshold: fl
     return "inconclusive", figures, f"the interval reaches past the {threshold:.0%} threshold either way"
 
 
-def compare_to_history(
-    name: str,
-    history: Sequence[Sequence[float]],
-    cur: Sequence[float],
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-    alpha: float = ALPHA,
-    family: int = 1,
-    prior: Prior | None = None,
-) -> Result:
-    """Judge the current run against the run-to-run spread that saved runs show.
-
-    On a shared machine a whole run shifts (other tenants, frequency, memory placement) by more
-    than the rounds inside one run vary, so each saved run's median is one draw of the machine. With
-    K >= MIN_HISTORY saved runs, the current run's log median is compared with the mean of their log
-    medians, with the standard error of a new draw (a t prediction: spread x sqrt(1 + 1/K), K - 1
-    degrees of freedom; the spread floored by the current median's own sampling error), through the
-    one interval rule at level alpha / `family` (the benchmarks of the run).
-
-    `prior`: the spread the histories of the run's benchmarks share (mlxbench.verdicts.prior; the gate fits
-    it). It adds its degrees of freedom to the K - 1 of one benchmark, and never lowers a spread: with 3 saved
-    runs, 2 degrees of freedom alone make a t interval at alpha / 67 about 40 spreads wide.
-    """
-    medians = [float(np.median(r)) for r in (usable(h, positive=True)[0] for h in history) if r.size]
-    logs = np.log(medians)
-    c, _ = usable(cur, positive=True)
-    k = logs.size
-    if k < MIN_HISTORY or not c.size:
-        why = f"need >= {MIN_HISTORY} saved runs with times and times in this run (saved {k}, this run {c.size})"
-        nan = math.nan
-        return Result(name, "inconclusive", nan, nan, nan, nan, threshold, nan, nan, [why], method="history")
-    mean = float(logs.mean())
-    spread = float(logs.std(ddof=1))
-    variance, df = (prior or Prior()).moderate_up(spread**2, k - 1.0)
-    own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533 if c.size > 1 else 0.0  # se of a median
-    s = max(math.sqrt(variance), own, 1e-6) * math.sqrt(1 + 1 / k)
-    d = float(np.log(np.median(c))) - mean
-    level = alpha / max(family, 1)
-    verdict, f, why = interval_verdict(d, s, df, level, threshold)
-    moderated = (
-        f", moderated to {math.sqrt(variance):.1%} on {df:.1f} degrees of freedom by the spread "
-        f"{math.sqrt(prior.variance):.1%} that {prior.benchmarks} benchmarks' histories share"
-        if prior is not None and df > k - 1
-        else ""
-    )
-    reasons = [
-        f"median {interval(f['ratio'], f['ci_low'], f['ci_high'])} of the geometric mean of {k} saved runs "
-        f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmarks; run-to-run spread "
-        f"{spread:.1%}{moderated}), sees changes {sees(f['mde'])}: {why}"
-    ]
-    return Result(
-        name,
-        verdict,
-        f["ratio"],
-        f["ci_low"],
-        f["ci_high"],
-        f["p_value"],
-        threshold,
-        math.exp(mean),
-        float(np.median(c)),
-        reasons,
-        method="history",
-        mde=f["mde"],
-        units=(k, 1),
-        spread=math.sqrt(variance),
-    )
+def exp(x: float) -> float:
+    """e**x, infinite past what a float holds (an interval on 2 degrees of freedom at alpha / 67 can reach it)."""
+    return math.exp(x) if x < 700 else math.inf
 
 
-def minimum_detectable_effect(se: float, df: float, alpha: float, power: float = POWER) -> float:
+def minimum_detectable_effect(
+    se: float, df: float, alpha: float, power: float = POWER, floor: float = 0.0
+) -> float:
     """Smallest slowdown (fraction) a two-sided level-`alpha` t test on log times sees with probability
-    `power`, for a standard error `se` of the log difference with `df` degrees of freedom."""
+    `power`, for a standard error `se` of the log difference with `df` degrees of freedom (its critical value
+    at least `floor`)."""
     if se == 0:
         return 0.0
-    return math.exp((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se) - 1
+    return exp((max(float(stats.t.ppf(1 - alpha / 2, df)), floor) + stats.t.ppf(power, df)) * se) - 1
 
 
 def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 from conftest import make_run
 from mlxbench.runs import Run
 from mlxbench.verdicts.gate import RegressionGate, judge_run, summary_lines
-from mlxbench.verdicts.verdict import compare_to_history
+from mlxbench.verdicts.history import compare_to_history
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
 

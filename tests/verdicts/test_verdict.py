@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.verdicts.verdict import accuracy_regressions, compare_to_history, interval_verdict
+from mlxbench.verdicts.history import compare_to_history
+from mlxbench.verdicts.verdict import accuracy_regressions, interval_verdict
 
 
 def noisy(rng, center: float, n: int = 10, sigma: float = 0.03) -> np.ndarray:

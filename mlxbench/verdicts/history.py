@@ -1,0 +1,175 @@
+"""Verdicts from a machine's saved runs: the current run's median against the run-to-run spread they show.
+
+On a shared machine a whole run shifts (other tenants, frequency, memory placement) by more than the rounds
+inside one run vary, so each saved run's median is one draw of the machine. With K >= MIN_HISTORY saved runs,
+the current run's log median is compared with the mean of theirs, with the standard error of a new draw (a t
+prediction: spread x sqrt(1 + 1/K), K - 1 degrees of freedom; the spread floored by the current median's own
+sampling error), through the one interval rule at level alpha / m (mlxbench.verdicts.verdict).
+
+Two things make few runs usable and keep the bound:
+
+- **A shared spread** (`shared_spread`, mlxbench.verdicts.prior). The benchmarks of one machine share its
+  scale of noise: each benchmark's variance is moderated toward the prior their histories fit, gaining its
+  degrees of freedom, never lowered below its own. Three runs alone give 2 degrees of freedom, and a t
+  interval on 2 at alpha / 67 is about 40 spreads wide.
+- **The saved runs' own calibration** (`calibration`). A t interval assumes log medians that scatter
+  normally. On some machines a process lands in one of two states (a 2-core Xeon VM: runs of one benchmark
+  x1.5-1.9 apart, unchanged code), so one run off its benchmark's others is far more common than the t tails
+  say, and a history of runs all in one state calls the next run in the other state a regression. Each saved
+  run is judged against the others of its benchmark as the current run would be (leave one out); the largest
+  such statistic over every benchmark is a floor for the critical value. Where the runs scatter as the model
+  says, that floor stays below the t quantile at alpha / m (the largest of N draws sits near the 1 - 1/N
+  quantile) and changes nothing; where they land in states, the intervals widen to what the history has shown
+  and the smallest change seen says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from mlxbench.verdicts.prior import Prior, squeeze
+from mlxbench.verdicts.verdict import (
+    ALPHA,
+    DEFAULT_THRESHOLD,
+    MIN_HISTORY,
+    Result,
+    interval,
+    interval_verdict,
+    sees,
+    usable,
+)
+
+HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
+SMALLEST = 1e-6  # a spread below this (identical medians) is taken as this: no division by zero
+
+
+def recent(history: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The saved runs (their rounds) that judge a benchmark: its last HISTORY with times."""
+    return [list(r) for r in history if len(r)][-HISTORY:]
+
+
+def log_medians(history: Sequence[Sequence[float]]) -> np.ndarray:
+    """The log median of each saved run with usable times."""
+    times = [usable(r, positive=True)[0] for r in history]
+    return np.log([float(np.median(t)) for t in times if t.size])
+
+
+@dataclass
+class Spread:
+    """A benchmark's run-to-run spread as judged: its own, and moderated by the prior (variance, df)."""
+
+    own: float
+    variance: float
+    df: float
+
+    @classmethod
+    def of(cls, logs: np.ndarray, prior: Prior) -> Spread:
+        own = float(logs.std(ddof=1))
+        variance, df = prior.moderate_up(own**2, logs.size - 1.0)
+        return cls(own, variance, df)
+
+    def prediction_se(self, runs: int, own_se: float = 0.0) -> float:
+        """Standard error of a new run's log median against the mean of `runs` saved runs."""
+        return max(math.sqrt(self.variance), own_se, SMALLEST) * math.sqrt(1 + 1 / runs)
+
+
+def shared_spread(history: Mapping[str, Sequence[Sequence[float]]]) -> Prior:
+    """The prior of the run-to-run variances of log medians that the benchmarks' histories share, each
+    benchmark on the saved runs that judge it."""
+    logs = [log_medians(recent(runs)) for runs in history.values()]
+    logs = [x for x in logs if x.size >= 2]
+    return squeeze([float(x.var(ddof=1)) for x in logs], [x.size - 1.0 for x in logs])
+
+
+def calibration(history: Mapping[str, Sequence[Sequence[float]]], prior: Prior) -> float:
+    """The largest |statistic| of a saved run judged against the others of its benchmark (leave one out,
+    moderated as the current run is), over every benchmark with MIN_HISTORY runs or more: the floor of the
+    critical value. 0 where no benchmark has that many."""
+    worst = 0.0
+    for runs in history.values():
+        logs = log_medians(recent(runs))
+        for i in range(logs.size if logs.size >= MIN_HISTORY else 0):
+            rest = np.delete(logs, i)
+            se = Spread.of(rest, prior).prediction_se(rest.size)
+            worst = max(worst, abs(float(logs[i] - rest.mean())) / se)
+    return worst
+
+
+def compare_to_history(
+    name: str,
+    history: Sequence[Sequence[float]],
+    cur: Sequence[float],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = ALPHA,
+    family: int = 1,
+    prior: Prior | None = None,
+    floor: float = 0.0,
+) -> Result:
+    """Judge the current run's rounds `cur` against the saved runs' (`history`, oldest first) at level
+    alpha / `family`, the spread moderated by `prior` and the critical value at least `floor` (see above)."""
+    logs = log_medians(history)
+    c, _ = usable(cur, positive=True)
+    k = logs.size
+    if k < MIN_HISTORY or not c.size:
+        why = f"need >= {MIN_HISTORY} saved runs with times and times in this run (saved {k}, this run {c.size})"
+        nan = math.nan
+        return Result(name, "inconclusive", nan, nan, nan, nan, threshold, nan, nan, [why], method="history")
+    prior = prior or Prior()
+    spread = Spread.of(logs, prior)
+    own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533 if c.size > 1 else 0.0  # se of a median
+    d = float(np.log(np.median(c)) - logs.mean())
+    level = alpha / max(family, 1)
+    verdict, f, why = interval_verdict(d, spread.prediction_se(k, own), spread.df, level, threshold, floor)
+    return Result(
+        name,
+        verdict,
+        f["ratio"],
+        f["ci_low"],
+        f["ci_high"],
+        f["p_value"],
+        threshold,
+        math.exp(float(logs.mean())),
+        float(np.median(c)),
+        [reason(f, k, level, alpha, family, spread, prior, floor, why)],
+        method="history",
+        mde=f["mde"],
+        units=(k, 1),
+        spread=math.sqrt(spread.variance),
+    )
+
+
+def reason(
+    f: Mapping[str, float],
+    k: int,
+    level: float,
+    alpha: float,
+    family: int,
+    spread: Spread,
+    prior: Prior,
+    floor: float,
+    why: str,
+) -> str:
+    """The verdict's reason line: the interval, the spread and where it came from, what it sees, why."""
+    moderated = (
+        f", moderated to {math.sqrt(spread.variance):.1%} on {spread.df:.1f} degrees of freedom by the spread "
+        f"{math.sqrt(prior.variance):.1%} that {prior.benchmarks} benchmarks' histories share"
+        if spread.df > k - 1
+        else ""
+    )
+    calibrated = (
+        f"; the interval widened to {floor:.1f} standard errors, the farthest a saved run lies from the others of "
+        "its benchmark (this machine's processes land in states apart)"
+        if floor > float(stats.t.ppf(1 - level / 2, spread.df))
+        else ""
+    )
+    return (
+        f"median {interval(f['ratio'], f['ci_low'], f['ci_high'])} of the geometric mean of {k} saved runs "
+        f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmarks; run-to-run spread "
+        f"{spread.own:.1%}{moderated}{calibrated}), sees changes {sees(f['mde'])}: {why}"
+    )
