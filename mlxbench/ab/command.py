@@ -12,8 +12,13 @@ worker processes, duet benchmarking), each benchmark judged from its K-vs-K proc
 machine's saved history. Options are checked before any work (mlxbench.ab.options). Each arm records
 in verdicts.json what makes it the same experiment wherever its interpreter lives (`identity`: the
 Python implementation and version, the versions of the distributions that move a time), which is
-what `mlxbench ab merge` compares between shards.
-Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input.
+what `mlxbench ab merge` compares between shards. Each A/B writes into a folder of its own under `--out`,
+named after its start and claimed by creating it (claim_folder): two A/Bs started in the same second get two
+folders, never one.
+Exit codes: 0 no regression, 1 a regression (or a test that failed only in B), 2 bad input, 7 (INCOMPLETE) a
+paired A/B that ended with fewer complete pairs than asked for (`--pairs`, else the MIN_PAIRS every paired A/B
+runs; a stop by the time budget is never one): a worker hung or died; the complete pairs' verdicts are printed
+and saved, and a regression among them still exits 1.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.ab import paired, venvs
+from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
 from mlxbench.reports.plural import nouns
@@ -41,6 +47,7 @@ from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import Result, counted
 
+INCOMPLETE = 7  # exit: fewer complete pairs than asked for (1 stays a regression, 2 bad input, 3 a bug)
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 SUITE = ("scipy", "pytest", "pytest-benchmark", "mlxbench")  # beyond the backends' frameworks: what else moves a time
 QUERY = """
@@ -167,10 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
             raise BadRun(problem)
         facts.update(identity(arm, facts["python"], facts["env"]))
-    out = args.out / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if out.exists():
-        raise BadRun(f"{out} exists already; A/B runs never overwrite one another")
-    out.mkdir(parents=True)
+    out = claim_folder(args.out, datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
     started = time.perf_counter()
     meta = {"a": arms["A"], "b": arms["B"], "design": args.design, "alpha": args.alpha, "pytest_args": pytest_args}
     if args.design == "paired":
@@ -180,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
-    (out / "verdicts.json").write_text(json.dumps(document, indent=2))
-    (out / "verdicts.md").write_text(abreport.markdown(abreport.ABReport.of(out, document), None))
+    saving.atomic_write(out / "verdicts.json", json.dumps(document, indent=2).encode())
+    saving.atomic_write(out / "verdicts.md", abreport.markdown(abreport.ABReport.of(out, document), None).encode())
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     echo(f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
@@ -195,8 +199,46 @@ def run(args: argparse.Namespace) -> int:
               f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
     for name in meta["failed_only_in_b"]:
         echo(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
-    echo(f"\nsamples and verdicts: {out}")
-    return 1 if meta["failed_only_in_b"] or any(r.regressed for r in results) else 0
+    echo(f"\nsamples and verdicts: {out}", flush=True)
+    regressed = meta["failed_only_in_b"] or any(r.regressed for r in results)
+    if short := incomplete(meta):
+        echo(f"mlxbench ab: INCOMPLETE: {short}", file=sys.stderr)
+    return 1 if regressed else INCOMPLETE if short else 0
+
+
+def incomplete(meta: dict[str, Any]) -> str | None:
+    """What a paired A/B lacks when it ended with fewer complete pairs than asked for (`pairs_asked`: --pairs,
+    else MIN_PAIRS), in one line; None when it has them (a stop by the time budget comes after MIN_PAIRS)."""
+    done, asked = meta.get("pairs", 0), meta.get("pairs_asked", 0)
+    if meta.get("design") != "paired" or done >= asked:
+        return None
+    what = f"--pairs {asked}" if meta.get("pairs_option") else "the fewest a paired A/B runs"
+    these = "that pair" if done == 1 else f"those {done}"
+    few = f" (a verdict needs {MIN_PAIRS})" if done < MIN_PAIRS else ""
+    return (
+        f"{done} of the {asked} pairs asked for ({what}) {'is' if done == 1 else 'are'} complete: "
+        f"{meta.get('stopped')}. The verdicts above judge {these} only{few}: exit {INCOMPLETE}, or 1 where they "
+        "show a regression"
+    )
+
+
+def claim_folder(root: Path, stamp: str) -> Path:
+    """A new folder for one A/B under `root`, named `stamp` (its start), else `stamp-2`, `stamp-3`, ... where
+    another A/B took the name (started in the same second): creating it is the claim, so two A/Bs never write
+    into one folder; a taken name is said."""
+    root.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        out = root / (stamp if k == 1 else f"{stamp}-{k}")
+        try:
+            out.mkdir()
+        except FileExistsError:
+            continue
+        if k > 1:
+            echo(
+                f"mlxbench ab: {root / stamp} is taken (an A/B started in the same second): this one writes into {out}"
+            )
+        return out
+    raise BadRun(f"--out {root}: {stamp} and 998 more names after it are taken; choose another --out")
 
 
 def units_line(meta: dict) -> str:
@@ -270,14 +312,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="paired: untimed calls after each hand-over, before the timed round (default 1; not for rounds that "
         "build on each other, such as training epochs)",
     )
-    p.add_argument("--pairs", type=int, default=None, metavar="P", help="paired: exactly this many pairs of workers")
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        metavar="P",
+        help="paired: exactly this many pairs of workers (an A/B that ends with fewer, "
+        f"a worker hung or dead, exits {INCOMPLETE})",
+    )
     p.add_argument(
         "--worker-timeout",
         type=float,
         default=None,
         metavar="S",
-        help="paired: a worker that sends nothing for S seconds (default 600; or 20 of its benchmark's longest rounds, "
-        "if more) is named and both workers are stopped; the A/B judges its complete pairs",
+        help="paired: a worker that sends nothing for S seconds (default 600) is named and both workers are stopped; "
+        f"the A/B judges its complete pairs. Inside a timed round the limit is {ROUND_FACTOR} of the slowest round "
+        f"seen of its benchmark (either arm, from the first pair on), at least {ROUND_FLOOR_S:g} s (or S, if less)",
     )
     p.add_argument(
         "--processes", type=int, default=None, metavar="K", help="processes design: fresh processes per arm (default 6)"

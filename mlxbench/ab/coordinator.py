@@ -27,19 +27,25 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlxbench import cancel
 from mlxbench.ab.schedule import Schedule, Worker
 from mlxbench.measure.baton import ENV
+from mlxbench.units import fmt_time
 
-SILENT_LIMIT_S = 600.0  # a worker that says nothing for this long (or 20 of its benchmark's rounds) is stopped
+SILENT_LIMIT_S = 600.0  # how long a worker may say nothing where no timed round explains the wait (--worker-timeout)
+ROUND_FACTOR = 20  # inside a timed round: this many times the slowest round seen of its benchmark, either arm, any pair
+ROUND_FLOOR_S = 30.0  # ... and never less than this (or --worker-timeout, if less): a stall of the machine is no hang
 
 
 class SilentWorker(RuntimeError):
     """A worker that sent nothing for longer than its work can explain: named, and both workers stopped."""
+
+
 @dataclass
 class PairResult:
     """What one pair of workers measured: per benchmark, each arm's per-call times in round order."""
@@ -84,6 +90,7 @@ def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path) -
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped with everything it started
+            preexec_fn=cancel.die_with_parent(),  # and killed with the coordinator, even a SIGKILLed one (Linux)
         )
     os.close(to_worker_r)
     os.close(from_worker_w)
@@ -98,10 +105,57 @@ def stop(worker: Worker) -> None:
         pass
 
 
-def silence_limit(result: PairResult, worker: Worker, limit: float) -> float:
-    """How long this worker may say nothing: `limit`, or 20 of the longest rounds seen of what it runs."""
-    spans = (result.spans.get(worker.at) or {}).get(worker.arm, [])
-    return max(limit, 20 * max(spans, default=0.0))
+@dataclass(frozen=True)
+class Limit:
+    """How long a worker may say nothing now, and what sets it (said when the worker is stopped)."""
+
+    seconds: float
+    why: str
+
+
+def slowest_round(
+    nodeid: str,
+    result: PairResult,
+    seen: Mapping[str, float],
+    workers: Iterable[Worker],
+    calls: Mapping[str, int],
+) -> float | None:
+    """The longest a round of `nodeid` is known to take: the slowest of its rounds so far in either arm, in this
+    pair and the earlier ones (`seen`), and its calls per round times the slower arm's calibration call (known
+    before its first round); None where nothing is known."""
+    known = [s for spans in (result.spans.get(nodeid) or {}).values() for s in spans]
+    known += [seen[nodeid]] if nodeid in seen else []
+    found = [w.facts.get(nodeid, {}).get("call") for w in workers]
+    call = [float(c) for c in found if isinstance(c, (int, float)) and c > 0]
+    if call and calls.get(nodeid):
+        known.append(calls[nodeid] * max(call))
+    return max(known) if known else None
+
+
+def silence_limit(
+    result: PairResult,
+    worker: Worker,
+    limit: float,
+    seen: Mapping[str, float] | None = None,
+    workers: Iterable[Worker] = (),
+    calls: Mapping[str, int] | None = None,
+) -> Limit:
+    """How long this worker may say nothing: inside a timed round, ROUND_FACTOR times the slowest round known of
+    its benchmark (slowest_round: either arm, from the first pair on), at least ROUND_FLOOR_S (or `limit`, if
+    less); elsewhere (its start, a benchmark's preparation, its session end), or before anything is known of
+    the benchmark's rounds, `limit` (--worker-timeout)."""
+    default = ", the default" if limit == SILENT_LIMIT_S else ""
+    slowest = slowest_round(worker.at, result, seen or {}, workers, calls or {}) if worker.timing else None
+    if slowest is None:
+        return Limit(
+            limit, f"where no timed round explains a wait, the limit is --worker-timeout: {limit:g} s{default}"
+        )
+    floor = min(ROUND_FLOOR_S, limit)
+    return Limit(
+        max(floor, ROUND_FACTOR * slowest),
+        f"its slowest round so far, either arm, took {fmt_time(slowest)}: the limit in a round is {ROUND_FACTOR} "
+        f"times that, at least {floor:g} s; where no round explains a wait, --worker-timeout: {limit:g} s{default}",
+    )
 
 
 def listen(worker: Worker, inbox: queue.Queue) -> None:
@@ -121,10 +175,11 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
 
 def run_pair(
     commands: dict[str, tuple[Sequence[str], dict[str, str]]], folder: Path, started: float,
-    schedule: Schedule | None = None, silent_limit: float = SILENT_LIMIT_S,
+    schedule: Schedule | None = None, silent_limit: float = SILENT_LIMIT_S, seen: Mapping[str, float] | None = None,
 ) -> PairResult:  # fmt: skip
     """Start one worker per arm and decide for them, point by point, until both exit. A worker that says
-    nothing for longer than `silence_limit` allows raises SilentWorker (both workers stopped first)."""
+    nothing for longer than `silence_limit` allows (`seen`: the slowest round of each benchmark in the earlier
+    pairs) raises SilentWorker (both workers stopped first)."""
     result = PairResult()
     schedule = schedule or Schedule(pair=0)
     went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
@@ -159,10 +214,12 @@ def run_pair(
                 except queue.Empty:
                     for w in workers.values():
                         quiet = time.perf_counter() - heard[w.arm]
-                        if w.running and quiet > silence_limit(result, w, silent_limit):
+                        limit = silence_limit(result, w, silent_limit, seen, workers.values(), schedule.calls)
+                        if w.running and quiet > limit.seconds:
                             for x in workers.values():
                                 stop(x)
-                            why = f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {w.at}"
+                            where = f"a timed round of {w.at}" if w.timing else w.at
+                            why = f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {where} ({limit.why})"
                             raise SilentWorker(why) from None
                     continue
                 heard[arm] = time.perf_counter()

@@ -17,12 +17,16 @@ before arms recorded their versions names only the path: those interpreters are 
 The variables that pick a GPU (PLACEMENT) may differ between folders where they are the same in both
 arms of each: they say where a shard ran, not what it compared. A folder that ended before judging
 (interrupted: no verdicts.json) records no arms; its complete pairs still count, and it is named.
+Each pair counts once: a folder named twice, a copy of a folder (under another name, on another runner's
+path) and a copied pair file are refused, the copies recognised by what their pairs measured (fingerprint:
+the rounds' times and the clock times they ran at, which no two measurements share), naming both folders.
 Exit 0, 1 on a regression, 2 for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 from collections.abc import Collection, Iterable
@@ -53,6 +57,11 @@ IDENTITY = ("implementation", "python_version", "versions")  # an interpreter, w
 
 def read_pair(path: Path) -> PairResult:
     """One pair.json's times and facts; BadRun naming the file when damaged."""
+    return read_marked_pair(path)[0]
+
+
+def read_marked_pair(path: Path) -> tuple[PairResult, str]:
+    """One pair.json's times and facts, and its fingerprint; BadRun naming the file when damaged."""
     try:
         doc = parse(path.read_bytes())
         times = pair_times(doc)
@@ -64,10 +73,52 @@ def read_pair(path: Path) -> PairResult:
             if any(not (math.isfinite(v) and 0 < v < 86400) for v in values):
                 raise BadRun(f"{path}: {name} arm {arm} holds a time that is not a positive number of seconds")
     facts = doc.get("facts") if isinstance(doc.get("facts"), dict) else {}
-    return PairResult.of(times, facts)
+    return PairResult.of(times, facts), fingerprint(times, doc.get("rounds"))
+
+
+def fingerprint(times: dict[str, dict[str, list[float]]], rounds: Any) -> str:
+    """What makes a pair this pair and no other: every round's time and, where recorded, the clock times each
+    round started and ended at. A copy of its file holds the same (however its JSON is spaced); two pairs
+    measured apart never do."""
+    measured = json.dumps({"times": times, "rounds": rounds}, sort_keys=True)
+    return hashlib.sha256(measured.encode()).hexdigest()
+
+
+def copies(found: dict[str, list[tuple[Path, str]]]) -> str | None:
+    """The pairs held twice among the folders' pair files (`found`: folder -> (pair file, fingerprint)), in one
+    line naming both folders (a copy of a folder) or both files (a pair file copied within one); None if none."""
+    first: dict[str, tuple[str, Path]] = {}
+    twins: dict[tuple[str, str], list[tuple[Path, Path]]] = {}
+    for folder, files in found.items():
+        for path, mark in files:
+            if mark in first:
+                other, original = first[mark]
+                twins.setdefault((other, folder), []).append((original, path))
+            else:
+                first[mark] = (folder, path)
+    if not twins:
+        return None
+    (one, two), held = next(iter(twins.items()))
+    shown = ", ".join(f"{a.parent.name} as {b.parent.name}" for a, b in held[:3]) + (", ..." if len(held) > 3 else "")
+    if one == two:
+        return (
+            f"{one} holds {nouns(len(held), 'pair')} twice ({shown}: the same rounds at the same times, a copied "
+            "pair file); each pair counts once: move the copy away"
+        )
+    return (
+        f"{one} and {two} hold the same {nouns(len(held), 'pair')} ({shown}: the same rounds at the same times): "
+        f"one is a copy of the other, and each pair counts once; merge only one of them"
+    )
 
 
 def read_folder(folder: Path) -> tuple[list[PairResult], dict[str, Any] | None]:
+    """A paired A/B folder's pairs, and its verdicts.json (None where it has none: interrupted)."""
+    found, meta = read_marked(folder)
+    return [pair for pair, _, _ in found], meta
+
+
+def read_marked(folder: Path) -> tuple[list[tuple[PairResult, str, Path]], dict[str, Any] | None]:
+    """read_folder's pairs, each with its fingerprint and its file."""
     if not folder.is_dir():
         raise BadRun(f"{folder}: not a folder; name the A/B folders (mlxbench ab's --out/<time>/)")
     files = sorted(folder.glob("pair-*/pair.json"))
@@ -83,7 +134,7 @@ def read_folder(folder: Path) -> tuple[list[PairResult], dict[str, Any] | None]:
             raise BadRun(f"{folder / 'verdicts.json'}: not an A/B's verdicts (no object)")
         if meta.get("design", "paired") != "paired":
             raise BadRun(f"{folder}: a {meta.get('design')} A/B; only paired A/B folders merge")
-    return [read_pair(p) for p in files], meta
+    return [(*read_marked_pair(p), p) for p in files], meta
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,14 +155,18 @@ def run(args: argparse.Namespace) -> int:
     sources: list[dict[str, Any]] = []
     metas: dict[str, dict[str, Any]] = {}  # each folder's verdicts.json; {} where it has none (interrupted)
     seen: set[Path] = set()
+    marks: dict[str, list[tuple[Path, str]]] = {}  # each folder's pair files and their fingerprints
     for folder in args.folders:
         if folder.resolve() in seen:
             raise BadRun(f"{folder} is named twice: each pair counts once (merging it twice would halve the spread)")
         seen.add(folder.resolve())
-        found, meta = read_folder(folder)
-        pairs += found
+        found, meta = read_marked(folder)
+        pairs += [pair for pair, _, _ in found]
+        marks[str(folder)] = [(path, mark) for _, mark, path in found]
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
         metas[str(folder)] = meta or {}
+    if twice := copies(marks):
+        raise BadRun(twice)
     placed, by_path = placement(metas.values()), path_only(metas.values())
     records = {f: ab_record(m, placed, by_path) for f, m in metas.items()}
     old = by_path_note(metas, by_path)
@@ -153,18 +208,28 @@ def run(args: argparse.Namespace) -> int:
         "unstable": [u.__dict__ for u in found.unstable],
         "spreads": stats.spreads(paired.by_benchmark(pairs)), "verdicts": [r.as_dict() for r in results],
     }  # fmt: skip
+    if args.out is not None:
+        write_out(args.out, document)
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
         echo(f"verdicts: {args.json}")
     if args.out is not None:
-        from mlxbench.reports import abreport
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "verdicts.json").write_text(json.dumps(document, indent=2))
-        summary = abreport.markdown(abreport.ABReport.of(args.out, document), None)
-        (args.out / abreport.FILES["summary"]).write_text(summary)
         echo(f"verdicts and a job-summary table: {args.out}/")
     return 1 if any(r.regressed for r in results) else 0
+
+
+def write_out(out: Path, document: dict[str, Any]) -> None:
+    """verdicts.json and the job-summary table into `out` (new or empty), each file whole or not at all; a file
+    that another command wrote there meanwhile is never replaced."""
+    from mlxbench.reports import abreport
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = abreport.markdown(abreport.ABReport.of(out, document), None)
+    for name, data in (("verdicts.json", json.dumps(document, indent=2)), (abreport.FILES["summary"], summary)):
+        try:
+            saving.atomic_write(out / name, data.encode())
+        except FileExistsError:
+            raise BadRun(f"--out {out}: another command wrote {name} there meanwhile; choose an empty folder") from None
 
 
 def arm_facts(meta: dict[str, Any], arm: str) -> dict[str, Any]:

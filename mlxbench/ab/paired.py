@@ -6,12 +6,19 @@ workers deselect the others). Before each pair, the rounds per arm of every benc
 cost model (`allocate`: its variance parts and its costs, measured on the pairs so far); the first two
 pairs use the profile's rounds. `verdicts.json` records each pair's allocation and why, the timed
 share of the run's wall time, the shared spread prior, and every worker named unstable.
+
+A worker that hangs or dies ends the A/B with its complete pairs, judged; how long a worker may say nothing
+is the coordinator's (mlxbench.ab.coordinator.silence_limit: inside a timed round, what the slowest round of
+its benchmark seen so far, either arm, explains). `pairs_asked` in verdicts.json is `--pairs`, else
+MIN_PAIRS (the fewest a paired A/B runs whatever its budget): an A/B that ends with fewer complete pairs is
+incomplete (mlxbench.ab.command exits INCOMPLETE); one stopped by its time budget never is.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +28,9 @@ import numpy as np
 
 from mlxbench.ab.coordinator import PairResult, Schedule, SilentWorker, run_pair
 from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
+from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
+from mlxbench.session.saving import atomic_write
 from mlxbench.units import echo
 from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
@@ -108,6 +117,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     stopped = "time budget"
     allocation: dict[str, allocation_.Allocation] = {}
     plans: list[dict[str, Any]] = []
+    slowest: dict[str, float] = {}  # each benchmark's slowest round so far, either arm: what bounds a silent worker
     while stats.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs,
                            pairs[-1].wall if pairs else None):  # fmt: skip
         number = len(pairs) + 1
@@ -127,21 +137,28 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         }
         schedule = Schedule(pair=len(pairs), rounds={n: a.rounds for n, a in allocation.items()})
         try:
-            result = run_pair(commands, folder, started, schedule, args.worker_timeout)
+            result = run_pair(commands, folder, started, schedule, args.worker_timeout, slowest)
         except SilentWorker as exc:  # both workers stopped; the A/B ends with its complete pairs
-            stopped = f"{exc}: stopped it; the {len(pairs)} complete pairs are judged"
-            echo(f"mlxbench ab: {stopped} (logs: {folder})", flush=True)
+            if not pairs:
+                raise BadRun(
+                    f"{exc}: stopped it before any pair was complete, so nothing was judged (a verdict needs "
+                    f"{MIN_PAIRS} complete pairs); see {folder}"
+                ) from None
+            stopped = f"{exc}: stopped it"
+            echo(f"mlxbench ab: {stopped}; {judged(len(pairs))} (logs: {folder})", flush=True)
             break
+        for name, by_arm in result.spans.items():
+            slowest[name] = max([slowest.get(name, 0.0), *(s for spans in by_arm.values() for s in spans)])
         record = result.as_dict()
         record["allocation"] = {n: a.as_dict() for n, a in allocation.items()}
-        (folder / "pair.json").write_text(json.dumps(record))
+        atomic_write(folder / "pair.json", json.dumps(record).encode())
         try:
             check_workers(result, folder)
         except BadRun as exc:  # a worker crashed: the first pair's crash is bad input; a later one ends the run
             if not pairs:
                 raise
-            stopped = f"{exc}; the {len(pairs)} complete pairs are judged"
-            echo(f"mlxbench ab: {stopped}", flush=True)
+            stopped = str(exc)
+            echo(f"mlxbench ab: {stopped}; {judged(len(pairs))}", flush=True)
             break
         pairs.append(result)
         plans.append({"pair": number, "wall": round(result.wall, 3), "timed": round(result.timed, 3),
@@ -180,8 +197,6 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             echo(f"  next pair: {describe(allocation)} (cost model; verdicts.json says why)", flush=True)
     else:
         stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
-    if not pairs and stopped.startswith("arm "):
-        raise BadRun(f"{stopped.split(': stopped')[0]}: stopped it before any pair was complete; see {out}/pair-01")
     if not any(p.times for p in pairs):
         raise BadRun(
             f"the workers collected no benchmark with these pytest arguments ({' '.join(pytest_args)}); "
@@ -222,6 +237,8 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         )
     return results, {
         "pairs": len(pairs),
+        "pairs_asked": args.pairs or MIN_PAIRS,
+        "pairs_option": args.pairs,
         "time_budget_min": args.time_budget,
         "stopped": stopped,
         "final_alpha": level,
@@ -242,17 +259,35 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     }
 
 
+def judged(complete: int) -> str:
+    """What the A/B judges once it ended early: `the 2 complete pairs are judged`."""
+    return f"the {nouns(complete, 'complete pair')} {'is' if complete == 1 else 'are'} judged"
+
+
 def check_workers(result: PairResult, folder: Path) -> None:
-    """A worker that crashed or could not start is one line: which arm, its exit, its log's last line."""
+    """A worker that crashed, was killed or could not start is one line: which arm, its exit (or the signal that
+    killed it), its log's last line."""
     for arm, code in result.exit_codes.items():
         if code in (0, 1):
             continue
         log = folder / f"{arm}.log"
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
+        last = lines[-1][:300] if lines else "(no output)"
+        if code < 0:  # Popen's way of saying a signal ended it: no pytest exit status at all
+            said = f"its last output: {lines[-1][:300]}" if lines else "it printed nothing"
+            why = f"arm {arm}'s worker was killed by {signal_name(-code)} ({said})"
+            raise BadRun(f"{why}; full log: {log}")
         if code == 5:
             raise BadRun(f"arm {arm}'s worker collected no benchmark (pytest exit 5); see {log}")
-        last = lines[-1][:300] if lines else "(no output)"
         raise BadRun(f"arm {arm}'s worker failed (pytest exit {code}): {last}; full log: {log}")
+
+
+def signal_name(number: int) -> str:
+    """`SIGKILL` for 9 (`signal 77` for a number this platform does not name)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def failed_tests_in(path: Path) -> set[str]:

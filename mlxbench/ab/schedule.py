@@ -37,6 +37,7 @@ class Worker:
     at: str = "its start"  # the last point it reached (what it is doing now, while it runs)
     running: bool = True
     finished: bool = False
+    timing: bool = False  # its last order was a timed round (of `at`): what the rounds seen of `at` explain
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per benchmark, from its first wait
 
     def position(self, nodeid: str | None) -> int | None:
@@ -66,7 +67,7 @@ class Worker:
                 self.facts[self.waiting] = facts
 
     def order(self, order: dict[str, Any]) -> None:
-        self.waiting, self.running = None, True
+        self.waiting, self.running, self.timing = None, True, bool(order.get("n"))
         try:
             self.outbox.write(json.dumps(order) + "\n")
             self.outbox.flush()
