@@ -3,30 +3,38 @@
     mlxbench releases mlx --from 0.26.5 -- benchmarks --profile ci -k "mlx-cpu and linreg"
     mlxbench bisect mlx 0.26.5 0.32.4 -- benchmarks --profile ci -k "mlx-cpu and lazy_eval"
 
-Exit codes: 0 done, 1 a step confirmed as a regression (releases), 2 bad input, 130 interrupted (Ctrl-C)
-and 143 terminated (SIGTERM): the finished releases and A/Bs are kept, the next invocation goes on.
+Exit codes: 0 done, 1 a step confirmed as a regression (releases), 2 bad input (every option is checked before
+any work; OUT in use by another of these commands; an A/B that could not run, its steps not judged), 130
+interrupted (Ctrl-C) and 143 terminated (SIGTERM): the finished releases and A/Bs are kept, the next
+invocation goes on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from packaging.version import Version
 
 from mlxbench import cancel
 from mlxbench.ab import venvs
 from mlxbench.ab.options import on_nodeids, with_test_path
 from mlxbench.measure import machine
 from mlxbench.paths import output_folder_problem
-from mlxbench.releases import history, index, report, search, steps
+from mlxbench.releases import history, index, lock, report, search, state, steps
 from mlxbench.reports import publish
 from mlxbench.reports.plural import nouns
-from mlxbench.runs import BadRun, load_run
+from mlxbench.runs import BadRun, load_run, resolve
 from mlxbench.units import echo
 
 DEFAULT_BUDGET = 3.0  # minutes of one A/B
+MAX_BUDGET = 600.0  # minutes: ten hours for one A/B is a typo, not a plan
+RUN_ID = re.compile(r"\d{4}(_.*)?")  # a saved run's id, 0004 or 0004_<name>
 
 
 def interruptible(func):
@@ -44,37 +52,89 @@ def interruptible(func):
     return wrapper
 
 
+def is_run(ref: str) -> bool:
+    """GOOD names a saved run (a file, a path, or an id such as 0004), not a release."""
+    return bool(RUN_ID.fullmatch(ref)) or ref.endswith(".json") or "/" in ref or Path(ref).is_file()
+
+
 def check(args: argparse.Namespace) -> None:
-    if args.ab_budget is not None and not 0 < args.ab_budget <= 600:
-        raise BadRun(f"--ab-budget {args.ab_budget}: give minutes above 0 (e.g. {DEFAULT_BUDGET:g})")
-    if getattr(args, "newest", None) is not None and args.newest < 2:
-        raise BadRun(f"--newest {args.newest}: give 2 or more releases")
+    """Every option and argument in range, before any work (the index, an environment, a measurement)."""
+    budget = args.ab_budget
+    if budget is not None and not 0 < budget <= MAX_BUDGET:
+        raise BadRun(
+            f"--ab-budget {budget:g}: give each A/B's minutes, a number above 0 and at most {MAX_BUDGET:g} "
+            f"(e.g. {DEFAULT_BUDGET:g})"
+        )
+    if args.command == "releases":
+        if args.newest is not None and args.newest < 2:
+            raise BadRun(f"--newest {args.newest}: give 2 or more releases")
+        for option, value in (("--from", args.start), ("--to", args.stop)):
+            if value is not None and (problem := index.version_problem(option, value)):
+                raise BadRun(problem)
+        if args.start and args.stop and Version(args.start) > Version(args.stop):
+            raise BadRun(f"--from {args.start} is newer than --to {args.stop}: give the older release to --from")
+        if args.confirm == "none" and budget is not None:
+            raise BadRun(
+                f"--ab-budget {budget:g} sets each A/B's minutes, and --confirm none makes no A/B: leave either out"
+            )
+    else:
+        if is_run(args.bad):
+            raise BadRun(
+                f"BAD {args.bad}: give a release of {args.framework} (a version such as 0.26.5); a saved run can be "
+                "GOOD only (its version is read from it)"
+            )
+        if is_run(args.good):
+            problem = index.version_problem("BAD", args.bad)
+        else:
+            problem = index.order_problem(args.framework, args.good, args.bad)
+        if problem:
+            raise BadRun(problem)
     if problem := output_folder_problem(args.out, "--out"):
         raise BadRun(problem)
+
+
+def holder(args: argparse.Namespace) -> str:
+    """The command as the lock file names it to a second command refused the folder."""
+    words = ["mlxbench", args.command, args.framework]
+    words += [args.good, args.bad] if args.command == "bisect" else []
+    return " ".join(words)
 
 
 @interruptible
 def cmd_releases(args: argparse.Namespace) -> int:
     check(args)
     fw = index.framework(args.framework)
-    versions = index.releases(fw, args.start, args.stop, args.newest)
     pytest_args = with_test_path(args.pytest_args)
+    versions = index.releases(fw, args.start, args.stop, args.newest)  # read only: a bad range writes nothing
+    with lock.holding(args.out, holder(args)):
+        known = state.read(args.out, history.selection_key(fw, pytest_args))  # validated before any measuring
+        return releases_in(args, fw, versions, pytest_args, known)
+
+
+def releases_in(
+    args: argparse.Namespace, fw: index.Framework, versions: list[str], pytest_args: list[str], known: state.State
+) -> int:
     listed = f"{fw.dist} {', '.join(versions)} ({nouns(len(versions), 'release')})"
     echo(f"mlxbench releases: {listed}; results in {args.out}")
     started = time.perf_counter()
-    hist = history.build(fw, versions, pytest_args, args.out)
+    hist = history.build(fw, versions, pytest_args, args.out, st=known)
     if not hist.timed:
         raise BadRun(f"no release could be timed: {hist.releases[0].version}: {hist.releases[0].reason}")
     all_series = steps.series(hist)
     found = steps.find_steps(all_series)
     if args.confirm == "all":
         found = every_step(hist, all_series, found)
-    abs_ = [] if args.confirm == "none" else steps.confirm(hist, found, args.ab_budget or DEFAULT_BUDGET)
+    if args.confirm == "none":
+        abs_ = []
+        for s in found:
+            s.note = "--confirm none"
+    else:
+        abs_ = steps.confirm(hist, found, args.ab_budget or DEFAULT_BUDGET)
     m = report.model(fw.dist, machine.machine_id(), pytest_args, [r.__dict__ for r in hist.releases],
                      {n: s.__dict__ | {"points": [p.__dict__ for p in s.points], "visible": steps.visible_step(s)}
                       for n, s in all_series.items()},
                      steps.as_dicts(found), abs_)  # fmt: skip
-    out = args.out / f"report-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    out = new_folder(args.out, "report")
     lines = publish.written_lines(report.contents(m), out)
     minutes = (time.perf_counter() - started) / 60
     timed = f"{len(hist.timed)} of {nouns(len(versions), 'release')} timed"
@@ -86,7 +146,30 @@ def cmd_releases(args: argparse.Namespace) -> int:
         echo(f"  {s.outcome:<12} {s.line()}")
     echo("\n".join(lines))
     echo(f"saved runs (one per release): mlxbench --storage {args.out / 'runs'} report ...")
-    return 1 if any(s.outcome == "confirmed" and s.ratio > 1 for s in found) else 0
+    regressed = any(s.outcome == "confirmed" and s.ratio > 1 for s in found)
+    failed = [a for a in abs_ if a.get("error")]
+    if failed:  # steps left unjudged never read as "nothing regressed"
+        unjudged = sum(s.outcome == "not judged" for s in found)
+        first = failed[0]
+        again = "" if "same command again" in first["error"] else "; the same command again makes only those A/Bs"
+        echo(
+            f"mlxbench releases: {len(failed)} of {nouns(len(abs_), 'A/B')} could not run, so "
+            f"{nouns(unjudged, 'step')} {'is' if unjudged == 1 else 'are'} not judged ({first['after']} against "
+            f"{first['before']}: {first['error']}){again}",
+            file=sys.stderr,
+        )
+        return 1 if regressed else 2
+    return 1 if regressed else 0
+
+
+def new_folder(out: Path, kind: str) -> Path:
+    """OUT/<kind>-<UTC time>, a number added where a command of the same second took that name (the lock keeps
+    any other command from taking it meanwhile)."""
+    base = out / f"{kind}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    folder, n = base, 2
+    while folder.exists():
+        folder, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return folder
 
 
 def every_step(hist: history.History, all_series: dict, found: list[steps.Step]) -> list[steps.Step]:
@@ -104,13 +187,26 @@ def every_step(hist: history.History, all_series: dict, found: list[steps.Step])
 def cmd_bisect(args: argparse.Namespace) -> int:
     check(args)
     fw = index.framework(args.framework)
-    good = args.good
-    if good.endswith(".json") or Path(good).is_file():
-        run = load_run(good)
-        good = str((run.facts.get("versions") or {}).get(fw.dist) or "").split("+")[0]
-        if not good:
-            raise BadRun(f"{args.good} records no {fw.dist} version: give the good release's version instead")
-    versions = index.between(fw, good, args.bad)
+    good = good_release(args, fw)
+    versions = index.between(fw, good, args.bad)  # read only: a release that does not exist writes nothing
+    with lock.holding(args.out, holder(args)):
+        return bisect_in(args, fw, good, versions)
+
+
+def good_release(args: argparse.Namespace, fw: index.Framework) -> str:
+    """GOOD as a version: as given, or the version of the framework a saved run (a file or an id) measured."""
+    if not is_run(args.good):
+        return args.good
+    run = load_run(resolve(args.good, args.storage / machine.machine_id()))
+    good = str((run.facts.get("versions") or {}).get(fw.dist) or "").split("+")[0]
+    if not good:
+        raise BadRun(f"{args.good} records no {fw.dist} version: give the good release's version instead")
+    if problem := index.order_problem(fw.name, good, args.bad):
+        raise BadRun(f"{problem} (GOOD {good} is what {run.path.name} measured)")
+    return good
+
+
+def bisect_in(args: argparse.Namespace, fw: index.Framework, good: str, versions: list[str]) -> int:
     pytest_args = with_test_path(args.pytest_args)
     budget = args.ab_budget or DEFAULT_BUDGET
     span = f"{fw.dist} {good} (good) to {args.bad} (bad): {nouns(len(versions), 'release')}"
@@ -156,8 +252,9 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     doc = {"framework": fw.dist, "releases": versions, "first_bad": outcome.first_bad, "followed": outcome.followed,
            "open_range": outcome.open_range, "why": outcome.why, "probes": [p.__dict__ | {"state": p.state}
                                                                              for p in outcome.probes]}  # fmt: skip
-    publish.write_files({"bisect.json": json.dumps(publish.strict(doc), indent=2).encode()},
-                        args.out / f"bisect-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")  # fmt: skip
+    publish.write_files(
+        {"bisect.json": json.dumps(publish.strict(doc), indent=2).encode()}, new_folder(args.out, "bisect")
+    )
     return 0
 
 

@@ -83,20 +83,15 @@ def releases(
     newest: int | None = None,
     lister: Callable[[str], str] | None = None,
 ) -> list[str]:
-    """The final releases of `fw` from `start` to `stop` (inclusive; either may be left out), oldest first; with
-    `newest`, only the last that many of them."""
-    found = [v for v in parse_versions((lister or pip_versions)(fw.dist)) if not Version(v).is_prerelease]
+    """The final releases of `fw` from `start` to `stop` (inclusive, each a release on the index; either may be
+    left out), oldest first; with `newest`, only the last that many of them."""
+    listed = parse_versions((lister or pip_versions)(fw.dist))
+    found = [v for v in listed if not Version(v).is_prerelease]
     if not found:
         raise BadRun(f"the package index lists no release of {fw.dist}")
-    bounds = {}
-    for option, value in (("--from", start), ("--to", stop)):
-        if value is None:
-            continue
-        try:
-            bounds[option] = Version(value)
-        except InvalidVersion:
-            raise BadRun(f"{option} {value}: not a version; give one such as {found[-1]}") from None
-    low, high = bounds.get("--from"), bounds.get("--to")
+    low, high = (on_index(fw, option, value, listed) for option, value in (("--from", start), ("--to", stop)))
+    if low is not None and high is not None and low > high:
+        raise BadRun(f"--from {start} is newer than --to {stop}: give the older release to --from")
     chosen = [v for v in found if (low is None or Version(v) >= low) and (high is None or Version(v) <= high)]
     if newest is not None:
         chosen = chosen[-newest:]
@@ -109,13 +104,68 @@ def releases(
     return chosen
 
 
+def version_problem(option: str, value: str, example: str = "0.26.5") -> str | None:
+    """Why `value` (given to `option`) is not a version, in one line with an example; None when it is one."""
+    try:
+        Version(value)
+    except InvalidVersion:
+        return f"{option} {value or repr(value)}: not a version; give a release such as {example}"
+    return None
+
+
+def nearest(found: Sequence[str], version: Version) -> str:
+    """The final releases on either side of `version`: `nearest: 0.29.1 and 0.31.0`, `the newest is 0.32.4`."""
+    below = [v for v in found if Version(v) < version]
+    above = [v for v in found if Version(v) > version]
+    if not below:
+        return f"the oldest is {above[0]}"
+    if not above:
+        return f"the newest is {below[-1]}"
+    return f"nearest: {below[-1]} and {above[0]}"
+
+
+def on_index(fw: Framework, option: str, value: str | None, listed: Sequence[str]) -> Version | None:
+    """`value` as a Version when it is a final release of `fw` on the index; BadRun naming the nearest releases
+    when it is not one (or is a pre-release)."""
+    if value is None:
+        return None
+    if problem := version_problem(option, value, listed[-1] if listed else "0.26.5"):
+        raise BadRun(problem)
+    wanted = Version(value)
+    found = [v for v in listed if not Version(v).is_prerelease]
+    if not found:
+        raise BadRun(f"the package index lists no release of {fw.dist}")
+    if any(Version(v) == wanted for v in found):
+        return wanted
+    if any(Version(v) == wanted for v in listed):
+        raise BadRun(f"{option} {value}: a pre-release; only final releases are walked ({nearest(found, wanted)})")
+    raise BadRun(f"{option} {value}: no such release of {fw.dist} on the index ({nearest(found, wanted)})")
+
+
 def between(fw: Framework, good: str, bad: str, lister: Callable[[str], str] | None = None) -> list[str]:
-    """The releases from `good` to `bad`, both included and both on the index, oldest first."""
-    listed = releases(fw, good, bad, lister=lister)
-    for name, v in (("GOOD", good), ("BAD", bad)):
-        if Version(v) not in {Version(x) for x in listed}:
-            raise BadRun(f"{name} {v}: no such release of {fw.dist} on the index (in that range: {', '.join(listed)})")
-    return listed
+    """The final releases from `good` to `bad`, both included and both on the index, oldest first."""
+    if problem := order_problem(fw.name, good, bad):
+        raise BadRun(problem)
+    listed = parse_versions((lister or pip_versions)(fw.dist))
+    low, high = on_index(fw, "GOOD", good, listed), on_index(fw, "BAD", bad, listed)
+    return [v for v in listed if not Version(v).is_prerelease and low <= Version(v) <= high]
+
+
+def order_problem(name: str, good: str, bad: str) -> str | None:
+    """Why GOOD and BAD cannot be bisected (not versions, the same release, or GOOD the newer), or None."""
+    if problem := version_problem("GOOD", good) or version_problem("BAD", bad):
+        return problem
+    if Version(good) == Version(bad):
+        return (
+            f"GOOD {good} and BAD {bad} are the same release: bisect searches the releases after a good one up to "
+            "a bad one; give an older GOOD"
+        )
+    if Version(good) > Version(bad):
+        return (
+            f"GOOD {good} is newer than BAD {bad}: bisect finds the first release after GOOD that made the "
+            f"benchmarks slower, so GOOD is the older one (mlxbench bisect {name} {bad} {good}, if {bad} is good)"
+        )
+    return None
 
 
 def ordered(versions: Sequence[str]) -> list[str]:

@@ -93,6 +93,7 @@ def _step_rows(m: dict) -> list[list[str | CellLines]]:
                                                 else 9, s["title"], s["before"]))  # fmt: skip
     for s in ordered:
         ab_cell = interval(s["ab_ratio"], s["ab_low"], s["ab_high"]) if s["ab_ratio"] == s["ab_ratio"] else ""
+        ab_cell = ab_cell or s.get("note", "")  # why a step is not judged
         history = CellLines([f"x{s['ratio']:.3f}", s["why"]])
         rows.append([s["outcome"], s["title"], f"{s['before']} → {s['after']}", history,
                      CellLines([s["verdict"], ab_cell]), sees(s["sees"])])  # fmt: skip

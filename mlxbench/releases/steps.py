@@ -7,7 +7,9 @@ release is one process, and processes differ by more than rounds do (25-34% betw
 on a shared 2-core machine): so each step is judged by `mlxbench ab` between the two releases'
 environments, on the benchmarks that moved there, and called confirmed (the A/B's verdict goes the
 history's way), refuted (unchanged, or the other way) or inconclusive (with what the A/B can see).
-An A/B already made with the same releases, benchmarks and budget is reused.
+An A/B already made with the same releases, benchmarks and budget is reused, once its file reads back as
+verdicts (a damaged one is named, kept aside and made again). An A/B that cannot run (an environment gone
+and not buildable, a worker that fails) leaves its steps `not judged`, with why.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import argparse
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from mlxbench.ab import command as ab
 from mlxbench.ab.options import on_nodeids
+from mlxbench.releases import history, state
 from mlxbench.releases.history import History
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
@@ -56,12 +61,16 @@ class Step:
     sees: float = math.nan  # the A/B's minimum detectable effect
     outcome: str = "not judged"  # confirmed | refuted | inconclusive | not judged
     ab_folder: str = ""
+    note: str = ""  # why it is not judged
 
     def line(self) -> str:
+        moved = f"{self.title}: {self.before} -> {self.after} x{self.ratio:.3f} ({self.why})"
+        if self.outcome == "not judged":
+            return f"{moved}; not judged: {self.note or 'no A/B verdict'}"
         ab_part = self.verdict
         if self.ab_ratio == self.ab_ratio:
             ab_part = f"A/B {interval(self.ab_ratio, self.ab_low, self.ab_high)} {self.verdict}, sees {sees(self.sees)}"
-        return f"{self.title}: {self.before} -> {self.after} x{self.ratio:.3f} ({self.why}); {ab_part}: {self.outcome}"
+        return f"{moved}; {ab_part}: {self.outcome}"
 
 
 @dataclass
@@ -152,31 +161,83 @@ def run_ab(python_a: str, python_b: str, pytest_args: list[str], budget: float, 
     return ab.run(args)
 
 
+VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
+NUMBERS = ("ratio", "ci_low", "ci_high", "mde", "threshold")
+
+
+def verdicts_problem(doc: Any) -> str | None:
+    """Why an A/B's verdicts file (`mlxbench ab --json`) does not read back as verdicts, or None."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("verdicts"), list):
+        return "it holds no 'verdicts' list"
+    for i, v in enumerate(doc["verdicts"]):
+        if not isinstance(v, dict) or not isinstance(v.get("name"), str):
+            return f"verdict {i + 1} is not a mapping with a benchmark's name"
+        if v.get("verdict") not in VERDICTS:
+            return f"{v['name']}: the verdict is {v.get('verdict')!r}, not one of {', '.join(VERDICTS)}"
+        for k in NUMBERS:
+            x = v.get(k)
+            if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float))):
+                return f"{v['name']}: {k!r} is {json.dumps(x)[:40]}, not a number"
+    return None
+
+
+def read_verdicts(target: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The verdicts of an A/B file by benchmark name (numbers as floats, NaN where absent), and why it is damaged."""
+    try:
+        doc = json.loads(target.read_bytes())
+    except OSError as exc:
+        return {}, f"it cannot be read ({exc.strerror or exc})"
+    except (ValueError, RecursionError) as exc:
+        return {}, f"not valid JSON ({str(exc)[:80]})"
+    if problem := verdicts_problem(doc):
+        return {}, problem
+    out = {}
+    for v in doc["verdicts"]:
+        numbers = {k: math.nan if v.get(k) is None else float(v[k]) for k in NUMBERS}
+        if numbers["threshold"] != numbers["threshold"]:
+            numbers["threshold"] = DEFAULT_THRESHOLD
+        out[v["name"]] = v | numbers
+    return out, None
+
+
 def ab_verdicts(out: Path, before: str, after: str, names: Sequence[str], pytest_args: Sequence[str], budget: float,
                 start: Callable[[Path], Any], head: str) -> tuple[Path, dict[str, dict[str, Any]]]:  # fmt: skip
     """The A/B of `after` against `before` on `names`: its file, reused when the same A/B (releases, benchmarks,
-    selection, budget) was made before, else made by `start(file)`; and its verdicts by name ({} if it has none)."""
+    selection, budget) was made before and reads back as verdicts, else made by `start(file)` (a damaged file
+    is named and kept aside first); and its verdicts by name ({} if it has none)."""
     target = out / "ab" / f"{before}-{after}-{ab_key(before, after, names, pytest_args, budget)}.json"
     if target.is_file():
-        echo(f"{head}: reused {target}", flush=True)
-    else:
-        echo(f"{head} (budget {budget:g} min)...", flush=True)
-        start(target)
-    try:
-        return target, {v["name"]: v for v in json.loads(target.read_text())["verdicts"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return target, {}
+        verdicts, problem = read_verdicts(target)
+        if problem is None:
+            echo(f"{head}: reused {target}", flush=True)
+            return target, verdicts
+        kept = state.aside(target, f"damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+        state.warn(
+            f"{head.split(':')[0]}: {target} is damaged ({problem}): kept as {kept.name}; that A/B is made again"
+        )
+    echo(f"{head} (budget {budget:g} min)...", flush=True)
+    start(target)
+    return target, read_verdicts(target)[0] if target.is_file() else {}
 
 
-def confirm(hist: History, steps: list[Step], budget: float,
-            runner: Callable[..., int] = run_ab) -> list[dict[str, Any]]:  # fmt: skip
-    """One A/B per pair of adjacent releases with steps, on their benchmarks; each step's verdict filled in.
-    Returns what each A/B was (releases, benchmarks, file, exit or why it could not run)."""
-    pythons = {r.version: r.python for r in hist.releases}
+def in_release_words(text: str, dist: str, before: str, after: str) -> str:
+    """An A/B's refusal as `releases` can act on it: which release each arm is; no advice about `ab`'s options."""
+    text = re.sub(r"; give an existing interpreter with --[ab]\b", "", text)
+    return text.replace("arm A:", f"arm A ({dist} {before}):").replace("arm B:", f"arm B ({dist} {after}):")
+
+
+def confirm(
+    hist: History, steps: list[Step], budget: float, runner: Callable[..., int] | None = None
+) -> list[dict[str, Any]]:
+    """One A/B per pair of adjacent releases with steps, on their benchmarks (by `runner`, default run_ab); each
+    step's verdict filled in, or why it has none. Returns what each A/B was (releases, benchmarks, file, exit, or
+    `error`: why it left no verdicts)."""
+    run = runner or run_ab
     pairs: dict[tuple[str, str], list[Step]] = {}
     for s in steps:
         pairs.setdefault((s.before, s.after), []).append(s)
     done = []
+    dist = hist.framework.dist
     for n, ((before, after), group) in enumerate(sorted(pairs.items(), key=lambda kv: kv[0]), 1):
         names = sorted({s.name for s in group})
         record: dict[str, Any] = {"before": before, "after": after, "benchmarks": names}
@@ -184,22 +245,27 @@ def confirm(hist: History, steps: list[Step], budget: float,
 
         def start(target: Path, before=before, after=after, names=names, record=record) -> None:
             try:
-                record["exit"] = runner(str(pythons[before]), str(pythons[after]), on_nodeids(hist.pytest_args, names),
-                                        budget, hist.out / "ab", target)  # fmt: skip
+                a, b = history.interpreter(hist, before), history.interpreter(hist, after)
+                record["exit"] = run(a, b, on_nodeids(hist.pytest_args, names), budget, hist.out / "ab", target)
             except BadRun as exc:
-                record["error"] = str(exc)[:600]
-                echo(f"mlxbench releases: that A/B could not run: {exc}", flush=True)
+                record["error"] = in_release_words(str(exc), dist, before, after)[:600]
+                echo(f"mlxbench releases: that A/B could not run: {record['error']}", flush=True)
 
         target, verdicts = ab_verdicts(hist.out, before, after, names, hist.pytest_args, budget, start, head)
         record["file"] = str(target)
+        if not verdicts and "error" not in record:
+            code = f" (mlxbench ab exit {record['exit']})" if "exit" in record else ""
+            record["error"] = f"it left no verdicts in {target}{code}; see {hist.out / 'ab'}"
         done.append(record)
         for s in group:
             v = verdicts.get(s.name)
             if v is None:
+                s.note = f"its A/B, {after} against {before}, " + (
+                    "could not run" if "error" in record else "has no verdict on it"
+                )
                 continue
-            s.verdict, s.ab_ratio, s.ab_low, s.ab_high = v["verdict"], v["ratio"], v["ci_low"], v["ci_high"]
-            s.sees, s.outcome, s.ab_folder = v.get("mde", math.nan), outcome(s), str(target)
-            s.verdict = str(s.verdict)
+            s.verdict, s.ab_ratio, s.ab_low, s.ab_high = str(v["verdict"]), v["ratio"], v["ci_low"], v["ci_high"]
+            s.sees, s.outcome, s.ab_folder = v["mde"], outcome(s), str(target)
     return done
 
 

@@ -35,6 +35,8 @@ def test_the_release_list_is_the_final_releases_in_range_oldest_first():
     with pytest.raises(BadRun, match=r"--from 0\.x: not a version"):
         index.releases(MLX, "0.x", None, lister=lister)
     with pytest.raises(BadRun, match="1 release of mlx in that range: a history needs 2 or more"):
+        index.releases(MLX, "0.32.4", None, lister=lister)
+    with pytest.raises(BadRun, match=r"--from 0\.32: no such release of mlx on the index \(nearest: 0\.31\.0 and"):
         index.releases(MLX, "0.32", None, lister=lister)
     with pytest.raises(BadRun, match=r"BAD 0\.30\.1: no such release"):
         index.between(MLX, "0.26.5", "0.30.1", lister=lister)
@@ -302,7 +304,7 @@ def test_the_bisect_command_finds_the_first_bad_release_and_says_b_against_a(tmp
 @pytest.mark.parametrize("argv, message", [
     (["releases", "tensorflow"], "framework 'tensorflow': give one of mlx, torch, numpy"),
     (["releases", "mlx", "--newest", "1"], "--newest 1: give 2 or more releases"),
-    (["releases", "mlx", "--ab-budget", "0"], "--ab-budget 0.0: give minutes above 0"),
+    (["releases", "mlx", "--ab-budget", "0"], "--ab-budget 0: give each A/B's minutes, a number above 0"),
     (["bisect", "mlx", "0.1.0", "0.9.0"], "BAD 0.9.0: no such release of mlx on the index"),
 ])  # fmt: skip
 def test_bad_input_to_releases_and_bisect_is_one_message_and_exit_2(argv, message, monkeypatch, capsys, tmp_path):
