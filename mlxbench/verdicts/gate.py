@@ -45,7 +45,7 @@ class RegressionGate:
     not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
     family: int = 1  # benchmarks this run judges together (Bonferroni): set once they are known
     prior: Prior = field(default_factory=Prior)  # the run-to-run spread the benchmarks' histories share
-    floor: float = 0.0  # the critical value's floor: how far a saved run lies from its benchmark's others
+    calibrated: history_.Calibration = field(default_factory=history_.Calibration)  # saved runs against each other
 
     @classmethod
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
@@ -56,7 +56,7 @@ class RegressionGate:
             for name, b in run.benchmarks.items():
                 history.setdefault(name, []).append(b["stats"].get("data") or [])
         prior = history_.shared_spread(history)
-        return cls(baseline, threshold, history, prior=prior, floor=history_.calibration(history, prior))
+        return cls(baseline, threshold, history, prior=prior, calibrated=history_.calibration(history, prior))
 
     def recent(self, fullname: str) -> list[list[float]]:
         """The saved runs (their rounds) that judge `fullname`: its last HISTORY with times."""
@@ -85,7 +85,13 @@ class RegressionGate:
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
             return history_.compare_to_history(
-                fullname, history, current, threshold=threshold, family=self.family, prior=self.prior, floor=self.floor
+                fullname,
+                history,
+                current,
+                threshold=threshold,
+                family=self.family,
+                prior=self.prior,
+                calibrated=self.calibrated,
             )
 
         accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)

@@ -16,11 +16,14 @@ Two things make few runs usable and keep the bound:
   normally. On some machines a process lands in one of two states (a 2-core Xeon VM: runs of one benchmark
   x1.5-1.9 apart, unchanged code), so one run off its benchmark's others is far more common than the t tails
   say, and a history of runs all in one state calls the next run in the other state a regression. Each saved
-  run is judged against the others of its benchmark as the current run would be (leave one out); the largest
-  such statistic over every benchmark is a floor for the critical value. Where the runs scatter as the model
-  says, that floor stays below the t quantile at alpha / m (the largest of N draws sits near the 1 - 1/N
-  quantile) and changes nothing; where they land in states, the intervals widen to what the history has shown
-  and the smallest change seen says so.
+  run is judged against the others of its benchmark as the current run would be (leave one out, moderated
+  alike), and the farthest of them sets a floor for the critical value: no change smaller than what unchanged
+  runs have shown is called. Where the runs scatter as the model says, the largest of N such statistics sits
+  near the 1 - 1/N quantile, below the t quantile at alpha / m, and nothing changes; where they land in states,
+  the intervals widen and the smallest change seen says so. A statistic on fewer than CALIBRATION_DF degrees of
+  freedom (two runs, no prior: a t on 1 is a Cauchy, its size mostly the noise of its own spread) counts by
+  its tail probability instead: the floor it sets is the current test's quantile of that p, where that p is
+  below the test's level.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from mlxbench.verdicts.verdict import (
 )
 
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
+CALIBRATION_DF = 2  # a leave-one-out statistic on fewer degrees of freedom counts by its p, not its size
 SMALLEST = 1e-6  # a spread below this (identical medians) is taken as this: no division by zero
 
 
@@ -86,18 +90,35 @@ def shared_spread(history: Mapping[str, Sequence[Sequence[float]]]) -> Prior:
     return squeeze([float(x.var(ddof=1)) for x in logs], [x.size - 1.0 for x in logs])
 
 
-def calibration(history: Mapping[str, Sequence[Sequence[float]]], prior: Prior) -> float:
-    """The largest |statistic| of a saved run judged against the others of its benchmark (leave one out,
-    moderated as the current run is), over every benchmark with MIN_HISTORY runs or more: the floor of the
-    critical value. 0 where no benchmark has that many."""
-    worst = 0.0
+@dataclass
+class Calibration:
+    """How far the saved runs lie from their benchmarks' others, unchanged: the largest leave-one-out statistic
+    on CALIBRATION_DF degrees of freedom or more, and the smallest p of those on fewer."""
+
+    farthest: float = 0.0
+    surprise: float = 1.0
+
+    def floor(self, level: float, df: float) -> float:
+        """The critical value's floor for a test at `level` on `df` degrees of freedom (0: none)."""
+        by_p = float(stats.t.isf(self.surprise / 2, df)) if self.surprise < level else 0.0
+        return max(self.farthest, by_p)
+
+
+def calibration(history: Mapping[str, Sequence[Sequence[float]]], prior: Prior) -> Calibration:
+    """Each saved run judged against the others of its benchmark (leave one out, moderated as the current run
+    is), over every benchmark with MIN_HISTORY runs or more."""
+    found = Calibration()
     for runs in history.values():
         logs = log_medians(recent(runs))
         for i in range(logs.size if logs.size >= MIN_HISTORY else 0):
             rest = np.delete(logs, i)
-            se = Spread.of(rest, prior).prediction_se(rest.size)
-            worst = max(worst, abs(float(logs[i] - rest.mean())) / se)
-    return worst
+            spread = Spread.of(rest, prior)
+            t = abs(float(logs[i] - rest.mean())) / spread.prediction_se(rest.size)
+            if spread.df >= CALIBRATION_DF:
+                found.farthest = max(found.farthest, t)
+            else:
+                found.surprise = min(found.surprise, float(2 * stats.t.sf(t, spread.df)))
+    return found
 
 
 def compare_to_history(
@@ -109,10 +130,11 @@ def compare_to_history(
     alpha: float = ALPHA,
     family: int = 1,
     prior: Prior | None = None,
-    floor: float = 0.0,
+    calibrated: Calibration | None = None,
 ) -> Result:
     """Judge the current run's rounds `cur` against the saved runs' (`history`, oldest first) at level
-    alpha / `family`, the spread moderated by `prior` and the critical value at least `floor` (see above)."""
+    alpha / `family`, the spread moderated by `prior`, the critical value at least what the saved runs have shown
+    among themselves (`calibrated`, see `calibration`)."""
     logs = log_medians(history)
     c, _ = usable(cur, positive=True)
     k = logs.size
@@ -125,6 +147,7 @@ def compare_to_history(
     own = float(np.std(np.log(c), ddof=1) / np.sqrt(c.size)) * 1.2533 if c.size > 1 else 0.0  # se of a median
     d = float(np.log(np.median(c)) - logs.mean())
     level = alpha / max(family, 1)
+    floor = (calibrated or Calibration()).floor(level, spread.df)
     verdict, f, why = interval_verdict(d, spread.prediction_se(k, own), spread.df, level, threshold, floor)
     return Result(
         name,
@@ -163,9 +186,9 @@ def reason(
         else ""
     )
     calibrated = (
-        f"; the interval widened to {floor:.1f} standard errors, the farthest a saved run lies from the others of "
-        "its benchmark (this machine's processes land in states apart)"
-        if floor > float(stats.t.ppf(1 - level / 2, spread.df))
+        f"; the interval widened to {floor:.1f} standard errors: a saved run lies as far from the others of its "
+        "benchmark, unchanged (this machine's processes land in states apart)"
+        if floor > float(stats.t.isf(level / 2, spread.df))
         else ""
     )
     return (

@@ -12,7 +12,7 @@ import pytest
 from conftest import make_run
 from mlxbench.runs import Run
 from mlxbench.verdicts.gate import RegressionGate, judge_run, unseen
-from mlxbench.verdicts.history import compare_to_history, shared_spread
+from mlxbench.verdicts.history import Calibration, compare_to_history, shared_spread
 from mlxbench.verdicts.prior import Prior
 from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import change, interval, sees
@@ -38,7 +38,7 @@ def runs(spreads: np.ndarray, count: int, seed: int, slower: dict[int, float] | 
 def verdicts(history: list[Run], current: Run, moderate: bool = True):
     gate = RegressionGate.from_runs(history[-1], history[:-1], None)
     if not moderate:
-        gate.prior, gate.floor = Prior(), 0.0
+        gate.prior, gate.calibrated = Prior(), Calibration()
     return judge_run(gate, current)
 
 
@@ -123,11 +123,11 @@ def test_a_history_whose_processes_land_in_states_widens_every_interval_to_what_
     saved = runs(spreads, 6, seed=8, slower={5: 1.8})  # run 6 of benchmark 5 in the slow state ...
     history, current = saved, runs(spreads, 1, seed=9, slower={0: 1.8})[0]  # ... then benchmark 0's run in it
     gate = RegressionGate.from_runs(history[-1], history[:-1], None)
-    assert gate.floor > 20
+    assert gate.calibrated.farthest > 20
     (r,) = [r for r in judge_run(gate, current) if r.name == "t::b0[numpy]"]
     assert r.verdict == "inconclusive" and r.mde > 0.8
-    assert "the farthest a saved run lies from the others of its benchmark" in r.reasons[0]
+    assert "a saved run lies as far from the others of its benchmark, unchanged" in r.reasons[0]
     steady = RegressionGate.from_runs(saved[4], saved[:4], None)  # the runs before the state: no widening
     (again,) = [r for r in judge_run(steady, current) if r.name == "t::b0[numpy]"]
-    assert steady.floor < 5 and again.verdict == "regressed"
-    assert "farthest" not in again.reasons[0]
+    assert steady.calibrated.farthest < 5 and again.verdict == "regressed"
+    assert "widened" not in again.reasons[0]
