@@ -240,8 +240,10 @@ def _download(
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + fname
         for _attempt in range(retries + 1):
-            _progress(f"mlxbench: downloading {name} {fname} from {mirror} (timeout {timeout:g} s per read, at least "
-                      f"{MIN_RATE // 1000} kB/s after {timeout:g} s, {DEADLINE_S:g} s in all)...")  # fmt: skip
+            _progress(
+                f"mlxbench: downloading {name} {fname} from {mirror} (timeout {timeout:g} s per read, at least "
+                f"{MIN_RATE // 1000} kB/s after {timeout:g} s, {DEADLINE_S:g} s in all)..."
+            )
             fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=folder)
             tmp = Path(tmp_name)
             try:

@@ -119,8 +119,10 @@ def problem(data: Any) -> str | None:
     if bad:
         first = repr(bad[0])
         first = first if len(first) <= 12 else f"{bad[0]:.4g}" if isinstance(bad[0], float) else first[:40]
-        return (f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {first} (each must be finite, >= 0 "
-                "and at most a day)")  # fmt: skip
+        return (
+            f"stats 'data' holds {len(bad)} bad per-round time(s), e.g. {first} (each must be finite, >= 0 "
+            "and at most a day)"
+        )
     return None
 
 
@@ -153,8 +155,9 @@ def stats_problem(stats: Any) -> str | None:
         return "stats 'median' is 0 (a round takes some time: a measured median is above 0)"
     lo, hi = stats.get("min"), stats.get("max")
     if _number(lo) and _number(hi) and not lo <= stats["median"] <= hi:
-        return (f"stats 'median' {_short(stats['median'])} lies outside its rounds' min {_short(lo)} and max "
-                f"{_short(hi)}")  # fmt: skip
+        return (
+            f"stats 'median' {_short(stats['median'])} lies outside its rounds' min {_short(lo)} and max {_short(hi)}"
+        )
     if not _number(stats["rounds"]) or int(stats["rounds"]) != stats["rounds"]:
         return f"stats 'rounds' is {stats['rounds']!r} (a count must be a whole number >= 0)"
     return problem(stats.get("data"))

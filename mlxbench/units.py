@@ -68,9 +68,13 @@ def fit(line: str, width: int = WIDTH) -> list[str]:
     for part in line.split("\n"):
         lead = " " * (len(part) - len(part.lstrip(" ")))  # kept on the first line, two more on the others
         wrapped = textwrap.wrap(
-            _glued(part.lstrip(" ")), width, initial_indent=lead, subsequent_indent=lead + "  ",
-            break_long_words=False, break_on_hyphens=False,
-        )  # fmt: skip
+            _glued(part.lstrip(" ")),
+            width,
+            initial_indent=lead,
+            subsequent_indent=lead + "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
         out += [w.replace(_GLUE, " ") for w in wrapped] or [""]
     return out
 

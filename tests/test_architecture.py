@@ -12,8 +12,21 @@ PACKAGE = ROOT / "mlxbench"
 
 # Lowest first. A module may import its own part and any part listed before it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("contracts", ("units", "paths", "backends", "workload", "implementations", "registry", "datasets", "runs",
-                   "samples", "cancel")),
+    (
+        "contracts",
+        (
+            "units",
+            "paths",
+            "backends",
+            "workload",
+            "implementations",
+            "registry",
+            "datasets",
+            "runs",
+            "samples",
+            "cancel",
+        ),
+    ),
     ("measure", ("measure",)),
     ("verdicts", ("verdicts",)),
     ("reports", ("reports",)),
@@ -21,9 +34,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ab", ("ab",)),
     ("releases", ("releases",)),
     ("tools", ("tools",)),
-    ("entry points", ("plugin", "cli", "__main__", "__init__", "calibrate", "calibrate_ab", "overhead", "slowdown",
-                      "sweeptables")),
-]  # fmt: skip
+    (
+        "entry points",
+        ("plugin", "cli", "__main__", "__init__", "calibrate", "calibrate_ab", "overhead", "slowdown", "sweeptables"),
+    ),
+]
 RANK = {first: i for i, (_, firsts) in enumerate(LAYERS) for first in firsts}
 
 

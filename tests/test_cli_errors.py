@@ -133,8 +133,13 @@ def test_an_output_stream_that_cannot_be_written_is_one_line(tmp_path):
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
             [sys.executable, "-m", "mlxbench", "report", str(base), str(cur), "--format", "summary", "--out", "rep"],
-            cwd=tmp_path, env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
-        )  # fmt: skip
+            cwd=tmp_path,
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("mlxbench: cannot write this command's output (No space left on device)")
 

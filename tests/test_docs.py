@@ -66,14 +66,21 @@ def test_the_example_from_another_repository_runs_as_printed(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
         [sys.executable, *command.split()[1:], "-p", "no:cacheprovider"],
-        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout and "sum_of_squares" in proc.stdout and "accuracy gate" in proc.stdout
     check = subprocess.run(
         [sys.executable, "-c", "import workloads, mlxbench_workloads; print(workloads.MINE)"],
-        cwd=tmp_path, capture_output=True, text=True, env=env,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert check.stdout.strip() == "True", check.stderr
 
 
@@ -93,8 +100,18 @@ def test_every_benchmark_id_the_docs_show_exists():
     profiles = {p for p in ("seed", "ci", "sweep") if any(f"-{p}-" in s for s in shown)}
     collected: set[str] = set()
     for profile in profiles:
-        cmd = [sys.executable, "-m", "pytest", "benchmarks", "--collect-only", "-q", "-p", "no:cacheprovider",
-               "--profile", profile]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "benchmarks",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--profile",
+            profile,
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         collected |= set(re.findall(r"test_workload\[([^\]]+)\]", proc.stdout))
     assert shown <= collected, sorted(shown - collected)

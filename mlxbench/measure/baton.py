@@ -139,8 +139,9 @@ def iterations_for(call: float | None) -> int:
     return min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
 
 
-def time_round(run: Callable[[], Any], sync: Callable[[Any], None], calls: int,
-               setup: Callable[[], None] | None = None) -> tuple[Any, float]:  # fmt: skip
+def time_round(
+    run: Callable[[], Any], sync: Callable[[Any], None], calls: int, setup: Callable[[], None] | None = None
+) -> tuple[Any, float]:
     """One timed round: `setup` (untimed), then `calls` calls each completed on the device, on one clock.
     The last result, and the seconds per call. The paired rounds and the gate's re-measure use it."""
     if setup is not None:
@@ -154,10 +155,19 @@ def time_round(run: Callable[[], Any], sync: Callable[[Any], None], calls: int,
 
 
 def measure_paired(
-    baton: Baton, nodeid: str, run: Callable[[], Any], sync: Callable[[Any], None], *,
-    planned: int, warmup_rounds: int, call: float | None, setup: Callable[[], None] | None = None,
-    rewarm: int = 0, cumulative: bool = False, threshold: float | None = None,
-) -> tuple[Any, list[float]]:  # fmt: skip
+    baton: Baton,
+    nodeid: str,
+    run: Callable[[], Any],
+    sync: Callable[[Any], None],
+    *,
+    planned: int,
+    warmup_rounds: int,
+    call: float | None,
+    setup: Callable[[], None] | None = None,
+    rewarm: int = 0,
+    cumulative: bool = False,
+    threshold: float | None = None,
+) -> tuple[Any, list[float]]:
     """One arm's rounds of one benchmark: warm-up (untimed, while the other arm may work too), then a
     round each time the coordinator says go, with the number of calls it names. Before each timed
     round that follows a switch, `rewarm` untimed calls: the other arm just had the device, and the first call after a

@@ -93,9 +93,11 @@ def set_by_hand_note() -> str | None:
         return None
     fields = id_fields(theirs)
     clash = fields is not None and (fields["OS"], fields["architecture"]) != (platform.system(), platform.machine())
-    return (f"mlxbench: machine id set by hand ({MACHINE_ID_ENV}={given}): runs are saved into and compared with "
-            f"{theirs}'s folder; this machine's own id is {mine}"
-            + (" (another operating system or architecture: its numbers are not this machine's)" if clash else ""))
+    return (
+        f"mlxbench: machine id set by hand ({MACHINE_ID_ENV}={given}): runs are saved into and compared with "
+        f"{theirs}'s folder; this machine's own id is {mine}"
+        + (" (another operating system or architecture: its numbers are not this machine's)" if clash else "")
+    )
 
 
 def detected_machine_id() -> str:
@@ -212,8 +214,11 @@ def closest_machine_id(mid: str, candidates: Sequence[str]) -> tuple[str, list[s
         theirs = id_fields(other)
         if mine is None or theirs is None:
             odd = other if theirs is None else mid
-            why = (f"{MACHINE_ID_ENV} set by hand" if odd == mid and os.environ.get(MACHINE_ID_ENV)
-                   else "not an mlxbench machine id (pytest-benchmark's name, or one given by hand)")  # fmt: skip
+            why = (
+                f"{MACHINE_ID_ENV} set by hand"
+                if odd == mid and os.environ.get(MACHINE_ID_ENV)
+                else "not an mlxbench machine id (pytest-benchmark's name, or one given by hand)"
+            )
             diff = [f"machine id ({odd}: {why})"]
             scored.append((len(ID_FIELDS), other, diff))
         else:

@@ -224,10 +224,18 @@ class Bench:
         call = self.calibration_call(prepared, timed)
         threshold = self.benchmark.extra_info.get("regression_threshold")
         result, times = measure_paired(
-            self.context.baton, self.request.node.nodeid, prepared.run, self.backend.sync, planned=prepared.rounds,
-            warmup_rounds=prepared.warmup_rounds, call=call, setup=prepared.setup, cumulative=prepared.cumulative,
-            rewarm=0 if prepared.cumulative else int(os.environ.get(REWARM_ENV, "0") or 0), threshold=threshold,
-        )  # fmt: skip
+            self.context.baton,
+            self.request.node.nodeid,
+            prepared.run,
+            self.backend.sync,
+            planned=prepared.rounds,
+            warmup_rounds=prepared.warmup_rounds,
+            call=call,
+            setup=prepared.setup,
+            cumulative=prepared.cumulative,
+            rewarm=0 if prepared.cumulative else int(os.environ.get(REWARM_ENV, "0") or 0),
+            threshold=threshold,
+        )
         return result, Measured(tuple(times))
 
     def calibrate(self, prepared: Prepared, timed: Callable[[], Any]) -> int:

@@ -45,8 +45,10 @@ def interruptible(func):
             return func(args)
         except KeyboardInterrupt as exc:
             code = cancel.exit_code(exc)
-            echo(f"mlxbench {args.command}: {'terminated' if code != 130 else 'interrupted'}; what finished is kept in "
-                 f"{args.out} (the same command goes on from there)")  # fmt: skip
+            echo(
+                f"mlxbench {args.command}: {'terminated' if code != 130 else 'interrupted'}; what finished is kept in "
+                f"{args.out} (the same command goes on from there)"
+            )
             return code
 
     return wrapper
@@ -130,10 +132,18 @@ def releases_in(
             s.note = "--confirm none"
     else:
         abs_ = steps.confirm(hist, found, args.ab_budget or DEFAULT_BUDGET)
-    m = report.model(fw.dist, machine.machine_id(), pytest_args, [r.__dict__ for r in hist.releases],
-                     {n: s.__dict__ | {"points": [p.__dict__ for p in s.points], "visible": steps.visible_step(s)}
-                      for n, s in all_series.items()},
-                     steps.as_dicts(found), abs_)  # fmt: skip
+    m = report.model(
+        fw.dist,
+        machine.machine_id(),
+        pytest_args,
+        [r.__dict__ for r in hist.releases],
+        {
+            n: s.__dict__ | {"points": [p.__dict__ for p in s.points], "visible": steps.visible_step(s)}
+            for n, s in all_series.items()
+        },
+        steps.as_dicts(found),
+        abs_,
+    )
     out = new_folder(args.out, "report")
     lines = publish.written_lines(report.contents(m), out)
     minutes = (time.perf_counter() - started) / 60
@@ -223,35 +233,56 @@ def bisect_in(args: argparse.Namespace, fw: index.Framework, good: str, versions
         args_ = on_nodeids(pytest_args, list(names)) if names else pytest_args
         t0 = time.perf_counter()
         target, verdicts = steps.ab_verdicts(
-            args.out, a, b, names or [], pytest_args, budget,
+            args.out,
+            a,
+            b,
+            names or [],
+            pytest_args,
+            budget,
             lambda file: steps.run_ab(python(a), python(b), args_, budget, args.out / "ab", file),
             f"mlxbench bisect: A/B of {b} against {a}",
-        )  # fmt: skip
+        )
         if not verdicts:  # never read as "nothing regressed"
             raise BadRun(f"the A/B of {b} against {a} left no verdicts in {target}; see {args.out / 'ab'}")
         followed = [v for v in verdicts.values() if names is None or v["name"] in names]
         mdes = [v["mde"] for v in followed if v.get("mde") == v.get("mde") and v.get("mde") is not None]
         sees = max(mdes, default=float("nan"))
-        return search.Probe(a, b, [v["name"] for v in followed if v["verdict"] == "regressed"],
-                            [v["name"] for v in followed if v["verdict"] == "inconclusive"], sees,
-                            max((v["threshold"] for v in followed), default=0.1), (time.perf_counter() - t0) / 60,
-                            str(target))  # fmt: skip
+        return search.Probe(
+            a,
+            b,
+            [v["name"] for v in followed if v["verdict"] == "regressed"],
+            [v["name"] for v in followed if v["verdict"] == "inconclusive"],
+            sees,
+            max((v["threshold"] for v in followed), default=0.1),
+            (time.perf_counter() - t0) / 60,
+            str(target),
+        )
 
     outcome = search.bisect(versions, judge, log=lambda line: echo(line, flush=True))
     n = nouns(len(outcome.probes), "A/B")
     if outcome.first_bad:
-        echo(f"mlxbench bisect: the first bad release is {fw.dist} {outcome.first_bad} ({n}; it regressed on "
-             f"{', '.join(search.short(x) for x in outcome.followed)})")  # fmt: skip
+        echo(
+            f"mlxbench bisect: the first bad release is {fw.dist} {outcome.first_bad} ({n}; it regressed on "
+            f"{', '.join(search.short(x) for x in outcome.followed)})"
+        )
     elif outcome.open_range:
         need = outcome.probes[-1].budget_to_decide(budget)
-        echo(f"mlxbench bisect: undecided between {outcome.open_range[0]} and {outcome.open_range[1]} after {n}: "
-             f"{outcome.why}; --ab-budget {need:.0f} would likely decide it")  # fmt: skip
+        echo(
+            f"mlxbench bisect: undecided between {outcome.open_range[0]} and {outcome.open_range[1]} after {n}: "
+            f"{outcome.why}; --ab-budget {need:.0f} would likely decide it"
+        )
     else:
         echo(f"mlxbench bisect: nothing to bisect: {outcome.why}")
     (args.out / "bisect.json").parent.mkdir(parents=True, exist_ok=True)
-    doc = {"framework": fw.dist, "releases": versions, "first_bad": outcome.first_bad, "followed": outcome.followed,
-           "open_range": outcome.open_range, "why": outcome.why, "probes": [p.__dict__ | {"state": p.state}
-                                                                             for p in outcome.probes]}  # fmt: skip
+    doc = {
+        "framework": fw.dist,
+        "releases": versions,
+        "first_bad": outcome.first_bad,
+        "followed": outcome.followed,
+        "open_range": outcome.open_range,
+        "why": outcome.why,
+        "probes": [p.__dict__ | {"state": p.state} for p in outcome.probes],
+    }
     publish.write_files(
         {"bisect.json": json.dumps(publish.strict(doc), indent=2).encode()}, new_folder(args.out, "bisect")
     )
@@ -273,8 +304,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--from", dest="start", default=None, metavar="V", help="oldest release (default: the oldest)")
     r.add_argument("--to", dest="stop", default=None, metavar="V", help="newest release (default: the newest)")
     r.add_argument("--newest", type=int, default=None, metavar="N", help="only the newest N releases of the range")
-    r.add_argument("--confirm", choices=("moved", "all", "none"), default="moved",
-                   help="A/B the steps that moved (default), every adjacent pair, or none")  # fmt: skip
+    r.add_argument(
+        "--confirm",
+        choices=("moved", "all", "none"),
+        default="moved",
+        help="A/B the steps that moved (default), every adjacent pair, or none",
+    )
     b = sub.add_parser(
         "bisect",
         help="the first bad release between GOOD and BAD, by A/Bs",
@@ -288,10 +323,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("good", help="a good release, or a saved run (its version of the framework)")
     b.add_argument("bad", help="a bad release")
     for p, func in ((r, cmd_releases), (b, cmd_bisect)):
-        p.add_argument("--ab-budget", type=float, default=None, metavar="MIN",
-                       help=f"minutes of each A/B (default {DEFAULT_BUDGET:g})")  # fmt: skip
-        p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                       help="environments' runs, logs, A/Bs and reports (default releases/FRAMEWORK)")  # fmt: skip
+        p.add_argument(
+            "--ab-budget",
+            type=float,
+            default=None,
+            metavar="MIN",
+            help=f"minutes of each A/B (default {DEFAULT_BUDGET:g})",
+        )
+        p.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="environments' runs, logs, A/Bs and reports (default releases/FRAMEWORK)",
+        )
         p.add_argument("pytest_args", nargs="*", help="-- then pytest's arguments (default: benchmarks)")
         p.set_defaults(func=func)
 

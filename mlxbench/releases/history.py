@@ -158,8 +158,19 @@ def measure(
     for attempt in (1, 2):
         junit = logs / f"{version}-{attempt}.xml"
         before = saved_runs(store, name)
-        cmd = [python, "-m", "pytest", *pytest_args, "-q", "-p", "no:cacheprovider", f"--benchmark-storage={store}",
-               f"--benchmark-save={name}", f"--junitxml={junit}", *(f"--deselect={n}" for n in deselect)]  # fmt: skip
+        cmd = [
+            python,
+            "-m",
+            "pytest",
+            *pytest_args,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--benchmark-storage={store}",
+            f"--benchmark-save={name}",
+            f"--junitxml={junit}",
+            *(f"--deselect={n}" for n in deselect),
+        ]
         if starting is not None:
             starting({n: failed[n] for n in deselect})
         code = runner(cmd, logs / f"{version}-{attempt}.log")

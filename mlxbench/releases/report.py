@@ -28,10 +28,24 @@ FILES = {"md": "releases.md", "summary": "releases-summary.md", "html": "release
 OUTCOME_ORDER = ("confirmed", "inconclusive", "refuted", "not judged")
 
 
-def model(framework: str, machine: str, pytest_args: Sequence[str], releases: Sequence[dict],
-          series: dict[str, dict], steps: Sequence[dict], abs_: Sequence[dict]) -> dict[str, Any]:  # fmt: skip
-    return {"framework": framework, "machine": machine, "pytest_args": list(pytest_args), "releases": list(releases),
-            "series": series, "steps": list(steps), "ab": list(abs_)}  # fmt: skip
+def model(
+    framework: str,
+    machine: str,
+    pytest_args: Sequence[str],
+    releases: Sequence[dict],
+    series: dict[str, dict],
+    steps: Sequence[dict],
+    abs_: Sequence[dict],
+) -> dict[str, Any]:
+    return {
+        "framework": framework,
+        "machine": machine,
+        "pytest_args": list(pytest_args),
+        "releases": list(releases),
+        "series": series,
+        "steps": list(steps),
+        "ab": list(abs_),
+    }
 
 
 def plot_name(workload: str) -> str:
@@ -61,10 +75,20 @@ def plot(m: dict, workload: str) -> bytes:
         xs = [x[p["version"]] for p in pts]
         ys = [p["median"] / first for p in pts]
         lows = [max(y - p["low"] / first, 0.0) if p["low"] == p["low"] else 0.0 for y, p in zip(ys, pts, strict=True)]
-        highs = [max(p["high"] / first - y, 0.0) if p["high"] == p["high"] else 0.0
-                 for y, p in zip(ys, pts, strict=True)]  # fmt: skip
-        ax.errorbar(xs, ys, yerr=[lows, highs], marker="osD^v"[i // 20 % 5], markersize=3, capsize=2, linewidth=1,
-                    color=colours[i % 20], label=s["title"].split(" ", 1)[-1])  # fmt: skip
+        highs = [
+            max(p["high"] / first - y, 0.0) if p["high"] == p["high"] else 0.0 for y, p in zip(ys, pts, strict=True)
+        ]
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[lows, highs],
+            marker="osD^v"[i // 20 % 5],
+            markersize=3,
+            capsize=2,
+            linewidth=1,
+            color=colours[i % 20],
+            label=s["title"].split(" ", 1)[-1],
+        )
     for st in m["steps"]:
         if m["series"].get(st["name"], {}).get("workload") != workload or st["after"] not in x:
             continue
@@ -76,8 +100,9 @@ def plot(m: dict, workload: str) -> bytes:
     ax.set_xticks(range(len(versions)), versions, rotation=60, ha="right", fontsize=8)
     ax.set_xlabel(f"{m['framework']} release")
     ax.set_ylabel("median per round / first release's")
-    ax.set_title(f"{workload}: median per release (dashed: a step; red confirmed, grey refuted, amber inconclusive)",
-                 fontsize=9)  # fmt: skip
+    ax.set_title(
+        f"{workload}: median per release (dashed: a step; red confirmed, grey refuted, amber inconclusive)", fontsize=9
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     return _png(fig)
@@ -89,14 +114,28 @@ def _status_rows(m: dict) -> list[list[str]]:
 
 def _step_rows(m: dict) -> list[list[str | CellLines]]:
     rows: list[list[str | CellLines]] = []
-    ordered = sorted(m["steps"], key=lambda s: (OUTCOME_ORDER.index(s["outcome"]) if s["outcome"] in OUTCOME_ORDER
-                                                else 9, s["title"], s["before"]))  # fmt: skip
+    ordered = sorted(
+        m["steps"],
+        key=lambda s: (
+            OUTCOME_ORDER.index(s["outcome"]) if s["outcome"] in OUTCOME_ORDER else 9,
+            s["title"],
+            s["before"],
+        ),
+    )
     for s in ordered:
         ab_cell = interval(s["ab_ratio"], s["ab_low"], s["ab_high"]) if s["ab_ratio"] == s["ab_ratio"] else ""
         ab_cell = ab_cell or s.get("note", "")  # why a step is not judged
         history = CellLines([f"x{s['ratio']:.3f}", s["why"]])
-        rows.append([s["outcome"], s["title"], f"{s['before']} → {s['after']}", history,
-                     CellLines([s["verdict"], ab_cell]), sees(s["sees"])])  # fmt: skip
+        rows.append(
+            [
+                s["outcome"],
+                s["title"],
+                f"{s['before']} → {s['after']}",
+                history,
+                CellLines([s["verdict"], ab_cell]),
+                sees(s["sees"]),
+            ]
+        )
     return rows
 
 
@@ -109,8 +148,9 @@ def _median_rows(m: dict, workload: str) -> tuple[list[str], list[list[str | Cel
         row: list[str | CellLines] = [v]
         for s in chosen:
             p = next((p for p in s["points"] if p["version"] == v), None)
-            row.append(CellLines([fmt_time(p["median"]), f"[{fmt_time(p['low'])}, {fmt_time(p['high'])}]"])
-                       if p else "-")  # fmt: skip
+            row.append(
+                CellLines([fmt_time(p["median"]), f"[{fmt_time(p['low'])}, {fmt_time(p['high'])}]"]) if p else "-"
+            )
         rows.append(row)
     rows.append(["smallest step seen", *(f">={s['visible']:.0%}" if "visible" in s else "" for s in chosen)])
     return head, rows
@@ -129,17 +169,26 @@ def document(m: dict) -> Document:
     doc.add(Paragraph([head, selection, f"; {nouns(len(m['steps']), 'step')} ({outcomes})"]))
     doc.add(Heading("Steps between adjacent releases"))
     if m["steps"]:
-        doc.add(Paragraph(["A step: a median that moved by at least its threshold between two adjacent timed releases, "
-                           "or a change point. Each is judged by an A/B of the two releases (B / A, 95% interval); "
-                           "'sees': the smallest change that A/B detects."]))  # fmt: skip
+        doc.add(
+            Paragraph(
+                [
+                    "A step: a median that moved by at least its threshold between two adjacent timed releases, "
+                    "or a change point. Each is judged by an A/B of the two releases (B / A, 95% interval); "
+                    "'sees': the smallest change that A/B detects."
+                ]
+            )
+        )
         doc.add(Table(["outcome", "benchmark", "releases", "history", "A/B", "sees"], _step_rows(m), row_class=0))
     else:
         doc.add(Paragraph(["No benchmark moved by its threshold between adjacent releases."]))
     doc.add(Heading("Releases"), Table(["release", "status", "why", "time"], _status_rows(m)))
     for w in workloads(m):
         head, rows = _median_rows(m, w)
-        doc.add(Heading(f"{w}: median per round, 95% interval"), Image(plot_name(w), f"{w} per release"),
-                Table(head, rows, row_header=True))  # fmt: skip
+        doc.add(
+            Heading(f"{w}: median per round, 95% interval"),
+            Image(plot_name(w), f"{w} per release"),
+            Table(head, rows, row_header=True),
+        )
     return doc
 
 

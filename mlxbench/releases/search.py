@@ -80,9 +80,11 @@ def bisect(releases: Sequence[str], judge: Judge, log: Callable[[str], None] = p
             lo = mid
         else:
             out.open_range = (releases[lo], releases[hi])
-            out.why = (f"the A/B of {releases[mid]} against {releases[0]} was inconclusive on "
-                       f"{', '.join(short(n) for n in probe.inconclusive)} (it sees >= {probe.sees:.0%}, the threshold "
-                       f"is {probe.threshold:.0%})")  # fmt: skip
+            out.why = (
+                f"the A/B of {releases[mid]} against {releases[0]} was inconclusive on "
+                f"{', '.join(short(n) for n in probe.inconclusive)} (it sees >= {probe.sees:.0%}, the threshold "
+                f"is {probe.threshold:.0%})"
+            )
             return out
     out.first_bad = releases[hi]
     return out
@@ -98,7 +100,9 @@ def short(name: str) -> str:
 
 
 def line(number: int, p: Probe) -> str:
-    what = {"bad": f"bad: regressed on {', '.join(short(n) for n in p.regressed)}",
-            "good": "good: nothing it follows regressed",
-            "inconclusive": f"inconclusive on {', '.join(short(n) for n in p.inconclusive)}"}[p.state]  # fmt: skip
+    what = {
+        "bad": f"bad: regressed on {', '.join(short(n) for n in p.regressed)}",
+        "good": "good: nothing it follows regressed",
+        "inconclusive": f"inconclusive on {', '.join(short(n) for n in p.inconclusive)}",
+    }[p.state]
     return f"mlxbench bisect: A/B {number}: {p.candidate} against {p.good}: {what} ({p.minutes:.1f} min)"

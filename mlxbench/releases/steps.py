@@ -92,8 +92,15 @@ def series(hist: History) -> dict[str, Series]:
             if not isinstance(median, (int, float)) or not (math.isfinite(median) and median > 0):
                 continue
             info = b.get("extra_info") or {}
-            s = out.setdefault(name, Series(name, changepoints.title(b), str(info.get("workload", "?")),
-                                            float(info.get("regression_threshold") or DEFAULT_THRESHOLD)))  # fmt: skip
+            s = out.setdefault(
+                name,
+                Series(
+                    name,
+                    changepoints.title(b),
+                    str(info.get("workload", "?")),
+                    float(info.get("regression_threshold") or DEFAULT_THRESHOLD),
+                ),
+            )
             low, high = median_ci(list(st.get("data") or []), median)
             s.points.append(Point(rel.version, float(median), low, high))
     return out
@@ -156,8 +163,23 @@ def run_ab(python_a: str, python_b: str, pytest_args: list[str], budget: float, 
     """`mlxbench ab --a A --b B --time-budget MIN --json target --out out -- pytest_args`, in this process."""
     p = argparse.ArgumentParser(prog="mlxbench")
     ab.add_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(["ab", "--a", python_a, "--b", python_b, "--time-budget", f"{budget:g}", "--json", str(target),
-                         "--out", str(out), "--", *pytest_args])  # fmt: skip
+    args = p.parse_args(
+        [
+            "ab",
+            "--a",
+            python_a,
+            "--b",
+            python_b,
+            "--time-budget",
+            f"{budget:g}",
+            "--json",
+            str(target),
+            "--out",
+            str(out),
+            "--",
+            *pytest_args,
+        ]
+    )
     return ab.run(args)
 
 
@@ -200,8 +222,16 @@ def read_verdicts(target: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
     return out, None
 
 
-def ab_verdicts(out: Path, before: str, after: str, names: Sequence[str], pytest_args: Sequence[str], budget: float,
-                start: Callable[[Path], Any], head: str) -> tuple[Path, dict[str, dict[str, Any]]]:  # fmt: skip
+def ab_verdicts(
+    out: Path,
+    before: str,
+    after: str,
+    names: Sequence[str],
+    pytest_args: Sequence[str],
+    budget: float,
+    start: Callable[[Path], Any],
+    head: str,
+) -> tuple[Path, dict[str, dict[str, Any]]]:
     """The A/B of `after` against `before` on `names`: its file, reused when the same A/B (releases, benchmarks,
     selection, budget) was made before and reads back as verdicts, else made by `start(file)` (a damaged file
     is named and kept aside first); and its verdicts by name ({} if it has none)."""

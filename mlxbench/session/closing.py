@@ -114,8 +114,10 @@ def skipped_lines(tr: Any, benchmarks: set[str] | frozenset[str] = frozenset()) 
         why = re.sub(r"^\S+\[[^\]]*\] ", "", why.removeprefix("Skipped: ").split("\n")[0])  # the test's own name
         why = why if len(why) <= 200 else why[:197] + "..."
         reasons[why] = reasons.get(why, 0) + 1
-    return [f"mlxbench: skipped {n} benchmark{'s' * (n != 1)}: {why}"
-            for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]]  # fmt: skip
+    return [
+        f"mlxbench: skipped {n} benchmark{'s' * (n != 1)}: {why}"
+        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]
+    ]
 
 
 def write_outcome(tr: Any, config: pytest.Config) -> None:

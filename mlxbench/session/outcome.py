@@ -29,10 +29,12 @@ def no_history(folder: Path, profile: str, others: Sequence[Run] = ()) -> str:
     if others:
         unnamed = sum(r.host is None for r in others)
         came = (
-            "came from another host of this machine type" if not unnamed else
-            f"name{'s' * (unnamed == 1)} no host (saved before runs recorded their host)" if unnamed == len(others) else
-            f"came from another host of this machine type or name none ({unnamed} saved before runs recorded it)"
-        )  # fmt: skip
+            "came from another host of this machine type"
+            if not unnamed
+            else f"name{'s' * (unnamed == 1)} no host (saved before runs recorded their host)"
+            if unnamed == len(others)
+            else f"came from another host of this machine type or name none ({unnamed} saved before runs recorded it)"
+        )
         return (
             f"no saved {profile}-profile run of this host in {folder}; its {len(others)} "
             f"run{'s' * (len(others) != 1)} {came} "

@@ -76,9 +76,10 @@ def calibrate(argv: list[str] | None) -> int:
     p.add_argument("--threads-check", type=int, default=0, metavar="N", help="processes with MLXBENCH_THREADS=2")
     p.add_argument("--out", type=Path, default=Path("calibration-ab"))
     p.add_argument(
-        "--analyze", action="store_true",
+        "--analyze",
+        action="store_true",
         help="measure nothing: judge the pool already in --out again (for example with other --processes)",
-    )  # fmt: skip
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     check(p, args)

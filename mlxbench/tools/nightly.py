@@ -117,8 +117,15 @@ def run(args: argparse.Namespace) -> int:
         if rc != 0:
             say(f"the gate could not run (exit {rc}): this run is not saved")
             return rc
-    save = [sys.executable, "-m", "pytest", *profiled, f"--benchmark-storage={args.storage}",
-            f"--benchmark-save={args.run_name}", "--benchmark-json=run.json"]  # fmt: skip
+    save = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *profiled,
+        f"--benchmark-storage={args.storage}",
+        f"--benchmark-save={args.run_name}",
+        "--benchmark-json=run.json",
+    ]
     say(f"save: {' '.join(save[1:])}")
     return subprocess.run(save).returncode
 
@@ -140,8 +147,10 @@ def offer(args: argparse.Namespace) -> int:
     mine = f"_nightly-{args.run_id}-"  # the runs this workflow run saved: NNNN_nightly-<run id>-<attempt>.json
     new = [p for p in untracked if mine in Path(p).name]
     if others := sorted(set(untracked) - set(new)):
-        say(f"left out {len(others)} new file{'s' * (len(others) != 1)} this nightly did not make: "
-            f"{', '.join(others[:5])}{' ...' if len(others) > 5 else ''}")  # fmt: skip
+        say(
+            f"left out {len(others)} new file{'s' * (len(others) != 1)} this nightly did not make: "
+            f"{', '.join(others[:5])}{' ...' if len(others) > 5 else ''}"
+        )
     if not new:
         say(f"nothing new under {folder} to offer")
         return 0
@@ -150,8 +159,15 @@ def offer(args: argparse.Namespace) -> int:
     git("checkout", "-b", branch)
     try:
         git("add", "--", *new)
-        git("-c", "user.name=mlxbench-nightly", "-c", "user.email=mlxbench-nightly@users.noreply.github.com",
-            "commit", "-m", f"baselines: nightly run {args.run_id}")  # fmt: skip
+        git(
+            "-c",
+            "user.name=mlxbench-nightly",
+            "-c",
+            "user.email=mlxbench-nightly@users.noreply.github.com",
+            "commit",
+            "-m",
+            f"baselines: nightly run {args.run_id}",
+        )
     finally:
         git("checkout", before if before != "HEAD" else "-")  # the clone is left on the branch it was on
     if args.remote:
@@ -164,8 +180,11 @@ def offer(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mlxbench.tools.nightly", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="step", required=True)
-    for name, help_ in (("baseline", "the baseline tonight's gate compares with"), ("run", "gate, then save"),
-                        ("offer", "the new runs on a branch, one commit")):  # fmt: skip
+    for name, help_ in (
+        ("baseline", "the baseline tonight's gate compares with"),
+        ("run", "gate, then save"),
+        ("offer", "the new runs on a branch, one commit"),
+    ):
         s = sub.add_parser(name, help=help_)
         s.add_argument("--storage", type=Path, default=Path("baselines"), help="saved runs (default baselines/)")
         if name in ("baseline", "run"):

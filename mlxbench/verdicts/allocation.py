@@ -18,6 +18,7 @@ MAX_ROUNDS = 200
 MAX_ROUND_S = 10.0  # timed seconds per arm per benchmark per pair, at most
 STATE_FLOOR = 0.01  # sd of a pair's lasting state assumed at least (a state of 0 from few pairs is not 0)
 
+
 @dataclass
 class Components:
     """A benchmark's variance in two parts (log scale, per round and per pair) and what it has from."""
@@ -26,9 +27,6 @@ class Components:
     state: float  # variance of a pair's lasting state
     pairs: int
     rounds: float  # mean rounds per arm per pair
-
-    def pair_variance(self, rounds: float) -> float:
-        return self.state + self.round / max(rounds, 1)
 
 
 def components(pairs: Sequence[PairTimes]) -> Components | None:
@@ -74,9 +72,14 @@ def optimal_rounds(parts: Components, round_cost: float, fixed_cost: float) -> f
 
 
 def allocate(
-    by_bench: Mapping[str, Sequence[PairTimes]], round_costs: Mapping[str, float], fixed_costs: Mapping[str, float],
-    planned: Mapping[str, int], fixed_rounds: set[str], seconds_left: float, pair_fixed: float,
-) -> dict[str, Allocation]:  # fmt: skip
+    by_bench: Mapping[str, Sequence[PairTimes]],
+    round_costs: Mapping[str, float],
+    fixed_costs: Mapping[str, float],
+    planned: Mapping[str, int],
+    fixed_rounds: set[str],
+    seconds_left: float,
+    pair_fixed: float,
+) -> dict[str, Allocation]:
     """Rounds per arm for each benchmark in the next pair (see the module's docstring). `round_costs`: seconds of
     one round of both arms; `fixed_costs`: a pair's untimed seconds, each benchmark's share; `fixed_rounds`: the
     benchmarks whose rounds build on each other (they keep the profile's); `pair_fixed`: a pair's untimed seconds

@@ -123,10 +123,21 @@ def judge(
             continue
         verdict, f, why = interval_verdict(est.d, est.se, est.df, alpha / m, threshold)
         res = Result(
-            name, verdict, f["ratio"], f["ci_low"], f["ci_high"], f["p_value"], threshold, est.a_median, est.b_median,
-            method=f"{est.method}, Bonferroni across {m} benchmarks", mde=f["mde"],
-            p_adjusted=min(1.0, f["p_value"] * m), units=est.units, spread=est.spread,
-        )  # fmt: skip
+            name,
+            verdict,
+            f["ratio"],
+            f["ci_low"],
+            f["ci_high"],
+            f["p_value"],
+            threshold,
+            est.a_median,
+            est.b_median,
+            method=f"{est.method}, Bonferroni across {m} benchmarks",
+            mde=f["mde"],
+            p_adjusted=min(1.0, f["p_value"] * m),
+            units=est.units,
+            spread=est.spread,
+        )
         res.reasons.append(
             f"{interval(f['ratio'], f['ci_low'], f['ci_high'])} from {est.units[0]} vs {est.units[1]} "
             f"({est.method}), p={f['p_value']:.2g} (x{m} = {res.p_adjusted:.2g}), sees changes {sees(f['mde'])}: {why}"

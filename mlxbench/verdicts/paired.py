@@ -162,9 +162,15 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
         if df > d.size - 1:
             how += f", spread moderated across {found.prior.benchmarks} benchmarks (prior df {found.prior.df:.1f})"
         found.estimates[name] = Estimate(
-            float(d.mean()), math.sqrt(variance / d.size), df, float(np.median(a)), float(np.median(b)),
-            (d.size, d.size), math.sqrt(variance), how,
-        )  # fmt: skip
+            float(d.mean()),
+            math.sqrt(variance / d.size),
+            df,
+            float(np.median(a)),
+            float(np.median(b)),
+            (d.size, d.size),
+            math.sqrt(variance),
+            how,
+        )
     return found
 
 

@@ -123,18 +123,25 @@ class Table:
         rows = []
         for r in results:
             name = str(_get(r, "name", "?"))
-            before = _num(_get(r, "baseline_median", _get(r, "a_median")))  # a_median: A/B runs before 2026-11-30
-            after = _num(_get(r, "current_median", _get(r, "b_median")))
+            before, after = _num(_get(r, "baseline_median")), _num(_get(r, "current_median"))
             if medians is not None and not (before == before and after == after):
                 before, after = medians(name)
             ratio = _num(_get(r, "ratio"))
             if ratio != ratio and before > 0 and after == after:
                 ratio = after / before
             row = Row(
-                name, str(_get(r, "verdict", "inconclusive")), before, after, ratio, _num(_get(r, "ci_low")),
-                _num(_get(r, "ci_high")), _num(_get(r, "mde")), str(_get(r, "method", "")),
-                _num(_get(r, "threshold")), notes=notes(r),
-            )  # fmt: skip
+                name,
+                str(_get(r, "verdict", "inconclusive")),
+                before,
+                after,
+                ratio,
+                _num(_get(r, "ci_low")),
+                _num(_get(r, "ci_high")),
+                _num(_get(r, "mde")),
+                str(_get(r, "method", "")),
+                _num(_get(r, "threshold")),
+                notes=notes(r),
+            )
             rows.append(row)
         for name, why in (not_judged or {}).items():
             before, after = medians(name) if medians is not None else (NAN, NAN)
@@ -189,10 +196,16 @@ class Table:
         reasons = self.reasons(rows)
         names = {r.name: label(r.name) for r in rows} if label else self.names(rows)
         cells = [
-            (self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after), ratio_text(r),
-             sees_text(r, ""))
+            (
+                self.verdict_cell(r, reasons),
+                names[r.name],
+                fmt_time(r.before),
+                fmt_time(r.after),
+                ratio_text(r),
+                sees_text(r, ""),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
         head = ("verdict", "benchmark", f"{self.arms[0]} median", f"{self.arms[1]} median", "ratio [interval]", "sees")
         w = [max(len(c[i]) for c in [head, *cells]) for i in range(6)]
 
@@ -215,8 +228,17 @@ class Table:
 
     def head(self) -> list[str]:
         """The documents' column names."""
-        return ["verdict", "benchmark", f"{self.arms[0]} median", f"{self.arms[1]} median", "ratio [interval]",
-                "sees", "evidence", *self.extra_head, "notes"]  # fmt: skip
+        return [
+            "verdict",
+            "benchmark",
+            f"{self.arms[0]} median",
+            f"{self.arms[1]} median",
+            "ratio [interval]",
+            "sees",
+            "evidence",
+            *self.extra_head,
+            "notes",
+        ]
 
     def cells(self, label: Callable[[str], str] | None = None, only_changed: bool = False) -> list[list[str]]:
         """The documents' rows (Markdown, HTML): the same values as the terminal's; an unjudged row's reason
@@ -228,9 +250,18 @@ class Table:
         for r in rows:
             notes = [*r.notes, *([f"threshold {r.threshold:.0%}"] if r.judged and r.threshold == r.threshold else [])]
             out.append(
-                [self.verdict_cell(r, reasons), names[r.name], fmt_time(r.before), fmt_time(r.after), ratio_text(r),
-                 sees_text(r, "—"), METHODS.get(r.method, r.method) or "—", *r.extra, "; ".join(notes)]
-            )  # fmt: skip
+                [
+                    self.verdict_cell(r, reasons),
+                    names[r.name],
+                    fmt_time(r.before),
+                    fmt_time(r.after),
+                    ratio_text(r),
+                    sees_text(r, "—"),
+                    METHODS.get(r.method, r.method) or "—",
+                    *r.extra,
+                    "; ".join(notes),
+                ]
+            )
         return out
 
     def footnotes(self, only_changed: bool = False) -> list[str]:

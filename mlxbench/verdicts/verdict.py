@@ -100,7 +100,6 @@ class Result:
     accuracy: list[str] = field(default_factory=list)  # accuracy regressions, if any
     method: str = "history"  # "history": saved runs, one process each; "accuracy": a metric alone
     mde: float = math.nan  # smallest change (fraction) this evidence sees with 95% power
-    indication: str | None = None  # kept for reading old saved verdicts; rounds give no verdict now
     p_adjusted: float = math.nan  # p times the benchmarks of the run (Bonferroni): significant below alpha
     units: tuple[int, int] = (0, 0)  # independent units on each side: saved runs, processes, pairs of workers
     spread: float = math.nan  # sd of one unit's log value (run-to-run, process-to-process, pair-to-pair)

@@ -48,8 +48,13 @@ def fake_installer(calls: list, fail: str | None = None):
         if cmd[1] == "venv":
             Path(cmd[-1]).mkdir(parents=True)
         if fail and any(fail in c for c in cmd):
-            return subprocess.CompletedProcess(cmd, 1, "", "  × No solution found when resolving dependencies:\n"
-                                               "  ╰─▶ Because there is no version of mlx-cpu==0.2.0 ...")  # fmt: skip
+            return subprocess.CompletedProcess(
+                cmd,
+                1,
+                "",
+                "  × No solution found when resolving dependencies:\n"
+                "  ╰─▶ Because there is no version of mlx-cpu==0.2.0 ...",
+            )
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     return install
@@ -80,8 +85,12 @@ def junit(path: Path, cases: dict[str, str]) -> None:
     for name, how in cases.items():
         kind, _, msg = how.partition(":")
         m = quoteattr(msg)
-        inner = {"pass": "", "fail": f"<failure message={m}/>", "error": f"<error message={m}/>",
-                 "skip": f"<skipped message={m}/>"}[kind]  # fmt: skip
+        inner = {
+            "pass": "",
+            "fail": f"<failure message={m}/>",
+            "error": f"<error message={m}/>",
+            "skip": f"<skipped message={m}/>",
+        }[kind]
         parts.append(f"<testcase classname='benchmarks.test_workloads' name='{name}'>{inner}</testcase>")
     path.write_text(f"<testsuites><testsuite>{''.join(parts)}</testsuite></testsuites>")
 
@@ -133,11 +142,17 @@ def environment_of(failing: set[str]):
 
 def test_each_release_is_timed_or_named_with_its_reason_and_a_second_invocation_reuses_them(tmp_path):
     ok = {"test_workload[a]": "pass", "test_workload[b]": "pass"}
-    plan = {"0.1.0": ok, "0.2.0": ok, "0.3.0": {"test_workload[a]": "pass", "test_workload[b]": "fail:accuracy gate: "
-                                                "loss 9.1 above 0.5"},
-            "0.4.0": {"test_workload[a]": "error:AttributeError: module 'mlx.core' has no attribute 'compile'",
-                      "test_workload[b]": "error:AttributeError: module 'mlx.core' has no attribute 'compile'"},
-            "0.5.0": {"test_workload[a]": "skip:mlx is not installed"}, "0.6.0": ok}  # fmt: skip
+    plan = {
+        "0.1.0": ok,
+        "0.2.0": ok,
+        "0.3.0": {"test_workload[a]": "pass", "test_workload[b]": "fail:accuracy gate: loss 9.1 above 0.5"},
+        "0.4.0": {
+            "test_workload[a]": "error:AttributeError: module 'mlx.core' has no attribute 'compile'",
+            "test_workload[b]": "error:AttributeError: module 'mlx.core' has no attribute 'compile'",
+        },
+        "0.5.0": {"test_workload[a]": "skip:mlx is not installed"},
+        "0.6.0": ok,
+    }
     fake = FakeReleases(plan, {v: 1.0 for v in plan} | {"0.6.0": 1.3})
     versions = [*plan, "0.7.0"]
     hist = history.build(MLX, versions, ["benchmarks"], tmp_path, environment_of({"0.7.0"}), fake)
@@ -185,10 +200,26 @@ def test_steps_of_the_history_are_judged_by_an_ab_of_the_two_releases(tmp_path, 
 
     def ab(python_a, python_b, pytest_args, budget, out, target):
         made.append((python_a, python_b, pytest_args))
-        verdicts = [{"name": "benchmarks/test_workloads.py::test_workload[a]", "verdict": "regressed", "ratio": 1.27,
-                     "ci_low": 1.2, "ci_high": 1.34, "mde": 0.05, "threshold": 0.1},
-                    {"name": "benchmarks/test_workloads.py::test_workload[b]", "verdict": "unchanged", "ratio": 1.0,
-                     "ci_low": 0.97, "ci_high": 1.03, "mde": 0.05, "threshold": 0.1}]  # fmt: skip
+        verdicts = [
+            {
+                "name": "benchmarks/test_workloads.py::test_workload[a]",
+                "verdict": "regressed",
+                "ratio": 1.27,
+                "ci_low": 1.2,
+                "ci_high": 1.34,
+                "mde": 0.05,
+                "threshold": 0.1,
+            },
+            {
+                "name": "benchmarks/test_workloads.py::test_workload[b]",
+                "verdict": "unchanged",
+                "ratio": 1.0,
+                "ci_low": 0.97,
+                "ci_high": 1.03,
+                "mde": 0.05,
+                "threshold": 0.1,
+            },
+        ]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({"verdicts": verdicts}))
         return 1
@@ -202,9 +233,15 @@ def test_steps_of_the_history_are_judged_by_an_ab_of_the_two_releases(tmp_path, 
     steps.confirm(hist, found, 2.0, ab)
     assert len(made) == 1  # the same A/B is reused
 
-    model = report.model("mlx", "machine", hist.pytest_args, [r.__dict__ for r in hist.releases],
-                         {n: s.__dict__ | {"points": [p.__dict__ for p in s.points]}
-                          for n, s in steps.series(hist).items()}, steps.as_dicts(found), [])  # fmt: skip
+    model = report.model(
+        "mlx",
+        "machine",
+        hist.pytest_args,
+        [r.__dict__ for r in hist.releases],
+        {n: s.__dict__ | {"points": [p.__dict__ for p in s.points]} for n, s in steps.series(hist).items()},
+        steps.as_dicts(found),
+        [],
+    )
     files = report.contents(model)
     md = files["releases.md"].decode()
     row = "| confirmed | linreg/mlx-cpu a | 0.2.0 → 0.3.0 | x1.275<br>moved 27% | regressed<br>x1.270 [1.200, 1.340]"
@@ -301,12 +338,15 @@ def test_the_bisect_command_finds_the_first_bad_release_and_says_b_against_a(tmp
     assert json.loads(saved.read_text())["first_bad"] == "0.3.0"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["releases", "tensorflow"], "framework 'tensorflow': give one of mlx, torch, numpy"),
-    (["releases", "mlx", "--newest", "1"], "--newest 1: give 2 or more releases"),
-    (["releases", "mlx", "--ab-budget", "0"], "--ab-budget 0: give each A/B's minutes, a number above 0"),
-    (["bisect", "mlx", "0.1.0", "0.9.0"], "BAD 0.9.0: no such release of mlx on the index"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["releases", "tensorflow"], "framework 'tensorflow': give one of mlx, torch, numpy"),
+        (["releases", "mlx", "--newest", "1"], "--newest 1: give 2 or more releases"),
+        (["releases", "mlx", "--ab-budget", "0"], "--ab-budget 0: give each A/B's minutes, a number above 0"),
+        (["bisect", "mlx", "0.1.0", "0.9.0"], "BAD 0.9.0: no such release of mlx on the index"),
+    ],
+)
 def test_bad_input_to_releases_and_bisect_is_one_message_and_exit_2(argv, message, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(index, "pip_versions", lambda dist: "Available versions: 0.2.0, 0.1.0\n")
     assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 2

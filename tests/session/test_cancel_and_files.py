@@ -23,9 +23,14 @@ TINY = "def test_tiny(benchmark):\n    benchmark(sum, range(100))\n"
 
 def session(tmp_path: Path, test: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     (tmp_path / "test_tiny.py").write_text(test)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_tiny.py", *args],
-                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_tiny.py", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def mode(path: Path) -> int:
@@ -92,8 +97,10 @@ def test_a_cli_command_terminated_says_so_in_one_line_and_exits_143(monkeypatch,
 
 
 def test_a_pytest_session_sent_sigterm_keeps_nothing_as_a_run_and_exits_143(tmp_path):
-    test = ("import os, signal\n\ndef test_tiny(benchmark):\n    benchmark(sum, range(100))\n\n"
-            "def test_cancelled():\n    os.kill(os.getpid(), signal.SIGTERM)\n")  # fmt: skip
+    test = (
+        "import os, signal\n\ndef test_tiny(benchmark):\n    benchmark(sum, range(100))\n\n"
+        "def test_cancelled():\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+    )
     proc = session(tmp_path, test, "--benchmark-autosave", "--benchmark-storage=store")
     assert proc.returncode == 143, proc.stdout + proc.stderr
     assert not list((tmp_path / "store").glob("*/0*.json"))  # nothing saved where it is read as a run

@@ -22,9 +22,12 @@ INFO = {"workload": "w", "variant": "v", "backend": "numpy"}
 
 def cli(*args, cwd=None, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "mlxbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def write(path: Path, run: dict) -> Path:

@@ -47,8 +47,13 @@ def test_ctrl_c_saves_no_run_and_keeps_the_partial_data_under_another_name(proje
     )
     # Ctrl-C in the middle of the second benchmark (each makes 8 calls: calibration, warm-up, 6 rounds),
     # delivered by the process to itself: the same moment on every machine, however loaded
-    env = {**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01", "MLXBENCH_MACHINE_ID": "T",
-           "FAKE_SIGINT_AT_CALL": "12"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project.path / "site"),
+        "FAKE_DELAY": "0.01",
+        "MLXBENCH_MACHINE_ID": "T",
+        "FAKE_SIGINT_AT_CALL": "12",
+    }
     cmd = [sys.executable, "-m", "pytest", "test_slow.py", "-v", "--backend", "numpy", "--benchmark-autosave"]
     proc = subprocess.Popen(
         cmd,
@@ -84,8 +89,13 @@ def test_an_interrupt_hidden_by_a_crashing_reporter_still_saves_no_run(project):
         """)
     )
     project.makeconftest("def pytest_keyboard_interrupt(excinfo):\n    raise TypeError('reporter crashed')\n")
-    env = {**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01", "MLXBENCH_MACHINE_ID": "T",
-           "FAKE_SIGINT_AT_CALL": "12"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project.path / "site"),
+        "FAKE_DELAY": "0.01",
+        "MLXBENCH_MACHINE_ID": "T",
+        "FAKE_SIGINT_AT_CALL": "12",
+    }
     cmd = [sys.executable, "-m", "pytest", "test_slow.py", "--backend", "numpy", "--benchmark-autosave"]
     proc = subprocess.run(
         cmd, cwd=project.path, env=env, capture_output=True, text=True, timeout=120, preexec_fn=ctrl_c_on
@@ -219,9 +229,12 @@ def test_a_benchmark_json_path_that_cannot_be_written_is_a_usage_error_before_ru
     opens_early = Version(version("pytest-benchmark")) < Version("5.3.1")  # its argparse type opens the file
     for path, message, early in (
         (tmp_path / "a-dir", "*--benchmark-json *a-dir: that is a folder; name a file in it*", "*Is a directory*"),
-        (tmp_path / "a-file" / "run.json", "*--benchmark-json *run.json: *a-file is a file, not a folder*",
-         "*Not a directory*"),
-    ):  # fmt: skip
+        (
+            tmp_path / "a-file" / "run.json",
+            "*--benchmark-json *run.json: *a-file is a file, not a folder*",
+            "*Not a directory*",
+        ),
+    ):
         result = project.runpytest("--backend", "numpy", f"--benchmark-json={path}")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         assert fnmatch(said(result.stderr.str()), early if opens_early else message)  # pytest's usage error

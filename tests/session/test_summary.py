@@ -312,8 +312,10 @@ def test_skipped_benchmarks_are_summarized_per_reason_and_other_tests_are_not_co
     from mlxbench.session.closing import skipped_lines
 
     def report(why, workload=True):
-        return SimpleNamespace(longrepr=("f.py", 1, f"Skipped: linreg[eager-step] {why}"),
-                               keywords={"workload": 1} if workload else {"test_x": 1})  # fmt: skip
+        return SimpleNamespace(
+            longrepr=("f.py", 1, f"Skipped: linreg[eager-step] {why}"),
+            keywords={"workload": 1} if workload else {"test_x": 1},
+        )
 
     mnist = "mnist: could not download train-images; put the files in a folder and pass --data-dir"
     tr = SimpleNamespace(stats={"skipped": [report(mnist), report(mnist), report("root writes", workload=False)]})

@@ -16,10 +16,19 @@ from conftest import write_bench
 
 def nightly(project, *args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "mlxbench.tools.nightly", *args], cwd=project.path, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002",
-             "MLXBENCH_MACHINE_ID": "T", **(env or {})}, timeout=300,
-    )  # fmt: skip
+        [sys.executable, "-m", "mlxbench.tools.nightly", *args],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(project.path / "site"),
+            "FAKE_DELAY": "0.002",
+            "MLXBENCH_MACHINE_ID": "T",
+            **(env or {}),
+        },
+        timeout=300,
+    )
 
 
 def said(proc) -> str:
@@ -142,9 +151,14 @@ def test_a_night_checks_its_values_before_any_benchmark_and_saves_into_its_stora
 def test_a_night_whose_output_cannot_be_written_says_so_in_one_line(project):
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [sys.executable, "-m", "mlxbench.tools.nightly", "baseline"], cwd=project.path, stdout=full,
-            stderr=subprocess.PIPE, text=True, env={**os.environ, "MLXBENCH_MACHINE_ID": "T"}, timeout=60,
-        )  # fmt: skip
+            [sys.executable, "-m", "mlxbench.tools.nightly", "baseline"],
+            cwd=project.path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "MLXBENCH_MACHINE_ID": "T"},
+            timeout=60,
+        )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "cannot write its output (standard output): No space left on device" in proc.stderr
 

@@ -22,9 +22,27 @@ def tool(*args: str) -> subprocess.CompletedProcess:
 def test_calibrate_runs_history_unchanged_and_slowed_runs(tmp_path):
     out = tmp_path / "calibration"
     proc = tool(
-        "mlxbench.tools.calibrate", "--history", "3", "--unchanged", "1", "--slowed", "1", "--workload", "linreg",
-        "--factor", "2", "--out", str(out), "--", "--profile", "ci", "--backend", "numpy", "-k", "linreg",
-    )  # fmt: skip
+        "mlxbench.tools.calibrate",
+        "--history",
+        "3",
+        "--unchanged",
+        "1",
+        "--slowed",
+        "1",
+        "--workload",
+        "linreg",
+        "--factor",
+        "2",
+        "--out",
+        str(out),
+        "--",
+        "--profile",
+        "ci",
+        "--backend",
+        "numpy",
+        "-k",
+        "linreg",
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads((out / "calibration.json").read_text())
     assert result["unchanged"]["comparisons"] == 1 and result["slowed"]["comparisons"] == 1

@@ -181,10 +181,24 @@ def test_ab_finds_a_slower_arm_from_fresh_processes(project, tmp_path):
     out = tmp_path / "ab"
     env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002"}
     proc = _mlxbench(
-        "ab", "--design", "processes", "--processes", "3", "--b-env", "FAKE_DELAY=0.006", "--out", str(out),
-        "--json", str(tmp_path / "v.json"),
-        "--", "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
-    )  # fmt: skip
+        "ab",
+        "--design",
+        "processes",
+        "--processes",
+        "3",
+        "--b-env",
+        "FAKE_DELAY=0.006",
+        "--out",
+        str(out),
+        "--json",
+        str(tmp_path / "v.json"),
+        "--",
+        "test_fake.py",
+        "--backend",
+        "numpy",
+        cwd=project.path,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (run,) = out.iterdir()
     assert sorted(p.name for p in (run / "A").glob("*.json")) == ["01.json", "02.json", "03.json"]

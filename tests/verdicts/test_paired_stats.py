@@ -33,8 +33,10 @@ def test_spreads_shared_by_similar_benchmarks_are_pooled_and_different_ones_are_
     pooled = evidence.judge(same.estimates)
     alone = evidence.judge(plain)
     assert np.median([r.mde for r in pooled]) < 0.5 * np.median([r.mde for r in alone])
-    mixed = {**run(rng, 10, 4, state_sd=0.01), **{f"w{i}": v for i, v in enumerate(run(rng, 10, 4, 0.0, 0.3, 0.03)
-                                                                                    .values())}}  # fmt: skip
+    mixed = {
+        **run(rng, 10, 4, state_sd=0.01),
+        **{f"w{i}": v for i, v in enumerate(run(rng, 10, 4, 0.0, 0.3, 0.03).values())},
+    }
     assert stats.estimate_all(mixed).prior.df < 3
 
 

@@ -11,23 +11,54 @@ SUITE = "benchmarks/test_workloads.py::test_workload["
 
 
 def result(name: str, verdict: str, ratio: float, mde: float = 0.05, reasons: list[str] | None = None) -> Result:
-    return Result(name, verdict, ratio, ratio * 0.95, ratio * 1.05, 0.01, 0.1, 1e-3, ratio * 1e-3,
-                  reasons or [f"x{ratio:.3f} the evidence"], mde=mde)  # fmt: skip
+    return Result(
+        name,
+        verdict,
+        ratio,
+        ratio * 0.95,
+        ratio * 1.05,
+        0.01,
+        0.1,
+        1e-3,
+        ratio * 1e-3,
+        reasons or [f"x{ratio:.3f} the evidence"],
+        mde=mde,
+    )
 
 
 def test_rows_follow_the_verdict_order_then_the_unjudged_and_reasons_are_numbered_once():
-    results = [result("t::u[numpy]", "unchanged", 1.0), result("t::r[numpy]", "regressed", 1.3, reasons=["slower"]),
-               result("t::i[numpy]", "inconclusive", 1.1), result("t::g[numpy]", "improved", 0.7)]  # fmt: skip
+    results = [
+        result("t::u[numpy]", "unchanged", 1.0),
+        result("t::r[numpy]", "regressed", 1.3, reasons=["slower"]),
+        result("t::i[numpy]", "inconclusive", 1.1),
+        result("t::g[numpy]", "improved", 0.7),
+    ]
     unjudged = {"t::n1[numpy]": "new benchmark", "t::n2[numpy]": "no usable times", "t::n3[numpy]": "new benchmark"}
     medians = {"t::n1[numpy]": (2e-3, 3e-3), "t::n2[numpy]": (math.nan, 1e-3), "t::n3[numpy]": (1e-3, 1e-3)}
     table = Table.of(results, unjudged, medians.__getitem__)
     assert [r.verdict for r in table.rows] == ["regressed", "improved", "inconclusive", "unchanged", *[NOT_JUDGED] * 3]
     lines = table.terminal()
-    assert lines[0].split() == ["verdict", "benchmark", "baseline", "median", "current", "median", "ratio",
-                                "[interval]", "sees"]  # fmt: skip
+    assert lines[0].split() == [
+        "verdict",
+        "benchmark",
+        "baseline",
+        "median",
+        "current",
+        "median",
+        "ratio",
+        "[interval]",
+        "sees",
+    ]
     rows = [line for line in lines if line.startswith("  ") and not line.startswith(("    ", "  ("))]
-    assert [r.split()[0] for r in rows[1:]] == ["regressed", "improved", "inconclusive", "unchanged", "not", "not",
-                                                "not"]  # fmt: skip
+    assert [r.split()[0] for r in rows[1:]] == [
+        "regressed",
+        "improved",
+        "inconclusive",
+        "unchanged",
+        "not",
+        "not",
+        "not",
+    ]
     assert "  not judged (1)  n1[numpy]" in "\n".join(lines) and "x1.500" in rows[5]  # both medians and the ratio
     assert "n/a" in rows[6]  # a side without a median says so, never NaN
     assert lines[-2:] == ["  (1) new benchmark", "  (2) no usable times"]  # each reason once, in order
@@ -58,8 +89,9 @@ def test_only_changed_limit_and_names_that_would_collide():
 
 
 def test_documents_and_json_carry_the_terminal_values():
-    table = Table.of([result("t::r[numpy]", "regressed", 1.3)], {"t::n[numpy]": "new"}, lambda name: (1e-3, 2e-3),
-                     arms=("A", "B"))  # fmt: skip
+    table = Table.of(
+        [result("t::r[numpy]", "regressed", 1.3)], {"t::n[numpy]": "new"}, lambda name: (1e-3, 2e-3), arms=("A", "B")
+    )
     assert table.head()[:6] == ["verdict", "benchmark", "A median", "B median", "ratio [interval]", "sees"]
     cells = table.cells()
     terminal = table.terminal()
@@ -78,8 +110,20 @@ def test_a_wide_sees_value_puts_names_apart_and_no_estimate_shows_no_infinity():
     table = Table.of([result(name, "inconclusive", 1.036, mde=10.17), result(SUITE + "a]", "unchanged", 1.0)])
     lines = table.terminal()
     assert all(len(line) <= 120 for line in lines), max(lines, key=len)
-    nothing = Result("t::n[numpy]", "inconclusive", math.nan, math.nan, math.nan, math.nan, 0.1, math.nan, math.nan,
-                     ["no pairs"], method="none", mde=math.inf)  # fmt: skip
+    nothing = Result(
+        "t::n[numpy]",
+        "inconclusive",
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        0.1,
+        math.nan,
+        math.nan,
+        ["no pairs"],
+        method="none",
+        mde=math.inf,
+    )
     text = "\n".join(Table.of([nothing, result("t::x[numpy]", "unchanged", math.inf, reasons=["r"])]).terminal())
     assert "inf" not in text and "nan" not in text and "      no pairs" in text  # why there is no estimate
     assert Table.of([nothing]).cells()[0][4:6] == ["n/a", "—"]
