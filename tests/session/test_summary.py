@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import said, write_bench
 from mlxbench.measure import machine
 from mlxbench.measure.progress import Progress
@@ -320,3 +322,23 @@ def test_skipped_benchmarks_are_summarized_per_reason_and_other_tests_are_not_co
     mnist = "mnist: could not download train-images; put the files in a folder and pass --data-dir"
     tr = SimpleNamespace(stats={"skipped": [report(mnist), report(mnist), report("root writes", workload=False)]})
     assert skipped_lines(tr) == [f"mlxbench: skipped 2 benchmarks: {mnist}"]
+
+
+@pytest.mark.parametrize("loaded_by", ["conftest", "entry point"])
+def test_the_closing_lines_come_last_with_skip_reasons_however_the_plugin_was_loaded(project, loaded_by, monkeypatch):
+    """As in another repository: the plugin from its entry point (no conftest naming it), no -rs in addopts. The
+    summary and the saved-run lines follow pytest-benchmark's table, and a benchmark skipped for its backend
+    says why in mlxbench's own lines."""
+    monkeypatch.setenv("PYTHONPATH", str(project.path / "site"))  # the fake extension, for the subprocess
+    if loaded_by == "entry point":
+        project.makeconftest("")
+    project.makeini("[pytest]\naddopts = -p no:cacheprovider\nmlxbench_baselines = baselines\n")
+    write_bench(project)
+    result = project.runpytest_subprocess("--backend", "numpy,fake-missing")  # plugins loaded as pytest loads them
+    result.assert_outcomes(passed=1, skipped=1)
+    lines = result.stdout.lines
+    table = next(i for i, line in enumerate(lines) if "benchmark 'fakesum'" in line)
+    summary = next(i for i, line in enumerate(lines) if "mlxbench summary" in line)
+    assert table < summary
+    assert any(line.startswith("mlxbench: skipped 1 benchmark: fake-missing:") for line in lines)
+    assert not any(line.startswith("SKIPPED") for line in lines)
