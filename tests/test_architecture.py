@@ -5,6 +5,8 @@ itself through its imports."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +153,15 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     path.write_text("def f():\n    from mlxbench.reports import render\n    import mlxbench.session.bridge\n")
     known = set(modules())
     assert imports(path, known) == {"mlxbench.reports.render", "mlxbench.session.bridge", "mlxbench.reports"}
+
+
+def test_verdict_words_load_no_statistics():
+    """Reports, tables and messages speak of verdicts through mlxbench.verdicts.words, which loads no SciPy or
+    NumPy (the statistics that compute verdicts live in mlxbench.verdicts.verdict and below)."""
+    tree = ast.parse((PACKAGE / "verdicts" / "words.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {name.split(".")[0] for name in names} - {"__future__", "collections", "typing"}, names
+    code = "import sys, mlxbench.verdicts.words; print(sorted({'scipy', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

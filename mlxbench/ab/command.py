@@ -45,7 +45,8 @@ from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.table import Table
-from mlxbench.verdicts.verdict import Result, counted
+from mlxbench.verdicts.verdict import Result
+from mlxbench.verdicts.words import counted
 
 INCOMPLETE = 7  # exit: fewer complete pairs than asked for (1 stays a regression, 2 bad input, 3 a bug)
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")

@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     thresholds = paired.thresholds_for(args.threshold, pairs)
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
     from mlxbench.ab.command import table
-    from mlxbench.verdicts.verdict import counted
+    from mlxbench.verdicts.words import counted
 
     folders = nouns(len(args.folders), "folder")
     merged = f"{nouns(len(pairs), 'pair of workers', 'pairs of workers')} from {folders}"

@@ -36,7 +36,8 @@ from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MAX_LOOKS, MIN_PAIRS
-from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result, change
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
+from mlxbench.verdicts.words import change
 
 PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
 

@@ -22,7 +22,7 @@ from mlxbench.reports.plots import _png
 from mlxbench.reports.plural import nouns
 from mlxbench.reports.publish import strict
 from mlxbench.units import fmt_time
-from mlxbench.verdicts.verdict import interval, sees
+from mlxbench.verdicts.words import interval, sees
 
 FILES = {"md": "releases.md", "summary": "releases-summary.md", "html": "releases.html", "json": "releases.json"}
 OUTCOME_ORDER = ("confirmed", "inconclusive", "refuted", "not judged")

@@ -35,7 +35,8 @@ from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.units import echo
 from mlxbench.verdicts import changepoints
-from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, interval, median_ci, sees
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, median_ci
+from mlxbench.verdicts.words import interval, sees
 
 
 @dataclass

@@ -23,7 +23,7 @@ from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
 from mlxbench.verdicts.table import Table
-from mlxbench.verdicts.verdict import VERDICT_ORDER
+from mlxbench.verdicts.words import VERDICT_ORDER
 
 ORDER = VERDICT_ORDER
 FILES = {"md": "ab.md", "summary": "ab-summary.md", "html": "ab.html", "json": "ab.json"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mlxbench.runs import Run
-from mlxbench.verdicts import verdict
+from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.gate import unseen
 from mlxbench.verdicts.table import Table, default_notes
 
@@ -55,7 +55,7 @@ def lines(
     judged = f"judged {len(results)} of {n}" + ("; the others' reasons below" if listed else "")
     head = [
         f"mlxbench compare: {current.label} against {baseline.label}: {n}, median per round",
-        f"  {verdict.counted(results)} ({judged})",
+        f"  {words.counted(results)} ({judged})",
     ]
     if any(r.method == "history" for r in results):
         head.append(

@@ -25,7 +25,7 @@ from mlxbench.reports.report import (
     speed_words,
 )
 from mlxbench.units import fmt_time
-from mlxbench.verdicts import verdict
+from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.table import METHODS
 
 FASTEST = "★ fastest"
@@ -109,7 +109,7 @@ def summary(rep: Report) -> tuple[str, list[str]]:
         f"{v.verdict}: {rep.short(v.name)}: {fmt_time(v.baseline_median)} → {fmt_time(v.current_median)} "
         f"({change_words(v.ratio)}; {method_words(v)})"
         for v in rep.sorted_verdicts()
-        if v.verdict in verdict.MOVED
+        if v.verdict in words.MOVED
     ]
     return head, items
 

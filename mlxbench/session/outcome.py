@@ -133,11 +133,11 @@ def changed_lines(
     results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]], not_judged: Mapping[str, str]
 ) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
-    from mlxbench.verdicts import verdict  # scipy is imported only when something is judged
+    from mlxbench.verdicts import words
     from mlxbench.verdicts.gate import unseen
     from mlxbench.verdicts.table import Table
 
-    counted = verdict.counted(results)
+    counted = words.counted(results)
     total = len(results) + len(not_judged)
     history = [r for r in results if r.method == "history"]
     runs = f"{baseline.label} and the saved runs before it" if history else baseline.label
@@ -153,7 +153,7 @@ def changed_lines(
     for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         lines.append(f"  not judged: {n} ({why})")
     lines += Table.of(results).terminal(only_changed=True, limit=LISTED)  # names as the gate's table and -k write them
-    if results and not any(r.verdict in verdict.MOVED for r in results):
+    if results and not any(r.verdict in words.MOVED for r in results):
         lines.append("  nothing moved beyond what its evidence can tell apart")
     if blind := unseen(results, baseline.profile):
         lines.append(f"  {blind}")

@@ -186,7 +186,7 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
 
 def moved(v: Mapping[str, Any]) -> bool:
     """Whether a saved verdict says something changed (regressed or improved)."""
-    from mlxbench.verdicts.verdict import MOVED  # scipy stays unimported until verdicts are shown
+    from mlxbench.verdicts.words import MOVED
 
     return v.get("verdict") in MOVED
 

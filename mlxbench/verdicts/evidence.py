@@ -28,12 +28,11 @@ from mlxbench.verdicts.verdict import (
     DEFAULT_THRESHOLD,
     POWER,
     Result,
-    interval,
     interval_verdict,
     minimum_detectable_effect,
-    sees,
     usable,
 )
+from mlxbench.verdicts.words import interval, sees
 
 MIN_PROCESSES = 3
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlxbench.runs import Run
 from mlxbench.verdicts import history as history_
-from mlxbench.verdicts import verdict
+from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.prior import Prior
 from mlxbench.verdicts.table import Table
 
@@ -158,7 +158,7 @@ def unseen(results: Sequence[verdict.Result], profile: str | None = None) -> str
     command = AB_COMMAND + (f" --profile {profile}" if profile else "")
     return (
         f"the saved runs (up to {runs}) cannot see a {threshold:.0%} change on {len(blind)} of {_count(len(history))} "
-        f"(median sees {verdict.sees(middle)}): this machine's runs differ too much from one another to tell. An A/B "
+        f"(median sees {words.sees(middle)}): this machine's runs differ too much from one another to tell. An A/B "
         f"of the two versions, their processes alternating, can: `{command}`"
     )
 
@@ -247,7 +247,7 @@ def summary_lines(
         lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
     lines.append(
         f"mlxbench verdicts against {baseline_label or baseline}: "
-        + verdict.counted(results)
+        + words.counted(results)
         + f" ({coverage_line(results, not_judged, held)})"
     )
     lines += Table.of(results).terminal()

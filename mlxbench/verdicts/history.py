@@ -36,16 +36,8 @@ import numpy as np
 from scipy import stats
 
 from mlxbench.verdicts.prior import Prior, squeeze
-from mlxbench.verdicts.verdict import (
-    ALPHA,
-    DEFAULT_THRESHOLD,
-    MIN_HISTORY,
-    Result,
-    interval,
-    interval_verdict,
-    sees,
-    usable,
-)
+from mlxbench.verdicts.verdict import ALPHA, DEFAULT_THRESHOLD, MIN_HISTORY, Result, interval_verdict, usable
+from mlxbench.verdicts.words import interval, sees
 
 HISTORY = 10  # at most this many saved runs (ending with the baseline) size the run-to-run spread
 CALIBRATION_DF = 2  # a leave-one-out statistic on fewer degrees of freedom counts by its p, not its size

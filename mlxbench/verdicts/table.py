@@ -19,7 +19,8 @@ from typing import Any
 
 from mlxbench.runs import CURRENT_TEST
 from mlxbench.units import WIDTH, fmt_time
-from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, MOVED, VERDICT_ORDER, interval, sees
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD
+from mlxbench.verdicts.words import MOVED, VERDICT_ORDER, interval, sees
 
 NOT_JUDGED = "not judged"
 ORDER = (*VERDICT_ORDER, NOT_JUDGED)  # rows sort by this, then by name

@@ -15,7 +15,7 @@ from mlxbench.verdicts.gate import RegressionGate, judge_run, unseen
 from mlxbench.verdicts.history import Calibration, compare_to_history, shared_spread
 from mlxbench.verdicts.prior import Prior
 from mlxbench.verdicts.table import Table
-from mlxbench.verdicts.verdict import change, interval, sees
+from mlxbench.verdicts.words import change, interval, sees
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
 
