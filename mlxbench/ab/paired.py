@@ -1,10 +1,10 @@
 """Running the time-paired design: pairs of live workers (mlxbench.ab.coordinator) while the budget holds.
 
-After each pair from MIN_PAIRS on, an interim look (mlxbench.verdicts.paired) judges the benchmarks
-still undecided; those it decides keep their verdict and leave: later pairs run only the rest (the
-workers deselect the others). Before each pair, the rounds per arm of every benchmark come from the
-cost model (`allocate`: its variance parts and its costs, measured on the pairs so far); the first two
-pairs use the profile's rounds. `verdicts.json` records each pair's allocation and why, the timed
+At pair counts growing geometrically from MIN_PAIRS (3, 5, 8, 12, ...: mlxbench.verdicts.paired.look_number),
+an interim look judges the benchmarks still undecided; those it decides keep their verdict and leave: later
+pairs run only the rest (the workers deselect the others). Before each pair, the rounds per arm of every
+benchmark come from the cost model (`allocate`: its variance parts and its costs, measured on the pairs so
+far); the first two pairs use the profile's rounds. `verdicts.json` records each pair's allocation and why, the timed
 share of the run's wall time, the shared spread prior, and every worker named unstable.
 
 A worker that hangs or dies ends the A/B with its complete pairs, judged; how long a worker may say nothing
@@ -35,7 +35,7 @@ from mlxbench.units import echo
 from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
-from mlxbench.verdicts.paired import MAX_LOOKS, MIN_PAIRS
+from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
 from mlxbench.verdicts.words import change
 
@@ -170,9 +170,9 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         echo(f"  {result.wall:.1f} s, {len(result.times)} benchmarks, timed rounds {share:.0%} of it", flush=True)
         family = max(family, len({n for p in pairs for n in p.times}))
         thresholds = thresholds_for(args.threshold, pairs)
-        if len(pairs) >= MIN_PAIRS and args.pairs is None and looks < MAX_LOOKS:
-            looks += 1
-            level = stats.interim_alpha(args.alpha)
+        if args.pairs is None and (look := stats.look_number(len(pairs))) is not None:
+            looks = look
+            level = stats.interim_alpha(args.alpha, look)
             undecided = {n for p in pairs for n in p.times} - set(decided)
             interim, _ = judge_pairs(pairs, thresholds, level, undecided, family)
             for r in interim:

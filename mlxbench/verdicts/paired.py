@@ -28,12 +28,15 @@ state + round / r.
   optimal repetition count for two levels; the state taken as at least STATE_FLOOR, since a state
   of 0 estimated from few pairs is not 0), kept between MIN_ROUNDS and what MAX_ROUND_S allows, and
   scaled down where the next pair would not fit the budget; always odd (see `odd`).
-- **Stopping.** After each pair from MIN_PAIRS on, an interim look judges at level
-  alpha x INTERIM_SHARE / MAX_LOOKS; a benchmark decided there (any verdict but inconclusive) keeps
+- **Stopping.** Interim looks come at pair counts growing geometrically (MIN_PAIRS, then each at least
+  LOOK_GROWTH times the last: 3, 5, 8, 12, 18, 27, 41, ...), so they last the whole budget however long it
+  is, and a benchmark that can be decided leaves within about half again the pairs it needed. Look j
+  judges at level alpha x INTERIM_SHARE x 6 / (pi^2 j^2): the levels of all looks, however many, sum to
+  alpha x INTERIM_SHARE (sum of 1/j^2 = pi^2 / 6), most of it spent early where the pairs are few and
+  each one adds the most information. A benchmark decided at a look (any verdict but inconclusive) keeps
   that verdict and leaves the later pairs; the final look judges the rest at alpha x (1 - INTERIM_SHARE).
-  Each benchmark is tested at most MAX_LOOKS + 1 times at levels that sum to at most alpha / m, so by
-  the union bound unchanged code reports a change in at most alpha of runs, however the run stops
-  and whichever benchmarks leave early (a group-sequential design with Bonferroni-split alpha).
+  By the union bound unchanged code reports a change in at most alpha of runs, however the run stops and
+  whichever benchmarks leave early (a group-sequential design with Bonferroni-split alpha).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from mlxbench.verdicts.prior import Prior, squeeze
 
 MIN_PAIRS = 3  # the fewest pairs a benchmark is judged from
 INTERIM_SHARE = 0.5  # of alpha, spent on the interim looks together
-MAX_LOOKS = 10  # interim looks at most (one after each pair from MIN_PAIRS on)
+LOOK_GROWTH = 1.5  # each interim look comes after at least this many times the pairs of the one before
 UNSTABLE_SPREADS = 6.0  # robust spreads (1.4826 x MAD) of the pairs' ratios ...
 UNSTABLE_RATIO = 0.5  # ... and at least x1.5 (or x1/1.5) from their median: a worker in a lasting state
 
@@ -206,8 +209,18 @@ def spreads(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, dict[str, 
     return out
 
 
-def interim_alpha(alpha: float) -> float:
-    return alpha * INTERIM_SHARE / MAX_LOOKS
+def look_number(pairs: int) -> int | None:
+    """Which interim look (1, 2, ...) is due after `pairs` complete pairs, or None: looks come at MIN_PAIRS
+    and then at pair counts at least LOOK_GROWTH times the last look's."""
+    at, number = MIN_PAIRS, 1
+    while at < pairs:
+        at, number = max(at + 1, math.ceil(at * LOOK_GROWTH)), number + 1
+    return number if at == pairs else None
+
+
+def interim_alpha(alpha: float, look: int) -> float:
+    """The level of interim look `look` (1-based): the looks' levels sum to alpha x INTERIM_SHARE."""
+    return alpha * INTERIM_SHARE * 6 / (math.pi**2 * look**2)
 
 
 def final_alpha(alpha: float, looked: bool) -> float:

@@ -3,6 +3,7 @@ state, the cost model's allocation, and the false-alarm bound with benchmarks le
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -104,28 +105,48 @@ def test_the_allocation_follows_the_variance_parts_and_the_costs():
 
 
 def test_benchmarks_leaving_at_interim_looks_keep_the_false_alarm_bound():
-    """Group-sequential looks after pairs 3..8 at the interim level, decided benchmarks leaving, the rest
-    judged at the final level: over many unchanged runs of 10 benchmarks, any false verdict in <= ~alpha."""
+    """Group-sequential looks at the spaced pair counts (3, 5, 8, 12, 18) at their levels, decided benchmarks
+    leaving, the rest judged at the final level after pair 20: over many unchanged runs of 10 benchmarks, any
+    false verdict in <= ~alpha."""
     rng = np.random.default_rng(14)
     alarms = 0
     runs = 200
     for _ in range(runs):
         by = {f"b{i}": [] for i in range(10)}
         decided: dict[str, str] = {}
-        for k in range(1, 9):
+        for k in range(1, 21):
             for name in by:
                 if name not in decided:
                     by[name].append(pair(rng, 5, 0.0, 0.05, 0.05))
-            if k < stats.MIN_PAIRS:
+            look = stats.look_number(k)
+            if look is None and k < 20:
                 continue
-            level = stats.final_alpha(0.05, True) if k == 8 else stats.interim_alpha(0.05)
+            level = stats.final_alpha(0.05, True) if k == 20 else stats.interim_alpha(0.05, look)
             est = {n: e for n, e in stats.estimate_all(by).estimates.items() if n not in decided}
             for r in evidence.judge(est, alpha=level, family=10):
-                if r.verdict != "inconclusive" or k == 8:
+                if r.verdict != "inconclusive" or k == 20:
                     decided[r.name] = r.verdict
         alarms += any(v in ("regressed", "improved") for v in decided.values())
     assert alarms <= runs * 0.05 * 1.6
-    assert stats.interim_alpha(0.05) * stats.MAX_LOOKS + stats.final_alpha(0.05, True) <= 0.05 + 1e-12
+    every_look = sum(stats.interim_alpha(0.05, j) for j in range(1, 100_000))  # looks however long the budget
+    assert every_look + stats.final_alpha(0.05, True) <= 0.05 + 1e-12
+
+
+def test_looks_last_the_whole_budget_and_a_decidable_benchmark_leaves_early():
+    """Looks come at geometrically growing pair counts, so a run of 1,000 pairs still has one every half again
+    the pairs; a clear 30% slowdown of a quiet benchmark is decided at the first look, not at the end."""
+    looks = [n for n in range(1, 1001) if stats.look_number(n)]
+    assert looks[:6] == [3, 5, 8, 12, 18, 27] and len(looks) == 14 and looks[-1] > 600
+    assert all(b <= math.ceil(a * stats.LOOK_GROWTH) for a, b in itertools.pairwise(looks))
+    rng = np.random.default_rng(5)
+    by = {"slow": [pair(rng, 5, 0.3, 0.01, 0.01) for _ in range(3)]}
+    by |= {f"b{i}": [pair(rng, 5, 0.0, 0.01, 0.01) for _ in range(3)] for i in range(5)}
+    (slow,) = [
+        r
+        for r in evidence.judge(stats.estimate_all(by).estimates, alpha=stats.interim_alpha(0.05, 1))
+        if r.name == "slow"
+    ]
+    assert slow.verdict == "regressed"
 
 
 def test_workers_landing_in_two_states_are_named_and_no_verdict_comes_of_the_draw():
