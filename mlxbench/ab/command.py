@@ -3,6 +3,7 @@
     mlxbench ab --a .venv-old/bin/python --b .venv/bin/python -- benchmarks --profile ci
     mlxbench ab --baseline-run baselines/<machine>/0004_x.json --time-budget 40 -- benchmarks --profile ci
     mlxbench ab --design processes --processes 6 --b-env MLXBENCH_THREADS=4 -- benchmarks -k linreg
+    mlxbench ab --a-rev main -- benchmarks --profile ci -k linreg      # is my branch slower? (docs/branches.md)
 
 Paired (default, mlxbench.ab.paired): pairs of live workers, one per arm, alternating rounds within
 `--time-budget`. Processes: whole fresh processes in the order A B B A A B ... (or shuffled,
@@ -34,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlxbench.ab import paired, venvs
+from mlxbench.ab import paired, revisions, venvs
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
@@ -114,12 +115,14 @@ def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
     return found
 
 
-def run_process(python: str, env: dict[str, str], pytest_args: list[str], out: Path) -> tuple[int, float]:
+def run_process(
+    python: str, env: dict[str, str], pytest_args: list[str], out: Path, launch=paired.LAUNCH, cwd: Path | None = None
+) -> tuple[int, float]:
     junit = out.with_suffix(".xml")
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}", f"--junitxml={junit}"]
+    cmd = [python, *launch, "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}", f"--junitxml={junit}"]
     cmd += pytest_args
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=cwd)
     if proc.returncode not in (0, 1) or not out.exists():
         tail = (proc.stdout[-2000:] + proc.stderr[-2000:]).strip()
         raise BadRun(f"a benchmark process failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
@@ -174,10 +177,28 @@ def run(args: argparse.Namespace) -> int:
     for arm, facts in arms.items():
         if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
             raise BadRun(problem)
+    revs = revisions.arms(args.a_rev, args.b_rev)  # checked out (or reused) before any worker starts
+    if revs:
+        pytest_args = revisions.absolute_paths(pytest_args, Path.cwd())
+        for arm, rev in revs.items():
+            launch = revisions.launcher(rev.checkout)
+            arms[arm].update(launch=launch, cwd=rev.checkout, worker_env=revisions.worker_env(rev))
+        echo(f"mlxbench ab: A runs {revs['A'].label()}, B runs {revs['B'].label()}", flush=True)
+    for arm, facts in arms.items():
         facts.update(identity(arm, facts["python"], facts["env"]))
-    out = claim_folder(args.out, datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    if revs:
+        python = {arm: facts["python"] for arm, facts in arms.items()}
+        revisions.preflight(python, revs, {arm: facts["env"] for arm, facts in arms.items()}, pytest_args)
+    root = args.out.resolve() if revs else args.out  # the workers run in the checkouts: their files go here
+    out = claim_folder(root, datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
     started = time.perf_counter()
-    meta = {"a": arms["A"], "b": arms["B"], "design": args.design, "alpha": args.alpha, "pytest_args": pytest_args}
+    recorded = {
+        arm: {k: v for k, v in facts.items() if k not in ("launch", "worker_env")} for arm, facts in arms.items()
+    }
+    for arm, rev in (revs or {}).items():
+        recorded[arm].update(cwd=str(rev.checkout), revision=rev.as_dict())
+    meta = {"a": recorded["A"], "b": recorded["B"], "design": args.design, "alpha": args.alpha}
+    meta["pytest_args"] = pytest_args
     if args.design == "paired":
         results, extra = paired.run(args, arms, pytest_args, out, started)
     else:
@@ -186,7 +207,10 @@ def run(args: argparse.Namespace) -> int:
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
     saving.atomic_write(out / "verdicts.json", json.dumps(document, indent=2).encode())
-    saving.atomic_write(out / "verdicts.md", abreport.markdown(abreport.ABReport.of(out, document), None).encode())
+    md = abreport.markdown(abreport.ABReport.of(out, document), None)
+    if revs:
+        md += "\nRevisions:\n\n" + revisions.note(revs)
+    saving.atomic_write(out / "verdicts.md", md.encode())
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
     echo(f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
@@ -258,7 +282,10 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
         counts[arm] += 1
         target = out / arm / f"{counts[arm]:02d}.json"
         echo(f"mlxbench ab: process {i + 1}/{len(order)} (arm {arm})", flush=True)
-        code, took = run_process(arms[arm]["python"], arms[arm]["env"], pytest_args, target)
+        facts = arms[arm]
+        env = {**facts["env"], **facts.get("worker_env", {})}
+        launch = facts.get("launch", paired.LAUNCH)
+        code, took = run_process(facts["python"], env, pytest_args, target, launch, facts.get("cwd"))
         echo(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
     a, thresholds, failed_a = collect(out / "A")
     b, thresholds_b, failed_b = collect(out / "B")
@@ -288,6 +315,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--a", default=None, metavar="PYTHON", help="arm A's interpreter (default: this one)")
     p.add_argument("--b", default=None, metavar="PYTHON", help="arm B's interpreter (default: this one)")
+    p.add_argument(
+        "--a-rev",
+        default=None,
+        metavar="REV",
+        help="arm A runs this git revision of the repository holding the benchmarks (checked out once into a cache; "
+        "the running mlxbench drives it)",
+    )
+    p.add_argument(
+        "--b-rev",
+        default=None,
+        metavar="REV",
+        help="arm B runs this git revision (default, with --a-rev: the working tree as it is, uncommitted changes "
+        "included)",
+    )
     p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm A")
     p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm B")
     p.add_argument(

@@ -78,7 +78,7 @@ class PairResult:
         }  # fmt: skip
 
 
-def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path) -> Worker:
+def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> Worker:
     to_worker_r, to_worker_w = os.pipe()
     from_worker_r, from_worker_w = os.pipe()
     with open(log, "w") as out:
@@ -89,6 +89,7 @@ def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path) -
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            cwd=cwd,  # a revision's checkout (mlxbench.ab.revisions), else the coordinator's
             start_new_session=True,  # its own process group: stopped with everything it started
             preexec_fn=cancel.die_with_parent(),  # and killed with the coordinator, even a SIGKILLed one (Linux)
         )
@@ -176,10 +177,11 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
 def run_pair(
     commands: dict[str, tuple[Sequence[str], dict[str, str]]], folder: Path, started: float,
     schedule: Schedule | None = None, silent_limit: float = SILENT_LIMIT_S, seen: Mapping[str, float] | None = None,
+    cwds: Mapping[str, Path | None] | None = None,
 ) -> PairResult:  # fmt: skip
-    """Start one worker per arm and decide for them, point by point, until both exit. A worker that says
-    nothing for longer than `silence_limit` allows (`seen`: the slowest round of each benchmark in the earlier
-    pairs) raises SilentWorker (both workers stopped first)."""
+    """Start one worker per arm (in its folder of `cwds`, else this one) and decide for them, point by point,
+    until both exit. A worker that says nothing for longer than `silence_limit` allows (`seen`: the slowest
+    round of each benchmark in the earlier pairs) raises SilentWorker (both workers stopped first)."""
     result = PairResult()
     schedule = schedule or Schedule(pair=0)
     went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
@@ -197,7 +199,7 @@ def run_pair(
     workers: dict[str, Worker] = {}
     try:
         for arm, (cmd, env) in commands.items():
-            workers[arm] = start_worker(arm, cmd, env, folder / f"{arm}.log")
+            workers[arm] = start_worker(arm, cmd, env, folder / f"{arm}.log", (cwds or {}).get(arm))
     except BaseException:
         for w in workers.values():
             stop(w)

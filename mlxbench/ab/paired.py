@@ -40,6 +40,7 @@ from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
 from mlxbench.verdicts.words import change
 
 PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
+LAUNCH = ("-m", "pytest")  # how a worker starts pytest, unless its arm runs a revision (mlxbench.ab.revisions)
 
 
 def by_benchmark(results: Sequence[PairResult]) -> dict[str, list[dict[str, Any]]]:
@@ -93,9 +94,10 @@ def costs(results: Sequence[PairResult]) -> tuple[dict[str, float], dict[str, fl
     return round_costs, {n: share for n in round_costs}, untimed
 
 
-def worker_command(python: str, pytest_args: list[str], junit: Path) -> list[str]:
+def worker_command(python: str, pytest_args: list[str], junit: Path, launch: Sequence[str] = LAUNCH) -> list[str]:
+    """A worker's command line; `launch` starts pytest (mlxbench.ab.revisions.launcher for a revision's arm)."""
     return [
-        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+        python, *launch, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
         "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning", *pytest_args,
     ]  # fmt: skip
 
@@ -133,12 +135,18 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         left = "" if not decided else f", {len(names) - len(decided)} undecided benchmarks"
         echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
         commands = {
-            arm: (worker_command(arms[arm]["python"], pytest_args, folder / f"{arm}.xml"), {**arms[arm]["env"], **env})
+            arm: (
+                worker_command(
+                    arms[arm]["python"], pytest_args, folder / f"{arm}.xml", arms[arm].get("launch", LAUNCH)
+                ),
+                {**arms[arm]["env"], **arms[arm].get("worker_env", {}), **env},
+            )
             for arm in ("A", "B")
         }
+        cwds = {arm: arms[arm].get("cwd") for arm in ("A", "B")}
         schedule = Schedule(pair=len(pairs), rounds={n: a.rounds for n, a in allocation.items()})
         try:
-            result = run_pair(commands, folder, started, schedule, args.worker_timeout, slowest)
+            result = run_pair(commands, folder, started, schedule, args.worker_timeout, slowest, cwds)
         except SilentWorker as exc:  # both workers stopped; the A/B ends with its complete pairs
             if not pairs:
                 raise BadRun(
