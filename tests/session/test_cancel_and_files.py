@@ -1,4 +1,4 @@
-"""Every cancel is clean and every file is readable by the next step (issue 25): SIGTERM and SIGHUP are
+"""Every cancel is clean and every file is readable by the next step: SIGTERM and SIGHUP are
 Ctrl-C, written files follow the umask and keep a replaced file's mode, links are written through, a
 device is a stream, and a run that could not be saved fails the session."""
 

@@ -1,4 +1,4 @@
-"""Nothing lost, nothing hidden, nothing unbounded: a test per principle (issue 19)."""
+"""Nothing lost, nothing hidden, nothing unbounded: a test per principle."""
 
 from __future__ import annotations
 

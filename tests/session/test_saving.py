@@ -76,7 +76,7 @@ def test_ctrl_c_saves_no_run_and_keeps_the_partial_data_under_another_name(proje
 
 
 def test_an_interrupt_hidden_by_a_crashing_reporter_still_saves_no_run(project):
-    """pytest's own Ctrl-C reporter can crash on a traceback and leave the status at 0 (issue 19): the
+    """pytest's own Ctrl-C reporter can crash on a traceback and leave the status at 0: the
     save decision rests on the interrupt the suite saw, not on that status."""
     project.makepyfile(
         test_slow=textwrap.dedent("""
