@@ -348,13 +348,13 @@ def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path)
 
 
 def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path):
-    """`-p mlxbench.tools.slowdown` through pytest: the slowed arm's calls read about 1.5x slower. The slowed
-    run loads it by its old path, `-p mlxbench.slowdown`, which must keep working."""
+    """`-p mlxbench.tools.slowdown` through pytest: the slowed arm's calls read about 1.5x slower."""
     from conftest import write_bench
 
     write_bench(project)
     out = {}
-    for label, spec, plugin in (("plain", "", "mlxbench.tools.slowdown"), ("slow", "fakesum=0.5", "mlxbench.slowdown")):
+    plugin = "mlxbench.tools.slowdown"
+    for label, spec in (("plain", ""), ("slow", "fakesum=0.5")):
         json_path = tmp_path / f"{label}.json"
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", plugin, "test_fake.py", "--backend", "numpy",

@@ -84,7 +84,7 @@ def test_four_nights_on_a_scratch_repository(project, tmp_path):
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "baseline/nightly-2")
 
-    slowed = ["--ab=--b-env=MLXBENCH_SLOWDOWN=fakesum=1.0", "-p", "mlxbench.slowdown"]
+    slowed = ["--ab=--b-env=MLXBENCH_SLOWDOWN=fakesum=1.0", "-p", "mlxbench.tools.slowdown"]
     night3 = nightly(project, "run", "--run-name", "nightly-3-1", *NIGHT[:-1], *slowed[:1], "--", *slowed[1:], *TESTS)
     assert night3.returncode == 1, night3.stdout[-3000:] + night3.stderr[-2000:]
     assert "regressed" in said(night3) and "not saved and not offered" in said(night3)
