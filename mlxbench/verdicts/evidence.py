@@ -121,18 +121,14 @@ def judge(
             )
             continue
         verdict, f, why = interval_verdict(est.d, est.se, est.df, alpha / m, threshold)
-        res = Result(
+        res = Result.judged(
             name,
             verdict,
-            f["ratio"],
-            f["ci_low"],
-            f["ci_high"],
-            f["p_value"],
+            f,
             threshold,
             est.a_median,
             est.b_median,
             method=f"{est.method}, Bonferroni across {m} benchmarks",
-            mde=f["mde"],
             p_adjusted=min(1.0, f["p_value"] * m),
             units=est.units,
             spread=est.spread,

@@ -141,19 +141,15 @@ def compare_to_history(
     level = alpha / max(family, 1)
     floor = (calibrated or Calibration()).floor(level, spread.df)
     verdict, f, why = interval_verdict(d, spread.prediction_se(k, own), spread.df, level, threshold, floor)
-    return Result(
+    return Result.judged(
         name,
         verdict,
-        f["ratio"],
-        f["ci_low"],
-        f["ci_high"],
-        f["p_value"],
+        f,
         threshold,
         math.exp(float(logs.mean())),
         float(np.median(c)),
-        [reason(f, k, level, alpha, family, spread, prior, floor, why)],
+        reasons=[reason(f, k, level, alpha, family, spread, prior, floor, why)],
         method="history",
-        mde=f["mde"],
         units=(k, 1),
         spread=math.sqrt(spread.variance),
     )

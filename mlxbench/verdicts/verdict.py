@@ -56,6 +56,32 @@ class Result:
     units: tuple[int, int] = (0, 0)  # independent units on each side: saved runs, processes, pairs of workers
     spread: float = math.nan  # sd of one unit's log value (run-to-run, process-to-process, pair-to-pair)
 
+    @classmethod
+    def judged(
+        cls,
+        name: str,
+        verdict: Verdict,
+        figures: Mapping[str, float],
+        threshold: float,
+        before: float,
+        after: float,
+        **facts: Any,
+    ) -> Result:
+        """A verdict with the figures `interval_verdict` gave (ratio, interval, p, smallest change seen)."""
+        return cls(
+            name,
+            verdict,
+            figures["ratio"],
+            figures["ci_low"],
+            figures["ci_high"],
+            figures["p_value"],
+            threshold,
+            before,
+            after,
+            mde=figures["mde"],
+            **facts,
+        )
+
     @property
     def regressed(self) -> bool:
         return self.verdict == "regressed"
