@@ -164,7 +164,9 @@ def document(rep: ABReport, image: str | None) -> Document:
     for arm in ("A", "B"):
         facts = m.get(arm.lower()) or {}
         env = " ".join(f"{k}={v}" for k, v in (facts.get("env") or {}).items())
-        doc.add(Paragraph([f"{arm}: ", (str(facts.get("python", "?")), "code"), f" {env}" if env else ""]))
+        revision = (facts.get("revision") or {}).get("label")  # mlxbench ab --a-rev/--b-rev
+        code = f" at {revision} (driven by the running harness)" if revision else ""
+        doc.add(Paragraph([f"{arm}: ", (str(facts.get("python", "?")), "code"), code, f" {env}" if env else ""]))
     doc.add(Paragraph(["pytest: ", (" ".join(m.get("pytest_args") or []), "code")]))
     doc.add(
         Paragraph(

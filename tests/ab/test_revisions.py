@@ -173,3 +173,18 @@ def test_a_revision_the_running_harness_cannot_drive_is_named_and_refused(repo, 
     assert "arm A runs HEAD (" in text and "which this mlxbench" in text and "cannot drive" in text
     assert "Fixture1999" in text and "Nothing was measured" in text
     assert not list((repo / "ab-runs").glob("*/pair-01"))  # never half of an A/B
+
+
+def test_the_ab_report_names_each_arms_revision_and_the_harness_that_drove_it(tmp_path):
+    from mlxbench.reports import abreport
+
+    meta = {
+        "design": "paired",
+        "pairs": 3,
+        "a": {"python": "py", "revision": {"label": "a1b2c3d (main)"}},
+        "b": {"python": "py", "revision": {"label": "working tree with uncommitted changes"}},
+        "verdicts": [],
+    }
+    text = abreport.markdown(abreport.ABReport.of(tmp_path, meta), None)
+    assert "at a1b2c3d (main) (driven by the running harness)" in text
+    assert "at working tree with uncommitted changes (driven by the running harness)" in text
