@@ -33,7 +33,7 @@ from mlxbench.runs import (
     resolve,
     runs_before,
 )
-from mlxbench.units import fit, fitted
+from mlxbench.units import fit, fitted, tolerant_output
 from mlxbench.verdicts.verdict import threshold_problem
 
 REGRESSION, BAD_INPUT, INTERNAL_ERROR, INTERRUPTED = 1, 2, 3, 130
@@ -62,19 +62,35 @@ def _saved(folder: Path, use: str) -> list[Run]:
 
 def latest_runs(storage: Path, count: int, profile: str | None = None) -> list[Run]:
     """The last `count` saved runs of this machine with `profile` (default: the newest run's) and the newest
-    such run's host, oldest first."""
+    such run's host, oldest first. Files are read newest first, only until `count` are found; each unreadable
+    one met on the way is named (oldest first) and left out."""
+    from mlxbench.reports.selection import newest_first
+
     folder = storage / machine.machine_id()
-    saved = _saved(folder, "not reported")
-    if not saved:
+    picked: list[Run] = []
+    unreadable: list[BadRun] = []
+    profiles: set[str] = set()
+    for run in newest_first(folder):
+        if isinstance(run, BadRun):
+            unreadable.append(run)
+            continue
+        profiles.add(str(run.profile))
+        if profile is not None and run.profile != profile:
+            continue
+        if not picked or (run.profile == picked[0].profile and run.host == picked[0].host):
+            picked.append(run)
+            if len(picked) == count:
+                break
+    for exc in reversed(unreadable):
+        complain(f"unreadable saved run, not reported and left as is: {exc}")
+    if not profiles:
         raise BadRun(
             f"no saved runs in {folder}: run the benchmarks with --benchmark-autosave first, or name run files"
         )
-    of_profile = [r for r in saved if profile is None or r.profile == profile]
-    if not of_profile:
-        profiles = sorted({str(r.profile) for r in saved})
-        raise BadRun(f"--profile {profile}: no saved run of it in {folder}; its runs are of: {', '.join(profiles)}")
-    newest = of_profile[-1]
-    return [r for r in of_profile if r.profile == newest.profile and r.host == newest.host][-count:]
+    if not picked:
+        kinds = ", ".join(sorted(profiles))
+        raise BadRun(f"--profile {profile or repr(profile)}: no saved run of it in {folder}; its runs are of: {kinds}")
+    return picked[::-1]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -121,6 +137,10 @@ def emit(lines: list[str]) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from mlxbench.reports import abreport, publish, report
 
+    if args.history is not None and args.history < 1:
+        raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
+    if args.profile is not None and not args.profile.strip():
+        raise BadRun("--profile '': give a profile name, e.g. seed or ci")
     if args.machines is not None:
         return cmd_machines(args)
     if args.out is not None and (problem := output_folder_problem(args.out, "--out")):
@@ -146,8 +166,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         formats = [f for f in args.format]
         emit(publish.written_lines(abreport.contents(ab_run, formats), out))
         return 0
-    if args.history is not None and args.history < 1:
-        raise BadRun(f"--history {args.history}: give the number of saved runs to report, 1 or more")
     runs = (
         [_load(r, args.storage) for r in args.runs]
         if args.runs
@@ -169,6 +187,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"{', '.join(sorted(backends - {'None'})) or 'none (the run names no backend)'}"
         )
     rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline)
+    if args.history is not None and len(runs) < args.history:
+        rep.notes.insert(
+            0, f"--history {args.history}: {len(runs)} saved runs of this profile and host are all there is"
+        )
     if args.out is None:  # named after what it reports: another selection of runs never meets this one's files
         args.out = publish.default_folder(runs, bool(args.runs), args.history, baseline, args.reference)
     emit(publish.written_lines(publish.contents(rep, args.format), args.out))
@@ -180,8 +202,13 @@ def cmd_machines(args: argparse.Namespace) -> int:
 
     if args.runs:
         raise BadRun("--machines takes machine folder names, not run files: put them after --machines")
-    given = [o for o, v in (("--history", args.history), ("--baseline", args.baseline), ("--reference", args.reference),
-                            ("--allow-version-change", args.allow_version_change)) if v]  # fmt: skip
+    chosen = {
+        "--history": args.history,
+        "--baseline": args.baseline,
+        "--reference": args.reference,
+        "--allow-version-change": args.allow_version_change or None,
+    }
+    given = [option for option, value in chosen.items() if value is not None]
     if given:
         raise BadRun(f"{', '.join(given)}: not for --machines, which shows each machine's last run side by side")
     ms = machines.load(args.storage, args.machines, args.profile or "seed")
@@ -200,10 +227,13 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mlxbench", description="Compare, report and A/B-test mlxbench runs.")
-    p.add_argument("--storage", type=Path, default=None,
-                   help="baseline folder (default: the one pytest saves into: mlxbench_baselines of the nearest "
-                   "ini file above, else baselines/); run ids (e.g. 0003) are looked up in STORAGE/<machine id>",
-                   )  # fmt: skip
+    p.add_argument(
+        "--storage",
+        type=options.folder_path,
+        default=None,
+        help="baseline folder (default: the one pytest saves into: mlxbench_baselines of the nearest "
+        "ini file above, else baselines/); run ids (e.g. 0003) are looked up in STORAGE/<machine id>",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="verdicts of CURRENT against BASELINE; exit 1 on a regression")
     c.add_argument("baseline", help="run file, or saved run id")
@@ -234,13 +264,35 @@ def _as_typed(sub: argparse._SubParsersAction, name: str, typed: str) -> None:
     sub.metavar = "{" + ",".join(typed if n == name else n for n in sub.choices) + "}"
 
 
+STORAGE_COMMANDS = ("compare", "report", "bisect")  # the subcommands that read saved runs from --storage
+
+
+def storage_problem(storage: Path, found: str | None) -> str | None:
+    """Why the storage folder cannot hold saved runs (a file stands there), or None."""
+    named = f"--storage {storage}" if found is None else f"the storage {storage} ({found})"
+    if storage.exists() and not storage.is_dir():
+        return f"{named}: that is a file, not a folder; name the folder of saved runs (one folder per machine id in it)"
+    mine = storage / machine.machine_id()
+    if mine.exists() and not mine.is_dir():
+        return f"{named}: {mine} is a file, not this machine's folder of saved runs; move it away, or choose another"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    with tolerant_output():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     own, after = releases.split(merge.spelled(sys.argv[1:] if argv is None else list(argv)))
     args = parser().parse_args(own)
     releases.default_out(args, after)
     found = None
     if getattr(args, "storage", False) is None:  # the same folder pytest saves into, wherever this runs
         args.storage, found = default_storage()
+    if (found is None or args.command in STORAGE_COMMANDS) and (problem := storage_problem(args.storage, found)):
+        complain(problem)
+        return BAD_INPUT
     problem = threshold_problem(getattr(args, "threshold", None))
     if problem:
         complain(f"--{problem}")

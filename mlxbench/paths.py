@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from pathlib import Path
 
 OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EIO)  # an output stream that cannot be written
@@ -17,11 +18,71 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+_STANDARD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_DESCRIPTOR = re.compile(r"/(?:dev/fd|proc/(?:self|thread-self|(\d+))/fd)/(\d+)")
+_LINKS = 40  # the kernel's own limit on links followed in one path
+
+
+def descriptor_named(target: Path) -> int | None:
+    """The open descriptor of this process that an output path writes to, or None: `/dev/stdout` (1), `/dev/stderr`
+    (2), `/dev/fd/N`, `/proc/self/fd/N` (N), a symbolic link to one of them, or the very file this process's standard
+    output or error already writes (`--benchmark-json ci.log >> ci.log`). Such an output is written through that
+    descriptor and never replaced: what the shell redirected there (`>> ci.log`, a pipe, a terminal) stays."""
+    path = os.path.abspath(target)
+    for _ in range(_LINKS):
+        if path in _STANDARD:
+            return _STANDARD[path]
+        if (found := _DESCRIPTOR.fullmatch(path)) and found.group(1) in (None, str(os.getpid())):
+            return int(found.group(2))
+        try:
+            link = os.readlink(path)
+        except OSError:  # not a link (or gone): the end of the chain
+            break
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+    try:
+        named = os.stat(target)
+    except OSError:
+        return None
+    for fd in (1, 2):
+        try:
+            own = os.fstat(fd)
+        except OSError:
+            continue
+        if (own.st_dev, own.st_ino) == (named.st_dev, named.st_ino):
+            return fd
+    return None
+
+
+def is_stream(target: Path) -> bool:
+    """Whether an output path is written as a stream (a descriptor, a device, a pipe), never replaced by a file."""
+    if descriptor_named(target) is not None:
+        return True
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _descriptor_problem(fd: int, target: Path, option: str) -> str | None:
+    import fcntl
+
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        return f"{option} {target}: descriptor {fd} is not open in this process; open it for writing (e.g. {fd}>FILE)"
+    if flags & os.O_ACCMODE == os.O_RDONLY:
+        return f"{option} {target}: descriptor {fd} is open for reading only; open it for writing (e.g. {fd}>FILE)"
+    return None
+
+
 def output_file_problem(target: Path, option: str) -> str | None:
     """None when the file `target` (named with `option`) can be written once the work is done, its missing
     folders made then; else why not and what to do."""
     target = Path(target)
-    if target.exists() and not target.is_file() and not target.is_dir():  # a device or a pipe: written as a stream
+    if (fd := descriptor_named(target)) is not None:  # written through the descriptor, as a stream
+        return _descriptor_problem(fd, target, option)
+    if is_stream(target):  # a device or a pipe: written as a stream
         return None if os.access(target, os.W_OK) else f"{option} {target}: cannot write to it (permission denied)"
     if target.is_symlink():  # written through: the file it points to is what changes
         target = Path(os.path.realpath(target))

@@ -3,8 +3,11 @@ One place for all outputs (terminal summary, reports, compare, A/B tables)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import sys
+from collections.abc import Iterator
 
 TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6))
 BYTE_UNITS = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
@@ -95,3 +98,26 @@ def usage_text(message: str, prefix: str = "ERROR: ") -> str:
 
     lines = fit(prefix + relative_text(message))
     return "\n".join([lines[0][len(prefix) :], *lines[1:]])
+
+
+@contextlib.contextmanager
+def tolerant_output() -> Iterator[None]:
+    """While a command runs, a character its stdout or stderr cannot encode (PYTHONIOENCODING=ascii, a C
+    locale) is written as a backslash escape (`\\xfc`): a message never fails, so it never changes the exit
+    code. Put back as it was after."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        errors = getattr(stream, "errors", None)
+        if errors in (None, "backslashreplace") or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError, AttributeError):  # closed, or not a text stream of its own
+            continue
+        changed.append((stream, errors))
+    try:
+        yield
+    finally:
+        for stream, errors in changed:
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                stream.reconfigure(errors=errors)

@@ -15,7 +15,8 @@ from pathlib import Path
 from mlxbench.reports.document import Document, Heading, Image, Items, Paragraph, Table, html, markdown
 from mlxbench.reports.publish import dumps, safe_name, strict
 from mlxbench.reports.report import Cell, image_name, machine_rows, make_cell
-from mlxbench.runs import BadRun, Run, load_folder
+from mlxbench.reports.selection import newest_first
+from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_time
 
 FILES = {"md": "machines.md", "summary": "machines-summary.md", "html": "machines.html", "json": "machines.json"}
@@ -68,7 +69,13 @@ def default_folder(ms: Machines) -> Path:
 def load(storage: Path, names: Sequence[str], profile: str) -> Machines:
     """The last `profile` run of each named machine folder (all folders under `storage` if none named)."""
     if names:
+        if odd := [n for n in names if not n.strip() or Path(n).name != n or n in (".", "..")]:
+            raise BadRun(f"--machines {odd[0]!r}: give the name of a machine folder under {storage}, not a path")
         folders = [storage / n for n in names]
+        files = [str(f) for f in folders if f.exists() and not f.is_dir()]
+        if files:
+            what = "is a file" if len(files) == 1 else "are files"
+            raise BadRun(f"--machines: {', '.join(files)} {what}, not a machine folder; name folders under {storage}")
         missing = [str(f) for f in folders if not f.is_dir()]
         if missing:
             known = ", ".join(sorted(p.name for p in storage.iterdir() if p.is_dir())) if storage.is_dir() else "none"
@@ -77,16 +84,19 @@ def load(storage: Path, names: Sequence[str], profile: str) -> Machines:
         folders = sorted(p for p in storage.iterdir() if p.is_dir()) if storage.is_dir() else []
     runs, skipped = {}, []
     for folder in folders:
-        saved, bad = load_folder(folder)
-        skipped += [f"unreadable saved run, left out: {exc}" for exc in bad]
-        chosen = [r for r in saved if r.profile == profile]
-        if chosen:
-            runs[folder.name] = chosen[-1]
-        else:
-            profiles = sorted({str(r.profile) for r in saved})
-            skipped.append(
-                f"{folder.name}: no saved run of the {profile} profile (it has: {', '.join(profiles) or 'none'})"
-            )
+        profiles, bad = set(), []
+        for run in newest_first(folder):  # the newest run of the profile: older files are not read
+            if isinstance(run, BadRun):
+                bad.append(run)
+            elif run.profile == profile:
+                runs[folder.name] = run
+                break
+            else:
+                profiles.add(str(run.profile))
+        skipped += [f"unreadable saved run, left out: {exc}" for exc in reversed(bad)]
+        if folder.name not in runs:
+            kinds = ", ".join(sorted(profiles)) or "none"
+            skipped.append(f"{folder.name}: no saved run of the {profile} profile (it has: {kinds})")
     if not runs:
         raise BadRun(
             f"no machine under {storage} has a saved run of the {profile} profile "

@@ -7,6 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def folder_path(text: str) -> Path:
+    """A folder option's value: an empty one is refused (it would quietly be the working folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder")
+    return Path(text)
+
+
 def add_report_parser(sub: argparse._SubParsersAction, func: Callable[[argparse.Namespace], int]) -> None:
     r = sub.add_parser("report", help="Markdown, HTML and JSON report of one or more runs (oldest first)")
     r.add_argument(
@@ -21,7 +28,7 @@ def add_report_parser(sub: argparse._SubParsersAction, func: Callable[[argparse.
     r.add_argument("--reference", default=None, help="backend that speedups are relative to (default numpy)")
     r.add_argument(
         "--out",
-        type=Path,
+        type=folder_path,
         default=None,
         help="output folder; a saved report is never overwritten (default: named after what it reports: "
         "reports/<reported run>/ for the latest saved run with its history, then -history-N with --history, "

@@ -42,6 +42,8 @@ def to_json(rep: Report) -> dict[str, Any]:
         "verdict_table": rep.table.as_json() if rep.table is not None else None,
         "cadence": [row.as_dict() for row in cadence.rows(rep)],
         "change_points": [c.__dict__ | {"sentence": c.sentence()} for c in rep.changes],
+        "change_points_searched": {"runs": rep.searched, "of": len(rep.runs)},
+        "gate_verdicts_marked": {"runs": rep.judged, "of": len(rep.runs)},
         "sweep": sweeptables.as_json(rep.sweep.crossovers, rep.sweep.exponents) if rep.sweep else None,
     }
 

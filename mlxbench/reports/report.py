@@ -3,6 +3,11 @@
 Built from saved runs only; its document (render), plots (plots) and file writing (publish)
 in mlxbench.reports depend on this module, never the other way round. Verdicts come
 from the regression gate (mlxbench.verdicts.gate.judge_run) for the table and the history plots alike.
+
+A long history costs a bounded amount: the history plots carry the gate's verdicts on the latest
+VERDICT_RUNS runs (each one a gate of its own, on the runs that judge it: at most the gate's HISTORY per
+benchmark), and change points are searched in the latest changepoints.SEARCH_RUNS; the report says so in
+a note where it shows more runs than that.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import numpy as np
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, Run
 from mlxbench.units import fmt_bytes, slower_or_faster
-from mlxbench.verdicts import verdict
+from mlxbench.verdicts import changepoints, verdict
 from mlxbench.verdicts.changepoints import Change, find_changes
 from mlxbench.verdicts.table import Table
 
 VERDICT_ORDER = verdict.VERDICT_ORDER
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
 UNIT_WORDS = {"it": "step", "steps": "step", "ops": "op", "exp": "exp"}
+VERDICT_RUNS = 20  # the latest runs whose gate verdicts the history plots mark: one gate each (~0.15 s on a 2-core VM)
 
 
 @dataclass
@@ -63,6 +69,8 @@ class Report:
     changes: list[Change] = field(default_factory=list)
     sweep: Sweep | None = None  # the size sweep in the current run, if it holds one
     table: Table | None = None  # the verdict table: every benchmark of the current run against the baseline
+    searched: int = 0  # the latest runs the change-point search read
+    judged: int = 0  # the latest runs whose gate verdicts the history plots mark (the current run's: the table's)
 
     @property
     def current(self) -> Run:
@@ -159,20 +167,40 @@ def mark_fastest(cells: Sequence[Cell]) -> None:
             min(row, key=lambda c: c.median).fastest = True
 
 
-def history_verdicts(runs: Sequence[Run]) -> list[dict[str, verdict.Result]]:
-    """Each run judged by the gate against the run of its host before it (that host's earlier runs as
-    its history); a run with no earlier run of its host gets none."""
+def history_verdicts(runs: Sequence[Run], latest: int = VERDICT_RUNS) -> list[dict[str, verdict.Result]]:
+    """Each of the `latest` last runs judged by the gate against the run of its host before it (that host's
+    earlier runs that judge it as its history); an earlier run, and a run with no earlier run of its host, get
+    none. One entry per run."""
     from mlxbench.verdicts.gate import RegressionGate, judge_run
 
-    out: list[dict[str, verdict.Result]] = []
-    for i, run in enumerate(runs):
-        mine = [r for r in runs[:i] if r.host == run.host]
-        if not mine:
-            out.append({})
-            continue
-        gate = RegressionGate.from_runs(mine[-1], mine[:-1], None)
-        out.append({r.name: r for r in judge_run(gate, run)})
+    out: list[dict[str, verdict.Result]] = [{} for _ in runs]
+    for i in range(max(len(runs) - latest, 0), len(runs)):
+        mine = [r for r in runs[:i] if r.host == runs[i].host]
+        if mine:
+            gate = RegressionGate.from_runs(mine[-1], judging(mine[:-1], mine[-1]), None)
+            out[i] = {r.name: r for r in judge_run(gate, runs[i])}
     return out
+
+
+def judging(earlier: Sequence[Run], baseline: Run) -> list[Run]:
+    """The latest of `earlier` (oldest first) that the gate of `baseline` reads: back to where each of the
+    baseline's benchmarks has the gate's HISTORY runs of its profile with times (it reads no further back),
+    so one gate costs the same after 10 runs or 1,000. Each benchmark is judged on the same runs as with all
+    of `earlier`; only the shared spread no longer counts benchmarks that left the suite before them."""
+    from mlxbench.verdicts.history import HISTORY
+
+    need = {name: HISTORY for name in baseline.benchmarks}
+    for k in range(len(earlier) - 1, -1, -1):
+        if not need:
+            return list(earlier[k + 1 :])
+        if earlier[k].profile != baseline.profile:
+            continue
+        for name, b in earlier[k].benchmarks.items():
+            if name in need and (b.get("stats") or {}).get("data"):
+                need[name] -= 1
+                if not need[name]:
+                    del need[name]
+    return list(earlier)
 
 
 def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = None) -> Report:
@@ -188,7 +216,7 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
     mark_fastest(rep.cells)
     if rep.current.facts.get("virtual_gpu"):
         rep.notes.append("These timings come from a paravirtual GPU (a hosted macOS VM): correctness only, not gating.")
-    rep.history_verdicts = history_verdicts(rep.runs[:-1]) if len(rep.runs) > 1 else []
+    rep.history_verdicts = history_verdicts(rep.runs[:-1], VERDICT_RUNS - 1) if len(rep.runs) > 1 else []
     others = [r.label for r in runs[:-1] if r.host != rep.current.host]
     if others:
         rep.notes.append(
@@ -204,15 +232,36 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
         rep.baseline = baseline.label
         given = [r for r in runs if r.host == baseline.host]
         earlier = given[: given.index(baseline)] if baseline in given else []
-        gate = RegressionGate.from_runs(baseline, earlier, None)
+        gate = RegressionGate.from_runs(baseline, judging(earlier, baseline), None)  # as the history plots' gates
         rep.verdicts = judge_run(gate, rep.current)
         rep.not_judged = dict(gate.not_judged)
         rep.table = Table.of(rep.verdicts, rep.not_judged, lambda n: (baseline.median(n), rep.current.median(n)))
     if len(rep.runs) > 1:
         rep.history_verdicts.append({v.name: v for v in rep.verdicts})  # the table's verdicts, for the last run
+    rep.judged = min(len(rep.runs), VERDICT_RUNS)
     rep.changes = find_changes(rep.runs)
+    rep.searched = changepoints.searched(rep.runs)
+    rep.notes += bounds_notes(rep)
     rep.sweep = Sweep.of([rep.current])
     return rep
+
+
+def bounds_notes(rep: Report) -> list[str]:
+    """What a long history's report looked at, where it shows more runs than that."""
+    notes, shown = [], len(rep.runs)
+    if rep.judged < shown:
+        first = rep.runs[-rep.judged].label
+        notes.append(
+            f"The history plots mark the gate's verdicts on the latest {rep.judged} of the {shown} runs (from "
+            f"{first} on): each is a gate of its own, so older runs are shown unmarked"
+        )
+    if rep.searched < shown and rep.searched >= changepoints.MIN_RUNS:
+        first = rep.runs[-rep.searched].label
+        notes.append(
+            f"Change points were searched in the latest {rep.searched} of the {shown} runs (from {first} on); a "
+            f"change before them is not looked for (the search grows with the square of the runs it reads)"
+        )
+    return notes
 
 
 @dataclass

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from mlxbench.paths import output_file_problem
+from mlxbench.paths import descriptor_named, is_stream, output_file_problem
 from mlxbench.session import bridge
 
 UNSAVED = 6  # the session's exit when its run or --benchmark-json could not be written where asked (kept elsewhere)
@@ -119,7 +120,8 @@ def install(bsession: Any, written: list[str]) -> None:
       when the name is taken; the loser takes the next number (both runs end up saved);
     - storage that became unwritable or full: the run goes to the temporary folder as a `.partial`
       file (nothing reads it as a run), said in one line, never a traceback;
-    - `--benchmark-json PATH`: replaced atomically, only once the whole file is written."""
+    - `--benchmark-json PATH`: replaced atomically, only once the whole file is written; a stream
+      (`/dev/stdout` redirected to a log, a pipe) written through, never replaced."""
 
     def write_json(output_json: dict) -> None:
         target = bridge.json_target(bsession)
@@ -183,11 +185,20 @@ def claim_and_write(folder: Path, first: int, save: str, data: bytes) -> Path:
 
 def replace_atomically(target: Path, data: bytes) -> None:
     """Give `target` the content `data` in one step (a failure leaves the old file as it was); its missing
-    folders are made. A symbolic link is written through (its target replaced, the link kept); a device or a
-    pipe (`/dev/stdout`) is written as a stream."""
-    if target.exists() and not target.is_file() and not target.is_dir():  # a device, a pipe (/dev/stdout): a stream
-        with target.open("wb") as fh:
-            fh.write(data)
+    folders are made. A symbolic link to a file is written through (the file it points to replaced, the link
+    kept). An output that is a stream is written through and never replaced: `/dev/stdout`, `/dev/fd/N`,
+    `/proc/self/fd/N` (or a link to one; or the very file stdout writes) through that open descriptor, so a
+    log the shell appends to (`>> ci.log`), a pipe or a terminal gets the data after what it holds; another
+    device or a pipe is opened for writing without truncating."""
+    if (fd := descriptor_named(target)) is not None:
+        write_to_descriptor(fd, streamed(data))
+        return
+    if is_stream(target):  # a device, a named pipe: opened as it is (no O_TRUNC, no O_CREAT)
+        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            write_to_descriptor(fd, data)
+        finally:
+            os.close(fd)
         return
     target = Path(os.path.realpath(target)) if target.is_symlink() else target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +207,26 @@ def replace_atomically(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def streamed(data: bytes) -> bytes:
+    """`data` as it goes into a descriptor that other output shares (stdout): ending with a newline, so that
+    what follows it in a log starts a line."""
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def write_to_descriptor(fd: int, data: bytes) -> None:
+    """Write all of `data` to the open descriptor `fd`, after whatever Python still buffers for it (stdout,
+    stderr): at its offset, or at the end where it was opened to append (`>>`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()
+        except (OSError, ValueError, AttributeError):  # a replaced or closed stream: nothing of ours is buffered
+            pass
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def keep_elsewhere(data: bytes, name: str) -> str:
@@ -274,9 +305,15 @@ def divert_incomplete(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     diverted = []
     if (json_path := bridge.json_target(bsession)) is not None:
-        if bridge.json_opened_early(bsession) and json_path.is_file() and json_path.stat().st_size == 0:
-            json_path.unlink()  # pytest-benchmark < 5.3.1 created it empty at start: no empty file passes for a run
-        bridge.redirect_json(bsession, Path(f"{json_path}.partial"))
+        if is_stream(json_path):  # /dev/stdout, a pipe: `PATH.partial` is no place; the temporary folder is
+            partial = (
+                Path(tempfile.gettempdir()) / f"mlxbench-incomplete-{reason}-{stamp}-{json_path.name}.json.partial"
+            )
+        else:
+            if bridge.json_opened_early(bsession) and json_path.is_file() and json_path.stat().st_size == 0:
+                json_path.unlink()  # pytest-benchmark < 5.3.1 created it empty at start: no empty file passes for a run
+            partial = Path(f"{json_path}.partial")
+        bridge.redirect_json(bsession, partial)
         diverted.append(bridge.json_target(bsession))
     if bridge.saves(bsession):
         target = folder / f"incomplete-{reason}-{stamp}.json.partial"

@@ -24,14 +24,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from mlxbench.ab import merge, paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.runs import BadRun
-from mlxbench.verdicts.verdict import MOVED
+from mlxbench.verdicts.words import MOVED
 
 
 def draw(pairs: list[PairResult], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
@@ -83,51 +83,137 @@ def replay(pairs: list[PairResult], *, n: int, trials: int, alpha: float = 0.05,
     }  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mlxbench.tools.replay", description=__doc__.split("\n\n")[0])
+MAX_TRIALS = 10_000  # the false-alarm rate's standard error is under 0.3% there: more trials add time, not precision
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints its usage first)
+        print(f"{self.prog}: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python -m mlxbench.tools.replay", description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", type=Path, help="paired A/B folders holding pair-*/pair.json")
     p.add_argument("--pairs", type=int, default=4, help="pairs per replayed A/B (default 4)")
     p.add_argument("--rounds", type=int, default=None, help="keep the first R rounds of each arm of each pair")
-    p.add_argument("--trials", type=int, default=200, help="replayed A/Bs (default 200)")
+    p.add_argument("--trials", type=int, default=200, help=f"replayed A/Bs, 1 to {MAX_TRIALS:,} (default 200)")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--threshold", type=float, default=None, help="default: each workload's, else 10%%")
     p.add_argument("--slowdown", type=float, default=0.0, help="multiply B's times by 1 + this (e.g. 0.1)")
     p.add_argument("--slow", default=None, help="slow only benchmarks whose name holds this (default: all)")
     p.add_argument("--flip", action="store_true", help="swap each drawn pair's arms at random (sign-flip null)")
-    p.add_argument("--exclude", default=None, help="leave out benchmarks whose name holds this (e.g. a workload "
-                   "whose arms really differ in the record)")  # fmt: skip
+    p.add_argument(
+        "--exclude",
+        default=None,
+        help="leave out benchmarks whose name holds this (e.g. a workload whose arms really differ in the record)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args = p.parse_args(argv)
+    return p
+
+
+def option_problem(args: argparse.Namespace) -> str | None:
+    """Why an option cannot be used, checked before any folder is read; None when all can."""
+    from mlxbench.paths import output_file_problem
+    from mlxbench.verdicts.paired import MIN_PAIRS
+    from mlxbench.verdicts.verdict import threshold_problem
+
+    trials = f"--trials {args.trials}: give 1 to {MAX_TRIALS} (at {MAX_TRIALS:,} the false-alarm rate is known"
+    slow = f"--slow {args.slow!r} picks what --slowdown slows: give a --slowdown above 0 too, or leave --slow out"
+    checks = [
+        (1 <= args.trials <= MAX_TRIALS, f"{trials} within 0.3%; more add time, not precision)"),
+        (args.pairs >= MIN_PAIRS, f"--pairs {args.pairs}: give {MIN_PAIRS} or more (a verdict needs {MIN_PAIRS})"),
+        (args.rounds is None or args.rounds >= 2, f"--rounds {args.rounds}: give at least 2"),
+        (0 < args.alpha < 1, f"--alpha {args.alpha}: give a rate between 0 and 1"),
+        (args.threshold is None or not threshold_problem(args.threshold), f"--{threshold_problem(args.threshold)}"),
+        (0 <= args.slowdown < 10, f"--slowdown {args.slowdown}: give a fraction from 0 to 10, such as 0.1"),
+        (args.slow is None or args.slowdown > 0, slow),
+        (args.slow != "", "--slow '': give part of the names of the benchmarks to slow"),
+        (args.exclude != "", "--exclude '': give part of the names of the benchmarks to leave out"),
+        (args.seed >= 0, f"--seed {args.seed}: give a whole number, 0 or more"),
+    ]
+    for ok, why in checks:
+        if not ok:
+            return why
+    return output_file_problem(args.json, "--json") if args.json is not None else None
+
+
+def names_problem(pairs: list[PairResult], exclude: str | None, slow: str | None) -> str | None:
+    """Why --exclude or --slow does not fit the recorded benchmarks (leaves none, or names none), or None."""
+    names = sorted({name for pair in pairs for name in pair.times})
+    kept = [n for n in names if not (exclude and exclude in n)]
+    example = f"e.g. {names[0]}" if names else "none recorded"
+    if exclude is not None and not kept:
+        return f"--exclude {exclude!r} leaves out all {len(names)} recorded benchmarks: nothing is left to judge"
+    if exclude is not None and len(kept) == len(names):
+        return f"--exclude {exclude!r} matches no recorded benchmark ({example}): give part of a name"
+    if slow is not None and not any(slow in n for n in kept):
+        return f"--slow {slow!r} matches no benchmark replayed ({example}): give part of a name"
+    return None
+
+
+def complain(message: str) -> int:
+    """One message on stderr, within 120 columns; the exit code of bad input."""
+    from mlxbench.units import fit
+
+    print("\n".join(fit(f"mlxbench.tools.replay: {message}")), file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlxbench.units import tolerant_output
+
+    with tolerant_output():
+        return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
-        checks = [(args.trials >= 1, f"--trials {args.trials}: give at least 1"),
-                  (0 < args.alpha < 1, f"--alpha {args.alpha}: give a rate between 0 and 1"),
-                  (0 <= args.slowdown < 10, f"--slowdown {args.slowdown}: give a fraction such as 0.1"),
-                  (args.rounds is None or args.rounds >= 2, f"--rounds {args.rounds}: give at least 2")]  # fmt: skip
-        for ok, why in checks:
-            if not ok:
-                raise BadRun(why)
+        if problem := option_problem(args):
+            raise BadRun(problem)
         pairs = [pair for folder in args.folders for pair in merge.read_folder(folder)[0]]
-        figures = replay(pairs, n=args.pairs, trials=args.trials, alpha=args.alpha, rounds=args.rounds,
-                         flip=args.flip, slowdown=args.slowdown, slow=args.slow, threshold=args.threshold,
-                         seed=args.seed, exclude=args.exclude)  # fmt: skip
+        if problem := names_problem(pairs, args.exclude, args.slow):
+            raise BadRun(problem)
+        figures = replay(
+            pairs,
+            n=args.pairs,
+            trials=args.trials,
+            alpha=args.alpha,
+            rounds=args.rounds,
+            flip=args.flip,
+            slowdown=args.slowdown,
+            slow=args.slow,
+            threshold=args.threshold,
+            seed=args.seed,
+            exclude=args.exclude,
+        )
     except BadRun as exc:
-        print(f"mlxbench.tools.replay: {exc}", file=sys.stderr)
-        return 2
+        return complain(str(exc))
+    except OSError as exc:
+        return complain(f"{exc.filename or ''}: {exc.strerror or exc}; check the path")
     power = figures["power_where_seen"]
-    print(f"replayed {args.trials} A/Bs of {args.pairs} pairs from {len(pairs)} recorded"
-          + (f", first {args.rounds} rounds" if args.rounds else "")
-          + (f", B slowed {args.slowdown:.0%}" + (f" on '{args.slow}'" if args.slow else "") if args.slowdown else ""))
-    print(f"  false alarms (any regressed/improved among unchanged benchmarks): {figures['false_alarm_rate']:.1%} "
-          f"of A/Bs (alpha {args.alpha:g})")  # fmt: skip
+    design = f"replayed {args.trials} A/Bs of {args.pairs} pairs from {len(pairs)} recorded"
+    if args.rounds:
+        design += f", first {args.rounds} rounds"
+    if args.slowdown:
+        design += f", B slowed {args.slowdown:.0%}" + (f" on '{args.slow}'" if args.slow else "")
+    print(design)
+    rate = f"{figures['false_alarm_rate']:.1%} of A/Bs (alpha {args.alpha:g})"
+    print(f"  false alarms (any regressed/improved among unchanged benchmarks): {rate}")
     if args.slowdown:
         shown = "no slowed benchmark could see it" if power is None else f"{power:.1%}"
-        print(f"  slowed benchmarks called regressed where their MDE <= threshold: {shown} "
-              f"({figures['slowed_benchmarks_seen']} seen)")  # fmt: skip
+        seen = figures["slowed_benchmarks_seen"]
+        print(f"  slowed benchmarks called regressed where their MDE <= threshold: {shown} ({seen} seen)")
     if figures["median_mde"] is not None:
         print(f"  median smallest change seen: {figures['median_mde']:.1%}")
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
+        from mlxbench.session.saving import replace_atomically
+
+        try:
+            replace_atomically(args.json, json.dumps(figures, indent=2).encode())
+        except OSError as exc:
+            return complain(f"cannot write --json {args.json} ({exc.strerror or exc}); check the path")
     return 0
 
 
