@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlxbench.ab import paired, revisions, venvs
+from mlxbench.ab import paired, processes, revisions, venvs
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
@@ -64,15 +63,6 @@ for dist in sys.argv[1:]:
 print(json.dumps({"implementation": platform.python_implementation(), "python_version": platform.python_version(),
                   "versions": found}))
 """  # run by an arm's interpreter: importlib.metadata only, no framework imported
-
-
-def schedule(k: int, order: str, seed: int = 0) -> list[str]:
-    """The arm of each of the 2k processes: ABBA... (alternate) or a shuffle with k of each."""
-    if order == "random":
-        arms = ["A", "B"] * k
-        random.Random(seed).shuffle(arms)
-        return arms
-    return [arm for i in range(k) for arm in (("A", "B") if i % 2 == 0 else ("B", "A"))]
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -113,39 +103,6 @@ def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
         last = ([x.strip() for x in proc.stderr.splitlines() if x.strip()] or [f"exit {proc.returncode}"])[-1]
         raise BadRun(f"arm {arm}: {python} did not say its Python and package versions ({last[:200]})")
     return found
-
-
-def run_process(
-    python: str, env: dict[str, str], pytest_args: list[str], out: Path, launch=paired.LAUNCH, cwd: Path | None = None
-) -> tuple[int, float]:
-    junit = out.with_suffix(".xml")
-    cmd = [python, *launch, "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}", f"--junitxml={junit}"]
-    cmd += pytest_args
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=cwd)
-    if proc.returncode not in (0, 1) or not out.exists():
-        tail = (proc.stdout[-2000:] + proc.stderr[-2000:]).strip()
-        raise BadRun(f"a benchmark process failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
-    return proc.returncode, time.perf_counter() - t0
-
-
-def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set[str]]:
-    """(fullname -> process medians, fullname -> the workload's threshold, names of failed tests)."""
-    medians: dict[str, list[float]] = {}
-    thresholds: dict[str, float] = {}
-    for path in sorted(folder.glob("*.json")):
-        run = load_run(path)
-        for name, b in run.benchmarks.items():
-            medians.setdefault(name, []).append(float(b["stats"]["median"]))
-            t = (b.get("extra_info") or {}).get("regression_threshold")
-            if t is not None:
-                thresholds[name] = float(t)
-    return medians, thresholds, failed_tests(folder)
-
-
-def failed_tests(folder: Path) -> set[str]:
-    """Test names (`test_workload[...]`) that failed in any process of an arm (from its JUnit XML)."""
-    return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
 RATIO = {
@@ -202,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.design == "paired":
         results, extra = paired.run(args, arms, pytest_args, out, started)
     else:
-        results, extra = run_processes(args, arms, pytest_args, out)
+        results, extra = processes.run_processes(args, arms, pytest_args, out)
     wall = time.perf_counter() - started
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
@@ -270,40 +227,6 @@ def units_line(meta: dict) -> str:
     if meta["design"] == "paired":
         return f"{meta['pairs']} pairs of workers alternating rounds, budget {meta['time_budget_min']:g} min"
     return f"{meta['processes']} processes per arm"
-
-
-def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
-    """The process design: K fresh processes per arm, A B B A ..., judged from process medians."""
-    for arm in arms:
-        (out / arm).mkdir()
-    order = schedule(args.processes, args.order, args.seed)
-    counts = {"A": 0, "B": 0}
-    for i, arm in enumerate(order):
-        counts[arm] += 1
-        target = out / arm / f"{counts[arm]:02d}.json"
-        echo(f"mlxbench ab: process {i + 1}/{len(order)} (arm {arm})", flush=True)
-        facts = arms[arm]
-        env = {**facts["env"], **facts.get("worker_env", {})}
-        launch = facts.get("launch", paired.LAUNCH)
-        code, took = run_process(facts["python"], env, pytest_args, target, launch, facts.get("cwd"))
-        echo(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
-    a, thresholds, failed_a = collect(out / "A")
-    b, thresholds_b, failed_b = collect(out / "B")
-    thresholds.update(thresholds_b)
-    if args.threshold is not None:
-        thresholds = {name: args.threshold for name in a}
-    common = sorted(set(a) & set(b))
-    if not common:
-        raise BadRun(f"the arms share no benchmark (A ran {len(a)}, B ran {len(b)}): check the pytest arguments")
-    results = evidence.judge_ab({n: (a[n], b[n]) for n in common}, thresholds, alpha=args.alpha)
-    return results, {
-        "processes": args.processes,
-        "order": "".join(order),
-        "only_in_a": sorted(set(a) - set(b)),
-        "only_in_b": sorted(set(b) - set(a)),
-        "failed_only_in_b": sorted(failed_b - failed_a),
-        "failed_in_both": sorted(failed_a & failed_b),
-    }
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -135,7 +135,7 @@ def test_injected_slowdown_scales_the_synced_duration_of_a_lazy_call():
 
 
 def test_ab_alternates_arms_and_shuffles_evenly():
-    from mlxbench.ab.command import schedule
+    from mlxbench.ab.processes import schedule
 
     assert schedule(3, "alternate") == list("ABBAAB")
     shuffled = schedule(4, "random", seed=1)
