@@ -115,8 +115,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     lines = comparison.lines(gate.results, base, cur, gate.not_judged, args.threshold, args.only_changed)
     gone = len(set(base.benchmarks) - set(cur.benchmarks))
     if gone:
-        lines.append(f"  ({gone} benchmark{'s' * (gone != 1)} of the baseline {'are' if gone != 1 else 'is'} not in "
-                     f"{cur.label} and {'were' if gone != 1 else 'was'} not compared)")  # fmt: skip
+        lines.append(
+            f"  ({gone} benchmark{'s' * (gone != 1)} of the baseline {'are' if gone != 1 else 'is'} not in "
+            f"{cur.label} and {'were' if gone != 1 else 'was'} not compared)"
+        )
     problem = gate.problem(held=len(cur.benchmarks))
     if problem:  # a valid comparison that could not judge: the medians above are the answer; said, exit 0
         lines.append(f"mlxbench compare: no verdicts: {problem}")

@@ -165,3 +165,15 @@ def test_verdict_words_load_no_statistics():
     code = "import sys, mlxbench.verdicts.words; print(sorted({'scipy', 'numpy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_no_line_is_kept_from_the_formatter():
+    """Code is formatted by `ruff format` as people format it: no marker that keeps the formatter off a line."""
+    marker = "# fmt: " + "sk" + "ip"
+    found = [
+        f"{path.relative_to(ROOT)}:{i}"
+        for path in [*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "workloads").rglob("*.py")]
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if marker in line or "# fmt: " + "off" in line
+    ]
+    assert not found, found

@@ -170,15 +170,19 @@ def run(args: argparse.Namespace) -> int:
     saving.atomic_write(out / "verdicts.md", md.encode())
     if args.json:
         saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
-    echo(f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
-          f"{units_line(meta)}, {wall / 60:.1f} min)")  # fmt: skip
+    echo(
+        f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
+        f"{units_line(meta)}, {wall / 60:.1f} min)"
+    )
     echo("\n".join(table(results, args.design)))
     if args.target_effect and args.design == "processes":
         m = len(results)
         need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
         worst = max(need.values())
-        echo(f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
-              f"(median benchmark: {sorted(need.values())[len(need) // 2]})")  # fmt: skip
+        echo(
+            f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
+            f"(median benchmark: {sorted(need.values())[len(need) // 2]})"
+        )
     for name in meta["failed_only_in_b"]:
         echo(f"  regressed    {name}: failed in arm B (accuracy gate or error), passed in A")
     echo(f"\nsamples and verdicts: {out}", flush=True)

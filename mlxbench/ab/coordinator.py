@@ -72,10 +72,17 @@ class PairResult:
 
     def as_dict(self) -> dict:
         return {
-            "times": self.times, "clock": self.clock, "spans": self.spans, "calls": self.calls, "facts": self.facts,
-            "order": self.order, "rounds": self.rounds, "exit_codes": self.exit_codes, "wall": round(self.wall, 3),
+            "times": self.times,
+            "clock": self.clock,
+            "spans": self.spans,
+            "calls": self.calls,
+            "facts": self.facts,
+            "order": self.order,
+            "rounds": self.rounds,
+            "exit_codes": self.exit_codes,
+            "wall": round(self.wall, 3),
             "timed": round(self.timed, 3),
-        }  # fmt: skip
+        }
 
 
 def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> Worker:
@@ -175,10 +182,14 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
 
 
 def run_pair(
-    commands: dict[str, tuple[Sequence[str], dict[str, str]]], folder: Path, started: float,
-    schedule: Schedule | None = None, silent_limit: float = SILENT_LIMIT_S, seen: Mapping[str, float] | None = None,
+    commands: dict[str, tuple[Sequence[str], dict[str, str]]],
+    folder: Path,
+    started: float,
+    schedule: Schedule | None = None,
+    silent_limit: float = SILENT_LIMIT_S,
+    seen: Mapping[str, float] | None = None,
     cwds: Mapping[str, Path | None] | None = None,
-) -> PairResult:  # fmt: skip
+) -> PairResult:
     """Start one worker per arm (in its folder of `cwds`, else this one) and decide for them, point by point,
     until both exit. A worker that says nothing for longer than `silence_limit` allows (`seen`: the slowest
     round of each benchmark in the earlier pairs) raises SilentWorker (both workers stopped first)."""

@@ -201,13 +201,19 @@ def run(args: argparse.Namespace) -> int:
     echo(f"mlxbench ab merge: {counted(results)}")
     echo("\n".join(table(results)))
     document = {
-        "design": "paired", "merged_from": sources, "pairs": len(pairs), "alpha": args.alpha,
+        "design": "paired",
+        "merged_from": sources,
+        "pairs": len(pairs),
+        "alpha": args.alpha,
         "stopped": f"merged from {folders} of A/Bs",
-        "pytest_args": next(iter(selections.values()), None), "a": arms["a"], "b": arms["b"],
+        "pytest_args": next(iter(selections.values()), None),
+        "a": arms["a"],
+        "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
-        "spreads": stats.spreads(paired.by_benchmark(pairs)), "verdicts": [r.as_dict() for r in results],
-    }  # fmt: skip
+        "spreads": stats.spreads(paired.by_benchmark(pairs)),
+        "verdicts": [r.as_dict() for r in results],
+    }
     if args.out is not None:
         write_out(args.out, document)
     if args.json:
@@ -333,11 +339,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("folders", nargs="+", type=Path, metavar="FOLDER", help="A/B folders (mlxbench ab's --out/<time>/)")
     p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
-    p.add_argument("--threshold", type=float, default=None, help="smallest change that counts (default: each "
-                   "workload's, else 10%%)")  # fmt: skip
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="smallest change that counts (default: each workload's, else 10%%)",
+    )
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the merged verdicts here")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write verdicts.json and ab-summary.md "
-                   "(tables only, for a job summary) into this new folder")  # fmt: skip
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write verdicts.json and ab-summary.md (tables only, for a job summary) into this new folder",
+    )
     p.set_defaults(func=run)
 
 

@@ -13,11 +13,19 @@ from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
 
 DESIGN_OPTIONS = {  # option: (attribute, default); given for the other design, an option would do nothing
-    "paired": {"--time-budget": ("time_budget", 20.0), "--rewarm": ("rewarm", 1), "--pairs": ("pairs", None),
-               "--worker-timeout": ("worker_timeout", 600.0)},
-    "processes": {"--processes": ("processes", 6), "--order": ("order", "alternate"), "--seed": ("seed", 0),
-                  "--target-effect": ("target_effect", None)},
-}  # fmt: skip
+    "paired": {
+        "--time-budget": ("time_budget", 20.0),
+        "--rewarm": ("rewarm", 1),
+        "--pairs": ("pairs", None),
+        "--worker-timeout": ("worker_timeout", 600.0),
+    },
+    "processes": {
+        "--processes": ("processes", 6),
+        "--order": ("order", "alternate"),
+        "--seed": ("seed", 0),
+        "--target-effect": ("target_effect", None),
+    },
+}
 
 
 def check_design(args: argparse.Namespace) -> None:
@@ -42,12 +50,16 @@ def check_options(args: argparse.Namespace) -> None:
     check_design(args)
     checks = [
         ("--alpha", args.alpha, 0 < args.alpha < 1, "a family-wise false-alarm rate between 0 and 1, e.g. 0.05"),
-        ("--processes", args.processes, args.processes >= evidence.MIN_PROCESSES,
-         f"at least {evidence.MIN_PROCESSES} processes per arm"),
+        (
+            "--processes",
+            args.processes,
+            args.processes >= evidence.MIN_PROCESSES,
+            f"at least {evidence.MIN_PROCESSES} processes per arm",
+        ),
         ("--rewarm", args.rewarm, 0 <= args.rewarm <= 100, "a count of calls from 0 to 100"),
         ("--time-budget", args.time_budget, 0 < args.time_budget < 24 * 60, "minutes, above 0 (e.g. 20)"),
         ("--worker-timeout", args.worker_timeout, 0 < args.worker_timeout <= 24 * 3600, "seconds, above 0 (e.g. 600)"),
-    ]  # fmt: skip
+    ]
     if args.threshold is not None:
         checks.append(("--threshold", args.threshold, 0 < args.threshold <= 1, "a fraction in (0, 1], e.g. 0.1"))
     if args.target_effect is not None:
@@ -64,10 +76,32 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 VALUE_OPTIONS = {  # pytest and mlxbench options whose value is the next argument (a path among them is no test path)
-    "-k", "-m", "-p", "-o", "-c", "-W", "--data-dir", "--backend", "--profile", "--seed", "--rootdir", "--basetemp",
-    "--confcutdir", "--ignore", "--ignore-glob", "--deselect", "--junitxml", "--junit-xml", "--benchmark-storage",
-    "--benchmark-compare", "--regression-threshold", "--override-ini", "--maxfail", "--tb", "--durations",
-}  # fmt: skip
+    "-k",
+    "-m",
+    "-p",
+    "-o",
+    "-c",
+    "-W",
+    "--data-dir",
+    "--backend",
+    "--profile",
+    "--seed",
+    "--rootdir",
+    "--basetemp",
+    "--confcutdir",
+    "--ignore",
+    "--ignore-glob",
+    "--deselect",
+    "--junitxml",
+    "--junit-xml",
+    "--benchmark-storage",
+    "--benchmark-compare",
+    "--regression-threshold",
+    "--override-ini",
+    "--maxfail",
+    "--tb",
+    "--durations",
+}
 
 
 def is_test_path(arg: str) -> bool:
@@ -95,6 +129,9 @@ def on_nodeids(pytest_args: list[str], nodeids: list[str]) -> list[str]:
     """The pytest arguments with their test paths replaced by `nodeids` (the other options kept): the same
     selection, narrowed to those benchmarks."""
     args = with_test_path(pytest_args)
-    kept = [a for i, a in enumerate(args) if a.startswith("-") or (i and args[i - 1] in VALUE_OPTIONS)
-            or not is_test_path(a.split("::")[0])]  # fmt: skip
+    kept = [
+        a
+        for i, a in enumerate(args)
+        if a.startswith("-") or (i and args[i - 1] in VALUE_OPTIONS) or not is_test_path(a.split("::")[0])
+    ]
     return [*nodeids, *kept]

@@ -48,8 +48,9 @@ def by_benchmark(results: Sequence[PairResult]) -> dict[str, list[dict[str, Any]
     out: dict[str, list[dict[str, Any]]] = {}
     for number, pair in enumerate(results, 1):
         for nodeid, times in pair.times.items():
-            out.setdefault(nodeid, []).append({"A": list(times.get("A", [])), "B": list(times.get("B", [])),
-                                               "pair": number})  # fmt: skip
+            out.setdefault(nodeid, []).append(
+                {"A": list(times.get("A", [])), "B": list(times.get("B", [])), "pair": number}
+            )
     return out
 
 
@@ -67,9 +68,12 @@ def thresholds_for(threshold: float | None, results: Sequence[PairResult]) -> di
 
 
 def judge_pairs(
-    results: Sequence[PairResult], thresholds: Mapping[str, float], level: float,
-    names: set[str] | None = None, family: int | None = None,
-) -> tuple[list[Result], stats.Evidence]:  # fmt: skip
+    results: Sequence[PairResult],
+    thresholds: Mapping[str, float],
+    level: float,
+    names: set[str] | None = None,
+    family: int | None = None,
+) -> tuple[list[Result], stats.Evidence]:
     """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark."""
     found = stats.estimate_all(by_benchmark(results))
     chosen = {n: e for n, e in found.estimates.items() if names is None or n in names}
@@ -97,17 +101,23 @@ def costs(results: Sequence[PairResult]) -> tuple[dict[str, float], dict[str, fl
 def worker_command(python: str, pytest_args: list[str], junit: Path, launch: Sequence[str] = LAUNCH) -> list[str]:
     """A worker's command line; `launch` starts pytest (mlxbench.ab.revisions.launcher for a revision's arm)."""
     return [
-        python, *launch, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-        "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning", *pytest_args,
-    ]  # fmt: skip
+        python,
+        *launch,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        "-W",
+        "ignore::pytest_benchmark.logger.PytestBenchmarkWarning",
+        *pytest_args,
+    ]
 
 
 def describe(allocation: Mapping[str, allocation_.Allocation]) -> str:
     rounds = sorted(a.rounds for a in allocation.values())
     if not rounds:
         return "nothing to allocate"
-    return (f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over "
-            f"{len(rounds)} benchmarks")  # fmt: skip
+    return f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over {len(rounds)} benchmarks"
 
 
 def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
@@ -121,8 +131,9 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     allocation: dict[str, allocation_.Allocation] = {}
     plans: list[dict[str, Any]] = []
     slowest: dict[str, float] = {}  # each benchmark's slowest round so far, either arm: what bounds a silent worker
-    while stats.more_pairs(len(pairs), time.perf_counter() - started, budget, args.pairs,
-                           pairs[-1].wall if pairs else None):  # fmt: skip
+    while stats.more_pairs(
+        len(pairs), time.perf_counter() - started, budget, args.pairs, pairs[-1].wall if pairs else None
+    ):
         number = len(pairs) + 1
         folder = out / f"pair-{number:02d}"
         folder.mkdir()
@@ -170,8 +181,14 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             echo(f"mlxbench ab: {stopped}; {judged(len(pairs))}", flush=True)
             break
         pairs.append(result)
-        plans.append({"pair": number, "wall": round(result.wall, 3), "timed": round(result.timed, 3),
-                      "rounds": {n: a.rounds for n, a in allocation.items()}})  # fmt: skip
+        plans.append(
+            {
+                "pair": number,
+                "wall": round(result.wall, 3),
+                "timed": round(result.timed, 3),
+                "rounds": {n: a.rounds for n, a in allocation.items()},
+            }
+        )
         for arm in ("A", "B"):
             failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
         share = result.timed / result.wall if result.wall else 0.0
@@ -185,8 +202,10 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             interim, _ = judge_pairs(pairs, thresholds, level, undecided, family)
             for r in interim:
                 if r.verdict != "inconclusive":
-                    r.reasons.append(f"decided at the interim look after {len(pairs)} pairs (level {level:.3g}); "
-                                     "it left the later pairs")  # fmt: skip
+                    r.reasons.append(
+                        f"decided at the interim look after {len(pairs)} pairs (level {level:.3g}); "
+                        "it left the later pairs"
+                    )
                     decided[r.name] = r
             now = [r.name for r in interim if r.name in decided]
             if now:
@@ -200,9 +219,14 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             planned = {n: int(f.get("planned") or 1) for n, f in facts.items() if n not in decided}
             cumulative = {n for n, f in facts.items() if f.get("cumulative")}
             allocation = allocation_.allocate(
-                by_benchmark(pairs), round_costs, fixed_costs, planned, cumulative,
-                budget - (time.perf_counter() - started), untimed,
-            )  # fmt: skip
+                by_benchmark(pairs),
+                round_costs,
+                fixed_costs,
+                planned,
+                cumulative,
+                budget - (time.perf_counter() - started),
+                untimed,
+            )
             echo(f"  next pair: {describe(allocation)} (cost model; verdicts.json says why)", flush=True)
     else:
         stopped = "--pairs reached" if args.pairs is not None and len(pairs) >= args.pairs else stopped
@@ -223,18 +247,25 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     only_b = sorted({n for p in pairs for n, t in p.times.items() if t["B"] and not t["A"]})
     wall = time.perf_counter() - started
     timed = sum(p.timed for p in pairs)
-    echo(f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}"
-         + (f", {len(decided)} benchmarks decided earlier" if decided else ""))  # fmt: skip
-    echo(f"mlxbench ab: timed rounds {timed:.0f} s of {wall:.0f} s ({timed / wall:.0%}); spread prior shared by "
-         f"{found.prior.benchmarks} benchmarks: {found.prior.df:.1f} degrees of freedom")  # fmt: skip
+    echo(
+        f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}"
+        + (f", {len(decided)} benchmarks decided earlier" if decided else "")
+    )
+    echo(
+        f"mlxbench ab: timed rounds {timed:.0f} s of {wall:.0f} s ({timed / wall:.0%}); spread prior shared by "
+        f"{found.prior.benchmarks} benchmarks: {found.prior.df:.1f} degrees of freedom"
+    )
     for u in found.unstable:
         echo(f"mlxbench ab: {u.line()}")
     if allocation:
         echo("mlxbench ab: the last allocation, rounds per arm (why: verdicts.json allocation_why):")
         width = max(len(n.rsplit("::", 1)[-1]) for n in allocation)
         for name, a in sorted(allocation.items()):
-            parts = (f"round noise {a.round_noise:.1%}, lasting state {a.lasting_state:.1%}"
-                     if a.round_noise == a.round_noise else a.why)  # fmt: skip
+            parts = (
+                f"round noise {a.round_noise:.1%}, lasting state {a.lasting_state:.1%}"
+                if a.round_noise == a.round_noise
+                else a.why
+            )
             echo(f"  {a.rounds:>4}  {name.rsplit('::', 1)[-1]:<{width}}  {parts}")
     mdes = sorted(r.mde for r in results if r.mde == r.mde)
     if mdes:

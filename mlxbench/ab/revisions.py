@@ -286,9 +286,11 @@ def absolute_paths(pytest_args: Sequence[str], cwd: Path) -> list[str]:
 
 
 def preflight(
-    python: Mapping[str, str], revisions: Mapping[str, Revision], env: Mapping[str, Mapping[str, str]],
+    python: Mapping[str, str],
+    revisions: Mapping[str, Revision],
+    env: Mapping[str, Mapping[str, str]],
     pytest_args: Sequence[str],
-) -> None:  # fmt: skip
+) -> None:
     """Collect each arm's benchmarks under the running harness (both arms at once) before anything is
     measured; an arm whose revision it cannot drive refuses the whole A/B, never half of it."""
     procs = {}

@@ -122,8 +122,10 @@ def environment(
     tmp.parent.mkdir(parents=True, exist_ok=True)
     if tool:
         py = str(python_of(tmp))
-        steps = [[*tool, "venv", "-q", "--python", sys.executable, str(tmp)],
-                 [*tool, "pip", "install", "-q", "--python", py, *wanted, "-e", str(ROOT)]]  # fmt: skip
+        steps = [
+            [*tool, "venv", "-q", "--python", sys.executable, str(tmp)],
+            [*tool, "pip", "install", "-q", "--python", py, *wanted, "-e", str(ROOT)],
+        ]
     else:
         venv.create(tmp, with_pip=True)
         steps = [[str(python_of(tmp)), "-m", "pip", "install", "-q", *wanted, "-e", str(ROOT)]]
@@ -134,8 +136,9 @@ def environment(
             hint = (
                 f"; {', '.join(labelled)} is a build with a local label, served by its maker's own index: give pip "
                 "that index (for PyTorch's CPU builds: PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu)"
-                if labelled else ""
-            )  # fmt: skip
+                if labelled
+                else ""
+            )
             raise BadRun(f"could not install {' '.join(wanted)}: {install_error(proc)}{hint}")
     (tmp / "mlxbench-env.txt").write_text("\n".join([tag, *wanted]) + "\n")
     tmp.rename(env)

@@ -57,8 +57,10 @@ class ThreadPolicy:
         changed = [f"{n}={v}" for n, v in self.saved_env.items() if v is not None and v != str(self.threads)]
         if not changed:
             return None
-        return (f"mlxbench: the thread policy runs every framework on {self.threads} thread(s): it replaced "
-                f"{', '.join(changed)} from the environment; to measure another count set {THREADS_ENV}")
+        return (
+            f"mlxbench: the thread policy runs every framework on {self.threads} thread(s): it replaced "
+            f"{', '.join(changed)} from the environment; to measure another count set {THREADS_ENV}"
+        )
 
     def limit_backend(self, backend: Any) -> None:
         """Once per framework: let the backend limit its own pools (after its framework imported)."""

@@ -90,8 +90,13 @@ class ABReport:
         return t
 
     def as_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), **self.meta, "counts": self.counts, "verdicts": self.verdicts,
-                "table": self.table().as_json()}  # fmt: skip
+        return {
+            "folder": str(self.folder),
+            **self.meta,
+            "counts": self.counts,
+            "verdicts": self.verdicts,
+            "table": self.table().as_json(),
+        }
 
 
 def pair_times(doc: Any) -> dict[str, dict[str, list[float]]]:
@@ -140,8 +145,15 @@ def plot(rep: ABReport) -> bytes | None:
         ax = fig.add_subplot(rows, cols, i + 1)
         for arm, colour, offset in (("A", "#1f77b4", -0.15), ("B", "#d62728", 0.15)):
             for unit, values in enumerate(rep.samples[name][arm]):
-                ax.plot([unit + 1 + offset] * len(values), [x * 1e3 for x in values], "o", color=colour, ms=3,
-                        alpha=0.7, label=arm if unit == 0 else None)  # fmt: skip
+                ax.plot(
+                    [unit + 1 + offset] * len(values),
+                    [x * 1e3 for x in values],
+                    "o",
+                    color=colour,
+                    ms=3,
+                    alpha=0.7,
+                    label=arm if unit == 0 else None,
+                )
         ax.set_title(f"{label(name)}\n{verdict[name]}", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("pair of workers" if rep.meta.get("design") == "paired" else "process", fontsize=7)

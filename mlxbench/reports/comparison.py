@@ -31,9 +31,12 @@ def table(results: Sequence[verdict.Result], baseline: Run, current: Run, not_ju
         if isinstance(t := (b.get("extra_info") or {}).get("regression_threshold"), (int, float))
     }
     return Table.of(
-        results, not_judged, lambda name: (baseline.median(name), current.median(name)),
-        notes=lambda r: default_notes(r) + recorded(current, r.name), thresholds=thresholds,
-    )  # fmt: skip
+        results,
+        not_judged,
+        lambda name: (baseline.median(name), current.median(name)),
+        notes=lambda r: default_notes(r) + recorded(current, r.name),
+        thresholds=thresholds,
+    )
 
 
 def lines(
@@ -65,7 +68,9 @@ def lines(
         )
     if only_changed:
         moved = len(shown)
-        head.append(f"  --only-changed: {moved} of {len(t.rows)} moved (regressed, improved, or unjudged past the "
-                    "threshold)" + ("" if moved else "; nothing else to show"))  # fmt: skip
+        head.append(
+            f"  --only-changed: {moved} of {len(t.rows)} moved (regressed, improved, or unjudged past the "
+            "threshold)" + ("" if moved else "; nothing else to show")
+        )
     blind = unseen(results, current.profile)
     return head + body + ([f"  {blind}"] if blind else [])

@@ -85,9 +85,14 @@ def grouped_bars(
             high = values[(g, series[i])][2]
             top = high if _positive(high) and high >= best else best  # above the error bar's cap, not on it
             ax.annotate(
-                "★", (x[j] + (i - (len(series) - 1) / 2) * width, top), xytext=(0, 3), textcoords="offset points",
-                ha="center", va="bottom", fontsize=9,
-            )  # fmt: skip
+                "★",
+                (x[j] + (i - (len(series) - 1) / 2) * width, top),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     many = len(groups) > 4
     ax.set_xticks(x, groups, rotation=45 if many else 0, ha="right" if many else "center", fontsize=8)
     if any(_positive(v[0]) for v in values.values()):
@@ -228,8 +233,9 @@ def machines_dots(
     import matplotlib.pyplot as plt
 
     width = max(7.0, 0.42 * len(variants) + 3.0)
-    fig, axes = plt.subplots(len(machines), 1, figsize=(width, 2.3 * len(machines) + 1.4), sharex=True, sharey=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(machines), 1, figsize=(width, 2.3 * len(machines) + 1.4), sharex=True, sharey=True, squeeze=False
+    )
     x = np.arange(len(variants))
     spread = 0.6 / max(len(backends), 1)
     best = {}
@@ -258,8 +264,15 @@ def machines_dots(
     for ax in axes[:, 0]:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), title="backend", loc="upper right", ncol=min(len(handles), 6),
-               fontsize=8, bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        title="backend",
+        loc="upper right",
+        ncol=min(len(handles), 6),
+        fontsize=8,
+        bbox_to_anchor=(1.0, 1.0),
+    )
     fig.suptitle(f"{workload}: machines side by side (★ fastest of each variant)", fontsize=10, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
     return _png(fig)

@@ -182,9 +182,15 @@ def document(rep: Report) -> Document:
         doc.add(Table(rep.table.head(), rep.table.cells(label=rep.short), row_class=0))
         doc.add(*(Paragraph([note]) for note in rep.table.footnotes()))
         if any(v.method == "history" for v in rep.verdicts):
-            doc.add(Paragraph(["A judged row's baseline median is the geometric mean of the medians of the saved runs "
-                               "it was judged against (its history, ending with the baseline); an unjudged row's is "
-                               "the baseline run's."]))  # fmt: skip
+            doc.add(
+                Paragraph(
+                    [
+                        "A judged row's baseline median is the geometric mean of the medians of the saved runs "
+                        "it was judged against (its history, ending with the baseline); an unjudged row's is "
+                        "the baseline run's."
+                    ]
+                )
+            )
     else:
         doc.add(Paragraph([no_verdicts(rep)]))
     doc.add(Heading("Machine"), Table(["fact", "value"], [[k, v] for k, v in machine_rows(rep.current)]))

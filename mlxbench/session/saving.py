@@ -131,8 +131,10 @@ def install(bsession: Any, written: list[str]) -> None:
             written.append(f"wrote {target}")
         except OSError as exc:
             kept = keep_elsewhere(data, target.name)
-            written.append(f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}; once it "
-                           f"can be written: mv {kept} {target} (this session exits {UNSAVED})")  # fmt: skip
+            written.append(
+                f"could not write {target} ({exc.strerror or exc}); the run is kept in {kept}; once it "
+                f"can be written: mv {kept} {target} (this session exits {UNSAVED})"
+            )
 
     bridge.replace_json_writer(bsession, write_json)
     storage = bridge.file_storage(bsession)
@@ -146,9 +148,11 @@ def install(bsession: Any, written: list[str]) -> None:
         except OSError as exc:
             kept = keep_elsewhere(data, f"{save}.json")
             folder = bridge.storage_folder_of(storage)
-            written.append(f"could not save the run into {folder} ({exc.strerror or exc}); kept in {kept}; once the "
-                           f"folder can be written: mv {kept} {folder}/{bridge.next_number(storage):04d}_{save}.json "
-                           f"(this session exits {UNSAVED})")  # fmt: skip
+            written.append(
+                f"could not save the run into {folder} ({exc.strerror or exc}); kept in {kept}; once the "
+                f"folder can be written: mv {kept} {folder}/{bridge.next_number(storage):04d}_{save}.json "
+                f"(this session exits {UNSAVED})"
+            )
             return
         written.append(f"saved {target}")
         bridge.log_saved(storage, target)

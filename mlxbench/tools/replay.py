@@ -34,8 +34,16 @@ from mlxbench.runs import BadRun
 from mlxbench.verdicts.words import MOVED
 
 
-def draw(pairs: list[PairResult], rng: np.random.Generator, n: int, rounds: int | None, flip: bool,
-         slowdown: float, slow: str | None, exclude: str | None = None) -> list[PairResult]:  # fmt: skip
+def draw(
+    pairs: list[PairResult],
+    rng: np.random.Generator,
+    n: int,
+    rounds: int | None,
+    flip: bool,
+    slowdown: float,
+    slow: str | None,
+    exclude: str | None = None,
+) -> list[PairResult]:
     picked = [pairs[i] for i in rng.choice(len(pairs), size=n, replace=False)]
     out = []
     for pair in picked:
@@ -53,9 +61,20 @@ def draw(pairs: list[PairResult], rng: np.random.Generator, n: int, rounds: int 
     return out
 
 
-def replay(pairs: list[PairResult], *, n: int, trials: int, alpha: float = 0.05, rounds: int | None = None,
-           flip: bool = False, slowdown: float = 0.0, slow: str | None = None, threshold: float | None = None,
-           seed: int = 0, exclude: str | None = None) -> dict[str, Any]:  # fmt: skip
+def replay(
+    pairs: list[PairResult],
+    *,
+    n: int,
+    trials: int,
+    alpha: float = 0.05,
+    rounds: int | None = None,
+    flip: bool = False,
+    slowdown: float = 0.0,
+    slow: str | None = None,
+    threshold: float | None = None,
+    seed: int = 0,
+    exclude: str | None = None,
+) -> dict[str, Any]:
     """Trials of a design on recorded pairs: false-alarm rate (no slowdown) or power (with one)."""
     from mlxbench.verdicts.paired import MIN_PAIRS
 
@@ -76,11 +95,17 @@ def replay(pairs: list[PairResult], *, n: int, trials: int, alpha: float = 0.05,
             false_slow += r.name in slowed and r.verdict == "improved"
     finite = [m for m in mdes if m == m]
     return {
-        "trials": trials, "pairs": n, "rounds": rounds, "alpha": alpha, "slowdown": slowdown,
-        "false_alarm_rate": alarms / trials, "power_where_seen": (caught / seen) if seen else None,
-        "slowed_benchmarks_seen": seen, "slowed_called_improved": false_slow,
+        "trials": trials,
+        "pairs": n,
+        "rounds": rounds,
+        "alpha": alpha,
+        "slowdown": slowdown,
+        "false_alarm_rate": alarms / trials,
+        "power_where_seen": (caught / seen) if seen else None,
+        "slowed_benchmarks_seen": seen,
+        "slowed_called_improved": false_slow,
         "median_mde": float(np.median(finite)) if finite else None,
-    }  # fmt: skip
+    }
 
 
 MAX_TRIALS = 10_000  # the false-alarm rate's standard error is under 0.3% there: more trials add time, not precision

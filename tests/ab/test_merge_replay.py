@@ -22,16 +22,23 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "replay"
 
 
 def cli(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "mlxbench", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "mlxbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def synthetic_pair(rng, shift: float) -> dict:
     times = {}
     for name, s in (("b::t[slow]", shift), ("b::t[same]", 0.0), ("b::t[other]", 0.0)):
         state = rng.normal(0, 0.02)
-        times[name] = {"A": list(np.exp(rng.normal(0, 0.02, 7))),
-                       "B": list(np.exp(math.log1p(s) + state + rng.normal(0, 0.02, 7)))}  # fmt: skip
+        times[name] = {
+            "A": list(np.exp(rng.normal(0, 0.02, 7))),
+            "B": list(np.exp(math.log1p(s) + state + rng.normal(0, 0.02, 7))),
+        }
     return {"times": times, "facts": {"b::t[same]": {"threshold": 0.2}}}
 
 
@@ -54,7 +61,8 @@ def test_a_merge_of_two_shards_gives_the_verdicts_of_one_run_holding_the_same_pa
     held = [PairResult.of(p["times"], p["facts"]) for p in pairs]
     alone, _ = paired.judge_pairs(held, paired.thresholds_for(None, held), 0.05)
     assert [(v["name"], v["verdict"], round(v["ratio"], 9)) for v in merged["verdicts"]] == [
-        (r.name, r.verdict, round(r.ratio, 9)) for r in alone]  # fmt: skip
+        (r.name, r.verdict, round(r.ratio, 9)) for r in alone
+    ]
     verdicts = {v["name"]: v for v in merged["verdicts"]}
     assert verdicts["b::t[slow]"]["verdict"] == "regressed" and verdicts["b::t[same]"]["threshold"] == 0.2
     assert merged["pairs"] == 6 and [s["pairs"] for s in merged["merged_from"]] == [3, 3]
@@ -102,11 +110,13 @@ def test_replay_measures_false_alarms_and_power_on_recorded_pairs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "false alarms" in proc.stdout and "called regressed" in proc.stdout
     assert json.loads((tmp_path / "r.json").read_text())["trials"] == 20
-    bad = subprocess.run([sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "999"],
-                         capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "999"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "--pairs 999" in bad.stderr and "Traceback" not in bad.stderr
-    two = subprocess.run([sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "2"],
-                         capture_output=True, text=True)  # fmt: skip
+    two = subprocess.run(
+        [sys.executable, "-m", "mlxbench.tools.replay", *folders, "--pairs", "2"], capture_output=True, text=True
+    )
     assert two.returncode == 2 and "a verdict needs 3" in two.stderr
 
 
@@ -119,8 +129,20 @@ def test_a_worker_runs_only_the_benchmarks_left_undecided(project, tmp_path):
     write_bench(project, name="test_two")
     only = tmp_path / "undecided.txt"
     only.write_text("test_two.py::test_sum[numpy-ci]\n")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_one.py", "test_two.py",
-           "--backend", "numpy", "--profile", "ci"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_one.py",
+        "test_two.py",
+        "--backend",
+        "numpy",
+        "--profile",
+        "ci",
+    ]
     env = {"PYTHONPATH": str(project.path / "site"), ONLY_ENV: str(only)}
     old = os.getcwd()
     os.chdir(project.path)

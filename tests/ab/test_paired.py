@@ -27,9 +27,13 @@ def estimates(results):
 
 def mlxbench_cli(*args, cwd=None, env=None, timeout=None):
     return subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args], capture_output=True, text=True, cwd=cwd,
-        env={**os.environ, **(env or {})}, timeout=timeout,
-    )  # fmt: skip
+        [sys.executable, "-m", "mlxbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 BUSY_END = """
@@ -62,13 +66,34 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     (project.path / "conftest.py").write_text('pytest_plugins = ["mlxbench.plugin", "busy_end"]\n')
     (project.path / "site" / "busy_end.py").write_text(BUSY_END)
     out, logs = tmp_path / "ab", {arm: (tmp_path / f"{arm}.calls", tmp_path / f"{arm}.end") for arm in "AB"}
-    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002", "FAKE_CALL_LOG": str(logs["A"][0]),
-           "FAKE_END_LOG": str(logs["A"][1]), "FAKE_THRESHOLD": "0.25"}  # fmt: skip
+    env = {
+        "PYTHONPATH": str(project.path / "site"),
+        "FAKE_DELAY": "0.002",
+        "FAKE_CALL_LOG": str(logs["A"][0]),
+        "FAKE_END_LOG": str(logs["A"][1]),
+        "FAKE_THRESHOLD": "0.25",
+    }
     proc = mlxbench_cli(
-        "ab", "--pairs", "4", "--b-env", "FAKE_DELAY=0.006", "--b-env", f"FAKE_CALL_LOG={logs['B'][0]}",
-        "--b-env", f"FAKE_END_LOG={logs['B'][1]}", "--out", str(out), "--json", str(tmp_path / "v.json"), "--",
-        "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
-    )  # fmt: skip
+        "ab",
+        "--pairs",
+        "4",
+        "--b-env",
+        "FAKE_DELAY=0.006",
+        "--b-env",
+        f"FAKE_CALL_LOG={logs['B'][0]}",
+        "--b-env",
+        f"FAKE_END_LOG={logs['B'][1]}",
+        "--out",
+        str(out),
+        "--json",
+        str(tmp_path / "v.json"),
+        "--",
+        "test_fake.py",
+        "--backend",
+        "numpy",
+        cwd=project.path,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (run,) = out.iterdir()
     pairs = [json.loads(p.read_text()) for p in sorted(run.glob("pair-*/pair.json"))]
@@ -112,15 +137,34 @@ def test_under_cpu_load_an_unchanged_ab_favours_no_arm(project, tmp_path):
     (project.path / "conftest.py").write_text('pytest_plugins = ["mlxbench.plugin", "busy_end"]\n')
     (project.path / "site" / "busy_end.py").write_text(BUSY_END)
     logs = {arm: (tmp_path / f"{arm}.calls", tmp_path / f"{arm}.end") for arm in "AB"}
-    env = {"PYTHONPATH": str(project.path / "site"), "FAKE_CALL_LOG": str(logs["A"][0]),
-           "FAKE_END_LOG": str(logs["A"][1])}  # fmt: skip
+    env = {
+        "PYTHONPATH": str(project.path / "site"),
+        "FAKE_CALL_LOG": str(logs["A"][0]),
+        "FAKE_END_LOG": str(logs["A"][1]),
+    }
     load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         proc = mlxbench_cli(
-            "ab", "--pairs", "4", "--alpha", "0.001", "--b-env", f"FAKE_CALL_LOG={logs['B'][0]}", "--b-env",
-            f"FAKE_END_LOG={logs['B'][1]}", "--out", str(tmp_path / "ab"), "--json", str(tmp_path / "v.json"), "--",
-            "test_fake.py", "--backend", "numpy", cwd=project.path, env=env,
-        )  # fmt: skip
+            "ab",
+            "--pairs",
+            "4",
+            "--alpha",
+            "0.001",
+            "--b-env",
+            f"FAKE_CALL_LOG={logs['B'][0]}",
+            "--b-env",
+            f"FAKE_END_LOG={logs['B'][1]}",
+            "--out",
+            str(tmp_path / "ab"),
+            "--json",
+            str(tmp_path / "v.json"),
+            "--",
+            "test_fake.py",
+            "--backend",
+            "numpy",
+            cwd=project.path,
+            env=env,
+        )
     finally:
         for p in load:
             p.kill()
@@ -145,9 +189,21 @@ def test_a_silent_worker_is_named_and_stopped_with_everything_it_started(project
     write_bench(project)
     out = tmp_path / "ab"
     proc = mlxbench_cli(
-        "ab", "--worker-timeout", "2", "--b-env", "FAKE_DELAY=60", "--out", str(out), "--", "test_fake.py",
-        "--backend", "numpy", cwd=project.path, env={"PYTHONPATH": str(project.path / "site")}, timeout=120,
-    )  # fmt: skip
+        "ab",
+        "--worker-timeout",
+        "2",
+        "--b-env",
+        "FAKE_DELAY=60",
+        "--out",
+        str(out),
+        "--",
+        "test_fake.py",
+        "--backend",
+        "numpy",
+        cwd=project.path,
+        env={"PYTHONPATH": str(project.path / "site")},
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     message = said(proc.stderr)
     assert "arm B's worker has sent nothing for" in message and "in its start" in message, message
@@ -167,10 +223,26 @@ def test_an_interrupted_ab_leaves_no_worker_running(project, tmp_path):
     write_bench(project)
     out = tmp_path / "ab"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlxbench", "ab", "--pairs", "3", "--out", str(out), "--", "test_fake.py", "--backend",
-         "numpy"], cwd=project.path, env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.5"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mlxbench",
+            "ab",
+            "--pairs",
+            "3",
+            "--out",
+            str(out),
+            "--",
+            "test_fake.py",
+            "--backend",
+            "numpy",
+        ],
+        cwd=project.path,
+        env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob("*/pair-01/A.log")):
         time.sleep(0.2)
@@ -357,28 +429,60 @@ def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path
     for label, spec in (("plain", ""), ("slow", "fakesum=0.5")):
         json_path = tmp_path / f"{label}.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", plugin, "test_fake.py", "--backend", "numpy",
-             "-p", "no:cacheprovider", f"--benchmark-json={json_path}"],
-            cwd=project.path, capture_output=True, text=True,
-            env={**os.environ, "PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.01",
-                 "MLXBENCH_SLOWDOWN": spec},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                plugin,
+                "test_fake.py",
+                "--backend",
+                "numpy",
+                "-p",
+                "no:cacheprovider",
+                f"--benchmark-json={json_path}",
+            ],
+            cwd=project.path,
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(project.path / "site"),
+                "FAKE_DELAY": "0.01",
+                "MLXBENCH_SLOWDOWN": spec,
+            },
+        )
         assert proc.returncode == 0, proc.stdout[-2000:]
         (b,) = json.loads(json_path.read_text())["benchmarks"]
         out[label] = b["stats"]["median"]
     assert 1.35 < out["slow"] / out["plain"] < 1.8
     bad = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "mlxbench.tools.slowdown", "test_fake.py", "-p", "no:cacheprovider"],
-        cwd=project.path, capture_output=True, text=True,
+        cwd=project.path,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "sum=fast"},
-    )  # fmt: skip
+    )
     assert bad.returncode == 4 and "MLXBENCH_SLOWDOWN" in bad.stderr and "Traceback" not in bad.stderr
     unknown = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "mlxbench.tools.slowdown", "test_fake.py", "--backend", "numpy",
-         "-p", "no:cacheprovider", "--benchmark-disable"],
-        cwd=project.path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "mlxbench.tools.slowdown",
+            "test_fake.py",
+            "--backend",
+            "numpy",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-disable",
+        ],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(project.path / "site"), "MLXBENCH_SLOWDOWN": "linreg=0.1"},
-    )  # fmt: skip
+    )
     assert "MLXBENCH_SLOWDOWN slowed no benchmark of: linreg" in unknown.stdout
 
 
@@ -403,10 +507,17 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
         results.append(PairResult(times=times))
         (folder / f"pair-0{k + 1}" / "pair.json").write_text(json.dumps(results[-1].as_dict()))
     verdicts = evidence.judge(estimates(results))
-    doc = {"design": "paired", "pairs": 3, "stopped": "--pairs reached", "alpha": 0.05, "pytest_args": ["benchmarks"],
-           "a": {"python": "py", "env": {}}, "b": {"python": "py", "env": {}},
-           "spreads": stats.spreads(paired.by_benchmark(results)),
-           "verdicts": [v.as_dict() for v in verdicts]}  # fmt: skip
+    doc = {
+        "design": "paired",
+        "pairs": 3,
+        "stopped": "--pairs reached",
+        "alpha": 0.05,
+        "pytest_args": ["benchmarks"],
+        "a": {"python": "py", "env": {}},
+        "b": {"python": "py", "env": {}},
+        "spreads": stats.spreads(paired.by_benchmark(results)),
+        "verdicts": [v.as_dict() for v in verdicts],
+    }
     (folder / "verdicts.json").write_text(json.dumps(doc))
     proc = mlxbench_cli("report", str(folder))
     assert proc.returncode == 0, proc.stderr

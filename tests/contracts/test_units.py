@@ -21,8 +21,10 @@ def test_a_time_is_printed_in_the_unit_it_rounds_to():
 def test_a_wrapped_line_never_splits_a_value_from_its_unit_an_interval_or_a_short_aside():
     from mlxbench.units import fit
 
-    line = ("mlxbench: downloading mnist train-images-idx3-ubyte.gz from https://example.org/mnist-mirror (timeout "
-            "5 s per read) and then x1.046 [0.650, 1.683] unchanged (already there, the same) 12 benchmarks")
+    line = (
+        "mlxbench: downloading mnist train-images-idx3-ubyte.gz from https://example.org/mnist-mirror (timeout "
+        "5 s per read) and then x1.046 [0.650, 1.683] unchanged (already there, the same) 12 benchmarks"
+    )
     for width in range(40, 121, 3):
         lines = fit(line, width)
         joined = " ".join(x.strip() for x in lines)

@@ -56,8 +56,12 @@ def test_machines_side_by_side_one_row_per_machine_with_every_variant_labelled(m
     monkeypatch.setattr(plots, "_png", keep)
     variants = [f"v{i}" for i in range(18)]
     machines, backends = ["box-a", "box-b"], ["numpy", "mlx-cpu"]
-    values = {(v, m, b): 1e-3 * (1 + i) * (2 if b == "mlx-cpu" else 1) for i, v in enumerate(variants)
-              for m in machines for b in backends}  # fmt: skip
+    values = {
+        (v, m, b): 1e-3 * (1 + i) * (2 if b == "mlx-cpu" else 1)
+        for i, v in enumerate(variants)
+        for m in machines
+        for b in backends
+    }
     values[("v0", "box-b", "numpy")] = 1e-4  # the fastest of v0
     png = plots.machines_dots("w", variants, machines, backends, values)
     assert png.startswith(b"\x89PNG")

@@ -73,8 +73,16 @@ def test_summary_of_a_young_history_says_nothing_was_judged_and_why(tmp_path):
 
 def test_the_verdict_table_names_both_medians_the_interval_the_evidence_and_what_it_sees(history_report, tmp_path):
     table = history_report.table
-    assert table.head() == ["verdict", "benchmark", "baseline median", "current median", "ratio [interval]", "sees",
-                            "evidence", "notes"]  # fmt: skip
+    assert table.head() == [
+        "verdict",
+        "benchmark",
+        "baseline median",
+        "current median",
+        "ratio [interval]",
+        "sees",
+        "evidence",
+        "notes",
+    ]
     rows = {r[1]: r for r in table.cells(label=history_report.short)}
     row = rows["w/numpy v"]
     assert row[0] == "regressed" and row[2] == "1 s" and re.fullmatch(r"1\.\d+ s", row[3])
