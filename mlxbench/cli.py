@@ -188,7 +188,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"--reference {args.reference!r}: no benchmark of {runs[-1].path.name} ran on it; give one of: "
             f"{', '.join(sorted(backends - {'None'})) or 'none (the run names no backend)'}"
         )
-    rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline)
+    # named runs are judged against their folder's history, as `mlxbench compare` judges them
+    saved = _saved(runs[-1].path.parent, "not used as history") if args.runs else ()
+    rep = report.build(runs, reference=args.reference or "numpy", baseline=baseline, saved=saved)
     if args.history is not None and len(runs) < args.history:
         rep.notes.insert(
             0, f"--history {args.history}: {len(runs)} saved runs of this profile and host are all there is"

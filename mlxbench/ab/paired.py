@@ -117,7 +117,8 @@ def describe(allocation: Mapping[str, allocation_.Allocation]) -> str:
     rounds = sorted(a.rounds for a in allocation.values())
     if not rounds:
         return "nothing to allocate"
-    return f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over {len(rounds)} benchmarks"
+    over = nouns(len(rounds), "benchmark")
+    return f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over {over}"
 
 
 def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
@@ -192,7 +193,10 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         for arm in ("A", "B"):
             failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
         share = result.timed / result.wall if result.wall else 0.0
-        echo(f"  {result.wall:.1f} s, {len(result.times)} benchmarks, timed rounds {share:.0%} of it", flush=True)
+        echo(
+            f"  {result.wall:.1f} s, {nouns(len(result.times), 'benchmark')}, timed rounds {share:.0%} of it",
+            flush=True,
+        )
         family = max(family, len({n for p in pairs for n in p.times}))
         thresholds = thresholds_for(args.threshold, pairs)
         if args.pairs is None and (look := stats.look_number(len(pairs))) is not None:
@@ -209,7 +213,11 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
                     decided[r.name] = r
             now = [r.name for r in interim if r.name in decided]
             if now:
-                echo(f"  interim look: {len(now)} decided ({len(decided)} of {family} so far), they leave", flush=True)
+                echo(
+                    f"  interim look: {len(now)} decided ({len(decided)} of {family} so far), "
+                    + ("it leaves" if len(now) == 1 else "they leave"),
+                    flush=True,
+                )
             if len(decided) >= family:
                 stopped = "every benchmark decided at an interim look"
                 break
@@ -249,11 +257,11 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     timed = sum(p.timed for p in pairs)
     echo(
         f"mlxbench ab: stopped after {len(pairs)} pairs ({stopped}); final look at alpha {level:.3g}"
-        + (f", {len(decided)} benchmarks decided earlier" if decided else "")
+        + (f", {nouns(len(decided), 'benchmark')} decided earlier" if decided else "")
     )
     echo(
         f"mlxbench ab: timed rounds {timed:.0f} s of {wall:.0f} s ({timed / wall:.0%}); spread prior shared by "
-        f"{found.prior.benchmarks} benchmarks: {found.prior.df:.1f} degrees of freedom"
+        f"{nouns(found.prior.benchmarks, 'benchmark')}: {found.prior.df:.1f} degrees of freedom"
     )
     for u in found.unstable:
         echo(f"mlxbench ab: {u.line()}")

@@ -199,8 +199,8 @@ def id_fields(mid: str) -> dict[str, str] | None:
     """A machine id split into its parts (see `machine_id`), or None for an id set by hand."""
     parts = mid.split("-")
     count = next((i for i in range(len(parts) - 3, 2, -1) if re.fullmatch(r"\d+c", parts[i])), None)
-    if count is None or len(parts) < 6:
-        return None
+    if count is None or len(parts) < 6 or not re.fullmatch(r"\d+\.\d+", parts[-1]) or not parts[-2].isalpha():
+        return None  # it does not end in the implementation and the version: set by hand, not ours to read
     values = (parts[0], parts[1], "-".join(parts[2:count]), parts[count], "-".join(parts[count + 1 : -2]), *parts[-2:])
     return dict(zip(ID_FIELDS, values, strict=True))
 

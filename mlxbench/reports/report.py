@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlxbench.reports.plural import nouns
-from mlxbench.runs import BadRun, Run
+from mlxbench.runs import BadRun, Run, runs_before
 from mlxbench.units import fmt_bytes, slower_or_faster
 from mlxbench.verdicts import changepoints, verdict
 from mlxbench.verdicts.changepoints import Change, find_changes
@@ -203,7 +203,12 @@ def judging(earlier: Sequence[Run], baseline: Run) -> list[Run]:
     return list(earlier)
 
 
-def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = None) -> Report:
+def build(
+    runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = None, saved: Sequence[Run] = ()
+) -> Report:
+    """The report of `runs` (the last is the current run). Its verdicts judge the current run against
+    `baseline` (default: the run of its host before it), with the baseline's history from `saved` where
+    given (the runs of its folder, as `mlxbench compare` judges), else from `runs`."""
     rep = Report(list(runs), reference)
     try:
         rep.cells = [make_cell(b) for b in rep.current.data["benchmarks"]]
@@ -230,8 +235,11 @@ def build(runs: Sequence[Run], reference: str = "numpy", baseline: Run | None = 
         from mlxbench.verdicts.gate import RegressionGate, judge_run
 
         rep.baseline = baseline.label
-        given = [r for r in runs if r.host == baseline.host]
-        earlier = given[: given.index(baseline)] if baseline in given else []
+        if saved:
+            earlier = runs_before(baseline, saved)
+        else:
+            given = [r for r in runs if r.host == baseline.host]
+            earlier = given[: given.index(baseline)] if baseline in given else []
         gate = RegressionGate.from_runs(baseline, judging(earlier, baseline), None)  # as the history plots' gates
         rep.verdicts = judge_run(gate, rep.current)
         rep.not_judged = dict(gate.not_judged)

@@ -100,6 +100,9 @@ def write_summary(tr: Any, config: pytest.Config) -> None:
             tr.write_line(line)
 
 
+SKIP_REASONS = 8  # skip reasons named one per line in the closing lines; the rest are counted
+
+
 def skipped_lines(tr: Any, benchmarks: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The skipped benchmarks (tests of a workload, or tests that use `bench`: node ids in `benchmarks`), one
     line per reason (most first), so that a missing dataset or backend is said in the summary, in this
@@ -114,10 +117,15 @@ def skipped_lines(tr: Any, benchmarks: set[str] | frozenset[str] = frozenset()) 
         why = re.sub(r"^\S+\[[^\]]*\] ", "", why.removeprefix("Skipped: ").split("\n")[0])  # the test's own name
         why = why if len(why) <= 200 else why[:197] + "..."
         reasons[why] = reasons.get(why, 0) + 1
-    return [
-        f"mlxbench: skipped {n} benchmark{'s' * (n != 1)}: {why}"
-        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]
-    ]
+    ranked = sorted(reasons.items(), key=lambda kv: -kv[1])
+    lines = [f"mlxbench: skipped {n} benchmark{'s' * (n != 1)}: {why}" for why, n in ranked[:SKIP_REASONS]]
+    if rest := ranked[SKIP_REASONS:]:
+        n = sum(count for _, count in rest)
+        lines.append(
+            f"mlxbench: skipped {n} more benchmark{'s' * (n != 1)} for {len(rest)} other "
+            f"reason{'s' * (len(rest) != 1)} (pytest -rs lists each)"
+        )
+    return lines
 
 
 def write_outcome(tr: Any, config: pytest.Config) -> None:

@@ -128,7 +128,7 @@ def judge(
             threshold,
             est.a_median,
             est.b_median,
-            method=f"{est.method}, Bonferroni across {m} benchmarks",
+            method=f"{est.method}, Bonferroni across {m} benchmark{'s' * (m != 1)}",
             p_adjusted=min(1.0, f["p_value"] * m),
             units=est.units,
             spread=est.spread,

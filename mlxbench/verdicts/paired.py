@@ -163,7 +163,8 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
         b = [t for _, p in rest for t in p.get("B", [])]
         how = "pairs of workers alternating rounds, t on mean log ratios"
         if df > d.size - 1:
-            how += f", spread moderated across {found.prior.benchmarks} benchmarks (prior df {found.prior.df:.1f})"
+            shared = f"{found.prior.benchmarks} benchmark{'s' * (found.prior.benchmarks != 1)}"
+            how += f", spread moderated across {shared} (prior df {found.prior.df:.1f})"
         found.estimates[name] = Estimate(
             float(d.mean()),
             math.sqrt(variance / d.size),

@@ -223,6 +223,22 @@ def test_compare_uses_the_saved_history_of_the_baseline_folder(tmp_path, capsys)
     assert "of the geometric mean of 4 saved runs" in capsys.readouterr().out
 
 
+def test_report_of_two_named_runs_judges_with_their_folders_history_as_compare_does(tmp_path, capsys):
+    """`mlxbench report 0003 0004` and `mlxbench compare 0003 0004` read the same saved runs: the three before
+    0004 in its folder, not only the two runs named."""
+    for i in range(4):
+        write(tmp_path / f"000{i + 1}_run.json", make_run({"t::a[numpy]": (samples(1.0, 10 + i), INFO)}))
+    named = [str(tmp_path / "0003_run.json"), str(tmp_path / "0004_run.json")]
+    assert main(["compare", *named]) == 0
+    compared = said(capsys.readouterr().out)
+    assert main(["report", *named, "--out", str(tmp_path / "rep")]) == 0
+    reported = (tmp_path / "rep" / "report.md").read_text()
+    interval = re.search(r"x\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", compared)
+    assert interval is not None and interval.group(0) in reported  # the same interval: the same evidence
+    main(["report", str(tmp_path / "0004_run.json"), "--out", str(tmp_path / "alone")])  # one run: nothing judged
+    assert interval.group(0) not in (tmp_path / "alone" / "report.md").read_text()
+
+
 def saved_history(folder, factors: dict[str, float], remeasured: dict | None = None) -> str:
     """Three saved runs of unchanged code in `folder`, and a current run with the given slowdowns."""
     names = ("t::a[numpy]", "t::b[numpy]", "t::c[numpy]")

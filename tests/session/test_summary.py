@@ -64,6 +64,10 @@ def test_closest_machine_id_names_what_differs():
     py = machine.closest_machine_id("Darwin-arm64-Apple_M3_Pro-12c-CPython-3.13", others)
     assert py == ("Darwin-arm64-Apple_M3_Pro-12c-CPython-3.12", ["Python version"])
     assert machine.closest_machine_id(mine, []) is None
+    # an id given by hand that only starts like ours is not read as ours (it named a GPU "nogpu-CPython")
+    assert machine.id_fields(f"{mine}-xxxxx") is None and machine.id_fields(mine)["GPU"] == "nogpu"
+    closest = machine.closest_machine_id(f"{mine}-xxxxx", others)
+    assert closest is not None and [why.split(" (")[0] for why in closest[1]] == ["machine id"]
 
 
 def test_ignored_options_are_named():
@@ -322,6 +326,10 @@ def test_skipped_benchmarks_are_summarized_per_reason_and_other_tests_are_not_co
     mnist = "mnist: could not download train-images; put the files in a folder and pass --data-dir"
     tr = SimpleNamespace(stats={"skipped": [report(mnist), report(mnist), report("root writes", workload=False)]})
     assert skipped_lines(tr) == [f"mlxbench: skipped 2 benchmarks: {mnist}"]
+    many = SimpleNamespace(stats={"skipped": [report(f"reason {i}") for i in range(11)] + [report("reason 0")]})
+    lines = skipped_lines(many)  # every skip is counted: 8 reasons named, the other 3 counted
+    assert len(lines) == 9 and lines[0] == "mlxbench: skipped 2 benchmarks: reason 0"
+    assert lines[-1] == "mlxbench: skipped 3 more benchmarks for 3 other reasons (pytest -rs lists each)"
 
 
 @pytest.mark.parametrize("loaded_by", ["conftest", "entry point"])
