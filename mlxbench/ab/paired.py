@@ -144,7 +144,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             only = folder / "undecided.txt"
             only.write_text("".join(f"{n}\n" for n in names if n not in decided))
             env[ONLY_ENV] = str(only)
-        left = "" if not decided else f", {len(names) - len(decided)} undecided benchmarks"
+        left = "" if not decided else f", {nouns(len(names) - len(decided), 'undecided benchmark')}"
         echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
         commands = {
             arm: (

@@ -181,6 +181,6 @@ def reason(
     )
     return (
         f"median {interval(f['ratio'], f['ci_low'], f['ci_high'])} of the geometric mean of {k} saved runs "
-        f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmarks; run-to-run spread "
-        f"{spread.own:.1%}{moderated}{calibrated}), sees changes {sees(f['mde'])}: {why}"
+        f"(prediction interval at {1 - level:.2%}: alpha {alpha:g} over {family} benchmark{'s' * (family != 1)}; "
+        f"run-to-run spread {spread.own:.1%}{moderated}{calibrated}), sees changes {sees(f['mde'])}: {why}"
     )
