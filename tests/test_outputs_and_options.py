@@ -88,15 +88,6 @@ def test_a_descriptor_is_written_through_at_its_end_never_replaced(tmp_path):
     assert descriptor_named(Path("/dev/stdout")) == 1 and descriptor_named(tmp_path / "other.json") is None
 
 
-def test_a_link_to_a_file_still_replaces_the_file_and_keeps_the_link(tmp_path):
-    real = tmp_path / "real.json"
-    real.write_text("old")
-    link = tmp_path / "link.json"
-    link.symlink_to(real)
-    saving.replace_atomically(link, b"new")
-    assert link.is_symlink() and real.read_text() == "new"
-
-
 def test_a_descriptor_that_is_not_open_for_writing_is_refused_before_anything(tmp_path):
     fd = os.open(BASELINE, os.O_RDONLY)
     try:

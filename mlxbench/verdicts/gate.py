@@ -55,8 +55,8 @@ class RegressionGate:
         for run in [*(r for r in earlier if r.profile == baseline.profile), baseline]:
             for name, b in run.benchmarks.items():
                 history.setdefault(name, []).append(b["stats"].get("data") or [])
-        prior = history_.shared_spread(history)
-        return cls(baseline, threshold, history, prior=prior, calibrated=history_.calibration(history, prior))
+        prior, calibrated = history_.fit(history)
+        return cls(baseline, threshold, history, prior=prior, calibrated=calibrated)
 
     def recent(self, fullname: str) -> list[list[float]]:
         """The saved runs (their rounds) that judge `fullname`: its last HISTORY with times."""

@@ -74,12 +74,18 @@ class Spread:
         return max(math.sqrt(self.variance), own_se, SMALLEST) * math.sqrt(1 + 1 / runs)
 
 
-def shared_spread(history: Mapping[str, Sequence[Sequence[float]]]) -> Prior:
-    """The prior of the run-to-run variances of log medians that the benchmarks' histories share, each
-    benchmark on the saved runs that judge it."""
+def fit(history: Mapping[str, Sequence[Sequence[float]]]) -> tuple[Prior, Calibration]:
+    """The spread the benchmarks' histories share and how far their saved runs lie from each other, from each
+    benchmark's log medians of the saved runs that judge it (read once for both)."""
     logs = [log_medians(recent(runs)) for runs in history.values()]
-    logs = [x for x in logs if x.size >= 2]
-    return squeeze([float(x.var(ddof=1)) for x in logs], [x.size - 1.0 for x in logs])
+    prior = shared_spread(logs)
+    return prior, calibration(logs, prior)
+
+
+def shared_spread(logs: Sequence[np.ndarray]) -> Prior:
+    """The prior of the run-to-run variances of the benchmarks' log medians (one array per benchmark)."""
+    kept = [x for x in logs if x.size >= 2]
+    return squeeze([float(x.var(ddof=1)) for x in kept], [x.size - 1.0 for x in kept])
 
 
 @dataclass
@@ -96,16 +102,15 @@ class Calibration:
         return max(self.farthest, by_p)
 
 
-def calibration(history: Mapping[str, Sequence[Sequence[float]]], prior: Prior) -> Calibration:
+def calibration(logs: Sequence[np.ndarray], prior: Prior) -> Calibration:
     """Each saved run judged against the others of its benchmark (leave one out, moderated as the current run
     is), over every benchmark with MIN_HISTORY runs or more."""
     found = Calibration()
-    for runs in history.values():
-        logs = log_medians(recent(runs))
-        for i in range(logs.size if logs.size >= MIN_HISTORY else 0):
-            rest = np.delete(logs, i)
+    for runs in logs:
+        for i in range(runs.size if runs.size >= MIN_HISTORY else 0):
+            rest = np.delete(runs, i)
             spread = Spread.of(rest, prior)
-            t = abs(float(logs[i] - rest.mean())) / spread.prediction_se(rest.size)
+            t = abs(float(runs[i] - rest.mean())) / spread.prediction_se(rest.size)
             if spread.df >= CALIBRATION_DF:
                 found.farthest = max(found.farthest, t)
             else:

@@ -12,7 +12,7 @@ import pytest
 from conftest import make_run
 from mlxbench.runs import Run
 from mlxbench.verdicts.gate import RegressionGate, judge_run, unseen
-from mlxbench.verdicts.history import Calibration, compare_to_history, shared_spread
+from mlxbench.verdicts.history import Calibration, compare_to_history, fit
 from mlxbench.verdicts.prior import Prior
 from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.words import change, interval, sees
@@ -78,8 +78,8 @@ def test_a_benchmark_noisier_than_the_rest_keeps_its_own_spread():
 
 
 def test_no_prior_from_fewer_than_three_benchmarks_and_history_that_cannot_vary():
-    assert shared_spread({"a": [[1.0], [1.1], [0.9]], "b": [[1.0], [1.2], [1.1]]}).df == 0
-    assert shared_spread({"a": [[1.0]], "b": [[2.0]], "c": [[3.0]]}).df == 0  # one run each: no spread at all
+    assert fit({"a": [[1.0], [1.1], [0.9]], "b": [[1.0], [1.2], [1.1]]})[0].df == 0
+    assert fit({"a": [[1.0]], "b": [[2.0]], "c": [[3.0]]})[0].df == 0  # one run each: no spread at all
 
 
 def test_a_spread_too_wide_for_any_float_is_judged_not_raised():
