@@ -29,8 +29,10 @@ from mlxbench.units import fit, usage_text
 from mlxbench.workload import variants_for
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     options.add(parser)
+    if not bridge.parse_json_as_path(parser) and not pluginmanager.has_plugin("mlxbench-json-option"):
+        pluginmanager.register(bridge.JsonOptionWatch(parser), "mlxbench-json-option")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,6 +8,8 @@ its public surface (options, hooks, the `benchmark` fixture) in these places onl
   folder tells hardware apart (pytest-benchmark names it by OS and Python only);
 - `FileStorage.save` and its `_next_num`, replaced so that a run file is written atomically under a
   number no other session holds; `save_json` and `json`, for `--benchmark-json`;
+- the parser's `--benchmark-json` option, whose type before 5.3.1 opens (truncates) the file at parse time
+  (`parse_json_as_path`: pytest's `Argument` keeps it in `_attrs` before pytest 9, in `_action` from 9 on);
 - `pytest_benchmark.utils.safe_dumps`, so that our files are byte for byte what it would write.
 
 A pytest-benchmark upgrade that changes any of these breaks this module alone (its tests say which).
@@ -15,6 +17,7 @@ A pytest-benchmark upgrade that changes any of these breaks this module alone (i
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +153,36 @@ def json_path(value: Any) -> Path | None:
             value.close()
         return Path(value.name)
     return Path(value)
+
+
+def parse_json_as_path(parser: pytest.Parser) -> bool:
+    """Have `--benchmark-json` parsed as a path, as pytest-benchmark does from 5.3.1 on. Before it, its type is
+    `argparse.FileType("wb")`, which opens the file with truncation when the command line is parsed: with
+    `--benchmark-json /dev/stdout >> ci.log` that empties the log before anything runs. The suite writes the
+    path itself (atomically, a stream through its descriptor). True once the option takes a path."""
+    for option in parser.getgroup("benchmark").options:
+        if "--benchmark-json" not in option.names():
+            continue
+        if not isinstance(option.type, argparse.FileType):
+            return True
+        action = getattr(option, "_action", None)
+        if action is not None:  # pytest 9: the option is its argparse action
+            action.type = Path
+        else:  # pytest 8: the attributes the argparse action is made from, when the parser is built
+            option._attrs["type"] = option.type = Path
+        return True
+    return False
+
+
+class JsonOptionWatch:
+    """Registered as a plugin where pytest-benchmark's options are not there yet (its plugin loads after ours):
+    `parse_json_as_path` as each plugin registers, before the command line is parsed."""
+
+    def __init__(self, parser: pytest.Parser) -> None:
+        self.parser = parser
+
+    def pytest_plugin_registered(self) -> None:
+        parse_json_as_path(self.parser)
 
 
 def json_option(config: pytest.Config) -> Path | None:
