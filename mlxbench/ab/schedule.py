@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from mlxbench.measure.baton import END, START, iterations_for
+from mlxbench.measure.baton import END, START
+from mlxbench.measure.timing import iterations_for
 
 BARRIERS = (START, END)
 GO: dict[str, Any] = {"go": True}

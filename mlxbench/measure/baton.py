@@ -34,20 +34,17 @@ the faster of the two arms' calibration calls. A worker whose coordinator went a
 from __future__ import annotations
 
 import json
-import math
 import os
-import time
 from collections.abc import Callable
 from typing import IO, Any
+
+from mlxbench.measure.timing import time_round, warm_up
 
 ENV = "MLXBENCH_BATON"
 ONLY_ENV = "MLXBENCH_BATON_ONLY"  # a file of nodeids, one per line: the benchmarks still undecided
 REWARM_ENV = "MLXBENCH_BATON_REWARM"  # untimed calls before each timed round (see measure_paired)
 START = ""  # what a worker waits at once collected, before it arranges or runs anything
 END = "<end>"  # what it waits at when its tests are over, before its session's teardown and exit
-MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
-ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
-MAX_ITERATIONS = 100_000
 
 
 class Baton:
@@ -131,29 +128,6 @@ def keep_undecided(items: list[Any], deselected: Callable[[list[Any]], None]) ->
         items[:] = [item for item in items if item.nodeid in only]
 
 
-def iterations_for(call: float | None) -> int:
-    """Calls per round for a call of `call` seconds (None: one call per round); here, beside the one
-    timed-round loop, so that the A/B coordinator gives both arms the same count without importing the runner."""
-    if call is None or call >= MICRO_CALL_S:
-        return 1
-    return min(math.ceil(ROUND_TARGET_S / max(call, 1e-7)), MAX_ITERATIONS)
-
-
-def time_round(
-    run: Callable[[], Any], sync: Callable[[Any], None], calls: int, setup: Callable[[], None] | None = None
-) -> tuple[Any, float]:
-    """One timed round: `setup` (untimed), then `calls` calls each completed on the device, on one clock.
-    The last result, and the seconds per call. The paired rounds and the gate's re-measure use it."""
-    if setup is not None:
-        setup()
-    out = None
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        out = run()
-        sync(out)
-    return out, (time.perf_counter() - t0) / calls
-
-
 def measure_paired(
     baton: Baton,
     nodeid: str,
@@ -173,10 +147,7 @@ def measure_paired(
     round that follows a switch, `rewarm` untimed calls: the other arm just had the device, and the first call after a
     switch pays for it (on the H200, one such call halved the round-to-round spread of MLX linreg and
     placement in a first measurement of paired rounds). Returns the last result and the per-call times."""
-    out = None
-    for _ in range(warmup_rounds):
-        out = run()
-        sync(out)
+    out = warm_up(run, sync, warmup_rounds)
     facts: dict[str, Any] = {"planned": planned, "call": call, "cumulative": cumulative, "threshold": threshold}
     times: list[float] = []
     while True:
@@ -184,12 +155,10 @@ def measure_paired(
         facts = {}
         if not order.get("go"):
             break
-        for _ in range(rewarm if order.get("rewarm", True) else 0):
-            sync(run())
+        warm_up(run, sync, rewarm if order.get("rewarm", True) else 0)
         out, seconds = time_round(run, sync, max(1, int(order.get("n", 1))), setup)
         baton.done(nodeid, seconds)
         times.append(seconds)
     if out is None:  # no warm-up and no round granted: the metrics still need a result of this process
-        out = run()
-        sync(out)
+        out = warm_up(run, sync, 1)
     return out, times

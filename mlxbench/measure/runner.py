@@ -14,8 +14,8 @@ import pytest
 from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
-from mlxbench.measure.baton import MICRO_CALL_S, iterations_for, time_round
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, BadBudget
+from mlxbench.measure.timing import MICRO_CALL_S, iterations_for, synced, time_round, warm_up
 from mlxbench.registry import Registry
 from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
 
@@ -144,12 +144,7 @@ class Bench:
         gc.collect()  # arrays of earlier benchmarks caught in reference cycles must not count in this one's memory
         if getattr(self.context, "baton", None) is not None:
             return self.measure_paired(prepared)
-
-        def timed() -> Any:
-            out = prepared.run()
-            sync(out)
-            return out
-
+        timed = synced(prepared.run, sync)
         backend = self.backend
         peaks: list[MemoryReading] = []
         started = [False]
@@ -216,12 +211,7 @@ class Bench:
 
         from mlxbench.measure.baton import REWARM_ENV, measure_paired
 
-        def timed() -> Any:
-            out = prepared.run()
-            self.backend.sync(out)
-            return out
-
-        call = self.calibration_call(prepared, timed)
+        call = self.calibration_call(prepared, synced(prepared.run, self.backend.sync))
         threshold = self.benchmark.extra_info.get("regression_threshold")
         result, times = measure_paired(
             self.context.baton,
@@ -239,8 +229,9 @@ class Bench:
         return result, Measured(tuple(times))
 
     def calibrate(self, prepared: Prepared, timed: Callable[[], Any]) -> int:
-        """Calls per round, so that a sub-millisecond call is timed over >= ROUND_TARGET_S per round and
-        timer and scheduler granularity do not dominate (the figure stays per call); recorded."""
+        """Calls per round (mlxbench.measure.timing.iterations_for), so that a sub-millisecond call is timed over
+        >= ROUND_TARGET_S per round and timer and scheduler granularity do not dominate (the figure stays per
+        call); recorded."""
         n = iterations_for(self.calibration_call(prepared, timed))
         if n > 1 or not (prepared.cumulative or prepared.setup is not None):
             self.benchmark.extra_info["inner_iterations"] = n
@@ -281,8 +272,8 @@ class Bench:
 
 def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:
     """`prepared.rounds` rounds timed with a bare perf_counter, completion forced inside the clock,
-    per call (the gate's re-measure, and the overhead tool's reference loop): the paired rounds' loop."""
+    per call (the gate's re-measure, and the overhead tool's reference loop): the paired rounds' loop
+    (mlxbench.measure.timing.time_round)."""
     n = int(prepared.info.get("inner_iterations", 1))
-    for _ in range(warmup):
-        sync(prepared.run())
+    warm_up(prepared.run, sync, warmup)
     return [time_round(prepared.run, sync, n, prepared.setup)[1] for _ in range(prepared.rounds)]
