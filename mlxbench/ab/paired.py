@@ -33,7 +33,8 @@ from mlxbench.runs import BadRun
 from mlxbench.session.saving import atomic_write
 from mlxbench.units import echo
 from mlxbench.verdicts import allocation as allocation_
-from mlxbench.verdicts import evidence
+from mlxbench.verdicts import evidence, levels
+from mlxbench.verdicts import forecast as forecast_
 from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
@@ -74,12 +75,21 @@ def judge_pairs(
     names: set[str] | None = None,
     family: int | None = None,
 ) -> tuple[list[Result], stats.Evidence]:
-    """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark."""
-    found = stats.estimate_all(by_benchmark(results))
+    """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark. A
+    benchmark whose rounds come in levels is two tests (at like levels, and its level mix: mlxbench.verdicts.levels),
+    both counted in the family."""
+    by_bench = by_benchmark(results)
+    found = stats.estimate_all(by_bench)
     chosen = {n: e for n, e in found.estimates.items() if names is None or n in names}
-    results_ = evidence.judge(chosen, thresholds, level, family=family)
-    for r in results_:
+    tests = max(family or 0, len(chosen)) + len(found.levels)
+    results_ = evidence.judge(chosen, thresholds, level, family=tests)
+    mixes = {n: e for n, e in found.mixes.items() if n in chosen}
+    mix_results = {r.name: r for r in evidence.judge(mixes, thresholds, level, family=tests)}
+    for i, r in enumerate(results_):
         r.reasons += [u.line() for u in found.unstable if u.benchmark == r.name]
+        if r.name in mix_results:
+            results_[i] = levels.combine(r, mix_results[r.name])
+            results_[i].reasons.insert(0, found.levels[r.name].line(by_bench[r.name]))
     return results_, found
 
 
@@ -131,6 +141,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
     stopped = "time budget"
     allocation: dict[str, allocation_.Allocation] = {}
     plans: list[dict[str, Any]] = []
+    forecasts: list[forecast_.Forecast] = []  # what the budget can see, said after the first look
     slowest: dict[str, float] = {}  # each benchmark's slowest round so far, either arm: what bounds a silent worker
     while stats.more_pairs(
         len(pairs), time.perf_counter() - started, budget, args.pairs, pairs[-1].wall if pairs else None
@@ -203,7 +214,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             looks = look
             level = stats.interim_alpha(args.alpha, look)
             undecided = {n for p in pairs for n in p.times} - set(decided)
-            interim, _ = judge_pairs(pairs, thresholds, level, undecided, family)
+            interim, found = judge_pairs(pairs, thresholds, level, undecided, family)
             for r in interim:
                 if r.verdict != "inconclusive":
                     r.reasons.append(
@@ -221,6 +232,14 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
             if len(decided) >= family:
                 stopped = "every benchmark decided at an interim look"
                 break
+            if look == 1:
+                left_s = budget - (time.perf_counter() - started)
+                pair_s = sum(p.wall for p in pairs) / len(pairs)
+                forecasts = forecast_.plan(
+                    found, set(decided), thresholds, args.alpha, family, len(pairs), pair_s, left_s
+                )
+                for line in forecast_.lines(forecasts, len(pairs), pair_s, args.time_budget):
+                    echo(line, flush=True)
         if len(pairs) >= PILOT_PAIRS:
             round_costs, fixed_costs, untimed = costs(pairs)
             facts = {n: f for p in pairs for n, f in p.facts.items()}
@@ -296,6 +315,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         "timed_share": round(timed / wall, 4) if wall else math.nan,
         "allocation": plans,
         "allocation_why": {n: a.as_dict() for n, a in allocation.items()},
+        "forecast": [f.as_dict() for f in forecasts],
         "prior": found.prior.as_dict(),
         "unstable": [u.__dict__ for u in found.unstable],
         "spreads": stats.spreads(by_bench),

@@ -22,6 +22,12 @@ state + round / r.
   own spread, nothing left out and no prior. Never averaged in silently, nor dropped silently. A
   moderated spread is never below the benchmark's own (the prior adds degrees of freedom, not a
   smaller spread, to a benchmark noisier than the rest).
+- **Rounds in levels** (mlxbench.verdicts.levels). Where a benchmark's rounds come at two levels that last,
+  it is judged as two tests, at like levels and on its level mix, each on its own spread; until its pairs
+  hold MIN_PAIRS with the fast level in both arms, on its pairs' mean ratios and its own spread. Either
+  way it neither gives nor takes a share of the prior: one worker's episode at the slow level moves its
+  pair's ratio by x2, a spread of another kind than the other benchmarks' (in simulations modelled on the
+  H100's placement rounds, borrowing the prior's degrees of freedom took its false alarms past alpha).
 - **Allocation** (mlxbench.verdicts.allocation). Rounds per arm in the next pair:
   r = sqrt(fixed / round_cost x round / state), the
   count that minimises the variance of a benchmark's estimate for the time spent (Kalibera and Jones'
@@ -47,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlxbench.verdicts import levels as levels_
 from mlxbench.verdicts.allocation import components
 from mlxbench.verdicts.evidence import Estimate, welch_estimate
 from mlxbench.verdicts.pairs import PairTimes, pair_log_ratios
@@ -123,6 +130,8 @@ class Evidence:
     estimates: dict[str, Estimate | str] = field(default_factory=dict)
     prior: Prior = field(default_factory=Prior)
     unstable: list[Unstable] = field(default_factory=list)
+    levels: dict[str, levels_.Levels] = field(default_factory=dict)  # benchmarks whose rounds come in two levels
+    mixes: dict[str, Estimate] = field(default_factory=dict)  # their level mix, a second test of each
 
 
 def numbered(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, list[tuple[int, PairTimes]]]:
@@ -150,9 +159,16 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
                 states.add(name)
         rest = [(i, p) for i, p in usable if i not in out]
         kept[name] = (np.asarray([pair_log_ratios(p).mean() for _, p in rest]), rest)
+        if (found_levels := levels_.find([p for _, p in rest])) is not None:
+            states.add(name)  # its pairs' spread is of another kind: it neither gives nor takes a prior
+            if levels_.like_level([p for _, p in rest], found_levels).size >= MIN_PAIRS:
+                found.levels[name] = found_levels
     own = {n: (float(d.var(ddof=1)), d.size - 1.0) for n, (d, _) in kept.items() if d.size >= 2 and n not in states}
     found.prior = squeeze([v for v, _ in own.values()], [f for _, f in own.values()])
     for name, (d, rest) in kept.items():
+        if name in found.levels:
+            found.estimates[name], found.mixes[name] = leveled(found.levels[name], [p for _, p in rest])
+            continue
         if d.size < MIN_PAIRS:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
@@ -176,6 +192,23 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
             how,
         )
     return found
+
+
+def leveled(levels: levels_.Levels, pairs: Sequence[PairTimes]) -> tuple[Estimate, Estimate]:
+    """A benchmark with levels (mlxbench.verdicts.levels): its change at like levels, and its level mix's."""
+    a = [t for p in pairs for t in p.get("A", [])]
+    b = [t for p in pairs for t in p.get("B", [])]
+    a_med, b_med = float(np.median(a)), float(np.median(b))
+    out = []
+    for d, how in (
+        (levels_.like_level(pairs, levels), "pairs of workers at like levels, t on the fast level's median log ratios"),
+        (levels_.level_mix(pairs, levels), "pairs of workers' level mix, t on the slow level's shares"),
+    ):
+        sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+        out.append(
+            Estimate(float(d.mean()), sd / math.sqrt(d.size), d.size - 1.0, a_med, b_med, (d.size, d.size), sd, how)
+        )
+    return out[0], out[1]
 
 
 def process_estimates(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, Estimate | str]:
