@@ -317,6 +317,7 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
         "allocation_why": {n: a.as_dict() for n, a in allocation.items()},
         "forecast": [f.as_dict() for f in forecasts],
         "prior": found.prior.as_dict(),
+        "levels": {n: lv.as_dict(by_bench[n]) for n, lv in found.levels.items()},
         "unstable": [u.__dict__ for u in found.unstable],
         "spreads": stats.spreads(by_bench),
         "process_design": [r.as_dict() for r in process_view],

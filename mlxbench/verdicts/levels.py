@@ -61,6 +61,15 @@ class Levels:
             out[arm] = float(np.mean(logs >= self.cut)) if logs.size else math.nan
         return out
 
+    def as_dict(self, pairs: Sequence[PairTimes]) -> dict[str, float | dict[str, float]]:
+        """As verdicts.json keeps it: where the levels split (seconds per call), how far apart, each arm's share."""
+        return {
+            "cut_s": math.exp(self.cut),
+            "ratio": self.ratio,
+            "slow_share": self.slow_share,
+            "shares": self.shares(pairs),
+        }
+
     def line(self, pairs: Sequence[PairTimes]) -> str:
         s = self.shares(pairs)
         return (

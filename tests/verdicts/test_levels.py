@@ -115,6 +115,8 @@ def test_like_levels_compare_fast_rounds_and_the_mix_counts_slow_ones():
     assert levels.level_mix([pair], found) == pytest.approx([-math.log1p(2 / 3 * (SLOW / FAST - 1))])
     assert levels.like_level([{"A": [SLOW] * 4, "B": [FAST] * 4}], found).size == 0  # no like level in this pair
     assert found.shares([pair]) == {"A": pytest.approx(2 / 3), "B": 0.0}
+    kept = found.as_dict([pair])  # as verdicts.json keeps it
+    assert kept["cut_s"] == pytest.approx(0.018) and kept["shares"] == found.shares([pair])
 
 
 def result(verdict: str, mde: float) -> Result:
