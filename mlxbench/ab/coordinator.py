@@ -48,7 +48,9 @@ class SilentWorker(RuntimeError):
 
 @dataclass
 class PairResult:
-    """What one pair of workers measured: per benchmark, each arm's per-call times in round order."""
+    """What one pair of workers measured: per benchmark, each arm's per-call times in round order; per round, in
+    time order, who timed it when (`rounds`) and what its worker read right after it (`round_facts`,
+    mlxbench.measure.roundfacts: the CPU, the worker's age, the GPU's clocks and temperature)."""
 
     times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     clock: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # each round's end (s from the run's start)
@@ -57,6 +59,7 @@ class PairResult:
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # planned rounds, cumulative, threshold
     order: list[tuple[str, str]] = field(default_factory=list)  # (arm, nodeid) of every round, in time order
     rounds: list[tuple[str, str, float, float]] = field(default_factory=list)  # (arm, nodeid, go, done): epoch s
+    round_facts: list[dict[str, Any]] = field(default_factory=list)  # each of `rounds`' facts (cpu, uptime, GPU)
     exit_codes: dict[str, int] = field(default_factory=dict)
     wall: float = 0.0  # seconds from starting the workers to both exiting
 
@@ -79,6 +82,7 @@ class PairResult:
             "facts": self.facts,
             "order": self.order,
             "rounds": self.rounds,
+            "round_facts": self.round_facts,
             "exit_codes": self.exit_codes,
             "wall": round(self.wall, 3),
             "timed": round(self.timed, 3),
@@ -197,7 +201,7 @@ def run_pair(
     schedule = schedule or Schedule(pair=0)
     went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
 
-    def record(arm: str, nodeid: str, seconds: float) -> None:
+    def record(arm: str, nodeid: str, seconds: float, facts: dict[str, Any]) -> None:
         now, epoch = time.perf_counter(), time.time()
         go, go_epoch = went.get(arm, (now, epoch))
         result.times.setdefault(nodeid, {"A": [], "B": []})[arm].append(seconds)
@@ -205,6 +209,7 @@ def run_pair(
         result.spans.setdefault(nodeid, {"A": [], "B": []})[arm].append(round(now - go, 6))
         result.order.append((arm, nodeid))
         result.rounds.append((arm, nodeid, round(go_epoch, 6), round(epoch, 6)))
+        result.round_facts.append(facts)
 
     t0 = time.perf_counter()
     workers: dict[str, Worker] = {}

@@ -59,7 +59,8 @@ class Worker:
         elif "items" in msg:
             self.items = [str(n) for n in msg["items"]]
         elif "done" in msg:
-            record(self.arm, str(msg["done"]), float(msg["s"]))
+            facts = msg.get("round")  # what the worker read right after the round (mlxbench.measure.roundfacts)
+            record(self.arm, str(msg["done"]), float(msg["s"]), facts if isinstance(facts, dict) else {})
         elif "wait" in msg:
             self.waiting, self.running = str(msg["wait"]), False
             self.at = {START: "its start", END: "its session end"}.get(self.waiting, self.waiting)

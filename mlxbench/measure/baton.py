@@ -19,7 +19,12 @@ Protocol, one JSON object per line over two pipes whose numbers the worker finds
                                                                   benchmark carries its facts: planned rounds,
                                                                   the fastest calibration call (s) or null,
                                                                   cumulative, the workload's threshold
-                            {"done": nodeid, "s": seconds}        after the round (per call, inner calls divided out)
+                            {"done": nodeid, "s": seconds,        after the round (per call, inner calls divided out),
+                             "round": {"cpu": ..., "uptime": ...}} with what was read right after it, before this
+                                                                  message (mlxbench.measure.roundfacts): the CPU
+                                                                  the timed thread was on (null where unknown), the
+                                                                  worker's age (s since its Baton was made) and,
+                                                                  where NVML answers, sm_mhz, mem_mhz and gpu_c
                             {"wait": "<end>"}                     at session finish, before the session's teardown (END)
     coordinator -> worker   {"go": true, "n": calls, "rewarm": b}  time one round of `calls` calls (after
                                                                   the re-warm calls if b: the other arm ran last)
@@ -38,6 +43,7 @@ import os
 from collections.abc import Callable
 from typing import IO, Any
 
+from mlxbench.measure.roundfacts import RoundFacts
 from mlxbench.measure.timing import time_round, warm_up
 
 ENV = "MLXBENCH_BATON"
@@ -50,10 +56,11 @@ END = "<end>"  # what it waits at when its tests are over, before its session's 
 class Baton:
     """The worker's end: blocks at every point where the coordinator decides."""
 
-    def __init__(self, read_fd: int, write_fd: int) -> None:
+    def __init__(self, read_fd: int, write_fd: int, facts: RoundFacts | None = None) -> None:
         self.inbox: IO[str] = os.fdopen(read_fd, "r", buffering=1)
         self.outbox: IO[str] = os.fdopen(write_fd, "w", buffering=1)
         self.ended = False
+        self.facts = RoundFacts.open() if facts is None else facts  # its uptime counts from here
 
     @classmethod
     def from_env(cls, value: str | None = None) -> Baton | None:
@@ -88,7 +95,9 @@ class Baton:
         return order
 
     def done(self, nodeid: str, seconds: float) -> None:
-        self.send({"done": nodeid, "s": seconds})
+        """Report a timed round, with its facts read now: call it right after the round, in the thread that
+        timed it (the CPU read is that thread's)."""
+        self.send({"done": nodeid, "s": seconds, "round": self.facts.read()})
 
     def end(self) -> None:
         """The tests are over: wait (once) until the other arm has no round left to time."""
@@ -101,6 +110,7 @@ class Baton:
             pass  # the coordinator is gone: nothing left to disturb
 
     def close(self) -> None:
+        self.facts.close()
         for stream in (self.outbox, self.inbox):
             try:
                 stream.close()
@@ -146,7 +156,8 @@ def measure_paired(
     round each time the coordinator says go, with the number of calls it names. Before each timed
     round that follows a switch, `rewarm` untimed calls: the other arm just had the device, and the first call after a
     switch pays for it (on the H200, one such call halved the round-to-round spread of MLX linreg and
-    placement in a first measurement of paired rounds). Returns the last result and the per-call times."""
+    placement in a first measurement of paired rounds). Each round's facts (mlxbench.measure.roundfacts) are read
+    after its clock stops and go with its time. Returns the last result and the per-call times."""
     out = warm_up(run, sync, warmup_rounds)
     facts: dict[str, Any] = {"planned": planned, "call": call, "cumulative": cumulative, "threshold": threshold}
     times: list[float] = []
