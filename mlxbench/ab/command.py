@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlxbench.ab import paired, processes, revisions, venvs
+from mlxbench.ab import paired, processes, revisions, venvs, verdictsfile
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.options import check_options, with_test_path
 from mlxbench.reports import abreport
@@ -163,13 +163,13 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
-    saving.atomic_write(out / "verdicts.json", json.dumps(document, indent=2).encode())
+    verdictsfile.write(out, document)
     md = abreport.markdown(abreport.ABReport.of(out, document), None)
     if revs:
         md += "\nRevisions:\n\n" + revisions.note(revs)
     saving.atomic_write(out / "verdicts.md", md.encode())
     if args.json:
-        saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
+        saving.replace_atomically(args.json, verdictsfile.dumps(document))
     echo(
         f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
         f"{units_line(meta)}, {wall / 60:.1f} min)"

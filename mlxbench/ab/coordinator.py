@@ -28,13 +28,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlxbench import cancel
 from mlxbench.ab.schedule import Schedule, Worker
 from mlxbench.measure.baton import ENV
+from mlxbench.measure.pairfile import PairResult  # what run_pair returns, and pair.json's format
 from mlxbench.units import fmt_time
 
 SILENT_LIMIT_S = 600.0  # how long a worker may say nothing where no timed round explains the wait (--worker-timeout)
@@ -44,49 +45,6 @@ ROUND_FLOOR_S = 30.0  # ... and never less than this (or --worker-timeout, if le
 
 class SilentWorker(RuntimeError):
     """A worker that sent nothing for longer than its work can explain: named, and both workers stopped."""
-
-
-@dataclass
-class PairResult:
-    """What one pair of workers measured: per benchmark, each arm's per-call times in round order; per round, in
-    time order, who timed it when (`rounds`) and what its worker read right after it (`round_facts`,
-    mlxbench.measure.roundfacts: the CPU, the worker's age, the GPU's clocks and temperature)."""
-
-    times: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    clock: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # each round's end (s from the run's start)
-    spans: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # each round's go-to-done seconds
-    calls: dict[str, int] = field(default_factory=dict)  # calls per round
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # planned rounds, cumulative, threshold
-    order: list[tuple[str, str]] = field(default_factory=list)  # (arm, nodeid) of every round, in time order
-    rounds: list[tuple[str, str, float, float]] = field(default_factory=list)  # (arm, nodeid, go, done): epoch s
-    round_facts: list[dict[str, Any]] = field(default_factory=list)  # each of `rounds`' facts (cpu, uptime, GPU)
-    exit_codes: dict[str, int] = field(default_factory=dict)
-    wall: float = 0.0  # seconds from starting the workers to both exiting
-
-    @property
-    def timed(self) -> float:
-        """Seconds spent inside timed rounds, both arms."""
-        return sum(s * self.calls.get(n, 1) for n, arms in self.times.items() for t in arms.values() for s in t)
-
-    @classmethod
-    def of(cls, times: dict[str, dict[str, list[float]]], facts: dict[str, dict[str, Any]] | None = None) -> PairResult:
-        """A pair read back from its pair.json (or made up, in replays and tests): its times and facts."""
-        return cls(times=times, facts=facts or {})
-
-    def as_dict(self) -> dict:
-        return {
-            "times": self.times,
-            "clock": self.clock,
-            "spans": self.spans,
-            "calls": self.calls,
-            "facts": self.facts,
-            "order": self.order,
-            "rounds": self.rounds,
-            "round_facts": self.round_facts,
-            "exit_codes": self.exit_codes,
-            "wall": round(self.wall, 3),
-            "timed": round(self.timed, 3),
-        }
 
 
 def start_worker(arm: str, cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> Worker:

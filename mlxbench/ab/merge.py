@@ -28,17 +28,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
-from mlxbench.ab import paired
-from mlxbench.ab.coordinator import PairResult
-from mlxbench.reports.abreport import pair_times
+from mlxbench.ab import paired, verdictsfile
+from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
-from mlxbench.samples import parse
 from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
@@ -55,25 +52,10 @@ LABELS = {  # an arm's keys in verdicts.json, as said
 IDENTITY = ("implementation", "python_version", "versions")  # an interpreter, wherever it lives (mlxbench.ab.command)
 
 
-def read_pair(path: Path) -> PairResult:
-    """One pair.json's times and facts; BadRun naming the file when damaged."""
-    return read_marked_pair(path)[0]
-
-
 def read_marked_pair(path: Path) -> tuple[PairResult, str]:
-    """One pair.json's times and facts, and its fingerprint; BadRun naming the file when damaged."""
-    try:
-        doc = parse(path.read_bytes())
-        times = pair_times(doc)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        why = f"{path}: not a readable pair file ({exc}); leave it out or run the A/B again"
-        raise BadRun(why) from None
-    for name, arms in times.items():
-        for arm, values in arms.items():
-            if any(not (math.isfinite(v) and 0 < v < 86400) for v in values):
-                raise BadRun(f"{path}: {name} arm {arm} holds a time that is not a positive number of seconds")
-    facts = doc.get("facts") if isinstance(doc.get("facts"), dict) else {}
-    return PairResult.of(times, facts), fingerprint(times, doc.get("rounds"))
+    """One pair.json (PairResult.read: BadRun naming the file when damaged), and its fingerprint."""
+    pair = PairResult.read(path)
+    return pair, fingerprint(pair.times, pair.rounds)
 
 
 def fingerprint(times: dict[str, dict[str, list[float]]], rounds: Any) -> str:
@@ -124,16 +106,9 @@ def read_marked(folder: Path) -> tuple[list[tuple[PairResult, str, Path]], dict[
     files = sorted(folder.glob("pair-*/pair.json"))
     if not files:
         raise BadRun(f"{folder}: holds no pair-*/pair.json: not a paired A/B folder (mlxbench ab's --out/<time>/)")
-    meta = None
-    if (folder / "verdicts.json").exists():
-        try:
-            meta = parse((folder / "verdicts.json").read_bytes())
-        except ValueError:
-            raise BadRun(f"{folder / 'verdicts.json'}: not valid JSON; move it away to merge the pairs alone") from None
-        if not isinstance(meta, dict):
-            raise BadRun(f"{folder / 'verdicts.json'}: not an A/B's verdicts (no object)")
-        if meta.get("design", "paired") != "paired":
-            raise BadRun(f"{folder}: a {meta.get('design')} A/B; only paired A/B folders merge")
+    meta = verdictsfile.read(folder)
+    if meta is not None and meta.get("design", "paired") != "paired":
+        raise BadRun(f"{folder}: a {meta.get('design')} A/B; only paired A/B folders merge")
     return [(*read_marked_pair(p), p) for p in files], meta
 
 
@@ -217,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_out(args.out, document)
     if args.json:
-        saving.replace_atomically(args.json, json.dumps(document, indent=2).encode())
+        saving.replace_atomically(args.json, verdictsfile.dumps(document))
         echo(f"verdicts: {args.json}")
     if args.out is not None:
         echo(f"verdicts and a job-summary table: {args.out}/")
@@ -231,11 +206,13 @@ def write_out(out: Path, document: dict[str, Any]) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     summary = abreport.markdown(abreport.ABReport.of(out, document), None)
-    for name, data in (("verdicts.json", json.dumps(document, indent=2)), (abreport.FILES["summary"], summary)):
-        try:
-            saving.atomic_write(out / name, data.encode())
-        except FileExistsError:
-            raise BadRun(f"--out {out}: another command wrote {name} there meanwhile; choose an empty folder") from None
+    name = verdictsfile.NAME
+    try:
+        verdictsfile.write(out, document)
+        name = abreport.FILES["summary"]
+        saving.atomic_write(out / name, summary.encode())
+    except FileExistsError:
+        raise BadRun(f"--out {out}: another command wrote {name} there meanwhile; choose an empty folder") from None
 
 
 def arm_facts(meta: dict[str, Any], arm: str) -> dict[str, Any]:

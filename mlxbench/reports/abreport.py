@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports.document import Document, Image, Paragraph
 from mlxbench.reports.document import Table as DocTable
 from mlxbench.reports.document import html as document_html
@@ -99,21 +100,13 @@ class ABReport:
         }
 
 
-def pair_times(doc: Any) -> dict[str, dict[str, list[float]]]:
-    """A pair.json's rounds per benchmark and arm, as floats; TypeError or ValueError when damaged."""
-    times = doc.get("times") if isinstance(doc, dict) else None
-    if not isinstance(times, dict) or not all(isinstance(arms, dict) for arms in times.values()):
-        raise TypeError("no 'times' of benchmarks and arms")
-    return {name: {arm: [float(x) for x in arms.get(arm) or []] for arm in ("A", "B")} for name, arms in times.items()}
-
-
 def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
     """Per benchmark and arm, the samples of each unit: a pair's rounds (paired) or a process's rounds."""
     out: dict[str, dict[str, list[list[float]]]] = {}
     for path in sorted(folder.glob("pair-*/pair.json")):
         try:
-            times = pair_times(parse(path.read_bytes()))
-        except (OSError, ValueError, TypeError):
+            times = PairResult.read(path).times
+        except BadRun:
             continue  # a pair cut short or damaged: its samples are not shown (verdicts.json says what was judged)
         for name, arms in times.items():
             for arm in ("A", "B"):
