@@ -42,7 +42,8 @@ from mlxbench.verdicts.verdict import Result
 LEVEL_RATIO = 1.5  # the slow group's median at least this many times the fast group's
 LEVEL_SHARE = 0.10  # ... and the smaller group at least this share of the rounds
 MIN_ROUNDS = 20  # rounds (both arms, all pairs) before levels are looked for
-LEVEL_PERSISTENCE = 0.5  # ... and a slow round follows a slow round of its worker at least this often (a level lasts)
+LEVEL_PERSISTENCE = 0.3  # ... and a worker's slow rounds stick together this much (`persistence`: 0 by chance)
+MIN_FOLLOWS = 5  # rounds after a slow round before `persistence` says anything
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,25 @@ def find(pairs: Sequence[PairTimes]) -> Levels | None:
 
 
 def persistence(pairs: Sequence[PairTimes], cut: float) -> float:
-    """Of the slow rounds that follow another round of the same worker, the share that follow a slow one: a
-    level lasts (a worker's rounds stay slow for a while), a spike does not (independent spikes in a share s
-    of the rounds give about s)."""
-    after_slow = follows = 0
-    for p in pairs:
-        for arm in ("A", "B"):
-            slow = arm_logs(p, arm) >= cut
-            follows += int(slow[1:].sum())
-            after_slow += int((slow[1:] & slow[:-1]).sum())
-    return after_slow / follows if follows else 0.0
+    """How much more often a worker's round is slow right after a slow round of its own than its arm's share
+    of slow rounds says, as a fraction of the most it could be: (P(slow | slow before) - share) / (1 - share),
+    each arm against its own share (so an arm slower throughout does not read as a level), the arms weighted
+    by their rounds after a slow one. About 0 for spikes and for a drift both arms share (each round on its
+    own), 1 for a worker that stays slow once slow; 0 where fewer than MIN_FOLLOWS rounds follow a slow one."""
+    lifts, weights = [], []
+    for arm in ("A", "B"):
+        runs = [arm_logs(p, arm) >= cut for p in pairs]
+        rounds = sum(r.size for r in runs)
+        share = sum(float(r.sum()) for r in runs) / rounds if rounds else 0.0
+        follows = sum(float(r[:-1].sum()) for r in runs)
+        if follows == 0 or share >= 1:
+            continue
+        stays = sum(float((r[1:] & r[:-1]).sum()) for r in runs) / follows
+        lifts.append((stays - share) / (1 - share))
+        weights.append(follows)
+    if sum(weights) < MIN_FOLLOWS:
+        return 0.0
+    return float(np.average(lifts, weights=weights))
 
 
 def like_level(pairs: Sequence[PairTimes], levels: Levels) -> np.ndarray:

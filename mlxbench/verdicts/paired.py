@@ -27,7 +27,7 @@ state + round / r.
   hold MIN_PAIRS with the fast level in both arms, on its pairs' mean ratios and its own spread. Either
   way it neither gives nor takes a share of the prior: one worker's episode at the slow level moves its
   pair's ratio by x2, a spread of another kind than the other benchmarks' (in simulations modelled on the
-  H100's placement rounds, borrowing the prior's degrees of freedom took its false alarms past alpha).
+  H100's placement rounds, borrowing the prior's degrees of freedom took its false alarms to 5.7% at 5 pairs).
 - **Allocation** (mlxbench.verdicts.allocation). Rounds per arm in the next pair:
   r = sqrt(fixed / round_cost x round / state), the
   count that minimises the variance of a benchmark's estimate for the time spent (Kalibera and Jones'

@@ -96,13 +96,25 @@ def test_a_slow_level_come_more_often_is_a_regression_of_the_level_mix():
     assert all(r.reasons[1].startswith("level mix: ") for r in mixed)
 
 
+def test_an_arm_slower_throughout_with_a_drift_both_share_is_a_change_not_levels():
+    """B x1.65 in every round, both arms on one drift of 20% a round: A's slow rounds and B's fast ones cross
+    the split, but no worker's slow rounds stick together beyond its arm's share: not levels."""
+    rng = np.random.default_rng(4)
+    pairs = []
+    for _ in range(6):
+        drift = rng.normal(0, 0.2, 9)
+        pairs.append({"A": list(FAST * np.exp(drift)), "B": list(1.65 * FAST * np.exp(drift))})
+    assert levels.find(pairs) is None
+
+
 def test_levels_are_found_where_they_last_and_spikes_are_not_a_level():
     rng = np.random.default_rng(3)
     lasting = [{"A": worker(rng, 9, True), "B": worker(rng, 9, True)} for _ in range(10)]
     found = levels.find(lasting)
     assert found is not None and 1.8 < found.ratio < 2.6 and math.log(FAST) < found.cut < math.log(SLOW)
     spiky = [{"A": [FAST * (3.5 if i % 7 == 3 else 1.0) for i in range(14)], "B": [FAST] * 14} for _ in range(10)]
-    assert levels.persistence(spiky, math.log(2 * FAST)) == 0.0 and levels.find(spiky) is None
+    assert levels.persistence(spiky, math.log(2 * FAST)) < 0 and levels.find(spiky) is None  # never two in a row
+    assert levels.persistence(lasting, found.cut) > levels.LEVEL_PERSISTENCE
     assert levels.find(lasting[:1]) is None  # too few rounds to tell
     even = [{"A": [FAST * (1 + 0.01 * i) for i in range(9)], "B": [FAST] * 9} for _ in range(10)]
     assert levels.find(even) is None  # one level: its groups are not LEVEL_RATIO apart
