@@ -147,7 +147,10 @@ def plot(rep: ABReport) -> bytes | None:
                     alpha=0.7,
                     label=arm if unit == 0 else None,
                 )
-        ax.set_title(f"{label(name)}\n{verdict[name]}", fontsize=8)
+        cut = level_split(rep, name)
+        if cut is not None:  # rounds in two levels (mlxbench.verdicts.levels): where they split
+            ax.axhline(cut * 1e3, color="#7f7f7f", linestyle="--", linewidth=0.8, label="levels split")
+        ax.set_title(f"{label(name)}\n{verdict[name]}" + (", two levels" if cut is not None else ""), fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("pair of workers" if rep.meta.get("design") == "paired" else "process", fontsize=7)
         ax.set_ylabel("ms per call", fontsize=7)
@@ -158,6 +161,14 @@ def plot(rep: ABReport) -> bytes | None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
+
+
+def level_split(rep: ABReport, name: str) -> float | None:
+    """Where a benchmark's rounds split into two levels (seconds per call), as verdicts.json keeps it; None for a
+    benchmark without levels or a folder written before levels were judged."""
+    found = (rep.meta.get("levels") or {}).get(name)
+    cut = found.get("cut_s") if isinstance(found, dict) else None
+    return float(cut) if isinstance(cut, (int, float)) and cut > 0 else None
 
 
 def document(rep: ABReport, image: str | None) -> Document:
