@@ -154,7 +154,10 @@ def test_pr_check_commands_on_a_scratch_repository(tmp_path):
     (bin_ / "gh").write_text('#!/bin/sh\necho "$@" >> "$GH_LOG"\ncase "$*" in *"-X"*) ;; *) echo "$GH_ID" ;; esac\n')
     (bin_ / "gh").chmod(0o755)
     env = {
-        **os.environ,
+        # bytecode compiled once (PYTHONDONTWRITEBYTECODE, which a machine may set, left out), into the folder where
+        # the A/B keeps its workers' (tests/ab/test_revisions.py checks that it does), and read by every process after
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": str(tmp_path / "cache" / "checkouts" / "pycache"),
         "BASE_SHA": base,
         "HEAD_SHA": head,
         "TIME_BUDGET": "0.05",

@@ -72,9 +72,20 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def ab(repo: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def pycache(tmp_path_factory) -> Path:
+    """Where the A/Bs' own processes (the coordinator, its checks of each arm) keep their bytecode: compiled once
+    for the module, never written into the harness's folders."""
+    return tmp_path_factory.mktemp("pycache")
+
+
+def ab(repo: Path, cache: Path, pycache: Path, *args: str) -> subprocess.CompletedProcess:
+    """`mlxbench ab ARGS` in `repo`, free to write bytecode (PYTHONDONTWRITEBYTECODE, which a machine may set, left
+    out): each worker after the first reads what the first compiled instead of compiling numpy, scipy and pytest
+    from source again; a revision's workers write theirs where the A/B puts it (its checkouts' pycache folder)."""
     cmd = [sys.executable, "-m", "mlxbench", "ab", *args, "--pairs", "3", "--", "test_fake.py", "--backend", "numpy"]
-    env = {**os.environ, "MLXBENCH_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(MLXBENCH_CACHE_DIR=str(cache), PYTHONPYCACHEPREFIX=str(pycache))
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env)
 
 
@@ -82,10 +93,12 @@ def verdicts(repo: Path) -> dict:
     return json.loads(sorted((repo / "ab-runs").glob("*/verdicts.json"))[-1].read_text())
 
 
-def test_a_slower_commit_is_found_and_the_same_commit_twice_reuses_its_checkout_with_no_verdict(repo, tmp_path):
+def test_a_slower_commit_is_found_and_the_same_commit_twice_reuses_its_checkout_with_no_verdict(
+    repo, tmp_path, pycache
+):
     cache = tmp_path / "cache"
     head = git(repo, "rev-parse", "HEAD").strip()
-    slower = ab(repo, cache, "--a-rev", "HEAD~1", "--b-rev", "HEAD")
+    slower = ab(repo, cache, pycache, "--a-rev", "HEAD~1", "--b-rev", "HEAD")
     assert slower.returncode == 1, slower.stdout + slower.stderr
     assert "1 regressed" in said(slower.stdout) and f"checked out {head[:12]}" in slower.stdout
     doc = verdicts(repo)
@@ -94,8 +107,9 @@ def test_a_slower_commit_is_found_and_the_same_commit_twice_reuses_its_checkout_
     assert Path(doc["b"]["cwd"]) == cache / "checkouts" / head  # the workers ran in the revision's checkout
     assert f"B: `HEAD ({head[:12]})`" in (sorted((repo / "ab-runs").glob("*/verdicts.md"))[-1]).read_text()
     assert not [p for p in (cache / "checkouts" / head).rglob("*") if p.name in ("__pycache__", ".pytest_cache")]
+    assert list((cache / "checkouts" / "pycache").rglob("knobs.*.pyc"))  # the workers' bytecode: beside the cache
 
-    same = ab(repo, cache, "--a-rev", "HEAD", "--b-rev", "HEAD")
+    same = ab(repo, cache, pycache, "--a-rev", "HEAD", "--b-rev", "HEAD")
     assert same.returncode == 0, same.stdout + same.stderr
     assert f"reusing the checkout of {head[:12]}" in said(same.stdout)
     assert not [v for v in verdicts(repo)["verdicts"] if v["verdict"] in ("regressed", "improved")]
@@ -126,13 +140,13 @@ def test_a_revision_that_names_no_commit_is_one_line(repo, tmp_path, a_rev, b_re
     assert not (tmp_path / "cache").exists()  # nothing checked out before every name is checked
 
 
-def test_a_shallow_clone_without_the_base_commit_says_fetch_unshallow(repo, tmp_path):
+def test_a_shallow_clone_without_the_base_commit_says_fetch_unshallow(repo, tmp_path, pycache):
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)], check=True)
     with pytest.raises(BadRun) as caught:
         revisions.arms("HEAD~1", None, cwd=shallow, cache=tmp_path / "cache")
     assert "git fetch --unshallow" in str(caught.value) and "fetch-depth: 0" in str(caught.value)
-    out = ab(shallow, tmp_path / "cache", "--a-rev", "HEAD~1")
+    out = ab(shallow, tmp_path / "cache", pycache, "--a-rev", "HEAD~1")
     assert out.returncode == 2 and "shallow clone" in said(out.stderr + out.stdout)
 
 
@@ -164,10 +178,10 @@ def test_an_interrupted_checkout_is_never_reused(repo, tmp_path, monkeypatch):
     assert revisions.checkout(repo, commit_id, cache, log=said_.append) == (folder, True)
 
 
-def test_a_revision_the_running_harness_cannot_drive_is_named_and_refused(repo, tmp_path):
+def test_a_revision_the_running_harness_cannot_drive_is_named_and_refused(repo, tmp_path, pycache):
     old = BENCH.replace("import mlxbench_fake", "import mlxbench_fake\nfrom mlxbench.workload import Fixture1999")
     commit(repo, {"test_fake.py": old}, "written for an mlxbench this one is not")
-    out = ab(repo, tmp_path / "cache", "--a-rev", "HEAD", "--b-rev", "HEAD~1")
+    out = ab(repo, tmp_path / "cache", pycache, "--a-rev", "HEAD", "--b-rev", "HEAD~1")
     text = said(out.stderr + out.stdout)
     assert out.returncode == 2, text
     assert "arm A runs HEAD (" in text and "which this mlxbench" in text and "cannot drive" in text

@@ -1,6 +1,6 @@
 """The nightly workflow's steps, end to end on a scratch git repository: a first night without a baseline
-(saves, offers), a night that passes the gate, a night with an injected slowdown that fails it, and two
-nights whose pull requests are both merged."""
+(saves, offers), two nights from the same main that pass the gate and whose pull requests are both merged, and
+a night with an injected slowdown that fails it."""
 
 from __future__ import annotations
 
@@ -76,31 +76,26 @@ def test_four_nights_on_a_scratch_repository(project, tmp_path):
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "baseline/nightly-1")
 
-    night2 = nightly(project, "run", "--run-name", "nightly-2-1", *NIGHT, *TESTS)
-    assert night2.returncode == 0, night2.stdout[-3000:] + night2.stderr[-2000:]
-    assert "gate against" in said(night2) and "0001_nightly-1-1.json" in said(night2)
-    assert saved(project) == ["0001_nightly-1-1.json", "0002_nightly-2-1.json"]
-    assert nightly(project, "offer", "--run-id", "2").returncode == 0
-    git(project, "checkout", "-q", "main")
-    git(project, "merge", "-q", "baseline/nightly-2")
-
-    slowed = ["--ab=--b-env=MLXBENCH_SLOWDOWN=fakesum=1.0", "-p", "mlxbench.tools.slowdown"]
-    night3 = nightly(project, "run", "--run-name", "nightly-3-1", *NIGHT[:-1], *slowed[:1], "--", *slowed[1:], *TESTS)
-    assert night3.returncode == 1, night3.stdout[-3000:] + night3.stderr[-2000:]
-    assert "regressed" in said(night3) and "not saved and not offered" in said(night3)
-    assert saved(project) == ["0001_nightly-1-1.json", "0002_nightly-2-1.json"]
-    assert "nothing new" in said(nightly(project, "offer", "--run-id", "3"))
-
-    for run_id in ("4", "5"):  # two nights from the same main, neither merged before the other ran
+    for run_id in ("2", "3"):  # two nights from the same main, neither merged before the other ran
         night = nightly(project, "run", "--run-name", f"nightly-{run_id}-1", *NIGHT, *TESTS)
-        assert night.returncode == 0, night.stdout[-3000:]
+        assert night.returncode == 0, night.stdout[-3000:] + night.stderr[-2000:]
+        assert "gate against" in said(night) and "0001_nightly-1-1.json" in said(night)
+        assert saved(project) == ["0001_nightly-1-1.json", f"0002_nightly-{run_id}-1.json"]
         assert nightly(project, "offer", "--run-id", run_id).returncode == 0
         git(project, "checkout", "-q", "main")
-    git(project, "merge", "-q", "baseline/nightly-4")
-    git(project, "merge", "-q", "--no-edit", "baseline/nightly-5")
-    assert saved(project)[2:] == ["0003_nightly-4-1.json", "0003_nightly-5-1.json"]  # both kept, one number
+    git(project, "merge", "-q", "baseline/nightly-2")
+    git(project, "merge", "-q", "--no-edit", "baseline/nightly-3")
+    assert saved(project)[1:] == ["0002_nightly-2-1.json", "0002_nightly-3-1.json"]  # both kept, one number
     after = nightly(project, "baseline", "--profile", "ci")
-    assert after.stdout.strip().endswith("0003_nightly-5-1.json")  # the last by name
+    assert after.stdout.strip().endswith("0002_nightly-3-1.json")  # the last by name
+
+    slowed = ["--ab=--b-env=MLXBENCH_SLOWDOWN=fakesum=1.0", "-p", "mlxbench.tools.slowdown"]
+    night4 = nightly(project, "run", "--run-name", "nightly-4-1", *NIGHT[:-1], *slowed[:1], "--", *slowed[1:], *TESTS)
+    assert night4.returncode == 1, night4.stdout[-3000:] + night4.stderr[-2000:]
+    assert "gate against" in said(night4) and "0002_nightly-3-1.json" in said(night4)
+    assert "regressed" in said(night4) and "not saved and not offered" in said(night4)
+    assert saved(project) == ["0001_nightly-1-1.json", "0002_nightly-2-1.json", "0002_nightly-3-1.json"]
+    assert "nothing new" in said(nightly(project, "offer", "--run-id", "4"))
 
 
 def test_an_offer_that_would_change_a_saved_run_is_refused(project):
