@@ -10,8 +10,9 @@ Paired (default, mlxbench.ab.paired): pairs of live workers, one per arm, altern
 `--order random`), so drifts of the machine hit both arms alike (asv's interleaved rounds, pyperf's
 worker processes, duet benchmarking), each benchmark judged from its K-vs-K process medians
 (mlxbench.verdicts.evidence). Every process writes pytest-benchmark JSON into OUT/, never into a
-machine's saved history. Options are checked before any work (mlxbench.ab.options). Each arm records
-in verdicts.json what makes it the same experiment wherever its interpreter lives (`identity`: the
+machine's saved history. `run(config)` is the A/B in Python (mlxbench.ab.config.ABConfig, whose making
+checks every option before any work); the CLI's `run(args)` makes that config from its command line. Each arm
+records in verdicts.json what makes it the same experiment wherever its interpreter lives (`identity`: the
 Python implementation and version, the versions of the distributions that move a time), which is
 what `mlxbench ab merge` compares between shards. Each A/B writes into a folder of its own under `--out`,
 named after its start and claimed by creating it (claim_folder): two A/Bs started in the same second get two
@@ -35,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.ab import paired, processes, revisions, venvs, verdictsfile
+from mlxbench.ab.config import ABConfig
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
-from mlxbench.ab.options import check_options, with_test_path
+from mlxbench.ab.options import with_test_path
 from mlxbench.reports import abreport
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
@@ -49,7 +51,6 @@ from mlxbench.verdicts.verdict import Result
 from mlxbench.verdicts.words import counted
 
 INCOMPLETE = 7  # exit: fewer complete pairs than asked for (1 stays a regression, 2 bad input, 3 a bug)
-FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 SUITE = ("scipy", "pytest", "pytest-benchmark", "mlxbench")  # beyond the backends' frameworks: what else moves a time
 QUERY = """
 import json, platform, sys
@@ -63,23 +64,6 @@ for dist in sys.argv[1:]:
 print(json.dumps({"implementation": platform.python_implementation(), "python_version": platform.python_version(),
                   "versions": found}))
 """  # run by an arm's interpreter: importlib.metadata only, no framework imported
-
-
-def parse_env(pairs: list[str]) -> dict[str, str]:
-    from mlxbench.measure.threads import ENV_VARS, THREADS_ENV
-
-    env = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise BadRun(f"--a-env/--b-env {pair!r}: give NAME=VALUE")
-        if name in ENV_VARS:  # the thread policy sets these in every worker: the value would be overwritten
-            raise BadRun(
-                f"--a-env/--b-env {pair}: the suite's thread policy sets {name} itself in every run (it would "
-                f"measure nothing); to compare thread counts give {THREADS_ENV}={value or 'N'}"
-            )
-        env[name] = value
-    return env
 
 
 def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
@@ -116,25 +100,23 @@ def table(results: list[Result], design: str = "paired") -> list[str]:
     return Table.of(results, arms=("A", "B")).terminal() + ([f"  {RATIO[design]}"] if results else [])
 
 
-def run(args: argparse.Namespace) -> int:
-    check_options(args)
-    pytest_args = with_test_path(args.pytest_args)
-    bad = [a for a in pytest_args if a.split("=")[0] in FORBIDDEN]
-    if bad:
-        raise BadRun(f"{', '.join(bad)} cannot be used inside an A/B run: each process's JSON goes to its arm's folder")
-    a_python = args.a
-    if args.baseline_run:
-        if args.a:
-            raise BadRun("give either --a or --baseline-run (which makes arm A's environment), not both")
-        a_python = str(venvs.environment_for(load_run(args.baseline_run), log=print))
+def run(config: ABConfig | argparse.Namespace) -> int:
+    """The A/B `config` describes, start to end: its verdicts printed and written into a new folder under its
+    `out`; the exit code of `mlxbench ab`. A parsed command line is made an ABConfig first, which checks it."""
+    if not isinstance(config, ABConfig):
+        config = ABConfig.from_args(config)
+    pytest_args = with_test_path(list(config.pytest_args))
+    a_python = config.a
+    if config.baseline_run:
+        a_python = str(venvs.environment_for(load_run(config.baseline_run), log=print))
     arms = {
-        "A": {"python": a_python or sys.executable, "env": parse_env(args.a_env)},
-        "B": {"python": args.b or sys.executable, "env": parse_env(args.b_env)},
+        "A": {"python": a_python or sys.executable, "env": dict(config.a_env)},
+        "B": {"python": config.b or sys.executable, "env": dict(config.b_env)},
     }
     for arm, facts in arms.items():
         if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
             raise BadRun(problem)
-    revs = revisions.arms(args.a_rev, args.b_rev)  # checked out (or reused) before any worker starts
+    revs = revisions.arms(config.a_rev, config.b_rev)  # checked out (or reused) before any worker starts
     if revs:
         pytest_args = revisions.absolute_paths(pytest_args, Path.cwd())
         for arm, rev in revs.items():
@@ -146,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if revs:
         python = {arm: facts["python"] for arm, facts in arms.items()}
         revisions.preflight(python, revs, {arm: facts["env"] for arm, facts in arms.items()}, pytest_args)
-    root = args.out.resolve() if revs else args.out  # the workers run in the checkouts: their files go here
+    root = config.out.resolve() if revs else config.out  # the workers run in the checkouts: their files go here
     out = claim_folder(root, datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
     started = time.perf_counter()
     recorded = {
@@ -154,12 +136,12 @@ def run(args: argparse.Namespace) -> int:
     }
     for arm, rev in (revs or {}).items():
         recorded[arm].update(cwd=str(rev.checkout), revision=rev.as_dict())
-    meta = {"a": recorded["A"], "b": recorded["B"], "design": args.design, "alpha": args.alpha}
+    meta = {"a": recorded["A"], "b": recorded["B"], "design": config.design, "alpha": config.alpha}
     meta["pytest_args"] = pytest_args
-    if args.design == "paired":
-        results, extra = paired.run(args, arms, pytest_args, out, started)
+    if config.design == "paired":
+        results, extra = paired.run(config, arms, pytest_args, out, started)
     else:
-        results, extra = processes.run_processes(args, arms, pytest_args, out)
+        results, extra = processes.run_processes(config, arms, pytest_args, out)
     wall = time.perf_counter() - started
     meta.update(extra, wall_seconds=round(wall, 1))
     document = {**meta, "verdicts": [r.as_dict() for r in results]}
@@ -168,19 +150,19 @@ def run(args: argparse.Namespace) -> int:
     if revs:
         md += "\nRevisions:\n\n" + revisions.note(revs)
     saving.atomic_write(out / "verdicts.md", md.encode())
-    if args.json:
-        saving.replace_atomically(args.json, verdictsfile.dumps(document))
+    if config.json:
+        saving.replace_atomically(config.json, verdictsfile.dumps(document))
     echo(
         f"\nmlxbench ab: {counted(results)} ({nouns(len(results), 'benchmark')}, "
         f"{units_line(meta)}, {wall / 60:.1f} min)"
     )
-    echo("\n".join(table(results, args.design)))
-    if args.target_effect and args.design == "processes":
+    echo("\n".join(table(results, config.design)))
+    if config.target_effect and config.design == "processes":
         m = len(results)
-        need = {r.name: evidence.processes_needed(r.spread, args.target_effect, m, args.alpha) for r in results}
+        need = {r.name: evidence.processes_needed(r.spread, config.target_effect, m, config.alpha) for r in results}
         worst = max(need.values())
         echo(
-            f"\nto see a {args.target_effect:.0%} change on every benchmark: --processes {worst} "
+            f"\nto see a {config.target_effect:.0%} change on every benchmark: --processes {worst} "
             f"(median benchmark: {sorted(need.values())[len(need) // 2]})"
         )
     for name in meta["failed_only_in_b"]:

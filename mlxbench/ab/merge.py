@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.ab import paired, verdictsfile
+from mlxbench.ab.config import alpha_problem
 from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
@@ -113,8 +114,8 @@ def read_marked(folder: Path) -> tuple[list[tuple[PairResult, str, Path]], dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.alpha < 1:
-        raise BadRun(f"--alpha {args.alpha}: give a family-wise false-alarm rate between 0 and 1, e.g. 0.05")
+    if problem := alpha_problem(args.alpha):
+        raise BadRun(problem)
     from mlxbench.paths import output_file_problem
 
     if args.json is not None and (problem := output_file_problem(args.json, "--json")):

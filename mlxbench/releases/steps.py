@@ -14,7 +14,6 @@ and not buildable, a worker that fails) leaves its steps `not judged`, with why.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from mlxbench.ab import command as ab
+from mlxbench.ab.config import ABConfig
 from mlxbench.ab.options import on_nodeids
 from mlxbench.releases import history, state
 from mlxbench.releases.history import History
@@ -162,26 +162,8 @@ def ab_key(before: str, after: str, names: Sequence[str], pytest_args: Sequence[
 
 def run_ab(python_a: str, python_b: str, pytest_args: list[str], budget: float, out: Path, target: Path) -> int:
     """`mlxbench ab --a A --b B --time-budget MIN --json target --out out -- pytest_args`, in this process."""
-    p = argparse.ArgumentParser(prog="mlxbench")
-    ab.add_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(
-        [
-            "ab",
-            "--a",
-            python_a,
-            "--b",
-            python_b,
-            "--time-budget",
-            f"{budget:g}",
-            "--json",
-            str(target),
-            "--out",
-            str(out),
-            "--",
-            *pytest_args,
-        ]
-    )
-    return ab.run(args)
+    config = ABConfig(a=python_a, b=python_b, time_budget=budget, json=target, out=out, pytest_args=pytest_args)
+    return ab.run(config)
 
 
 VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")

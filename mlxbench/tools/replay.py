@@ -140,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
 
 def option_problem(args: argparse.Namespace) -> str | None:
     """Why an option cannot be used, checked before any folder is read; None when all can."""
+    from mlxbench.ab.config import alpha_problem
     from mlxbench.paths import output_file_problem
     from mlxbench.verdicts.paired import MIN_PAIRS
     from mlxbench.verdicts.verdict import threshold_problem
@@ -150,7 +151,7 @@ def option_problem(args: argparse.Namespace) -> str | None:
         (1 <= args.trials <= MAX_TRIALS, f"{trials} within 0.3%; more add time, not precision)"),
         (args.pairs >= MIN_PAIRS, f"--pairs {args.pairs}: give {MIN_PAIRS} or more (a verdict needs {MIN_PAIRS})"),
         (args.rounds is None or args.rounds >= 2, f"--rounds {args.rounds}: give at least 2"),
-        (0 < args.alpha < 1, f"--alpha {args.alpha}: give a rate between 0 and 1"),
+        (not alpha_problem(args.alpha), alpha_problem(args.alpha)),
         (args.threshold is None or not threshold_problem(args.threshold), f"--{threshold_problem(args.threshold)}"),
         (0 <= args.slowdown < 10, f"--slowdown {args.slowdown}: give a fraction from 0 to 10, such as 0.1"),
         (args.slow is None or args.slowdown > 0, slow),
