@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
+        "levels": {n: lv.as_dict(paired.by_benchmark(pairs)[n]) for n, lv in found.levels.items()},
         "spreads": stats.spreads(paired.by_benchmark(pairs)),
         "verdicts": [r.as_dict() for r in results],
     }
