@@ -1,5 +1,6 @@
-"""Bad input to `mlxbench compare` / `report`, run as users run it: exit 2, one line on stderr naming
-the problem, never a traceback (exit 1 means "regression"), and no existing file changed or lost."""
+"""Bad input to `mlxbench compare` / `report`: exit 2, one line on stderr naming the problem, never a traceback
+(exit 1 means "regression"), and no existing file changed or lost. Each command runs as `python -m mlxbench` runs
+it, in this process (conftest.mlxbench_main); a new interpreter says the same (the first test)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_run, messages
+from conftest import make_run, messages, mlxbench_main
 
 ROOT = Path(__file__).parents[1]
 MACHINE = "Test-Box"
@@ -34,14 +35,22 @@ def good_run(center: float = 1.0, seed: int = 0) -> dict:
     return make_run({"t::a[numpy]": (samples(center, seed), INFO)})
 
 
+ENV = {"MLXBENCH_MACHINE_ID": MACHINE, "MPLBACKEND": "Agg"}
+
+
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLXBENCH_MACHINE_ID": MACHINE, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    env.pop("MLXBENCH_DEBUG", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    """`mlxbench ARGS` in `cwd`, run here as `python -m mlxbench` runs it."""
+    proc = mlxbench_main(*args, cwd=cwd, env={**ENV, "MLXBENCH_DEBUG": None})
     proc.cwd = cwd  # type: ignore[attr-defined]  # messages name paths under it relative to it
     return proc
+
+
+def interpreter(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m mlxbench ARGS` in `cwd`, in a new interpreter."""
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    env.pop("MLXBENCH_DEBUG", None)
+    cmd = [sys.executable, "-m", "mlxbench", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -61,6 +70,19 @@ def assert_bad_input(proc: subprocess.CompletedProcess, *needles: str) -> str:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_command_run_here_says_and_exits_as_a_new_interpreter_does(tmp_path):
+    """Bad input, a usage error and a comparison, in this process and in a new interpreter: the same exit status,
+    the same stdout, the same stderr."""
+    damaged = good_run()
+    damaged["benchmarks"][0]["stats"] = {}
+    bad, base = save(tmp_path / "bad.json", damaged), save(tmp_path / "base.json", good_run())
+    cur = save(tmp_path / "cur.json", good_run(1.0, 1))
+    for args in (["compare", str(base), str(bad)], ["frobnicate"], ["compare", str(base), str(cur)]):
+        here, there = cli(tmp_path, *args), interpreter(tmp_path, *args)
+        assert (here.returncode, here.stdout, here.stderr) == (there.returncode, there.stdout, there.stderr), args
+    assert [here.returncode, bool(here.stdout)] == [0, True]  # the comparison said something, the same
 
 
 def test_a_folder_given_as_a_run(tmp_path):

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from test_merge_replay import cli, shard, synthetic_pair
 
-from conftest import said
+from conftest import ENTRY_POINTS, FAKES, said, scratch_folder
 from mlxbench.ab import command, merge, paired
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S, PairResult, silence_limit
 from mlxbench.ab.schedule import Worker
@@ -177,29 +177,67 @@ def test_a_worker_killed_by_a_signal_is_named_and_too_few_pairs_are_not_exit_0(p
     assert document["pairs"] == 1 and document["pairs_asked"] == 4 and len(document["verdicts"]) == 1
 
 
-def test_a_worker_that_hangs_in_a_round_of_the_first_pair_is_stopped_by_what_its_rounds_explain(project, tmp_path):
+HANGS = "test_a_worker_that_hangs_in_a_round_of_the_first_pair_is_stopped_by_what_its_rounds_explain"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hanging_ab(request, tmp_path_factory):
+    """The A/B of HANGS, started with this module when HANGS is to run, so that the half minute its coordinator
+    waits out runs beside the module's other tests (none of which times anything): (its exit status, its stdout,
+    its stderr, seconds from its start to its exit), read by HANGS. Its scratch checkout and environment are
+    the `project` fixture's (conftest.scratch_folder; HOME and PY_COLORS as pytester sets them)."""
+    if not any(item.name == HANGS and item.module is request.module for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("hangs")
+    site = scratch_folder(folder, "mlxbench_fake", {"mlxbench_fake": FAKES}, ENTRY_POINTS)
+    (folder / "test_faulty.py").write_text(textwrap.dedent(FAULTY))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
+    env.update(PYTHONPATH=str(site), FAKE_DELAY="0.01", HOME=str(folder), PY_COLORS="0")
+    out, err = folder / "stdout", folder / "stderr"
+    ended: list[float] = []
+    with out.open("w") as stdout, err.open("w") as stderr:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            ab("--b-env", "HANG_AT_CALL=6", "--out", str(folder / "ab")),
+            cwd=folder,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+
+    def wait() -> None:
+        proc.wait()
+        ended.append(time.monotonic())
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+
+    def result() -> tuple[int, str, str, float]:
+        waiter.join(timeout=300)
+        assert ended, "the A/B whose worker hangs was still running 300 s after its test began"
+        return proc.returncode, out.read_text(), err.read_text(), ended[0] - t0
+
+    yield result
+    if proc.poll() is None:  # HANGS failed before its A/B ended: leave nothing of it running
+        proc.kill()
+        proc.wait()
+
+
+def test_a_worker_that_hangs_in_a_round_of_the_first_pair_is_stopped_by_what_its_rounds_explain(hanging_ab):
     """B hangs in its second or third timed round of the first pair (the default --worker-timeout, 600 s): its
     benchmark's rounds so far (either arm) take milliseconds, so it is stopped after the floor (30 s), not after
     600 s; the message says what bounded it and the default, and that nothing was judged (no "0 complete
-    pairs are judged")."""
-    env = faulty(project)
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        ab("--b-env", "HANG_AT_CALL=6", "--out", str(tmp_path / "ab")),
-        cwd=project.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    took = time.monotonic() - t0
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    message = said(proc.stderr)
+    pairs are judged"). The A/B runs from the module's start (hanging_ab)."""
+    returncode, stdout, stderr, took = hanging_ab()
+    assert returncode == 2, stdout + stderr
+    message = said(stderr)
     assert "arm B's worker has sent nothing for" in message and "in a timed round of test_faulty.py::" in message
     assert f"the limit in a round is {ROUND_FACTOR} times that, at least {ROUND_FLOOR_S:g} s" in message, message
     assert "--worker-timeout: 600 s, the default" in message
     assert "before any pair was complete, so nothing was judged" in message and "complete pairs are judged" not in (
-        proc.stdout + message
+        stdout + message
     )
     assert ROUND_FLOOR_S < took < ROUND_FLOOR_S + 90, took
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import said
+from conftest import mlxbench_main, said
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult, Schedule, run_pair
 from mlxbench.measure.baton import ONLY_ENV
@@ -22,13 +22,9 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "replay"
 
 
 def cli(*args, cwd=None, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
+    """`mlxbench ARGS`, run here as `python -m mlxbench` runs it (tests/test_cli_errors.py: a new interpreter says
+    the same)."""
+    return mlxbench_main(*args, cwd=cwd, env=env)
 
 
 def synthetic_pair(rng, shift: float) -> dict:

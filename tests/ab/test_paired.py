@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import said
+from conftest import mlxbench_main, said
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.verdicts import evidence
@@ -26,6 +26,8 @@ def estimates(results):
 
 
 def mlxbench_cli(*args, cwd=None, env=None, timeout=None):
+    """`python -m mlxbench ARGS` in a new interpreter: for A/Bs (their workers, signals); a command's checks and
+    reports run here (conftest.mlxbench_main)."""
     return subprocess.run(
         [sys.executable, "-m", "mlxbench", *args],
         capture_output=True,
@@ -292,7 +294,7 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
     ],
 )
 def test_ab_checks_every_number_before_any_work(tmp_path, args, named):
-    proc = mlxbench_cli("ab", *args, "--out", str(tmp_path / "ab"))
+    proc = mlxbench_main("ab", *args, "--out", str(tmp_path / "ab"))
     assert proc.returncode == 2 and named in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
     assert not (tmp_path / "ab").exists()
 
@@ -307,7 +309,7 @@ def test_ab_checks_its_output_paths_before_any_work(tmp_path):
         (["--json", str(tmp_path / "afile" / "v.json"), *out], "is a file, not a folder"),
         (["--out", str(tmp_path / "afile")], "that is a file, not a folder; choose a folder"),
     ):
-        proc = mlxbench_cli("ab", *args)
+        proc = mlxbench_main("ab", *args)
         assert proc.returncode == 2 and named in " ".join(proc.stderr.split()), proc.stderr
         assert "Traceback" not in proc.stderr and not (tmp_path / "ab").exists()
     assert (tmp_path / "afile").read_text() == "x"
@@ -415,7 +417,7 @@ def test_every_verdict_path_gives_the_same_verdict_on_the_same_samples(tmp_path)
             continue
         (ab,) = evidence.judge({name: est}, alpha=verdict.ALPHA, family=4)
         assert ab.verdict == offline[name]
-    proc = mlxbench_cli("compare", str(saved[3].path), str(saved[4].path))
+    proc = mlxbench_main("compare", str(saved[3].path), str(saved[4].path))
     assert proc.returncode == 1, proc.stderr
     for name, v in offline.items():
         line = next(line for line in proc.stdout.splitlines() if name.split("::")[1] in line)
@@ -522,7 +524,7 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
         "verdicts": [v.as_dict() for v in verdicts],
     }
     (folder / "verdicts.json").write_text(json.dumps(doc))
-    proc = mlxbench_cli("report", str(folder))
+    proc = mlxbench_main("report", str(folder))
     assert proc.returncode == 0, proc.stderr
     out = folder / "report"
     assert sorted(p.name for p in out.iterdir()) == sorted([*abreport.FILES.values(), abreport.PLOT])
@@ -532,13 +534,13 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
     assert "<img" in (out / "ab.html").read_text() and "&lt;1&gt;" in (out / "ab.html").read_text()
     assert json.loads((out / "ab.json").read_text())["counts"]["regressed"] == 1
     assert (out / abreport.PLOT).read_bytes()[:4] == b"\x89PNG"
-    again = mlxbench_cli("report", str(folder))  # the same report again: nothing changes, nothing fails
+    again = mlxbench_main("report", str(folder))  # the same report again: nothing changes, nothing fails
     assert again.returncode == 0 and again.stdout.count("unchanged ") == 5 and "wrote" not in again.stdout
     (out / "ab.md").write_text("my notes")  # a file that differs is never overwritten
-    third = mlxbench_cli("report", str(folder))
+    third = mlxbench_main("report", str(folder))
     assert third.returncode == 2 and "already exist" in third.stderr and (out / "ab.md").read_text() == "my notes"
     (folder / "verdicts.json").write_text('{"verdicts": "no"}')
-    bad = mlxbench_cli("report", str(folder), "--out", str(tmp_path / "r2"))
+    bad = mlxbench_main("report", str(folder), "--out", str(tmp_path / "r2"))
     assert bad.returncode == 2 and "no 'verdicts' list" in said(bad.stderr) and "Traceback" not in bad.stderr
 
 

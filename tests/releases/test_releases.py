@@ -377,12 +377,14 @@ def test_a_history_noisier_than_a_move_shows_no_step_there_but_a_lasting_shift_i
     assert false / 50 < 0.5 and by_threshold / 50 > 6  # noise: under one step in two series, against 6+ per series
 
 
-def test_a_recorded_local_build_is_pinned_with_its_label_and_installed_by_pip(tmp_path):
+def test_a_recorded_local_build_is_pinned_with_its_label_and_installed_by_pip(tmp_path, monkeypatch):
     """A run measured on torch 2.13.0+cpu: its environment asks for that build (a plain torch==2.13.0 takes
     PyPI's CUDA build of several GB on Linux), with pip, which reads the configuration that finds such builds."""
     from conftest import make_run
     from mlxbench.runs import Run
 
+    made: list = []  # the environments pip installs into, made with pip in them (a fake, like the installer's)
+    monkeypatch.setattr(venvs.venv, "create", lambda folder, with_pip: made.append(with_pip) or folder.mkdir())
     data = make_run({"t::a[numpy]": ([1.0] * 5, {})})
     data["machine_info"]["mlxbench"] = {
         **data["machine_info"]["mlxbench"],
@@ -393,5 +395,6 @@ def test_a_recorded_local_build_is_pinned_with_its_label_and_installed_by_pip(tm
     calls: list = []
     venvs.environment(wanted, tmp_path, lambda _: None, fake_installer(calls), ["uv"])
     assert calls[-1][1:4] == ["-m", "pip", "install"] and "torch==2.13.0+cpu" in calls[-1]  # pip, not uv
+    assert made == [True]
     with pytest.raises(BadRun, match=r"torch==2\.13\.0\+cpu is a build with a local label.*PIP_EXTRA_INDEX_URL"):
         venvs.environment(["torch==2.13.0+cpu"], tmp_path / "b", lambda _: None, fake_installer([], "+cpu"), ["uv"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import said
+from conftest import mlxbench_main, said
 from mlxbench import cancel, cli
 from mlxbench.session import saving
 
@@ -137,10 +137,9 @@ def test_the_cli_finds_the_storage_pytest_saves_into_from_any_folder_below_the_p
     info = {"workload": "w", "variant": "v", "backend": "numpy"}
     for i, t in ((1, 1.0), (2, 1.01)):
         (folder / f"000{i}_x.json").write_text(json.dumps(make_run({"t::a[numpy]": ([t] * 5, info)})))
-    run = [sys.executable, "-m", "mlxbench", "compare", "0001", "0002"]
-    proc = subprocess.run(run, cwd=project / "src" / "deep", capture_output=True, text=True)
+    proc = mlxbench_main("compare", "0001", "0002", cwd=project / "src" / "deep")
     assert proc.returncode == 0, proc.stderr
     assert "t::a[numpy]" in proc.stdout or "a[numpy]" in proc.stdout
-    elsewhere = subprocess.run([*run[:-2], "0009", "0002"], cwd=project / "src", capture_output=True, text=True)
+    elsewhere = mlxbench_main("compare", "0009", "0002", cwd=project / "src")
     assert elsewhere.returncode == 2
     assert f"mlxbench_baselines = 'my-runs' in {project / 'pyproject.toml'}" in said(elsewhere.stderr)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from conftest import make_run, said
+from conftest import make_run, mlxbench_main, said
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
 from mlxbench.verdicts.verdict import median_ci
@@ -21,13 +18,9 @@ INFO = {"workload": "w", "variant": "v", "backend": "numpy"}
 
 
 def cli(*args, cwd=None, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )
+    """`mlxbench ARGS`, run here as `python -m mlxbench` runs it (tests/test_cli_errors.py: a new interpreter says
+    the same)."""
+    return mlxbench_main(*args, cwd=cwd, env=env)
 
 
 def write(path: Path, run: dict) -> Path:
