@@ -115,6 +115,7 @@ def lines(planned: Sequence[Forecast], pairs: int, pair_seconds: float, budget_m
             need = f"{change(f.threshold)}: out of reach"
         else:
             n = f.pairs_needed
-            need = f"{change(f.threshold)}: {n} pair{'s' * (n != 1)}, {f.minutes_needed:.0f} min"
+            minutes = "<1" if (f.minutes_needed or 0) < 1 else f"{f.minutes_needed:.0f}"
+            need = f"{change(f.threshold)}: {n} pair{'s' * (n != 1)}, {minutes} min"
         out.append(f"  {sees(f.sees_now):>8}  {sees(f.sees_at_end):>10}  {need:<24} {f.benchmark.rsplit('::', 1)[-1]}")
     return out

@@ -54,3 +54,5 @@ def test_the_plan_covers_the_undecided_benchmarks_and_a_leveled_one_by_its_weake
     assert "10 more pairs fit at 20 s a pair" in lines[0]
     assert lines[2].endswith(" loud") and lines[3].endswith(" quiet")  # the ones that will see least first
     assert forecast.lines([], 3, 20.0, 5) == []
+    quick = forecast.forecast("q", estimate(0.02, 3), 0.1, 0.025 / 4, 13, 5.0)  # a few pairs of 5 s
+    assert quick.minutes_needed < 1 and "<1 min" in forecast.lines([quick], 3, 5.0, 5)[2]
