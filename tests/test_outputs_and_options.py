@@ -60,25 +60,14 @@ def test_benchmark_json_to_stdout_appended_to_a_log_keeps_the_log(tmp_path, name
     assert "1 passed" in text and f"wrote {name}" in text
 
 
-def test_benchmark_json_parsed_as_a_path_never_opened_when_the_command_line_is_read(tmp_path):
+def test_benchmark_json_parsed_as_a_path_never_opened_when_the_command_line_is_read(pytester):
     """pytest-benchmark before 5.3.1 declares `--benchmark-json` as `argparse.FileType("wb")`, which truncates the
     file while pytest reads the command line: the option is made to take a path, so the file keeps what it holds
     until the suite writes it (the test above, on the lowest versions CI installs, runs the whole path)."""
-    import argparse
-
-    from _pytest.config.argparsing import Parser
-
-    from mlxbench.session import bridge
-
-    log = tmp_path / "ci.log"
+    log = pytester.path / "ci.log"
     log.write_text("earlier step: ok\n")
-    parser = Parser()
-    parser.getgroup("benchmark").addoption("--benchmark-json", type=argparse.FileType("wb"))
-    assert bridge.parse_json_as_path(parser)
-    parsed = parser.parse_known_args(["--benchmark-json", str(log)])
-    assert parsed.benchmark_json == log and log.read_text() == "earlier step: ok\n"
-    assert bridge.parse_json_as_path(parser)  # once a path, it stays one
-    assert not bridge.parse_json_as_path(Parser())  # pytest-benchmark not loaded (yet): nothing to change
+    config = pytester.parseconfig("--benchmark-json", str(log))  # the command line read, as pytest reads it
+    assert Path(str(config.option.benchmark_json)) == log and log.read_text() == "earlier step: ok\n"
 
 
 def test_benchmark_json_to_stdout_truncated_log_and_pipe(tmp_path):
