@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         echo(f"mlxbench ab merge: {u.line()}")
     echo(f"mlxbench ab merge: {counted(results)}")
     echo("\n".join(table(results)))
+    by_bench = paired.by_benchmark(pairs)
     document = {
         "design": "paired",
         "merged_from": sources,
@@ -187,8 +188,8 @@ def run(args: argparse.Namespace) -> int:
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
-        "levels": {n: lv.as_dict(paired.by_benchmark(pairs)[n]) for n, lv in found.levels.items()},
-        "spreads": stats.spreads(paired.by_benchmark(pairs)),
+        "levels": {n: lv.as_dict(by_bench[n]) for n, lv in found.levels.items()},
+        "spreads": stats.spreads(by_bench),
         "verdicts": [r.as_dict() for r in results],
     }
     if args.out is not None:

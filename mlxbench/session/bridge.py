@@ -179,10 +179,11 @@ class JsonOptionWatch:
     `parse_json_as_path` as each plugin registers, before the command line is parsed."""
 
     def __init__(self, parser: pytest.Parser) -> None:
-        self.parser = parser
+        self.parser: pytest.Parser | None = parser
 
     def pytest_plugin_registered(self) -> None:
-        parse_json_as_path(self.parser)
+        if self.parser is not None and parse_json_as_path(self.parser):
+            self.parser = None  # done: later registrations have nothing to change
 
 
 def json_option(config: pytest.Config) -> Path | None:

@@ -159,16 +159,18 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
                 states.add(name)
         rest = [(i, p) for i, p in usable if i not in out]
         kept[name] = (np.asarray([pair_log_ratios(p).mean() for _, p in rest]), rest)
-        if (found_levels := levels_.find([p for _, p in rest])) is not None:
+        times = [p for _, p in rest]
+        if (found_levels := levels_.find(times)) is not None:
             states.add(name)  # its pairs' spread is of another kind: it neither gives nor takes a prior
-            if levels_.like_level([p for _, p in rest], found_levels).size >= MIN_PAIRS:
+            like = levels_.like_level(times, found_levels)
+            if like.size >= MIN_PAIRS:
                 found.levels[name] = found_levels
+                found.estimates[name], found.mixes[name] = leveled(found_levels, times, like)
     own = {n: (float(d.var(ddof=1)), d.size - 1.0) for n, (d, _) in kept.items() if d.size >= 2 and n not in states}
     found.prior = squeeze([v for v, _ in own.values()], [f for _, f in own.values()])
     for name, (d, rest) in kept.items():
         if name in found.levels:
-            found.estimates[name], found.mixes[name] = leveled(found.levels[name], [p for _, p in rest])
-            continue
+            continue  # judged as two tests above
         if d.size < MIN_PAIRS:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
@@ -194,14 +196,15 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
     return found
 
 
-def leveled(levels: levels_.Levels, pairs: Sequence[PairTimes]) -> tuple[Estimate, Estimate]:
-    """A benchmark with levels (mlxbench.verdicts.levels): its change at like levels, and its level mix's."""
+def leveled(levels: levels_.Levels, pairs: Sequence[PairTimes], like: np.ndarray) -> tuple[Estimate, Estimate]:
+    """A benchmark with levels (mlxbench.verdicts.levels): its change at like levels (`like`, the per-pair ratios
+    levels.like_level gave), and its level mix's."""
     a = [t for p in pairs for t in p.get("A", [])]
     b = [t for p in pairs for t in p.get("B", [])]
     a_med, b_med = float(np.median(a)), float(np.median(b))
     out = []
     for d, how in (
-        (levels_.like_level(pairs, levels), "pairs of workers at like levels, t on the fast level's median log ratios"),
+        (like, "pairs of workers at like levels, t on the fast level's median log ratios"),
         (levels_.level_mix(pairs, levels), "pairs of workers' level mix, t on the slow level's shares"),
     ):
         sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
