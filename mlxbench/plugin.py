@@ -26,6 +26,8 @@ from mlxbench.session.context import RunContext
 from mlxbench.session.saving import storage_folder
 from mlxbench.session.settings import Settings
 from mlxbench.units import fit, usage_text
+from mlxbench.verdicts.gate import RegressionGate
+from mlxbench.verdicts.gate import young as gate_young
 from mlxbench.workload import variants_for
 
 
@@ -128,7 +130,6 @@ def make_gate(ctx: RunContext) -> Any:
     """The regression gate against the session's baseline (read once at configure), its host's earlier runs
     as history; a usage error when that baseline cannot gate this machine's run."""
     from mlxbench.runs import comparability
-    from mlxbench.verdicts.gate import RegressionGate  # scipy is imported only when something is judged
 
     baseline, settings = ctx.baseline, ctx.settings
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, ctx.saved), settings.regression_threshold)
@@ -171,8 +172,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     if ctx.baton is not None:  # an A/B worker: blocked until the other arm has no round left to time
         ctx.baton.end()
     gate = ctx.gate
-    if gate is not None:
-        from mlxbench.verdicts.gate import young as gate_young  # scipy is imported only when something is judged
     young = gate is not None and gate_young(gate.not_judged)  # too few saved runs yet: said, not failed
     if gate is not None and gate.problem(bridge.held_count(config)) and not young and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # as loud as a failure

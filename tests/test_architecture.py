@@ -167,6 +167,20 @@ def test_verdict_words_load_no_statistics():
     assert out.strip() == "[]"
 
 
+def test_scipy_loads_with_the_first_number_a_verdict_needs():
+    """Every command and pytest session imports the verdict modules; SciPy (most of a command's start-up) is
+    loaded by mlxbench.verdicts.distributions only when a verdict computes a quantile."""
+    code = (
+        "import sys, mlxbench.cli, mlxbench.plugin\n"
+        "from mlxbench.verdicts.verdict import interval_verdict\n"
+        "before = 'scipy' in sys.modules\n"
+        "interval_verdict(0.1, 0.05, 5, 0.05, 0.1)\n"
+        "print(before, 'scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.split() == ["False", "True"]
+
+
 def test_no_line_is_kept_from_the_formatter():
     """Code is formatted by `ruff format` as people format it: no marker that keeps the formatter off a line."""
     marker = "# fmt: " + "sk" + "ip"

@@ -41,6 +41,7 @@ from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
+from mlxbench.verdicts.words import counted
 
 PLACEMENT = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")  # which GPU a shard ran on
 LABELS = {  # an arm's keys in verdicts.json, as said
@@ -167,7 +168,6 @@ def run(args: argparse.Namespace) -> int:
     thresholds = paired.thresholds_for(args.threshold, pairs)
     results, found = paired.judge_pairs(pairs, thresholds, args.alpha)
     from mlxbench.ab.command import table
-    from mlxbench.verdicts.words import counted
 
     folders = nouns(len(args.folders), "folder")
     merged = f"{nouns(len(pairs), 'pair of workers', 'pairs of workers')} from {folders}"

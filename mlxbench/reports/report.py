@@ -25,6 +25,8 @@ from mlxbench.runs import BadRun, Run, runs_before
 from mlxbench.units import fmt_bytes, slower_or_faster
 from mlxbench.verdicts import changepoints, verdict
 from mlxbench.verdicts.changepoints import Change, find_changes
+from mlxbench.verdicts.gate import RegressionGate, judge_run
+from mlxbench.verdicts.history import HISTORY
 from mlxbench.verdicts.table import Table
 
 VERDICT_ORDER = verdict.VERDICT_ORDER
@@ -171,8 +173,6 @@ def history_verdicts(runs: Sequence[Run], latest: int = VERDICT_RUNS) -> list[di
     """Each of the `latest` last runs judged by the gate against the run of its host before it (that host's
     earlier runs that judge it as its history); an earlier run, and a run with no earlier run of its host, get
     none. One entry per run."""
-    from mlxbench.verdicts.gate import RegressionGate, judge_run
-
     out: list[dict[str, verdict.Result]] = [{} for _ in runs]
     for i in range(max(len(runs) - latest, 0), len(runs)):
         mine = [r for r in runs[:i] if r.host == runs[i].host]
@@ -187,8 +187,6 @@ def judging(earlier: Sequence[Run], baseline: Run) -> list[Run]:
     baseline's benchmarks has the gate's HISTORY runs of its profile with times (it reads no further back),
     so one gate costs the same after 10 runs or 1,000. Each benchmark is judged on the same runs as with all
     of `earlier`; only the shared spread no longer counts benchmarks that left the suite before them."""
-    from mlxbench.verdicts.history import HISTORY
-
     need = {name: HISTORY for name in baseline.benchmarks}
     for k in range(len(earlier) - 1, -1, -1):
         if not need:
@@ -232,8 +230,6 @@ def build(
         mine = [r for r in runs[:-1] if r.host == rep.current.host]
         baseline = mine[-1] if mine else None
     if baseline is not None:
-        from mlxbench.verdicts.gate import RegressionGate, judge_run
-
         rep.baseline = baseline.label
         if saved:
             earlier = runs_before(baseline, saved)

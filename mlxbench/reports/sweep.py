@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mlxbench.verdicts import distributions as dist
+
 Key = tuple[str, str, str]  # workload, series, axis
 
 
@@ -130,12 +132,10 @@ def exponent(line: Line) -> Exponent:
     pts = [p for p in line.points if p.work > 0]
     slope = low = high = None
     if len({p.work for p in pts}) >= 2:
-        from scipy import stats  # here: the closing summary imports this module after every session
-
-        fit = stats.linregress(np.log([p.work for p in pts]), np.log([p.median for p in pts]))
+        fit = dist.linregress(np.log([p.work for p in pts]), np.log([p.median for p in pts]))
         slope = float(fit.slope)
         if len(pts) >= 3:
-            half = float(stats.t.ppf(0.975, len(pts) - 2)) * float(fit.stderr)
+            half = dist.t_ppf(0.975, len(pts) - 2) * float(fit.stderr)
             low, high = slope - half, slope + half
     return Exponent(*line.key, line.backend, slope, low, high, len(pts), line.unit)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlxbench.measure import machine
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
-
-if TYPE_CHECKING:
-    from mlxbench.verdicts.verdict import Result
+from mlxbench.verdicts import words
+from mlxbench.verdicts.gate import RegressionGate, unseen
+from mlxbench.verdicts.table import Table
+from mlxbench.verdicts.verdict import Result
 
 LISTED = 10  # changed benchmarks named one by one
 
@@ -112,8 +113,6 @@ def judge_offline(
     """The gate's verdicts for `current` against `baseline` (history: the saved runs before it),
     nothing re-measured and nothing failed: what changed, for the summary. `threshold`
     (--regression-threshold) overrides every workload's own, as it does in the gate."""
-    from mlxbench.verdicts.gate import RegressionGate  # scipy is imported only when something is judged
-
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), threshold)
     gate.family = max(len(current), 1)
     for b in current:
@@ -133,10 +132,6 @@ def changed_lines(
     results: Sequence[Result], baseline: Run, current: Sequence[Mapping[str, Any]], not_judged: Mapping[str, str]
 ) -> list[str]:
     """'what changed' against `baseline`: counts, the evidence, and each benchmark that moved."""
-    from mlxbench.verdicts import words
-    from mlxbench.verdicts.gate import unseen
-    from mlxbench.verdicts.table import Table
-
     counted = words.counted(results)
     total = len(results) + len(not_judged)
     history = [r for r in results if r.method == "history"]

@@ -14,6 +14,7 @@ import pytest
 
 from mlxbench.measure.threads import THREADS_ENV, default_threads
 from mlxbench.registry import Registry
+from mlxbench.verdicts.verdict import threshold_problem
 from mlxbench.workload import PROFILES
 
 PROFILE_ENV = "MLXBENCH_PROFILE"
@@ -108,8 +109,6 @@ def seed(value: int | None) -> int | None:
 
 
 def threshold(value: float | None) -> float | None:
-    from mlxbench.verdicts.verdict import threshold_problem
-
     problem = threshold_problem(value)
     if problem:
         raise pytest.UsageError(f"--regression-threshold: {problem}")

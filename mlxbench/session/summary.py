@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlxbench.units import fmt_bytes, fmt_time, slower_or_faster
+from mlxbench.verdicts.table import METHODS
+from mlxbench.verdicts.words import MOVED
 
 REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it
 WIDTH = 120
@@ -186,15 +188,11 @@ def verdict_cell(v: dict[str, Any] | None) -> str:
 
 def moved(v: Mapping[str, Any]) -> bool:
     """Whether a saved verdict says something changed (regressed or improved)."""
-    from mlxbench.verdicts.words import MOVED
-
     return v.get("verdict") in MOVED
 
 
 def evidence(verdicts: Sequence[dict]) -> str:
     """Which evidence the verdicts rest on, in words."""
-    from mlxbench.verdicts.table import METHODS  # scipy stays unimported until verdicts are shown
-
     methods = sorted({v.get("method", "history") for v in verdicts})
     return " and ".join(METHODS.get(m, m) for m in methods)
 

@@ -31,6 +31,8 @@ import numpy as np
 from mlxbench.ab import merge, paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.runs import BadRun
+from mlxbench.verdicts.paired import MIN_PAIRS
+from mlxbench.verdicts.verdict import threshold_problem
 from mlxbench.verdicts.words import MOVED
 
 
@@ -76,8 +78,6 @@ def replay(
     exclude: str | None = None,
 ) -> dict[str, Any]:
     """Trials of a design on recorded pairs: false-alarm rate (no slowdown) or power (with one)."""
-    from mlxbench.verdicts.paired import MIN_PAIRS
-
     if not MIN_PAIRS <= n <= len(pairs):
         raise BadRun(f"--pairs {n}: give {MIN_PAIRS} to {len(pairs)} (a verdict needs {MIN_PAIRS}; the pairs recorded)")
     rng = np.random.default_rng(seed)
@@ -142,8 +142,6 @@ def option_problem(args: argparse.Namespace) -> str | None:
     """Why an option cannot be used, checked before any folder is read; None when all can."""
     from mlxbench.ab.config import alpha_problem
     from mlxbench.paths import output_file_problem
-    from mlxbench.verdicts.paired import MIN_PAIRS
-    from mlxbench.verdicts.verdict import threshold_problem
 
     trials = f"--trials {args.trials}: give 1 to {MAX_TRIALS} (at {MAX_TRIALS:,} the false-alarm rate is known"
     slow = f"--slow {args.slow!r} picks what --slowdown slows: give a --slowdown above 0 too, or leave --slow out"

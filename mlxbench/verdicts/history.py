@@ -33,8 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from mlxbench.verdicts import distributions as dist
 from mlxbench.verdicts.prior import Prior, squeeze
 from mlxbench.verdicts.verdict import ALPHA, DEFAULT_THRESHOLD, MIN_HISTORY, Result, interval_verdict, usable
 from mlxbench.verdicts.words import interval, sees
@@ -98,7 +98,7 @@ class Calibration:
 
     def floor(self, level: float, df: float) -> float:
         """The critical value's floor for a test at `level` on `df` degrees of freedom (0: none)."""
-        by_p = float(stats.t.isf(self.surprise / 2, df)) if self.surprise < level else 0.0
+        by_p = dist.t_isf(self.surprise / 2, df) if self.surprise < level else 0.0
         return max(self.farthest, by_p)
 
 
@@ -114,7 +114,7 @@ def calibration(logs: Sequence[np.ndarray], prior: Prior) -> Calibration:
             if spread.df >= CALIBRATION_DF:
                 found.farthest = max(found.farthest, t)
             else:
-                found.surprise = min(found.surprise, float(2 * stats.t.sf(t, spread.df)))
+                found.surprise = min(found.surprise, 2 * dist.t_sf(t, spread.df))
     return found
 
 
@@ -181,7 +181,7 @@ def reason(
     calibrated = (
         f"; the interval widened to {floor:.1f} standard errors: a saved run lies as far from the others of its "
         "benchmark, unchanged (this machine's processes land in states apart)"
-        if floor > float(stats.t.isf(level / 2, spread.df))
+        if floor > dist.t_isf(level / 2, spread.df)
         else ""
     )
     return (

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+
+from mlxbench.verdicts import distributions as dist
 
 
 def trigamma_inverse(x: float) -> float:
@@ -28,8 +29,8 @@ def trigamma_inverse(x: float) -> float:
         return 1 / x
     y = 0.5 + 1 / x
     for _ in range(50):
-        tri = float(special.polygamma(1, y))
-        step = tri * (1 - tri / x) / float(special.polygamma(2, y))
+        tri = float(dist.polygamma(1, y))
+        step = tri * (1 - tri / x) / float(dist.polygamma(2, y))
         y += step
         if -step / y < 1e-8:
             break
@@ -69,9 +70,9 @@ def squeeze(variances: Sequence[float], dfs: Sequence[float]) -> Prior:
     s2, d = s2[keep], d[keep]
     if s2.size < 3:
         return Prior(benchmarks=int(s2.size))
-    e = np.log(s2) - special.digamma(d / 2) + np.log(d / 2)
-    excess = float(e.var(ddof=1) - special.polygamma(1, d / 2).mean())
+    e = np.log(s2) - dist.digamma(d / 2) + np.log(d / 2)
+    excess = float(e.var(ddof=1) - dist.polygamma(1, d / 2).mean())
     cap = float(d.sum())
     d0 = min(2 * trigamma_inverse(excess), cap) if excess > 0 else cap
-    s0 = math.exp(float(e.mean()) + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
+    s0 = math.exp(float(e.mean()) + float(dist.digamma(d0 / 2)) - math.log(d0 / 2))
     return Prior(d0, s0, int(s2.size))

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from mlxbench.verdicts import distributions as dist
 from mlxbench.verdicts.words import VERDICT_ORDER, Verdict, sees
 
 DEFAULT_THRESHOLD = 0.10  # a 10% change in median is what users ask about
@@ -119,8 +119,8 @@ def interval_verdict(
     freedom, its interval taken at the per-test `level` (alpha / m); the figures; and why in words.
     `floor`: a critical value the interval's half-width (in standard errors) is never below (the saved runs'
     own calibration, mlxbench.verdicts.history); the interval and the smallest change seen follow it."""
-    p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else float(2 * stats.t.sf(abs(d) / se, df)))
-    q = max(float(stats.t.ppf(1 - level / 2, df)), floor) if se else 0.0
+    p = 1.0 if se == 0 and d == 0 else (0.0 if se == 0 else 2 * dist.t_sf(abs(d) / se, df))
+    q = max(dist.t_ppf(1 - level / 2, df), floor) if se else 0.0
     mde = minimum_detectable_effect(se, df, level, floor=floor)
     ratio, lo, hi = exp(d), exp(d - q * se), exp(d + q * se)
     figures = {"ratio": ratio, "ci_low": lo, "ci_high": hi, "p_value": p, "mde": mde}
@@ -153,7 +153,7 @@ def minimum_detectable_effect(se: float, df: float, alpha: float, power: float =
     at least `floor`)."""
     if se == 0:
         return 0.0
-    return exp((max(float(stats.t.ppf(1 - alpha / 2, df)), floor) + stats.t.ppf(power, df)) * se) - 1
+    return exp((max(dist.t_ppf(1 - alpha / 2, df), floor) + dist.t_ppf(power, df)) * se) - 1
 
 
 def accuracy_regressions(base_info: Mapping, cur_info: Mapping) -> list[str]:
@@ -202,10 +202,8 @@ def median_ci(samples: Sequence[float], median: float) -> tuple[float, float]:
     data = data[np.isfinite(data) & (data >= 0)]
     if data.size < 6:
         return (float(data.min()), float(data.max())) if data.size else (median, median)
-    from scipy import stats
-
     n = data.size
-    lo = max(int(stats.binom.ppf(0.025, n, 0.5)) - 1, 0)  # 0-based ranks of the interval's ends
+    lo = max(int(dist.binom_ppf(0.025, n, 0.5)) - 1, 0)  # 0-based ranks of the interval's ends
     hi = min(n - 1 - lo, n - 1)
     part = np.partition(data, (lo, hi))
     return float(part[lo]), float(part[hi])
