@@ -121,7 +121,7 @@ def run(config: ABConfig | argparse.Namespace) -> int:
         pytest_args = revisions.absolute_paths(pytest_args, Path.cwd())
         for arm, rev in revs.items():
             launch = revisions.launcher(rev.checkout)
-            arms[arm].update(launch=launch, cwd=rev.checkout, worker_env=revisions.worker_env(rev))
+            arms[arm].update(launch=launch, cwd=rev.checkout, worker_env=revisions.worker_env(rev), revision=rev)
         echo(f"mlxbench ab: A runs {revs['A'].label()}, B runs {revs['B'].label()}", flush=True)
     for arm, facts in arms.items():
         facts.update(identity(arm, facts["python"], facts["env"]))
@@ -132,7 +132,8 @@ def run(config: ABConfig | argparse.Namespace) -> int:
     out = claim_folder(root, datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S"))
     started = time.perf_counter()
     recorded = {
-        arm: {k: v for k, v in facts.items() if k not in ("launch", "worker_env")} for arm, facts in arms.items()
+        arm: {k: v for k, v in facts.items() if k not in ("launch", "worker_env", "revision")}
+        for arm, facts in arms.items()
     }
     for arm, rev in (revs or {}).items():
         recorded[arm].update(cwd=str(rev.checkout), revision=rev.as_dict())

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mlxbench.ab import revisions
 from mlxbench.ab.coordinator import PairResult, Schedule, SilentWorker, run_pair
 from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
 from mlxbench.reports.plural import nouns
@@ -201,8 +202,11 @@ def run(args, arms, pytest_args, out, started) -> tuple[list[Result], dict]:
                 "rounds": {n: a.rounds for n, a in allocation.items()},
             }
         )
-        for arm in ("A", "B"):
-            failed[arm] |= failed_tests_in(folder / f"{arm}.xml")
+        failures = {arm: failures_in(folder / f"{arm}.xml") for arm in ("A", "B")}
+        if number == 1 and any("revision" in arms[arm] for arm in failures):
+            revisions.refuse_half(failures, {arm: arms[arm].get("revision") for arm in failures}, folder)
+        for arm, found in failures.items():
+            failed[arm] |= set(found)
         share = result.timed / result.wall if result.wall else 0.0
         echo(
             f"  {result.wall:.1f} s, {nouns(len(result.times), 'benchmark')}, timed rounds {share:.0%} of it",
@@ -359,10 +363,17 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def failed_tests_in(path: Path) -> set[str]:
+def failures_in(path: Path) -> dict[str, str]:
+    """The tests a worker's JUnit file says failed or errored, each with its message's first line."""
     from xml.etree import ElementTree
 
     if not path.exists():
-        return set()
-    cases = ElementTree.parse(path).getroot().iter("testcase")
-    return {c.get("name", "?") for c in cases if c.find("failure") is not None or c.find("error") is not None}
+        return {}
+    found = {}
+    for case in ElementTree.parse(path).getroot().iter("testcase"):
+        bad = case.find("failure")
+        bad = case.find("error") if bad is None else bad
+        if bad is not None:
+            message = (bad.get("message") or bad.text or "").strip().splitlines()
+            found[case.get("name", "?")] = message[0] if message else "(no message)"
+    return found

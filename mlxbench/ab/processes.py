@@ -57,7 +57,7 @@ def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set
 
 def failed_tests(folder: Path) -> set[str]:
     """Test names (`test_workload[...]`) that failed in any process of an arm (from its JUnit XML)."""
-    return set().union(*(paired.failed_tests_in(path) for path in sorted(folder.glob("*.xml"))))
+    return set().union(*(paired.failures_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
 def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:

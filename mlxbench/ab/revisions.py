@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlxbench.measure.runner import GATE_FAILURES
 from mlxbench.runs import BadRun
 
 WORKTREE = (".", "WORKTREE", "worktree", "working-tree")  # names of the working tree (arm B's, by default)
@@ -322,6 +323,36 @@ def preflight(
             "benchmarks need an API this harness lacks, or one it no longer has: run the A/B with an mlxbench "
             "that can drive both revisions (install the newer revision's: python -m pip install -e <its checkout>), "
             "or compare revisions this one can drive. Nothing was measured"
+        )
+
+
+def refuse_half(
+    failures: Mapping[str, Mapping[str, str]], revisions: Mapping[str, Revision | None], folder: Path
+) -> None:
+    """After the first pair of a revision A/B: a benchmark that failed in one arm's worker and not in the other's,
+    other than by an accuracy or regression gate, is a revision the running harness cannot drive (an API it
+    lacks, met only when the benchmark runs) or a benchmark that revision broke. Either way the A/B would judge
+    only part of the selection, so it is refused: which revision, which benchmark, its error, what to do."""
+    for arm, other in (("A", "B"), ("B", "A")):
+        broken = {
+            name: message
+            for name, message in failures[arm].items()
+            if name not in failures[other] and not message.removeprefix("Failed: ").startswith(GATE_FAILURES)
+        }
+        if not broken:
+            continue
+        name, message = min(broken.items())
+        rev = revisions[arm]
+        runs = f"runs {rev.label()}" if rev else "runs the running code"
+        where = rev.checkout if rev else "its folder"
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise BadRun(
+            f"arm {arm} {runs}, and its first worker failed {name}{more}, which passed in arm {other} "
+            f"({message[:300]}). Either that revision's benchmark needs an API this mlxbench ({HARNESS.parent}, "
+            "the harness driving both arms) lacks, met only when it runs, or the revision broke it: run it alone "
+            f"(python -m pytest in {where}) to see which; to compare revisions of another harness, run the A/B with "
+            "an mlxbench that can drive both (python -m pip install -e <the newer checkout>). Nothing was judged; "
+            f"logs: {folder}"
         )
 
 

@@ -19,6 +19,10 @@ from mlxbench.measure.timing import MICRO_CALL_S, iterations_for, synced, time_r
 from mlxbench.registry import Registry
 from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
 
+ACCURACY_FAILED = "accuracy gate failed"  # how a benchmark's failure by its gates begins (mlxbench.ab.revisions)
+REGRESSION_FAILED = "regression in"
+GATE_FAILURES = (ACCURACY_FAILED, REGRESSION_FAILED)
+
 
 class Session(Context, Protocol):
     """What timing asks of the session (mlxbench.session.context.RunContext is the one there is): its
@@ -135,7 +139,7 @@ class Bench:
         self.benchmark.extra_info["verdict"] = res.as_dict()
         if res.regressed:
             detail = "\n  ".join(res.reasons + [f"accuracy: {a}" for a in res.accuracy])
-            pytest.fail(f"regression in {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
+            pytest.fail(f"{REGRESSION_FAILED} {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
 
     def measure(self, prepared: Prepared, tick: Callable[[], None] | None = None) -> tuple[Any, Measured]:
         """Time `prepared.run` with completion forced inside the clock: the last result, and the times.
@@ -267,7 +271,7 @@ class Bench:
                 failures.append(g.describe(value))
         info["gates"] = results
         if failures:
-            pytest.fail(f"accuracy gate failed for {label}:\n  " + "\n  ".join(failures), pytrace=False)
+            pytest.fail(f"{ACCURACY_FAILED} for {label}:\n  " + "\n  ".join(failures), pytrace=False)
 
 
 def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:

@@ -189,6 +189,39 @@ def test_a_revision_the_running_harness_cannot_drive_is_named_and_refused(repo, 
     assert not list((repo / "ab-runs").glob("*/pair-01"))  # never half of an A/B
 
 
+def test_a_revision_that_breaks_only_when_its_benchmark_runs_is_named_and_refused(repo, tmp_path, pycache):
+    """It collects, so the preflight passes; its benchmark calls an API this harness lacks only when it runs."""
+    newer = BENCH.replace(
+        'bench.run(mlxbench_fake.WORKLOAD, "ok")', "bench.run_on_every_backend(mlxbench_fake.WORKLOAD)"
+    )
+    commit(repo, {"test_fake.py": newer}, "written for an mlxbench newer than this one")
+    out = ab(repo, tmp_path / "cache", pycache, "--a-rev", "HEAD~1", "--b-rev", "HEAD")
+    text = said(out.stderr + out.stdout)
+    assert out.returncode == 2, text
+    assert "arm B runs HEAD (" in text and "its first worker failed test_sum[numpy-seed], which passed in arm A" in text
+    assert "run_on_every_backend" in text and "Nothing was judged" in text
+    assert not list((repo / "ab-runs").glob("*/verdicts.json"))  # never half of an A/B
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "refused"),
+    [
+        ({}, {"test_x": "AttributeError: 'Bench' object has no attribute 'y'"}, "arm B"),
+        ({"test_x": "ImportError: cannot import name 'y'"}, {}, "arm A"),
+        ({}, {"test_x": "Failed: accuracy gate failed for x[ok] on numpy:"}, None),  # judged: failed only in B
+        ({}, {"test_x": "Failed: regression in x[ok] on numpy against run 3:"}, None),
+        ({"test_x": "OSError: no data"}, {"test_x": "OSError: no data"}, None),  # both arms: said as today
+    ],
+)
+def test_only_a_failure_in_one_arm_other_than_by_the_gates_refuses_the_first_pair(tmp_path, a, b, refused):
+    rev = revisions.Revision("HEAD", "0" * 40, tmp_path)
+    if refused is None:
+        revisions.refuse_half({"A": a, "B": b}, {"A": rev, "B": rev}, tmp_path)
+        return
+    with pytest.raises(BadRun, match=f"^{refused} runs HEAD \\(000000000000\\), and its first worker failed test_x"):
+        revisions.refuse_half({"A": a, "B": b}, {"A": rev, "B": rev}, tmp_path)
+
+
 def test_the_ab_report_names_each_arms_revision_and_the_harness_that_drove_it(tmp_path):
     from mlxbench.reports import abreport
 
