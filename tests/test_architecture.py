@@ -191,3 +191,36 @@ def test_no_line_is_kept_from_the_formatter():
         if marker in line or "# fmt: " + "off" in line
     ]
     assert not found, found
+
+
+def test_only_the_pair_file_module_names_pair_files():
+    """pair.json has one owner (mlxbench.measure.pairfile: its name, its fields, reading and writing it whole); every
+    other module finds, reads and writes pair files through it."""
+    owners = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docs = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)
+        }
+        found = [
+            n.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and "pair.json" in n.value and id(n) not in docs
+        ]
+        if found:
+            owners.append(module_name(path))
+    assert owners == ["mlxbench.measure.pairfile"]
+
+
+def test_the_ab_engine_takes_a_typed_config_not_a_command_line():
+    """The paired A/B's engine is a Python API (ab, ab merge, replay, releases and bisect call it with an ABConfig):
+    it never imports argparse."""
+    tree = ast.parse((PACKAGE / "ab" / "engine.py").read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "mlxbench.ab.config" in names and "argparse" not in names

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlxbench.ab import paired, processes, revisions, venvs, verdictsfile
+from mlxbench.ab import engine, processes, revisions, venvs, verdictsfile
 from mlxbench.ab.config import ABConfig
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.options import with_test_path
@@ -140,7 +140,7 @@ def run(config: ABConfig | argparse.Namespace) -> int:
     meta = {"a": recorded["A"], "b": recorded["B"], "design": config.design, "alpha": config.alpha}
     meta["pytest_args"] = pytest_args
     if config.design == "paired":
-        results, extra = paired.run(config, arms, pytest_args, out, started)
+        results, extra = engine.run(config, arms, pytest_args, out, started)
     else:
         results, extra = processes.run_processes(config, arms, pytest_args, out)
     wall = time.perf_counter() - started

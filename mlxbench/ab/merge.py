@@ -34,6 +34,7 @@ from typing import Any
 
 from mlxbench.ab import paired, verdictsfile
 from mlxbench.ab.config import alpha_problem
+from mlxbench.measure import pairfile
 from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
@@ -105,9 +106,9 @@ def read_marked(folder: Path) -> tuple[list[tuple[PairResult, str, Path]], dict[
     """read_folder's pairs, each with its fingerprint and its file."""
     if not folder.is_dir():
         raise BadRun(f"{folder}: not a folder; name the A/B folders (mlxbench ab's --out/<time>/)")
-    files = sorted(folder.glob("pair-*/pair.json"))
+    files = sorted(folder.glob(pairfile.GLOB))
     if not files:
-        raise BadRun(f"{folder}: holds no pair-*/pair.json: not a paired A/B folder (mlxbench ab's --out/<time>/)")
+        raise BadRun(f"{folder}: holds no {pairfile.GLOB}: not a paired A/B folder (mlxbench ab's --out/<time>/)")
     meta = verdictsfile.read(folder)
     if meta is not None and meta.get("design", "paired") != "paired":
         raise BadRun(f"{folder}: a {meta.get('design')} A/B; only paired A/B folders merge")

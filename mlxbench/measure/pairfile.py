@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from mlxbench.runs import BadRun
 from mlxbench.samples import parse
 
 ARMS = ("A", "B")
+FILE = "pair.json"  # in each pair's folder of an A/B (pair-01, pair-02, ...)
+GLOB = f"pair-*/{FILE}"  # an A/B folder's pair files
 DAY_S = 86400.0  # a time per call of a day or more is no measurement: the file is damaged
 
 
@@ -66,6 +69,13 @@ class PairResult:
             "wall": round(self.wall, 3),
             "timed": round(self.timed, 3),
         }
+
+    def write(self, path: Path, **beside: Any) -> None:
+        """The pair into `path` whole (a partial file beside it, renamed onto the name), with `beside` (the A/B's
+        allocation for this pair) next to its own fields."""
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps({**self.as_dict(), **beside}))
+        os.replace(partial, path)
 
     @classmethod
     def read(cls, path: Path) -> PairResult:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlxbench.measure import pairfile
 from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports.document import Document, Image, Paragraph
 from mlxbench.reports.document import Table as DocTable
@@ -103,7 +104,7 @@ class ABReport:
 def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
     """Per benchmark and arm, the samples of each unit: a pair's rounds (paired) or a process's rounds."""
     out: dict[str, dict[str, list[list[float]]]] = {}
-    for path in sorted(folder.glob("pair-*/pair.json")):
+    for path in sorted(folder.glob(pairfile.GLOB)):
         try:
             times = PairResult.read(path).times
         except BadRun:

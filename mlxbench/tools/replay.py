@@ -30,6 +30,7 @@ import numpy as np
 
 from mlxbench.ab import merge, paired
 from mlxbench.ab.coordinator import PairResult
+from mlxbench.measure import pairfile
 from mlxbench.runs import BadRun
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.verdict import threshold_problem
@@ -119,7 +120,7 @@ class Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m mlxbench.tools.replay", description=__doc__.split("\n\n")[0])
-    p.add_argument("folders", nargs="+", type=Path, help="paired A/B folders holding pair-*/pair.json")
+    p.add_argument("folders", nargs="+", type=Path, help=f"paired A/B folders holding {pairfile.GLOB}")
     p.add_argument("--pairs", type=int, default=4, help="pairs per replayed A/B (default 4)")
     p.add_argument("--rounds", type=int, default=None, help="keep the first R rounds of each arm of each pair")
     p.add_argument("--trials", type=int, default=200, help=f"replayed A/Bs, 1 to {MAX_TRIALS:,} (default 200)")

@@ -25,7 +25,7 @@ import pytest
 from test_merge_replay import cli, shard, synthetic_pair
 
 from conftest import ENTRY_POINTS, FAKES, said, scratch_folder
-from mlxbench.ab import command, merge, paired
+from mlxbench.ab import command, engine, merge, paired
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S, PairResult, silence_limit
 from mlxbench.ab.schedule import Worker
 from mlxbench.runs import BadRun
@@ -296,7 +296,7 @@ def test_two_abs_claiming_one_folder_name_get_two_folders(tmp_path, capsys):
 
 
 def fake_ab(monkeypatch, tmp_path, pairs: int, asked: int | None) -> tuple[argparse.Namespace, list[Path]]:
-    """`mlxbench ab` in this process, its measuring replaced by pairs made up (paired.run's result), its arms
+    """`mlxbench ab` in this process, its measuring replaced by pairs made up (engine.run's result), its arms
     by this interpreter; the files it writes atomically are listed."""
     rng = np.random.default_rng(7)
     made = [PairResult.of(synthetic_pair(rng, 0.0)["times"]) for _ in range(pairs)]
@@ -316,7 +316,7 @@ def fake_ab(monkeypatch, tmp_path, pairs: int, asked: int | None) -> tuple[argpa
     written: list[Path] = []
     real = saving.atomic_write
     monkeypatch.setattr(saving, "atomic_write", lambda target, data: (written.append(target), real(target, data)))
-    monkeypatch.setattr(paired, "run", measured)
+    monkeypatch.setattr(engine, "run", measured)
     monkeypatch.setattr(command, "identity", lambda arm, python, env: {})
     monkeypatch.setattr(command.venvs, "arm_problem", lambda arm, python, env: None)
     parser = argparse.ArgumentParser()  # the options and their defaults, as the CLI reads them
