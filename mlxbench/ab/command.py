@@ -223,6 +223,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "regression",
         description=__doc__.split("\n\n")[0],
     )
+    add_arm_options(p.add_argument_group("arms"))
+    add_design_options(p.add_argument_group("design and budget"))
+    add_output_options(p.add_argument_group("verdicts and output"))
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments (default: benchmarks)")
+    p.set_defaults(func=run)
+
+
+def add_arm_options(p: argparse._ArgumentGroup) -> None:
+    """What each arm runs: an interpreter, a revision, an environment, a saved run's framework versions."""
     p.add_argument("--a", default=None, metavar="PYTHON", help="arm A's interpreter (default: this one)")
     p.add_argument("--b", default=None, metavar="PYTHON", help="arm B's interpreter (default: this one)")
     p.add_argument(
@@ -241,6 +250,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm A")
     p.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE", help="environment for arm B")
+    p.add_argument(
+        "--baseline-run",
+        type=Path,
+        default=None,
+        metavar="RUN.json",
+        help="arm A: a cached virtual environment with the framework versions this saved run recorded",
+    )
+
+
+def add_design_options(p: argparse._ArgumentGroup) -> None:
+    """How the arms are run: paired workers within a time budget, or fresh processes."""
     p.add_argument(
         "--design",
         choices=("paired", "processes"),
@@ -278,7 +298,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="S",
         help="paired: a worker that sends nothing for S seconds (default 600) is named and both workers are stopped; "
-        f"the A/B judges its complete pairs. Inside a timed round the limit is {ROUND_FACTOR} of the slowest round "
+        f"the A/B judges its complete pairs. Inside a timed round the limit is {ROUND_FACTOR} times the slowest round "
         f"seen of its benchmark (either arm, from the first pair on), at least {ROUND_FLOOR_S:g} s (or S, if less)",
     )
     p.add_argument(
@@ -291,20 +311,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="processes design: A B B A ... (default), or random",
     )
     p.add_argument("--seed", type=int, default=None, help="seed of --order random (default 0)")
-    p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="smallest change that counts (default: each workload's, else 10%%)",
-    )
-    p.add_argument(
-        "--baseline-run",
-        type=Path,
-        default=None,
-        metavar="RUN.json",
-        help="arm A: a cached virtual environment with the framework versions this saved run recorded",
-    )
     p.add_argument(
         "--target-effect",
         type=float,
@@ -312,7 +318,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="F",
         help="also say how many processes per arm would see a change of F on every benchmark",
     )
+
+
+def add_output_options(p: argparse._ArgumentGroup) -> None:
+    """How the arms are judged, and where the verdicts go."""
+    p.add_argument("--alpha", type=float, default=evidence.ALPHA, help="family-wise false-alarm rate (default 0.05)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="smallest change that counts (default: each workload's, else 10%%)",
+    )
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the verdicts here")
     p.add_argument("--out", type=Path, default=Path("ab-runs"), help="folder for the samples (default ab-runs/)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments (default: benchmarks)")
-    p.set_defaults(func=run)

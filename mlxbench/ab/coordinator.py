@@ -143,6 +143,41 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
     inbox.put((worker.arm, None))
 
 
+def start_workers(
+    commands: Mapping[str, tuple[Sequence[str], dict[str, str]]], folder: Path, cwds: Mapping[str, Path | None]
+) -> dict[str, Worker]:
+    """One worker per arm, its output to `folder`/<arm>.log; none left running if one cannot start."""
+    workers: dict[str, Worker] = {}
+    try:
+        for arm, (cmd, env) in commands.items():
+            workers[arm] = start_worker(arm, cmd, env, folder / f"{arm}.log", cwds.get(arm))
+    except BaseException:
+        for w in workers.values():
+            stop(w)
+        raise
+    return workers
+
+
+def check_silence(
+    workers: Mapping[str, Worker],
+    heard: Mapping[str, float],
+    result: PairResult,
+    silent_limit: float,
+    seen: Mapping[str, float] | None,
+    calls: Mapping[str, int],
+) -> None:
+    """SilentWorker, every worker stopped first, when a running worker has said nothing for longer than
+    `silence_limit` allows."""
+    for w in workers.values():
+        quiet = time.perf_counter() - heard[w.arm]
+        limit = silence_limit(result, w, silent_limit, seen, workers.values(), calls)
+        if w.running and quiet > limit.seconds:
+            for x in workers.values():
+                stop(x)
+            where = f"a timed round of {w.at}" if w.timing else w.at
+            raise SilentWorker(f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {where} ({limit.why})")
+
+
 def run_pair(
     commands: dict[str, tuple[Sequence[str], dict[str, str]]],
     folder: Path,
@@ -170,14 +205,7 @@ def run_pair(
         result.round_facts.append(facts)
 
     t0 = time.perf_counter()
-    workers: dict[str, Worker] = {}
-    try:
-        for arm, (cmd, env) in commands.items():
-            workers[arm] = start_worker(arm, cmd, env, folder / f"{arm}.log", (cwds or {}).get(arm))
-    except BaseException:
-        for w in workers.values():
-            stop(w)
-        raise
+    workers = start_workers(commands, folder, cwds or {})
     inbox: queue.Queue = queue.Queue()
     for worker in workers.values():
         threading.Thread(target=listen, args=(worker, inbox), daemon=True).start()
@@ -188,15 +216,7 @@ def run_pair(
                 try:
                     arm, msg = inbox.get(timeout=5.0)
                 except queue.Empty:
-                    for w in workers.values():
-                        quiet = time.perf_counter() - heard[w.arm]
-                        limit = silence_limit(result, w, silent_limit, seen, workers.values(), schedule.calls)
-                        if w.running and quiet > limit.seconds:
-                            for x in workers.values():
-                                stop(x)
-                            where = f"a timed round of {w.at}" if w.timing else w.at
-                            why = f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {where} ({limit.why})"
-                            raise SilentWorker(why) from None
+                    check_silence(workers, heard, result, silent_limit, seen, schedule.calls)
                     continue
                 heard[arm] = time.perf_counter()
                 workers[arm].take(msg, record)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from mlxbench.ab import paired, verdictsfile
 from mlxbench.ab.config import alpha_problem
 from mlxbench.measure import pairfile
 from mlxbench.measure.pairfile import PairResult
+from mlxbench.paths import output_file_problem, output_folder_problem
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.session import saving
@@ -116,54 +117,10 @@ def read_marked(folder: Path) -> tuple[list[tuple[PairResult, str, Path]], dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    if problem := alpha_problem(args.alpha):
-        raise BadRun(problem)
-    from mlxbench.paths import output_file_problem
-
-    if args.json is not None and (problem := output_file_problem(args.json, "--json")):
-        raise BadRun(problem)
-    if args.out is not None:
-        from mlxbench.paths import output_folder_problem
-
-        if problem := output_folder_problem(args.out, "--out"):
-            raise BadRun(problem)
-        if args.out.exists() and any(args.out.iterdir()):
-            raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
-    pairs: list[PairResult] = []
-    sources: list[dict[str, Any]] = []
-    metas: dict[str, dict[str, Any]] = {}  # each folder's verdicts.json; {} where it has none (interrupted)
-    seen: set[Path] = set()
-    marks: dict[str, list[tuple[Path, str]]] = {}  # each folder's pair files and their fingerprints
-    for folder in args.folders:
-        if folder.resolve() in seen:
-            raise BadRun(f"{folder} is named twice: each pair counts once (merging it twice would halve the spread)")
-        seen.add(folder.resolve())
-        found, meta = read_marked(folder)
-        pairs += [pair for pair, _, _ in found]
-        marks[str(folder)] = [(path, mark) for _, mark, path in found]
-        sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
-        metas[str(folder)] = meta or {}
-    if twice := copies(marks):
-        raise BadRun(twice)
-    placed, by_path = placement(metas.values()), path_only(metas.values())
-    records = {f: ab_record(m, placed, by_path) for f, m in metas.items()}
-    old = by_path_note(metas, by_path)
-    if differ := differences(records):
-        why = f" ({old})" if old and any("interpreter differs" in d for d in differ) else ""
-        raise BadRun(
-            f"these folders ran different A/Bs: {'; '.join(differ)}{why}. Merge only folders of one A/B (the same "
-            f"`mlxbench ab` arms and pytest arguments on every runner), or judge each alone: "
-            f"mlxbench ab merge {next(iter(records))}"
-        )
-    for folder, meta in metas.items():
-        if not any(isinstance(meta.get(arm), dict) for arm in ("a", "b")):
-            judged = (Path(folder) / "verdicts.json").exists()
-            why = "its verdicts.json names none" if judged else "no verdicts.json: it ended before judging"
-            echo(f"mlxbench ab merge: {folder} records no arms ({why}); its pairs are taken as this A/B's, unchecked")
-    if moved := moved_interpreters(metas, by_path):
-        echo(f"mlxbench ab merge: {moved}")
-    if old:
-        echo(f"mlxbench ab merge: {old}")
+    """`mlxbench ab merge`: the folders' pairs judged as one A/B, said, and written where asked."""
+    check_outputs(args)
+    pairs, sources, metas = read_folders(args.folders)
+    check_one_ab(metas)
     selections = {f: m["pytest_args"] for f, m in metas.items() if "pytest_args" in m}
     arms = {arm: next((m[arm] for m in metas.values() if isinstance(m.get(arm), dict)), None) for arm in "ab"}
     thresholds = paired.thresholds_for(args.threshold, pairs)
@@ -201,6 +158,66 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         echo(f"verdicts and a job-summary table: {args.out}/")
     return 1 if any(r.regressed for r in results) else 0
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--alpha, --json and --out usable before anything is read."""
+    if problem := alpha_problem(args.alpha):
+        raise BadRun(problem)
+    if args.json is not None and (problem := output_file_problem(args.json, "--json")):
+        raise BadRun(problem)
+    if args.out is not None:
+        if problem := output_folder_problem(args.out, "--out"):
+            raise BadRun(problem)
+        if args.out.exists() and any(args.out.iterdir()):
+            raise BadRun(f"--out {args.out}: that folder is not empty; merged verdicts never overwrite others")
+
+
+def read_folders(
+    folders: Sequence[Path],
+) -> tuple[list[PairResult], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(every folder's pairs, what each folder gave, each folder's verdicts.json: {} where it has none, an A/B
+    interrupted before judging); a folder named twice or a pair file copied into two folders is BadRun."""
+    pairs: list[PairResult] = []
+    sources: list[dict[str, Any]] = []
+    metas: dict[str, dict[str, Any]] = {}
+    seen: set[Path] = set()
+    marks: dict[str, list[tuple[Path, str]]] = {}  # each folder's pair files and their fingerprints
+    for folder in folders:
+        if folder.resolve() in seen:
+            raise BadRun(f"{folder} is named twice: each pair counts once (merging it twice would halve the spread)")
+        seen.add(folder.resolve())
+        found, meta = read_marked(folder)
+        pairs += [pair for pair, _, _ in found]
+        marks[str(folder)] = [(path, mark) for _, mark, path in found]
+        sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
+        metas[str(folder)] = meta or {}
+    if twice := copies(marks):
+        raise BadRun(twice)
+    return pairs, sources, metas
+
+
+def check_one_ab(metas: Mapping[str, Mapping[str, Any]]) -> None:
+    """The folders ran one A/B (the same arms and pytest arguments), else BadRun; what could not be checked, said."""
+    placed, by_path = placement(metas.values()), path_only(metas.values())
+    records = {f: ab_record(m, placed, by_path) for f, m in metas.items()}
+    old = by_path_note(metas, by_path)
+    if differ := differences(records):
+        why = f" ({old})" if old and any("interpreter differs" in d for d in differ) else ""
+        raise BadRun(
+            f"these folders ran different A/Bs: {'; '.join(differ)}{why}. Merge only folders of one A/B (the same "
+            f"`mlxbench ab` arms and pytest arguments on every runner), or judge each alone: "
+            f"mlxbench ab merge {next(iter(records))}"
+        )
+    for folder, meta in metas.items():
+        if not any(isinstance(meta.get(arm), dict) for arm in ("a", "b")):
+            judged = (Path(folder) / "verdicts.json").exists()
+            why = "its verdicts.json names none" if judged else "no verdicts.json: it ended before judging"
+            echo(f"mlxbench ab merge: {folder} records no arms ({why}); its pairs are taken as this A/B's, unchecked")
+    if moved := moved_interpreters(metas, by_path):
+        echo(f"mlxbench ab merge: {moved}")
+    if old:
+        echo(f"mlxbench ab merge: {old}")
 
 
 def write_out(out: Path, document: dict[str, Any]) -> None:

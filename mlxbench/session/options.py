@@ -11,6 +11,24 @@ from mlxbench.session.settings import DATA_DIR_ENV, PROFILE_ENV
 def add(parser: pytest.Parser) -> None:
     """Every command-line option and ini setting of the plugin, in one group."""
     group = parser.getgroup("mlxbench", "mlxbench: ML workloads across MLX, NumPy and PyTorch")
+    selection_options(group)
+    gate_options(group)
+    run_options(group)
+    parser.addini(
+        "mlxbench_progress_every",
+        "seconds between progress lines of a long benchmark (and before the first one)",
+        default="5",
+    )
+    parser.addini(
+        "mlxbench_baselines",
+        "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, runs go to "
+        "pytest-benchmark's own storage (.benchmarks), in the same machine-id subfolders",
+        default=None,
+    )
+
+
+def selection_options(group: pytest.OptionGroup) -> None:
+    """What runs: backends, profile, data, seed."""
     group.addoption(
         "--backend",
         action="append",
@@ -46,6 +64,10 @@ def add(parser: pytest.Parser) -> None:
         metavar="N",
         help="override the workloads' random seed (data, initial weights, shuffles): for robustness sweeps",
     )
+
+
+def gate_options(group: pytest.OptionGroup) -> None:
+    """The regression gate: judge each benchmark against the saved runs as it finishes."""
     group.addoption(
         "--regression-gate",
         action="store_true",
@@ -66,6 +88,10 @@ def add(parser: pytest.Parser) -> None:
         default=False,
         help="let a baseline made with other framework versions gate this run (nightly release checks)",
     )
+
+
+def run_options(group: pytest.OptionGroup) -> None:
+    """How the session runs: threads and progress lines."""
     group.addoption(
         "--threads",
         type=int,
@@ -80,15 +106,4 @@ def add(parser: pytest.Parser) -> None:
         default=False,
         help="progress lines (round N/M, time left) of long benchmarks as often as on a terminal when stdout is not "
         "one (CI logs; otherwise once a minute)",
-    )
-    parser.addini(
-        "mlxbench_progress_every",
-        "seconds between progress lines of a long benchmark (and before the first one)",
-        default="5",
-    )
-    parser.addini(
-        "mlxbench_baselines",
-        "folder (relative to rootdir) for saved runs, one subfolder per machine id; when unset, runs go to "
-        "pytest-benchmark's own storage (.benchmarks), in the same machine-id subfolders",
-        default=None,
     )
