@@ -224,3 +224,14 @@ def test_the_ab_engine_takes_a_typed_config_not_a_command_line():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "mlxbench.ab.config" in names and "argparse" not in names
+
+
+def test_no_function_is_longer_than_a_screen():
+    """A function a reader follows in one screen: at most 80 lines (a longer one has two jobs; split it)."""
+    long = [
+        f"{path.relative_to(ROOT)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 80
+    ]
+    assert not long, long
