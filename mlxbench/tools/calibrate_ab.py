@@ -30,7 +30,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from mlxbench.ab import command as ab
+from mlxbench.ab.processes import run_process
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
 from mlxbench.verdicts import evidence
@@ -134,7 +134,7 @@ def measure(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, list[
     walls = []
     for i, (name, env) in enumerate(conditions):
         out = args.out / f"{i:03d}-{name}.json"
-        walls.append(ab.run_process(sys.executable, env, ["-p", "mlxbench.tools.slowdown", *extra], out)[1])
+        walls.append(run_process(sys.executable, env, ["-p", "mlxbench.tools.slowdown", *extra], out)[1])
         pools[name].append(medians(out))
         print(f"process {i + 1}/{len(conditions)} ({name}): {walls[-1]:.1f} s", flush=True)
     facts = {"pytest_args": extra, "walls": walls}  # what --analyze needs besides the process files

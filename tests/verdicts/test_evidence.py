@@ -159,13 +159,13 @@ def test_ab_refuses_arguments_that_would_save_into_history(tmp_path):
     assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
 
 
-def _mlxbench(*args, cwd=None, env=None):
+def _mlxbench(*args, cwd=None, env=None, module="mlxbench"):
     import os
     import subprocess
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "mlxbench", *args],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -207,6 +207,33 @@ def test_ab_finds_a_slower_arm_from_fresh_processes(project, tmp_path):
     (v,) = verdicts["verdicts"]
     assert v["verdict"] == "regressed" and v["ratio"] > 2 and verdicts["order"] == "ABBAAB"
     assert "1 regressed" in proc.stdout and not list((project.path / "baselines").glob("*/*.json"))
+
+
+def test_calibrate_ab_measures_a_pool_of_fresh_processes(project, tmp_path):
+    """The measuring run: fresh pytest processes, interleaved, some slowed by the slowdown plugin; judged."""
+    from conftest import write_bench
+
+    write_bench(project)
+    out = tmp_path / "pool"
+    args = ["--unchanged", "4", "--slowed", "2", "--slowdowns", "1.0", "--processes", "2", "--comparisons", "2"]
+    proc = _mlxbench(
+        *args,
+        "--out",
+        str(out),
+        "--",
+        "test_fake.py",
+        "--backend",
+        "numpy",
+        cwd=project.path,
+        env={"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002"},
+        module="mlxbench.tools.calibrate_ab",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        sorted(p.name.split("-", 1)[1] for p in out.glob("0*.json")) == ["slowed-1.json"] * 2 + ["unchanged.json"] * 4
+    )
+    assert "process 6/6 (" in proc.stdout
+    assert json.loads((out / "pool.json").read_text())["pytest_args"] == ["test_fake.py", "--backend", "numpy"]
 
 
 def test_calibrate_ab_judges_a_measured_pool_again(tmp_path):
