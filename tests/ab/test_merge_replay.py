@@ -150,3 +150,21 @@ def test_a_worker_runs_only_the_benchmarks_left_undecided(project, tmp_path):
     assert result.exit_codes == {"A": 0}, log
     assert list(result.times) == ["test_two.py::test_sum[numpy-ci]"], (list(result.times), log)
     assert len(result.times["test_two.py::test_sum[numpy-ci]"]["A"]) == 6 and "1 deselected" in log
+
+
+H100 = Path(__file__).resolve().parents[1] / "data" / "h100-torch-cuda-placement-slower"
+
+
+def test_recorded_h100_torch_cuda_pairs_merge_without_a_false_verdict_and_replay_within_the_bound():
+    """Two A/Bs of a lent H100 (torch-cuda; linreg, MNIST and placement of the CI profile; placement 10% slower in
+    B by the slowdown plugin; 7 and 6 pairs, back to back). Merged, no benchmark but placement's may move; linreg
+    and MNIST (unchanged in the record) replayed as A/As with arms flipped at random stay within alpha. What the
+    record shows: the GPU's clock held 1980 MHz in every round, so its lasting worker states are not clocks."""
+    pairs = [p for shard in sorted(H100.iterdir()) for p in replay.merge.read_folder(shard)[0]]
+    assert len(pairs) == 13 and {f["sm_mhz"] for p in pairs for f in p.round_facts} == {1980}
+    results, _ = paired.judge_pairs(pairs, paired.thresholds_for(None, pairs), 0.05)
+    assert len(results) == 12
+    assert not [r.name for r in results if r.verdict in ("regressed", "improved") and "placement" not in r.name]
+    assert not [r.name for r in results if r.verdict == "improved"]
+    null = replay.replay(pairs, n=6, trials=1000, seed=1, flip=True, exclude="placement")  # 2,000: 3.8%
+    assert null["false_alarm_rate"] <= 0.05, null
