@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,6 +17,13 @@ from mlxbench.measure.pointguard import CALIBRATION_CALLS, PointGuard, does_not_
 from mlxbench.session.settings import Settings
 from mlxbench.workload import Prepared, Size
 
+if TYPE_CHECKING:  # types only: the session's context is made before any of these is needed
+    from mlxbench.measure.baton import Baton
+    from mlxbench.measure.threads import ThreadPolicy
+    from mlxbench.registry import Registry
+    from mlxbench.runs import BadRun, Run
+    from mlxbench.verdicts.gate import RegressionGate
+
 
 @dataclass
 class RunContext:
@@ -24,22 +31,22 @@ class RunContext:
     the plugin learns along the way (saved runs, files written), read by its closing words."""
 
     settings: Settings = field(default_factory=Settings)
-    gate: Any = None  # mlxbench.verdicts.gate.RegressionGate with --regression-gate and a baseline
+    gate: RegressionGate | None = None  # with --regression-gate and a baseline
     not_gating: str | None = None  # why this machine's timings are recorded but never gate
     no_baseline: str | None = None  # why nothing was compared, when nothing was
-    baseline: Any = None  # the saved run --benchmark-compare compares with (mlxbench.runs.Run), read at configure
-    reference: Any = None  # another host's last run of this machine type, shown beside this one, not judged
-    threads: Any = None  # mlxbench.measure.threads.ThreadPolicy in force for the session
+    baseline: Run | None = None  # the saved run --benchmark-compare compares with, read at configure
+    reference: Run | None = None  # another host's last run of this machine type, shown beside this one, not judged
+    threads: ThreadPolicy | None = None  # the thread policy in force for the session
     watch: Callable[[Prepared, str], Callable[[], None]] | None = None  # a per-round ticker (mlxbench.measure.progress)
     datasets: dict[Any, Any] = field(default_factory=dict)  # loaded once per session, see dataset()
     points: PointGuard | None = None  # sweep points measured this session (made on first use, see point_skip)
-    baton: Any = None  # mlxbench.measure.baton.Baton when this session is one arm's worker of a paired A/B
-    registry: Any = None  # mlxbench.registry.Registry: backends, workloads, implementations
-    saved: list = field(default_factory=list)  # the saved runs read at configure (when something is compared)
-    unreadable: list = field(default_factory=list)  # saved runs that could not be read (named at start)
+    baton: Baton | None = None  # when this session is one arm's worker of a paired A/B
+    registry: Registry | None = None  # backends, workloads, implementations
+    saved: list[Run] = field(default_factory=list)  # the saved runs read at configure (when something is compared)
+    unreadable: list[BadRun] = field(default_factory=list)  # saved runs that could not be read (named at start)
     notes: list[str] = field(default_factory=list)  # one line each, said when the session starts
     written: list[str] = field(default_factory=list)  # one line per run file this session wrote or kept
-    diverted: tuple[Any, list[Path]] = (None, [])  # (exit status, where an incomplete run's data went)
+    diverted: tuple[int | None, list[Path]] = (None, [])  # (exit status, where an incomplete run's data went)
     interrupted: bool = False  # a KeyboardInterrupt reached pytest during this session
     signal: int | None = None  # SIGTERM or SIGHUP ended it (mlxbench.cancel): its exit is 128 + this
     failed: set[str] = field(default_factory=set)  # node ids of the tests that failed, in any phase
