@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mlxbench.ab import paired
+from mlxbench.ab import paired, revisions
 from mlxbench.runs import BadRun, load_run
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
@@ -60,6 +60,15 @@ def failed_tests(folder: Path) -> set[str]:
     return set().union(*(paired.failures_in(path) for path in sorted(folder.glob("*.xml"))))
 
 
+def refuse_broken_revision(arms: dict[str, dict], out: Path) -> None:
+    """Once each arm has run its first process: a revision A/B whose arms differ in which benchmarks failed, other
+    than by the gates, is refused (mlxbench.ab.revisions.refuse_half)."""
+    first = {x: out / x / "01.xml" for x in ("A", "B")}
+    if any("revision" in facts for facts in arms.values()) and all(path.exists() for path in first.values()):
+        failures = {x: paired.failures_in(path) for x, path in first.items()}
+        revisions.refuse_half(failures, {x: arms[x].get("revision") for x in first}, out, unit="process")
+
+
 def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
     """The process design: K fresh processes per arm, A B B A ..., judged from process medians."""
     for arm in arms:
@@ -73,8 +82,14 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
         facts = arms[arm]
         env = {**facts["env"], **facts.get("worker_env", {})}
         launch = facts.get("launch", paired.LAUNCH)
-        code, took = run_process(facts["python"], env, pytest_args, target, launch, facts.get("cwd"))
+        try:
+            code, took = run_process(facts["python"], env, pytest_args, target, launch, facts.get("cwd"))
+        except BadRun:  # no run file: every benchmark failed; a revision broken at run time is named as such
+            refuse_broken_revision(arms, out)
+            raise
         echo(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
+        if min(counts.values()) == 1 and counts[arm] == 1:
+            refuse_broken_revision(arms, out)
     a, thresholds, failed_a = collect(out / "A")
     b, thresholds_b, failed_b = collect(out / "B")
     thresholds.update(thresholds_b)

@@ -327,9 +327,13 @@ def preflight(
 
 
 def refuse_half(
-    failures: Mapping[str, Mapping[str, str]], revisions: Mapping[str, Revision | None], folder: Path
+    failures: Mapping[str, Mapping[str, str]],
+    revisions: Mapping[str, Revision | None],
+    folder: Path,
+    unit: str = "worker",
 ) -> None:
-    """After the first pair of a revision A/B: a benchmark that failed in one arm's worker and not in the other's,
+    """After the first pair of a revision A/B (or the first process of each arm, `unit` "process"): a benchmark
+    that failed in one arm's worker and not in the other's,
     other than by an accuracy or regression gate, is a revision the running harness cannot drive (an API it
     lacks, met only when the benchmark runs) or a benchmark that revision broke. Either way the A/B would judge
     only part of the selection, so it is refused: which revision, which benchmark, its error, what to do."""
@@ -347,7 +351,7 @@ def refuse_half(
         where = rev.checkout if rev else "its folder"
         more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
         raise BadRun(
-            f"arm {arm} {runs}, and its first worker failed {name}{more}, which passed in arm {other} "
+            f"arm {arm} {runs}, and its first {unit} failed {name}{more}, which did not fail in arm {other}'s "
             f"({message[:300]}). Either that revision's benchmark needs an API this mlxbench ({HARNESS.parent}, "
             "the harness driving both arms) lacks, met only when it runs, or the revision broke it: run it alone "
             f"(python -m pytest in {where}) to see which; to compare revisions of another harness, run the A/B with "

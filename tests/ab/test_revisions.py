@@ -83,7 +83,8 @@ def ab(repo: Path, cache: Path, pycache: Path, *args: str) -> subprocess.Complet
     """`mlxbench ab ARGS` in `repo`, free to write bytecode (PYTHONDONTWRITEBYTECODE, which a machine may set, left
     out): each worker after the first reads what the first compiled instead of compiling numpy, scipy and pytest
     from source again; a revision's workers write theirs where the A/B puts it (its checkouts' pycache folder)."""
-    cmd = [sys.executable, "-m", "mlxbench", "ab", *args, "--pairs", "3", "--", "test_fake.py", "--backend", "numpy"]
+    size = ["--processes", "3"] if "processes" in args else ["--pairs", "3"]
+    cmd = [sys.executable, "-m", "mlxbench", "ab", *args, *size, "--", "test_fake.py", "--backend", "numpy"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(MLXBENCH_CACHE_DIR=str(cache), PYTHONPYCACHEPREFIX=str(pycache))
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env)
@@ -198,10 +199,16 @@ def test_a_revision_that_breaks_only_when_its_benchmark_runs_is_named_and_refuse
     out = ab(repo, tmp_path / "cache", pycache, "--a-rev", "HEAD~1", "--b-rev", "HEAD")
     text = said(out.stderr + out.stdout)
     assert out.returncode == 2, text
-    assert "arm B runs HEAD (" in text and "its first worker failed test_sum[numpy-seed], which passed in arm A" in text
+    assert "arm B runs HEAD (" in text
+    assert "its first worker failed test_sum[numpy-seed], which did not fail in arm A's" in text
     assert "(AttributeError: 'Bench' object has no attribute 'run_on_every_backend')" in text
     assert "Nothing was judged" in text
     assert not list((repo / "ab-runs").glob("*/verdicts.json"))  # never half of an A/B
+
+    processes = ab(repo, tmp_path / "cache", pycache, "--a-rev", "HEAD~1", "--b-rev", "HEAD", "--design", "processes")
+    text = said(processes.stderr + processes.stdout)
+    assert processes.returncode == 2 and "its first process failed test_sum[numpy-seed]" in text, text
+    assert "process 3/" not in text  # refused once each arm has run one process
 
 
 @pytest.mark.parametrize(

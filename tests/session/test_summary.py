@@ -159,8 +159,12 @@ def test_mlxbench_options_that_act_on_nothing_are_named(project, monkeypatch):
     wider = said(
         project.runpytest("--backend", "numpy", "--benchmark-compare", "--regression-threshold", "0.9").stdout.str()
     )
-    assert "1 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1" in default, default[-1500:]
-    assert "0 regressed, 0 improved, 0 inconclusive, 1 unchanged of 1" in wider, wider[-1500:]
+    # which verdict a 50% slowdown gets from three saved runs depends on this machine's spread (under load the
+    # runs may see no 90% change at all); what the option changes is the threshold each verdict is judged at
+    # at 10% a 50% slowdown is never unchanged; at 90% never regressed (unchanged, or a 90% change not seen)
+    assert "0 improved, 0 inconclusive, 1 unchanged" not in default and "1 improved" not in default, default[-1500:]
+    assert "0 regressed, 0 improved" in wider, wider[-1500:]
+    assert "1 unchanged of 1" in wider or "cannot see a 90% change" in wider, wider[-1500:]
     assert "has no effect" not in wider
 
 
