@@ -215,15 +215,11 @@ def test_calibrate_ab_measures_a_pool_of_fresh_processes(project, tmp_path):
 
     write_bench(project)
     out = tmp_path / "pool"
-    args = ["--unchanged", "4", "--slowed", "2", "--slowdowns", "1.0", "--processes", "2", "--comparisons", "2"]
+    pool = ["--unchanged", "4", "--slowed", "2", "--slowdowns", "1.0", "--processes", "2", "--comparisons", "2"]
+    selection = ["--", "test_fake.py", "--backend", "numpy"]
     proc = _mlxbench(
-        *args,
-        "--out",
-        str(out),
-        "--",
-        "test_fake.py",
-        "--backend",
-        "numpy",
+        *pool,
+        *["--out", str(out), *selection],
         cwd=project.path,
         env={"PYTHONPATH": str(project.path / "site"), "FAKE_DELAY": "0.002"},
         module="mlxbench.tools.calibrate_ab",
