@@ -43,6 +43,7 @@ from mlxbench.measure import pairfile
 from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
+from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import allocation as allocation_
 from mlxbench.verdicts import evidence
@@ -136,7 +137,8 @@ class PairedRun:
             return self.end(f"{exc}: stopped it", f" (logs: {folder})")
         for name, by_arm in result.spans.items():
             self.slowest[name] = max([self.slowest.get(name, 0.0), *(s for t in by_arm.values() for s in t)])
-        result.write(folder / pairfile.FILE, allocation={n: a.as_dict() for n, a in self.allocation.items()})
+        allocation = {n: a.as_dict() for n, a in self.allocation.items()}
+        saving.atomic_write(folder / pairfile.FILE, result.dumps(allocation=allocation))  # whole, never overwritten
         try:
             check_workers(result, folder)
         except BadRun as exc:  # a worker crashed: the first pair's crash is bad input; a later one ends the run
@@ -159,8 +161,8 @@ class PairedRun:
             {"pair": len(self.pairs), "wall": round(result.wall, 3), "timed": round(result.timed, 3), "rounds": rounds}
         )
         failures = {arm: failures_in(folder / f"{arm}.xml") for arm in ("A", "B")}
-        if len(self.pairs) == 1 and any("revision" in self.arms[arm] for arm in failures):
-            revisions.refuse_half(failures, {arm: self.arms[arm].get("revision") for arm in failures}, folder)
+        if len(self.pairs) == 1:
+            revisions.refuse_half(failures, self.arms, folder, "worker")
         for arm, found in failures.items():
             self.failed[arm] |= set(found)
         share = result.timed / result.wall if result.wall else 0.0

@@ -61,12 +61,10 @@ def failed_tests(folder: Path) -> set[str]:
 
 
 def refuse_broken_revision(arms: dict[str, dict], out: Path) -> None:
-    """Once each arm has run its first process: a revision A/B whose arms differ in which benchmarks failed, other
-    than by the gates, is refused (mlxbench.ab.revisions.refuse_half)."""
+    """Once each arm has run its first process, what mlxbench.ab.revisions.refuse_half refuses (nothing before)."""
     first = {x: out / x / "01.xml" for x in ("A", "B")}
-    if any("revision" in facts for facts in arms.values()) and all(path.exists() for path in first.values()):
-        failures = {x: paired.failures_in(path) for x, path in first.items()}
-        revisions.refuse_half(failures, {x: arms[x].get("revision") for x in first}, out, unit="process")
+    if all(path.exists() for path in first.values()):
+        revisions.refuse_half({x: paired.failures_in(path) for x, path in first.items()}, arms, out, "process")
 
 
 def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
@@ -88,7 +86,7 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
             refuse_broken_revision(arms, out)
             raise
         echo(f"  {took:.1f} s" + (" (some tests failed)" if code == 1 else ""), flush=True)
-        if min(counts.values()) == 1 and counts[arm] == 1:
+        if counts[arm] == 1:  # an arm's first process: checked once the other arm's first has run too
             refuse_broken_revision(arms, out)
     a, thresholds, failed_a = collect(out / "A")
     b, thresholds_b, failed_b = collect(out / "B")

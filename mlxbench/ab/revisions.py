@@ -327,16 +327,16 @@ def preflight(
 
 
 def refuse_half(
-    failures: Mapping[str, Mapping[str, str]],
-    revisions: Mapping[str, Revision | None],
-    folder: Path,
-    unit: str = "worker",
+    failures: Mapping[str, Mapping[str, str]], facts: Mapping[str, Mapping[str, Any]], folder: Path, unit: str
 ) -> None:
-    """After the first pair of a revision A/B (or the first process of each arm, `unit` "process"): a benchmark
-    that failed in one arm's worker and not in the other's,
-    other than by an accuracy or regression gate, is a revision the running harness cannot drive (an API it
-    lacks, met only when the benchmark runs) or a benchmark that revision broke. Either way the A/B would judge
-    only part of the selection, so it is refused: which revision, which benchmark, its error, what to do."""
+    """After each arm's first worker (`unit`: "worker" of the first pair, or "process") of an A/B whose arms run
+    revisions (`facts`: each arm's, its `revision`): a benchmark that failed in one arm and not in the other, other
+    than by an accuracy or regression gate, is a revision the running harness cannot drive (an API it lacks, met
+    only when the benchmark runs) or a benchmark that revision broke. Either way the A/B would judge only part of
+    the selection, so it is refused: which revision, which benchmark, its error, what to do. `failures`: each arm's
+    failed tests and their messages (mlxbench.ab.paired.failures_in)."""
+    if not any("revision" in arm for arm in facts.values()):
+        return
     for arm, other in (("A", "B"), ("B", "A")):
         broken = {
             name: message
@@ -346,7 +346,7 @@ def refuse_half(
         if not broken:
             continue
         name, message = min(broken.items())
-        rev = revisions[arm]
+        rev = facts[arm].get("revision")
         runs = f"runs {rev.label()}" if rev else "runs the running code"
         where = rev.checkout if rev else "its folder"
         more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""

@@ -1,19 +1,19 @@
-"""pair.json: what one pair of workers of a time-paired A/B measured (`PairResult`), written by `as_dict` and
-read back, checked, by `read`; the one place that knows the file's fields.
+"""pair.json: what one pair of workers of a time-paired A/B measured (`PairResult`): its name (`FILE`,
+`GLOB`), its bytes (`dumps`) and its reader (`read`, checked field by field); the one place that knows the
+file's fields.
 
-`mlxbench ab` writes one per pair (mlxbench.ab.paired, which adds the pair's allocation beside these
-fields); `mlxbench ab merge`, the replay tool and the A/B report read them. Here in `measure`, below the
-reports and the A/B command, so that every reader imports the same reader. A file that is damaged (cut
-short, a number where a list belongs, a time that is not a positive number of seconds) or is not a pair file
-at all is refused with mlxbench.runs.BadRun naming the file and what is wrong. Files written before a field
-existed (`round_facts`, `rounds`, `clock`, ...) read with that field empty.
+`mlxbench ab` writes one per pair (mlxbench.ab.engine, through the session's atomic writer, with the pair's
+allocation beside these fields); `mlxbench ab merge`, the replay tool and the A/B report read them. Here in
+`measure`, below the reports and the A/B command, so that every reader imports the same reader. A file that is
+damaged (cut short, a number where a list belongs, a time that is not a positive number of seconds) or is not a
+pair file at all is refused with mlxbench.runs.BadRun naming the file and what is wrong. Files written before a
+field existed (`round_facts`, `rounds`, `clock`, ...) read with that field empty.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,12 +70,10 @@ class PairResult:
             "timed": round(self.timed, 3),
         }
 
-    def write(self, path: Path, **beside: Any) -> None:
-        """The pair into `path` whole (a partial file beside it, renamed onto the name), with `beside` (the A/B's
-        allocation for this pair) next to its own fields."""
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(json.dumps({**self.as_dict(), **beside}))
-        os.replace(partial, path)
+    def dumps(self, **beside: Any) -> bytes:
+        """The bytes of the pair's file, with `beside` (the A/B's allocation for this pair) next to its own fields;
+        `read` reads them back."""
+        return json.dumps({**self.as_dict(), **beside}).encode()
 
     @classmethod
     def read(cls, path: Path) -> PairResult:

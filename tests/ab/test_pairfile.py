@@ -1,5 +1,5 @@
-"""The A/B folder's files, each with one owner: pair.json (mlxbench.measure.pairfile.PairResult: written by
-as_dict, read back and checked by read, whoever reads it) and verdicts.json (mlxbench.ab.verdictsfile: written
+"""The A/B folder's files, each with one owner: pair.json (mlxbench.measure.pairfile.PairResult: its bytes by
+dumps, read back and checked by read, whoever reads it) and verdicts.json (mlxbench.ab.verdictsfile: written
 whole by the one function `mlxbench ab` and `ab merge` call)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def measured() -> PairResult:
 def test_a_pair_reads_back_as_it_was_written(tmp_path):
     pair = measured()
     path = tmp_path / "pair.json"
-    path.write_text(json.dumps({**pair.as_dict(), "allocation": {NODE: {"rounds": 2}}}))  # as mlxbench ab adds it
+    path.write_bytes(pair.dumps(allocation={NODE: {"rounds": 2}}))  # as mlxbench ab writes it
     back = PairResult.read(path)
     assert back == pair and back.timed == pytest.approx(pair.timed)
     assert CoordinatorsPairResult is PairResult  # the coordinator's, where tests and the A/B import it from

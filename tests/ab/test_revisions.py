@@ -223,11 +223,13 @@ def test_a_revision_that_breaks_only_when_its_benchmark_runs_is_named_and_refuse
 )
 def test_only_a_failure_in_one_arm_other_than_by_the_gates_refuses_the_first_pair(tmp_path, a, b, refused):
     rev = revisions.Revision("HEAD", "0" * 40, tmp_path)
+    arms = {"A": {"revision": rev}, "B": {"revision": rev}}
+    revisions.refuse_half({"A": a, "B": b}, {"A": {}, "B": {}}, tmp_path, "worker")  # no revision: judged as ever
     if refused is None:
-        revisions.refuse_half({"A": a, "B": b}, {"A": rev, "B": rev}, tmp_path)
+        revisions.refuse_half({"A": a, "B": b}, arms, tmp_path, "worker")
         return
     with pytest.raises(BadRun, match=f"^{refused} runs HEAD \\(000000000000\\), and its first worker failed test_x"):
-        revisions.refuse_half({"A": a, "B": b}, {"A": rev, "B": rev}, tmp_path)
+        revisions.refuse_half({"A": a, "B": b}, arms, tmp_path, "worker")
 
 
 def test_the_ab_report_names_each_arms_revision_and_the_harness_that_drove_it(tmp_path):
