@@ -213,23 +213,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             print("\n".join(fit(problem)), file=sys.stderr)
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    """A paired A/B worker runs only the benchmarks its coordinator has not decided yet."""
-    ctx = RunContext.of(config)
-    if ctx is not None and ctx.baton is not None:
-        keep_undecided(items, lambda dropped: config.hook.pytest_deselected(items=dropped))
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The gate learns how many benchmarks it judges together; a paired A/B worker tells the
-    coordinator which benchmarks it will run, in order."""
+    """A paired A/B worker tells the coordinator which benchmarks it collected, in order, waits for its pair's turn
+    and keeps those the coordinator has not decided yet; the gate learns how many benchmarks it judges together."""
     ctx = RunContext.of(session.config)
+    if ctx is not None and ctx.baton is not None:
+        order = ctx.baton.items([item.nodeid for item in session.items])
+        keep_undecided(session.items, order.get("only"), lambda out: session.config.hook.pytest_deselected(items=out))
     if ctx is not None:  # a benchmark is a test that uses `bench`, in this repository or any other
         ctx.benchmarks = {item.nodeid for item in session.items if "bench" in getattr(item, "fixturenames", ())}
     if ctx is not None and ctx.gate is not None:  # the family its verdicts are judged in (Bonferroni)
         ctx.gate.family = max(1, len(ctx.benchmarks))
-    if ctx is not None and ctx.baton is not None:
-        ctx.baton.items([item.nodeid for item in session.items])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 from mlxbench.ab import engine, processes, revisions, venvs, verdictsfile
 from mlxbench.ab.config import ABConfig
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
+from mlxbench.ab.engine import PIPELINE_MIN_CORES
 from mlxbench.ab.options import with_test_path
 from mlxbench.reports import abreport
 from mlxbench.reports.plural import nouns
@@ -300,6 +301,13 @@ def add_design_options(p: argparse._ArgumentGroup) -> None:
         help="paired: a worker that sends nothing for S seconds (default 600) is named and both workers are stopped; "
         f"the A/B judges its complete pairs. Inside a timed round the limit is {ROUND_FACTOR} times the slowest round "
         f"seen of its benchmark (either arm, from the first pair on), at least {ROUND_FLOOR_S:g} s (or S, if less)",
+    )
+    p.add_argument(
+        "--pipeline",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="paired: start the next pair's workers (import and collect, nothing on the device) while a pair times; "
+        f"auto (default): on a machine with at least {PIPELINE_MIN_CORES} cores",
     )
     p.add_argument(
         "--processes", type=int, default=None, metavar="K", help="processes design: fresh processes per arm (default 6)"

@@ -29,6 +29,7 @@ from mlxbench.verdicts.verdict import threshold_problem
 
 Design = Literal["paired", "processes"]
 Order = Literal["alternate", "random"]
+Pipeline = Literal["auto", "on", "off"]
 
 DESIGN_OPTIONS: dict[str, dict[str, tuple[str, Any]]] = {  # option: (field, default); only its design reads it
     "paired": {
@@ -36,6 +37,7 @@ DESIGN_OPTIONS: dict[str, dict[str, tuple[str, Any]]] = {  # option: (field, def
         "--rewarm": ("rewarm", 1),
         "--pairs": ("pairs", None),
         "--worker-timeout": ("worker_timeout", 600.0),
+        "--pipeline": ("pipeline", "auto"),
     },
     "processes": {
         "--processes": ("processes", 6),
@@ -55,6 +57,7 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool], str]] = {  # field: (option,
     "worker_timeout": ("--worker-timeout", lambda s: 0 < s <= 24 * 3600, "seconds, above 0 (e.g. 600)"),
     "target_effect": ("--target-effect", lambda f: 0 < f <= 1, "a fraction in (0, 1]"),
     "pairs": ("--pairs", lambda p: p >= MIN_PAIRS, f"at least {MIN_PAIRS}"),
+    "pipeline": ("--pipeline", lambda s: s in ("auto", "on", "off"), "auto, on or off"),
 }
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
@@ -108,6 +111,7 @@ class ABConfig:
     rewarm: int | None = None  # paired: untimed calls after each hand-over (1)
     pairs: int | None = None  # paired: exactly this many pairs (None: as the budget and the looks decide)
     worker_timeout: float | None = None  # paired: seconds a worker may stay silent (600)
+    pipeline: Pipeline | None = None  # paired: start the next pair's workers while a pair times (auto)
     processes: int | None = None  # processes: fresh processes per arm (6)
     order: Order | None = None  # processes: alternate (A B B A ...) or random
     seed: int | None = None  # processes: the seed of order random (0)

@@ -6,7 +6,10 @@ blocked (waiting for a decision, or gone), so nothing the other arm does outside
 gate, its session end) overlaps a timed round. Untimed work of both arms may overlap: both start,
 import and collect at once, and when a benchmark's rounds are over both are let go together, so
 they prepare (and warm up) the next benchmark side by side; a pair's fixed cost is paid once, not
-twice.
+twice. Where the A/B pipelines (mlxbench.ab.engine), the next pair's workers are started (`launch`)
+once this pair's are let go at START: they import and collect on the CPU while this pair times, and
+wait at START, where nothing of theirs has touched the device, until this pair's workers have exited
+(pair.json's `launched`, `released` and `ended` say when).
 
 The order of rounds within a benchmark is A B B A A B ... or B A A B B A ..., the first arm
 alternating between benchmarks and between pairs, so no position (first round after the arms'
@@ -27,14 +30,14 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlxbench import cancel
-from mlxbench.ab.schedule import Schedule, Worker
-from mlxbench.measure.baton import ENV
+from mlxbench.ab.schedule import GO, Schedule, Worker
+from mlxbench.measure.baton import ENV, START
 from mlxbench.measure.pairfile import PairResult  # what run_pair returns, and pair.json's format
 from mlxbench.units import fmt_time
 
@@ -143,10 +146,34 @@ def listen(worker: Worker, inbox: queue.Queue) -> None:
     inbox.put((worker.arm, None))
 
 
-def start_workers(
+@dataclass
+class Launch:
+    """A pair's workers, started (where the A/B pipelines, while the pair before it still times), each heard by a
+    thread of its own; they wait at START until `run_pair` gives the pair its turn."""
+
+    workers: dict[str, Worker]
+    inbox: queue.Queue
+    folder: Path
+    launched: float  # epoch s
+
+    def stop(self) -> None:
+        """End both workers (a launch that never got its turn, or an A/B that ends)."""
+        for w in self.workers.values():
+            stop(w)
+            for stream in (w.outbox, w.inbox):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            w.proc.wait()
+
+
+def launch(
     commands: Mapping[str, tuple[Sequence[str], dict[str, str]]], folder: Path, cwds: Mapping[str, Path | None]
-) -> dict[str, Worker]:
-    """One worker per arm, its output to `folder`/<arm>.log; none left running if one cannot start."""
+) -> Launch:
+    """One worker per arm, its output to `folder`/<arm>.log, and a thread listening to each; none left running
+    if one cannot start."""
+    epoch = time.time()
     workers: dict[str, Worker] = {}
     try:
         for arm, (cmd, env) in commands.items():
@@ -155,7 +182,10 @@ def start_workers(
         for w in workers.values():
             stop(w)
         raise
-    return workers
+    inbox: queue.Queue = queue.Queue()
+    for worker in workers.values():
+        threading.Thread(target=listen, args=(worker, inbox), daemon=True).start()
+    return Launch(workers, inbox, folder, epoch)
 
 
 def check_silence(
@@ -179,17 +209,22 @@ def check_silence(
 
 
 def run_pair(
-    commands: dict[str, tuple[Sequence[str], dict[str, str]]],
+    commands: dict[str, tuple[Sequence[str], dict[str, str]]] | Launch,
     folder: Path,
     started: float,
     schedule: Schedule | None = None,
     silent_limit: float = SILENT_LIMIT_S,
     seen: Mapping[str, float] | None = None,
     cwds: Mapping[str, Path | None] | None = None,
+    only: Iterable[str] | None = None,
+    on_release: Callable[[], None] | None = None,
 ) -> PairResult:
-    """Start one worker per arm (in its folder of `cwds`, else this one) and decide for them, point by point,
-    until both exit. A worker that says nothing for longer than `silence_limit` allows (`seen`: the slowest
-    round of each benchmark in the earlier pairs) raises SilentWorker (both workers stopped first)."""
+    """Give a pair of workers its turn (a `Launch` already started, else one started now from `commands`, in its
+    folder of `cwds`, else this one) and decide for them, point by point, until both exit. `only`: the benchmarks
+    they are to run (the undecided ones; None: all), said with the order that lets them go at START;
+    `on_release`: called once both are let go at START (where the A/B starts the next pair's workers). A worker
+    that says nothing for longer than `silence_limit` allows (`seen`: the slowest round of each benchmark in the
+    earlier pairs) raises SilentWorker (both workers stopped first)."""
     result = PairResult()
     schedule = schedule or Schedule(pair=0)
     went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
@@ -205,10 +240,11 @@ def run_pair(
         result.round_facts.append(facts)
 
     t0 = time.perf_counter()
-    workers = start_workers(commands, folder, cwds or {})
-    inbox: queue.Queue = queue.Queue()
-    for worker in workers.values():
-        threading.Thread(target=listen, args=(worker, inbox), daemon=True).start()
+    pair = commands if isinstance(commands, Launch) else launch(commands, folder, cwds or {})
+    workers, inbox = pair.workers, pair.inbox
+    result.launched = pair.launched
+    start = {**GO, **({"only": sorted(only)} if only is not None else {})}
+    released: set[str] = set()
     heard = {arm: time.perf_counter() for arm in workers}
     try:
         while not all(w.finished for w in workers.values()):
@@ -226,7 +262,16 @@ def run_pair(
                 if order.get("n"):
                     went[arm] = (time.perf_counter(), time.time())
                 heard[arm] = time.perf_counter()
+                if workers[arm].waiting == START:
+                    order = start
+                    released.add(arm)
+                    if only is not None:  # what it will run: the coordinator's view of its order
+                        workers[arm].items = [n for n in workers[arm].items if n in start["only"]]
                 workers[arm].order(order)
+            if released and not result.released and released >= {a for a, w in workers.items() if not w.finished}:
+                result.released = time.time()
+                if on_release is not None:
+                    on_release()
     except BaseException:  # Ctrl-C, SIGTERM's exit, a bug: no worker goes on preparing benchmarks alone
         for w in workers.values():
             stop(w)
@@ -240,6 +285,7 @@ def run_pair(
         for arm, worker in workers.items():
             result.exit_codes[arm] = worker.proc.wait()
         result.wall = time.perf_counter() - t0
+        result.ended = time.time()
     result.calls = dict(schedule.calls)
     for worker in workers.values():
         for nodeid, facts in worker.facts.items():

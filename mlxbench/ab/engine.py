@@ -19,6 +19,8 @@ incomplete (mlxbench.ab.command exits INCOMPLETE); one stopped by its time budge
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Any
 
 from mlxbench.ab import revisions
 from mlxbench.ab.config import ABConfig
-from mlxbench.ab.coordinator import PairResult, Schedule, SilentWorker, run_pair
+from mlxbench.ab.coordinator import Launch, PairResult, Schedule, SilentWorker, launch, run_pair
 from mlxbench.ab.paired import (
     LAUNCH,
     by_benchmark,
@@ -40,7 +42,7 @@ from mlxbench.ab.paired import (
     worker_command,
 )
 from mlxbench.measure import pairfile
-from mlxbench.measure.baton import ONLY_ENV, REWARM_ENV
+from mlxbench.measure.baton import REWARM_ENV
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.session import saving
@@ -54,19 +56,38 @@ from mlxbench.verdicts.verdict import Result
 from mlxbench.verdicts.words import change
 
 PILOT_PAIRS = 2  # pairs run with the profile's rounds before the cost model allocates
+PIPELINE_MIN_CORES = 8  # --pipeline auto starts the next pair's workers early on a machine with this many cores
 
 
 def run(config: ABConfig, arms: Mapping[str, dict], pytest_args: Sequence[str], out: Path, started: float):
     """The paired design: pairs of live workers, as many as the time budget holds, undecided benchmarks only.
     (the verdicts, the facts verdicts.json records of the design)."""
     ab = PairedRun(config, arms, list(pytest_args), out, started)
-    while ab.more():
-        if not ab.step() or ab.look():
-            break
-        ab.allocate()
-    else:
-        ab.ran_out()
+    try:
+        while ab.more():
+            if not ab.step() or ab.look():
+                break
+            ab.allocate()
+        else:
+            ab.ran_out()
+    finally:
+        ab.discard()  # the next pair's workers, started ahead where the A/B pipelines, had no turn
     return ab.document()
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def pipelines(setting: str, cores: int) -> bool:
+    """Whether the next pair's workers start while this pair times: `--pipeline on`, or auto with at least
+    PIPELINE_MIN_CORES cores (two timing workers, two importing and the coordinator leave most idle); on fewer
+    cores their imports would take CPU from the timed rounds, so each pair starts after the last ends."""
+    return setting == "on" or (setting == "auto" and cores >= PIPELINE_MIN_CORES)
 
 
 class PairedRun:
@@ -84,6 +105,8 @@ class PairedRun:
         self.plans: list[dict[str, Any]] = []  # each pair's rounds, wall and timed seconds
         self.forecasts: list[forecast_.Forecast] = []  # what the budget can see, said after the first look
         self.slowest: dict[str, float] = {}  # each benchmark's slowest round, either arm: what bounds a silent worker
+        self.pipeline = pipelines(config.pipeline or "off", usable_cores())
+        self.ahead: Launch | None = None  # the next pair's workers, started while this pair times (pipelined)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -101,12 +124,9 @@ class PairedRun:
             self.stopped = "--pairs reached"
 
     def commands(self, folder: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
-        """Each arm's worker command line and environment for the pair in `folder` (undecided benchmarks only)."""
+        """Each arm's worker command line and environment for the pair in `folder` (which benchmarks it runs is
+        said when it is let go: `run_pair`'s `only`)."""
         env = {REWARM_ENV: str(self.config.rewarm)}
-        if self.decided:
-            only = folder / "undecided.txt"
-            only.write_text("".join(f"{n}\n" for n in sorted(self.names()) if n not in self.decided))
-            env[ONLY_ENV] = str(only)
         return {
             arm: (
                 worker_command(facts["python"], self.pytest_args, folder / f"{arm}.xml", facts.get("launch", LAUNCH)),
@@ -115,19 +135,45 @@ class PairedRun:
             for arm, facts in self.arms.items()
         }
 
+    def cwds(self) -> dict[str, Path | None]:
+        return {arm: facts.get("cwd") for arm, facts in self.arms.items()}
+
+    def folder(self, number: int) -> Path:
+        folder = self.out / f"pair-{number:02d}"
+        folder.mkdir()
+        return folder
+
+    def launch_next(self) -> None:
+        """Start the next pair's workers now (called once this pair's are let go): they import and collect while
+        this pair times, and wait at START for their turn. Not where --pairs says this pair is the last."""
+        if self.config.pairs is not None and len(self.pairs) + 1 >= self.config.pairs:
+            return
+        folder = self.folder(len(self.pairs) + 2)
+        self.ahead = launch(self.commands(folder), folder, self.cwds())
+
+    def discard(self) -> None:
+        """Stop the workers started ahead for a pair that gets no turn, and remove its folder (their logs of an
+        import and a collection): no pair folder is left that a reader could take for a pair not run."""
+        if self.ahead is not None:
+            self.ahead.stop()
+            shutil.rmtree(self.ahead.folder, ignore_errors=True)
+            self.ahead = None
+
     def step(self) -> bool:
         """Run the next pair of workers and keep it; False when the A/B ends here with the pairs it has (a worker
         went silent or crashed after the first pair). A first pair that cannot be judged is BadRun."""
         number = len(self.pairs) + 1
-        folder = self.out / f"pair-{number:02d}"
-        folder.mkdir()
+        ahead, self.ahead = self.ahead, None
+        folder = ahead.folder if ahead is not None else self.folder(number)
         left = f", {nouns(len(self.names()) - len(self.decided), 'undecided benchmark')}" if self.decided else ""
         echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
         schedule = Schedule(pair=len(self.pairs), rounds={n: a.rounds for n, a in self.allocation.items()})
-        cwds = {arm: facts.get("cwd") for arm, facts in self.arms.items()}
+        only = self.names() - set(self.decided) if self.decided else None
+        after = self.launch_next if self.pipeline else None
         try:
             timeout = self.config.worker_timeout
-            result = run_pair(self.commands(folder), folder, self.started, schedule, timeout, self.slowest, cwds)
+            pair = ahead if ahead is not None else self.commands(folder)
+            result = run_pair(pair, folder, self.started, schedule, timeout, self.slowest, self.cwds(), only, after)
         except SilentWorker as exc:  # both workers stopped; the A/B ends with its complete pairs
             if not self.pairs:
                 raise BadRun(
@@ -245,6 +291,7 @@ class PairedRun:
             "final_alpha": level,
             "interim_looks": self.looks,
             "decided_early": sorted(self.decided),
+            "pipeline": {"setting": self.config.pipeline, "on": self.pipeline, "cores": usable_cores()},
             "timed_seconds": round(timed, 3),
             "timed_share": round(timed / wall, 4) if wall else math.nan,
             "allocation": self.plans,

@@ -29,7 +29,12 @@ Protocol, one JSON object per line over two pipes whose numbers the worker finds
     coordinator -> worker   {"go": true, "n": calls, "rewarm": b}  time one round of `calls` calls (after
                                                                   the re-warm calls if b: the other arm ran last)
                             {"go": false}                         this benchmark's rounds are over: go on
-                            {"go": true}                          (at START or END) go on
+                            {"go": true, "only": [nodeid, ...]}   (at START) go on, running only these (the
+                                                                  undecided; without "only": all it collected)
+                            {"go": true}                          (at END) go on
+
+A worker may be started while the pair before it still times (the A/B pipelines: mlxbench.ab.engine): it
+imports and collects, then waits at START, before any benchmark has touched a device, for its pair's turn.
 
 How many rounds a benchmark gets in a pair, and the calls per round (the same for both arms), are the
 coordinator's: the round count comes from its allocation (mlxbench.verdicts.paired), the calls from
@@ -47,7 +52,6 @@ from mlxbench.measure.roundfacts import RoundFacts
 from mlxbench.measure.timing import time_round, warm_up
 
 ENV = "MLXBENCH_BATON"
-ONLY_ENV = "MLXBENCH_BATON_ONLY"  # a file of nodeids, one per line: the benchmarks still undecided
 REWARM_ENV = "MLXBENCH_BATON_REWARM"  # untimed calls before each timed round (see measure_paired)
 START = ""  # what a worker waits at once collected, before it arranges or runs anything
 END = "<end>"  # what it waits at when its tests are over, before its session's teardown and exit
@@ -77,10 +81,11 @@ class Baton:
         self.outbox.write(json.dumps(message) + "\n")
         self.outbox.flush()
 
-    def items(self, nodeids: list[str]) -> None:
-        """Say what this worker will run, then wait until the coordinator lets both arms start."""
+    def items(self, nodeids: list[str]) -> dict[str, Any]:
+        """Say what this worker could run, then wait until the coordinator lets both arms start; its order (with
+        `only`, the benchmarks to run, once some are decided)."""
         self.send({"items": list(nodeids)})
-        self.wait(START)
+        return self.wait(START)
 
     def wait(self, nodeid: str, **facts: Any) -> dict[str, Any]:
         """Block until the coordinator decides; its order ({"go": ..., "n": ...})."""
@@ -118,24 +123,16 @@ class Baton:
                 pass
 
 
-def only_nodeids(value: str | None = None) -> set[str] | None:
-    """The nodeids this worker is to run (the coordinator's list of undecided benchmarks), or None: all."""
-    path = os.environ.get(ONLY_ENV, "") if value is None else value
-    if not path:
-        return None
-    with open(path) as f:
-        return {line.rstrip("\n") for line in f if line.strip()}
-
-
-def keep_undecided(items: list[Any], deselected: Callable[[list[Any]], None]) -> None:
-    """Keep in `items` (pytest's, in place) only the benchmarks the coordinator left undecided, if it named any."""
-    only = only_nodeids()
-    if only is None:
+def keep_undecided(items: list[Any], only: Any, deselected: Callable[[list[Any]], None]) -> None:
+    """Keep in `items` (pytest's, in place) only the benchmarks the coordinator named when it let this worker go
+    (`only` of its START order: the undecided ones; None: all)."""
+    if not isinstance(only, list):
         return
-    dropped = [item for item in items if item.nodeid not in only]
+    named = {str(n) for n in only}
+    dropped = [item for item in items if item.nodeid not in named]
     if dropped:
         deselected(dropped)
-        items[:] = [item for item in items if item.nodeid in only]
+        items[:] = [item for item in items if item.nodeid in named]
 
 
 def measure_paired(

@@ -7,7 +7,7 @@ allocation beside these fields); `mlxbench ab merge`, the replay tool and the A/
 `measure`, below the reports and the A/B command, so that every reader imports the same reader. A file that is
 damaged (cut short, a number where a list belongs, a time that is not a positive number of seconds) or is not a
 pair file at all is refused with mlxbench.runs.BadRun naming the file and what is wrong. Files written before a
-field existed (`round_facts`, `rounds`, `clock`, ...) read with that field empty.
+field existed (`round_facts`, `rounds`, `clock`, `launched`, ...) read with that field empty (0 for a time).
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ class PairResult:
     rounds: list[tuple[str, str, float, float]] = field(default_factory=list)  # (arm, nodeid, go, done): epoch s
     round_facts: list[dict[str, Any]] = field(default_factory=list)  # each of `rounds`' facts (cpu, uptime, GPU)
     exit_codes: dict[str, int] = field(default_factory=dict)
-    wall: float = 0.0  # seconds from starting the workers to both exiting
+    wall: float = 0.0  # seconds from the pair's turn (its workers let go, or started) to both exiting
+    launched: float = 0.0  # epoch s its workers were started (before the pair's turn where the A/B pipelines)
+    released: float = 0.0  # epoch s both were let go at START: the first moment either could touch the device
+    ended: float = 0.0  # epoch s both had exited
 
     @property
     def timed(self) -> float:
@@ -68,6 +71,9 @@ class PairResult:
             "exit_codes": self.exit_codes,
             "wall": round(self.wall, 3),
             "timed": round(self.timed, 3),
+            "launched": round(self.launched, 6),
+            "released": round(self.released, 6),
+            "ended": round(self.ended, 6),
         }
 
     def dumps(self, **beside: Any) -> bytes:
@@ -118,6 +124,7 @@ class PairResult:
             round_facts=round_facts,
             exit_codes={str(k): count(v, "exit_codes", low=-255) for k, v in mapping(doc, "exit_codes").items()},
             wall=number(doc.get("wall", 0.0), "wall"),
+            **{key: number(doc.get(key, 0.0), key) for key in ("launched", "released", "ended")},
         )
 
 

@@ -392,3 +392,22 @@ def test_merge_writes_its_out_folder_whole_and_never_over_another_writer(monkeyp
     assert (other / "verdicts.json").read_text() == "theirs" and sorted(p.name for p in other.iterdir()) == [
         "verdicts.json"
     ]
+
+
+@LINUX_ONLY
+def test_a_pipelined_ab_that_ends_leaves_no_pair_started_ahead(project, tmp_path):
+    """Pipelined (`--pipeline on`), each pair starts the next one's workers while it times. B is 3x slower, so the
+    look after the third pair decides the one benchmark and the A/B stops: the fourth pair's workers, started
+    ahead and waiting at START, are stopped, and their folder (logs of an import and a collection) is removed, so
+    no pair folder is left without its pair.json and no process of the A/B is left running."""
+    env, mark, out = faulty(project), uuid.uuid4().hex, tmp_path / "ab"
+    args = ab("--pipeline", "on", "--time-budget", "5", "--b-env", "FAKE_DELAY=0.03", "--out", str(out))
+    proc = subprocess.run(args, cwd=project.path, env={**env, "AB_MARK": mark}, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (run,) = out.iterdir()
+    document = json.loads((run / "verdicts.json").read_text())
+    assert document["stopped"] == "every benchmark decided at an interim look" and document["pipeline"]["on"]
+    folders = sorted(p.name for p in run.glob("pair-*"))
+    assert folders == [f"pair-0{k}" for k in range(1, document["pairs"] + 1)], folders
+    assert all((run / name / "pair.json").is_file() for name in folders)
+    assert marked(mark) == [], "a worker started ahead is still running"

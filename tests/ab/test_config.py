@@ -4,6 +4,7 @@ without argparse; a real small A/B run through the Python API."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -126,13 +127,15 @@ def test_releases_steps_make_a_config_without_argparse(tmp_path, monkeypatch):
 
 def test_a_small_ab_through_the_python_api(project, tmp_path, monkeypatch, capsys):
     """run(ABConfig(...)) in this process: the A/B `mlxbench ab --pairs 3 -- test_fake.py --backend numpy` runs,
-    with its folder, verdicts.json and --json file, and the exit code the command would give."""
+    with its folder, verdicts.json and --json file, and the exit code the command would give. Not pipelined
+    (`pipeline="off"`, what auto gives on 2 cores): each pair's workers start after the last pair's have exited."""
     from conftest import write_bench
 
     write_bench(project)
     monkeypatch.setenv("PYTHONPATH", str(project.path / "site"))
     out, target = tmp_path / "ab", tmp_path / "v.json"
-    config = ABConfig(pairs=3, alpha=0.001, out=out, json=target, pytest_args=("test_fake.py", "--backend", "numpy"))
+    args = ("test_fake.py", "--backend", "numpy")
+    config = ABConfig(pairs=3, alpha=0.001, out=out, json=target, pytest_args=args, pipeline="off")
     code = command.run(config)
     printed = said(capsys.readouterr().out)
     assert code == 0, printed
@@ -143,3 +146,21 @@ def test_a_small_ab_through_the_python_api(project, tmp_path, monkeypatch, capsy
     (verdict,) = json.loads(target.read_text())["verdicts"]
     assert verdict["verdict"] in ("unchanged", "inconclusive")
     assert "3 pairs of workers" in printed and Path(folder / "verdicts.md").is_file()
+    pairs = [json.loads((folder / f"pair-0{k}" / "pair.json").read_text()) for k in (1, 2, 3)]
+    assert all(before["ended"] <= pair["launched"] for before, pair in itertools.pairwise(pairs))
+    assert document["pipeline"] == {"setting": "off", "on": False, "cores": document["pipeline"]["cores"]}
+
+
+def test_auto_pipelines_only_where_cores_are_to_spare():
+    """--pipeline auto starts the next pair's workers early on 8 cores or more (the H100 machine's 16), not on a
+    2-core machine, where their imports would take CPU from the timed rounds; on and off say so outright."""
+    from mlxbench.ab.engine import PIPELINE_MIN_CORES, pipelines
+
+    assert PIPELINE_MIN_CORES == 8
+    assert not pipelines("auto", 2) and not pipelines("auto", 7) and pipelines("auto", 8) and pipelines("auto", 16)
+    assert pipelines("on", 2) and not pipelines("off", 16)
+    assert ABConfig().pipeline == "auto" and ABConfig(design="processes").pipeline is None
+    with pytest.raises(BadRun, match="--pipeline sometimes: give auto, on or off"):
+        ABConfig(pipeline="sometimes")
+    with pytest.raises(BadRun, match="--pipeline applies to --design paired only"):
+        ABConfig(design="processes", pipeline="on")

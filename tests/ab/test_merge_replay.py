@@ -15,7 +15,6 @@ import numpy as np
 from conftest import mlxbench_main, said
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult, Schedule, run_pair
-from mlxbench.measure.baton import ONLY_ENV
 from mlxbench.tools import replay
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "replay"
@@ -117,14 +116,12 @@ def test_replay_measures_false_alarms_and_power_on_recorded_pairs(tmp_path):
 
 
 def test_a_worker_runs_only_the_benchmarks_left_undecided(project, tmp_path):
-    """The coordinator's list of undecided benchmarks (MLXBENCH_BATON_ONLY): the worker deselects the rest and
-    times only those; alone (the other arm gone), it gets the profile's rounds."""
+    """The coordinator's list of undecided benchmarks (`only` of the order that lets it go at START): the worker
+    deselects the rest and times only those; alone (the other arm gone), it gets the profile's rounds."""
     from conftest import write_bench
 
     write_bench(project, name="test_one")
     write_bench(project, name="test_two")
-    only = tmp_path / "undecided.txt"
-    only.write_text("test_two.py::test_sum[numpy-ci]\n")
     cmd = [
         sys.executable,
         "-m",
@@ -139,11 +136,12 @@ def test_a_worker_runs_only_the_benchmarks_left_undecided(project, tmp_path):
         "--profile",
         "ci",
     ]
-    env = {"PYTHONPATH": str(project.path / "site"), ONLY_ENV: str(only)}
+    env = {"PYTHONPATH": str(project.path / "site")}
     old = os.getcwd()
     os.chdir(project.path)
     try:
-        result = run_pair({"A": (cmd, env)}, tmp_path, 0.0, Schedule(pair=0))
+        only = ["test_two.py::test_sum[numpy-ci]"]
+        result = run_pair({"A": (cmd, env)}, tmp_path, 0.0, Schedule(pair=0), only=only)
     finally:
         os.chdir(old)
     log = (tmp_path / "A.log").read_text()

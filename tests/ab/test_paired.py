@@ -3,6 +3,7 @@ statistics, the group-sequential stopping rule, and one verdict rule for every p
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -61,7 +62,10 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     """Two live pytest workers, one per arm: no call of one arm and none of its session-end work overlaps a
     timed round of the other; the rounds of a benchmark go A B B A ... or B A A B ..., the first arm
     alternating between pairs (first and last rounds fall to each arm equally often over an even number of
-    pairs); calls per round are the same in both arms; B's 3x slower calls are found."""
+    pairs); calls per round are the same in both arms; B's 3x slower calls are found. Pipelined (`--pipeline
+    on`), as on a machine with cores to spare: each pair's workers were started before the pair before it timed
+    its first round, and let go at START only after both of that pair's workers had exited, so no call, warm-up
+    or session end of theirs (all in the logs) overlaps a timed round either."""
     from conftest import write_bench
 
     write_bench(project)
@@ -79,6 +83,8 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
         "ab",
         "--pairs",
         "4",
+        "--pipeline",
+        "on",
         "--b-env",
         "FAKE_DELAY=0.006",
         "--b-env",
@@ -117,6 +123,11 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
             for go, done in timed[arm]:
                 assert not any(b0 < done and go < b1 for b0, b1 in busy), f"{other} ran during a round of {arm}"
     assert firsts.count("A") == firsts.count("B") == 2 and lasts.count("A") == lasts.count("B") == 2
+    for before, pair in itertools.pairwise(pairs):  # the clocks of a pipelined A/B
+        assert pair["launched"] < min(go for _, _, go, _ in before["rounds"])  # started while the last one timed
+        last = max(done for _, _, _, done in before["rounds"])
+        assert last <= before["ended"] <= pair["released"] <= min(go for _, _, go, _ in pair["rounds"])
+    assert sorted(p.name for p in run.glob("pair-*")) == [f"pair-0{k}" for k in range(1, 5)]  # none started ahead
     assert len(intervals(logs["A"][1])) == len(intervals(logs["B"][1])) == 4  # the session-end work ran
     result = json.loads((tmp_path / "v.json").read_text())
     (v,) = result["verdicts"]
@@ -125,6 +136,7 @@ def test_two_workers_alternate_rounds_and_nothing_overlaps_a_timed_round(project
     assert result["design"] == "paired" and result["pairs"] == 4 and "pairs of workers" in v["method"]
     assert "process_design" in result and "spreads" in result and 0 < result["timed_share"] < 1
     assert [p["pair"] for p in result["allocation"]] == [1, 2, 3, 4] and result["allocation"][2]["rounds"]
+    assert result["pipeline"]["setting"] == "on" and result["pipeline"]["on"] is True
     assert "1 regressed" in proc.stdout and "4 pairs of workers" in proc.stdout and "timed rounds" in proc.stdout
 
 
