@@ -3,6 +3,7 @@ replayed on recorded pairs), and a worker that runs only the benchmarks its coor
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -165,4 +166,26 @@ def test_recorded_h100_torch_cuda_pairs_merge_without_a_false_verdict_and_replay
     assert not [r.name for r in results if r.verdict in ("regressed", "improved") and "placement" not in r.name]
     assert not [r.name for r in results if r.verdict == "improved"]
     null = replay.replay(pairs, n=6, trials=1000, seed=1, flip=True, exclude="placement")  # 2,000: 3.8%
+    assert null["false_alarm_rate"] <= 0.05, null
+
+
+H100_AA = Path(__file__).resolve().parents[1] / "data" / "h100-aa-24-pipeline"
+
+
+def test_recorded_h100_aa_of_24_benchmarks_pipelined_and_not_gives_no_verdict_and_keeps_rounds_apart():
+    """Two unchanged A/Bs back to back on a lent H100 (mlx-gpu and torch-cuda; linreg, MNIST and placement of the
+    CI profile; `--time-budget 8.2`, 5 pairs each), the first `--pipeline off`, the second `--pipeline on`. Merged,
+    no benchmark is called regressed or improved. From the clocks of the pipelined one: each pair's workers were
+    started before the pair before it timed its first round, and let go at START only once both of that pair's
+    workers had exited; in the other, each pair's workers started after the last pair's had exited."""
+    off, on = (replay.merge.read_folder(H100_AA / name)[0] for name in ("aaoff", "aaon"))
+    assert len(off) == len(on) == 5
+    for before, pair in itertools.pairwise(on):
+        assert pair.launched < min(go for _, _, go, _ in before.rounds)
+        assert max(done for *_, done in before.rounds) <= before.ended <= pair.released
+        assert pair.released <= min(go for _, _, go, _ in pair.rounds)
+    assert all(before.ended <= pair.launched for before, pair in itertools.pairwise(off))
+    results, _ = paired.judge_pairs([*off, *on], paired.thresholds_for(None, [*off, *on]), 0.05)
+    assert len(results) == 24 and not [r.name for r in results if r.verdict in ("regressed", "improved")]
+    null = replay.replay([*off, *on], n=6, trials=100, seed=1, flip=True)  # 1,000: 1.6%
     assert null["false_alarm_rate"] <= 0.05, null
