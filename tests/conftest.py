@@ -120,6 +120,13 @@ fakesum = mlxbench_fake:WORKLOAD
 """
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after every other test: what they wait for (a coordinator waiting out a hung
+    worker) was started with the session, so the wait overlaps the other tests instead of adding to them."""
+    last = [item for item in items if item.get_closest_marker("last")]
+    items[:] = [item for item in items if not item.get_closest_marker("last")] + last
+
+
 def scratch_folder(folder: Path, dist: str, modules: dict[str, str], entry_points: str) -> Path:
     """The files of a scratch checkout in `folder`: our plugin loaded by conftest, plus a package `dist` that
     looks installed, its modules in site/ (returned) and a real .dist-info with its entry points."""

@@ -31,7 +31,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,27 @@ def check_silence(
             raise SilentWorker(f"arm {w.arm}'s worker has sent nothing for {quiet:.0f} s in {where} ({limit.why})")
 
 
+@dataclass
+class Rounds:
+    """A pair's timed rounds as its workers report them: per round its time, when it ended (s from the run's
+    `started`), how long from its go to its report, who timed it and when, and what was read right after it."""
+
+    result: PairResult
+    started: float  # perf_counter at the run's start
+    went: dict[str, tuple[float, float]] = field(default_factory=dict)  # arm -> (perf_counter, epoch) of its go
+
+    def record(self, arm: str, nodeid: str, seconds: float, facts: dict[str, Any]) -> None:
+        now, epoch = time.perf_counter(), time.time()
+        go, go_epoch = self.went.get(arm, (now, epoch))
+        result = self.result
+        result.times.setdefault(nodeid, {"A": [], "B": []})[arm].append(seconds)
+        result.clock.setdefault(nodeid, {"A": [], "B": []})[arm].append(round(now - self.started, 3))
+        result.spans.setdefault(nodeid, {"A": [], "B": []})[arm].append(round(now - go, 6))
+        result.order.append((arm, nodeid))
+        result.rounds.append((arm, nodeid, round(go_epoch, 6), round(epoch, 6)))
+        result.round_facts.append(facts)
+
+
 def run_pair(
     commands: dict[str, tuple[Sequence[str], dict[str, str]]] | Launch,
     folder: Path,
@@ -225,20 +246,9 @@ def run_pair(
     `on_release`: called once both are let go at START (where the A/B starts the next pair's workers). A worker
     that says nothing for longer than `silence_limit` allows (`seen`: the slowest round of each benchmark in the
     earlier pairs) raises SilentWorker (both workers stopped first)."""
-    result = PairResult()
     schedule = schedule or Schedule(pair=0)
-    went: dict[str, tuple[float, float]] = {}  # arm -> (perf_counter, epoch) of its last round's go
-
-    def record(arm: str, nodeid: str, seconds: float, facts: dict[str, Any]) -> None:
-        now, epoch = time.perf_counter(), time.time()
-        go, go_epoch = went.get(arm, (now, epoch))
-        result.times.setdefault(nodeid, {"A": [], "B": []})[arm].append(seconds)
-        result.clock.setdefault(nodeid, {"A": [], "B": []})[arm].append(round(now - started, 3))
-        result.spans.setdefault(nodeid, {"A": [], "B": []})[arm].append(round(now - go, 6))
-        result.order.append((arm, nodeid))
-        result.rounds.append((arm, nodeid, round(go_epoch, 6), round(epoch, 6)))
-        result.round_facts.append(facts)
-
+    rounds = Rounds(PairResult(), started)
+    result, record = rounds.result, rounds.record
     t0 = time.perf_counter()
     pair = commands if isinstance(commands, Launch) else launch(commands, folder, cwds or {})
     workers, inbox = pair.workers, pair.inbox
@@ -260,7 +270,7 @@ def run_pair(
                 break
             for arm, order in schedule.decide(workers):
                 if order.get("n"):
-                    went[arm] = (time.perf_counter(), time.time())
+                    rounds.went[arm] = (time.perf_counter(), time.time())
                 heard[arm] = time.perf_counter()
                 if workers[arm].waiting == START:
                     order = start

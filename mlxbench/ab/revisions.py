@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlxbench.measure.runner import GATE_FAILURES
+from mlxbench.measure.judging import GATE_FAILURES
 from mlxbench.runs import BadRun
 
 WORKTREE = (".", "WORKTREE", "worktree", "working-tree")  # names of the working tree (arm B's, by default)

@@ -1,12 +1,13 @@
-"""Arrange, time, gate: how one workload runs on one backend inside a pytest-benchmark test."""
+"""Arrange and time: how one workload runs on one backend inside a pytest-benchmark test (`Bench`, the `bench`
+fixture). What it measured is judged by mlxbench.measure.judging (the accuracy gates, the regression gate);
+how a round is timed is mlxbench.measure.timing's."""
 
 from __future__ import annotations
 
 import gc
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pytest
@@ -14,14 +15,11 @@ import pytest
 from mlxbench.backends import Backend, MemoryReading
 from mlxbench.datasets import ChecksumError, DatasetUnavailable
 from mlxbench.implementations import ImplementationError
+from mlxbench.measure.judging import check_accuracy, check_regression
 from mlxbench.measure.pointguard import CALIBRATION_CALLS, BadBudget
-from mlxbench.measure.timing import MICRO_CALL_S, iterations_for, synced, time_round, warm_up
+from mlxbench.measure.timing import MICRO_CALL_S, iterations_for, synced
 from mlxbench.registry import Registry
 from mlxbench.workload import Context, Measured, Prepared, Size, Unsupported, Workload, size_of
-
-ACCURACY_FAILED = "accuracy gate failed"  # how a benchmark's failure by its gates begins (mlxbench.ab.revisions)
-REGRESSION_FAILED = "regression in"
-GATE_FAILURES = (ACCURACY_FAILED, REGRESSION_FAILED)
 
 
 class Session(Context, Protocol):
@@ -84,8 +82,9 @@ class Bench:
             info["backend_facts"] = backend.facts()
             label = f"{workload.name}[{variant}] on {backend.name}"
             metrics = workload.metrics(spec, variant, backend.to_numpy(result), prepared, measured)
-            self.gate(metrics, workload.gates(spec, variant), label=label)
-            self.judge(prepared, measured, workload.regression_threshold, label)
+            check_accuracy(info, metrics, workload.gates(spec, variant), label)
+            threshold, sync = workload.regression_threshold, backend.sync
+            check_regression(self.context.gate, self.benchmark, prepared, measured, threshold, label, sync)
         return metrics
 
     def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any, Size | None]:  # type: ignore[return]
@@ -119,28 +118,6 @@ class Bench:
             pytest.fail(failure, pytrace=False)
         pytest.skip(skip)
 
-    def judge(self, prepared: Prepared, measured: Measured, threshold: float | None, label: str) -> None:
-        """With --regression-gate: compare with the baseline; a confirmed regression fails the test."""
-        __tracebackhide__ = True
-        gate = self.context.gate
-        if gate is None or not measured.round_times:
-            return
-        remeasure = None
-        if not prepared.cumulative:
-
-            def remeasure() -> list[float]:
-                return time_rounds(prepared, self.backend.sync)
-
-        info = self.benchmark.extra_info
-        note = "not re-measured: its rounds build on each other"
-        res = gate.judge(self.benchmark.fullname, list(measured.round_times), info, threshold, remeasure, note)
-        if res is None:
-            return
-        self.benchmark.extra_info["verdict"] = res.as_dict()
-        if res.regressed:
-            detail = "\n  ".join(res.reasons + [f"accuracy: {a}" for a in res.accuracy])
-            pytest.fail(f"{REGRESSION_FAILED} {label} against {gate.baseline.label}:\n  {detail}", pytrace=False)
-
     def measure(self, prepared: Prepared, tick: Callable[[], None] | None = None) -> tuple[Any, Measured]:
         """Time `prepared.run` with completion forced inside the clock: the last result, and the times.
         `tick` (progress) is called before each round, outside the clock."""
@@ -149,30 +126,9 @@ class Bench:
         if getattr(self.context, "baton", None) is not None:
             return self.measure_paired(prepared)
         timed = synced(prepared.run, sync)
-        backend = self.backend
-        peaks: list[MemoryReading] = []
-        started = [False]
-
-        per_call = backend.peak_memory_per_call
-
-        def setup() -> None:  # untimed, before each round: close the last call's memory window, open the next
-            if tick is not None:
-                tick()
-            if per_call and started[0] and (reading := backend.peak_memory()) is not None:
-                peaks.append(reading)
-            if prepared.setup is not None:
-                prepared.setup()
-            if per_call or not started[0]:
-                backend.reset_peak_memory()
-            started[0] = True
-
-        def record_memory(over: str) -> None:
-            if started[0] and (reading := backend.peak_memory()) is not None:
-                peaks.append(reading)
-            if peaks:
-                top = max(peaks, key=lambda r: r.bytes)
-                info = {"bytes": top.bytes, "kind": top.kind, "source": top.source, "over": over}
-                self.benchmark.extra_info["peak_memory"] = info
+        window = MemoryWindow(self.backend, prepared, tick)
+        setup = window.before_round
+        per_call = self.backend.peak_memory_per_call
 
         disabled = getattr(self.benchmark, "disabled", False)
         self.benchmark.extra_info["rounds_planned"] = prepared.rounds  # a run saved with fewer is not complete
@@ -199,9 +155,9 @@ class Bench:
             for _ in range(prepared.rounds - 1 if prepared.cumulative else 0):
                 setup()
                 result = timed()
-            record_memory(over)
+            window.close(self.benchmark.extra_info, over)
             return result, Measured()
-        record_memory(over)
+        window.close(self.benchmark.extra_info, over)
         stats = self.benchmark.stats.stats
         if prepared.work_per_round:
             self.benchmark.extra_info[f"{prepared.work_unit}_per_s"] = prepared.work_per_round / stats.median
@@ -254,30 +210,35 @@ class Bench:
             calls.append(time.perf_counter() - t0)
         return min(calls)
 
-    def gate(self, metrics: dict[str, float], gates: Any, label: str) -> None:
-        __tracebackhide__ = True
-        info = self.benchmark.extra_info
-        info["metrics"] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
-        failures = []
-        results = []
-        for g in gates:
-            value = metrics.get(g.metric, math.nan)
-            ok = g.passes(value)
-            entry = {"metric": g.metric, "limit": g.limit, "kind": g.kind, "value": value, "passed": ok, "why": g.why}
-            if g.tolerance is not None:
-                entry["tolerance"] = g.tolerance
-            results.append(entry)
-            if not ok:
-                failures.append(g.describe(value))
-        info["gates"] = results
-        if failures:
-            pytest.fail(f"{ACCURACY_FAILED} for {label}:\n  " + "\n  ".join(failures), pytrace=False)
 
+@dataclass
+class MemoryWindow:
+    """The peak memory of the timed calls (pytest-benchmark's path): before each round (`before_round`, untimed)
+    the last call's window closes and the next opens where the backend reads a peak per call; else one window
+    holds all rounds (a reset hands freed pages back, and the next timed call would pay to fault them in again).
+    `close` records the largest peak read, and over what, in the benchmark's extra_info."""
 
-def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:
-    """`prepared.rounds` rounds timed with a bare perf_counter, completion forced inside the clock,
-    per call (the gate's re-measure, and the overhead tool's reference loop): the paired rounds' loop
-    (mlxbench.measure.timing.time_round)."""
-    n = int(prepared.info.get("inner_iterations", 1))
-    warm_up(prepared.run, sync, warmup)
-    return [time_round(prepared.run, sync, n, prepared.setup)[1] for _ in range(prepared.rounds)]
+    backend: Backend
+    prepared: Prepared
+    tick: Callable[[], None] | None = None  # progress, called before each round
+    peaks: list[MemoryReading] = field(default_factory=list)
+    started: bool = False
+
+    def before_round(self) -> None:
+        per_call = self.backend.peak_memory_per_call
+        if self.tick is not None:
+            self.tick()
+        if per_call and self.started and (reading := self.backend.peak_memory()) is not None:
+            self.peaks.append(reading)
+        if self.prepared.setup is not None:
+            self.prepared.setup()
+        if per_call or not self.started:
+            self.backend.reset_peak_memory()
+        self.started = True
+
+    def close(self, info: dict[str, Any], over: str) -> None:
+        if self.started and (reading := self.backend.peak_memory()) is not None:
+            self.peaks.append(reading)
+        if self.peaks:
+            top = max(self.peaks, key=lambda r: r.bytes)
+            info["peak_memory"] = {"bytes": top.bytes, "kind": top.kind, "source": top.source, "over": over}

@@ -3,7 +3,7 @@ the device, and one timed round on one clock.
 
 Every path that times a prepared call uses these: pytest-benchmark's rounds (mlxbench.measure.runner), the
 time-paired A/B's rounds (mlxbench.measure.baton), the regression gate's re-measure and the overhead tool's
-reference loop (runner.time_rounds), and the coordinator's calls per round (mlxbench.ab.schedule), which gives
+reference loop (`time_rounds`), and the coordinator's calls per round (mlxbench.ab.schedule), which gives
 both arms the same count.
 """
 
@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlxbench.workload import Prepared
 
 MICRO_CALL_S = 1e-3  # calls faster than this are timed in several calls per round
 ROUND_TARGET_S = 0.01  # ... so that a round lasts at least this long (asv's sample time)
@@ -65,3 +68,12 @@ def time_round(
         out = run()
         sync(out)
     return out, (clock() - t0) / calls
+
+
+def time_rounds(prepared: Prepared, sync: Callable[[Any], None], warmup: int = 0) -> list[float]:
+    """`prepared.rounds` rounds of the calls per round calibrated for it (`inner_iterations`), each timed by
+    `time_round`, after `warmup` untimed calls: the seconds per call (the gate's re-measure, and the overhead
+    tool's reference loop)."""
+    n = int(prepared.info.get("inner_iterations", 1))
+    warm_up(prepared.run, sync, warmup)
+    return [time_round(prepared.run, sync, n, prepared.setup)[1] for _ in range(prepared.rounds)]

@@ -25,7 +25,8 @@ from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
 from mlxbench.verdicts.table import Table
-from mlxbench.verdicts.words import VERDICT_ORDER
+from mlxbench.verdicts.verdict import Result, verdict_order
+from mlxbench.verdicts.words import VERDICT_ORDER, counted, counts
 
 ORDER = VERDICT_ORDER
 FILES = {"md": "ab.md", "summary": "ab-summary.md", "html": "ab.html", "json": "ab.json"}
@@ -40,7 +41,7 @@ def is_ab_folder(path: Path) -> bool:
 class ABReport:
     folder: Path
     meta: dict[str, Any]
-    verdicts: list[dict[str, Any]]
+    verdicts: list[Result]
     samples: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)  # name -> arm -> per unit
 
     @classmethod
@@ -62,14 +63,14 @@ class ABReport:
     def of(cls, folder: Path, doc: dict[str, Any]) -> ABReport:
         """The report of a verdicts.json document already in memory (its samples not read)."""
         meta = {k: v for k, v in doc.items() if k != "verdicts"}
-        return cls(folder, meta, sorted(doc["verdicts"], key=lambda v: (ORDER.index(v["verdict"]), v["name"])))
+        results = [v if isinstance(v, Result) else Result.from_dict(v) for v in doc["verdicts"]]
+        return cls(folder, meta, sorted(results, key=verdict_order))
 
     @property
     def counts(self) -> dict[str, int]:
-        return {v: sum(r["verdict"] == v for r in self.verdicts) for v in ORDER}
+        return counts(self.verdicts)
 
     def head(self) -> str:
-        counts = ", ".join(f"{n} {v}" for v, n in self.counts.items())
         m = self.meta
         if m.get("design") == "paired":
             how = f"{nouns(m.get('pairs'), 'pair')} of workers alternating rounds ({m.get('stopped', '?')})"
@@ -77,17 +78,17 @@ class ABReport:
             how = f"{nouns(m.get('processes'), 'fresh process', 'fresh processes')} per arm"
         wall = m.get("wall_seconds")
         took = f", {wall / 60:.1f} min" if isinstance(wall, (int, float)) else ""
-        return f"{counts} of {nouns(len(self.verdicts), 'benchmark')}; {how}{took}"
+        return f"{counted(self.verdicts)} of {nouns(len(self.verdicts), 'benchmark')}; {how}{took}"
 
     def table(self) -> Table:
         """The one verdict table (arms A and B), with the spreads that set each benchmark's interval."""
         spreads = self.meta.get("spreads") or {}
         t = Table.of(self.verdicts, arms=("A", "B"))
         t.extra_head = ["spread (pair / process / round)"]
-        by_name = {v["name"]: v for v in self.verdicts}
+        by_name = {v.name: v for v in self.verdicts}
         for row in t.rows:
             s = spreads.get(row.name) or {}
-            spread = by_name.get(row.name, {}).get("spread")
+            spread = by_name[row.name].spread if row.name in by_name else None
             row.extra = [" / ".join(_pct(s.get(k)) for k in ("pair", "process", "round")) if s else _pct(spread)]
         return t
 
@@ -96,7 +97,7 @@ class ABReport:
             "folder": str(self.folder),
             **self.meta,
             "counts": self.counts,
-            "verdicts": self.verdicts,
+            "verdicts": [v.as_dict() for v in self.verdicts],
             "table": self.table().as_json(),
         }
 
@@ -125,7 +126,7 @@ def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
 
 def plot(rep: ABReport) -> bytes | None:
     """One panel per benchmark: each unit's samples of A (left) and B (right), side by side."""
-    names = [v["name"] for v in rep.verdicts if rep.samples.get(v["name"])]
+    names = [v.name for v in rep.verdicts if rep.samples.get(v.name)]
     if not names:
         return None
     from matplotlib.figure import Figure
@@ -134,7 +135,7 @@ def plot(rep: ABReport) -> bytes | None:
     cols = min(4, len(names))
     rows = -(-len(names) // cols)
     fig = Figure(figsize=(4.2 * cols, 2.6 * rows))
-    verdict = {v["name"]: v["verdict"] for v in rep.verdicts}
+    verdict = {v.name: v.verdict for v in rep.verdicts}
     for i, name in enumerate(names):
         ax = fig.add_subplot(rows, cols, i + 1)
         for arm, colour, offset in (("A", "#1f77b4", -0.15), ("B", "#d62728", 0.15)):

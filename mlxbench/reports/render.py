@@ -91,7 +91,7 @@ def no_verdicts(rep: Report) -> str:
 
 def summary(rep: Report) -> tuple[str, list[str]]:
     """('2 regressed, 1 improved, ...', the regressions then the improvements, one line each)."""
-    counts = ", ".join(f"{n} {v}" for v, n in rep.counts.items())
+    counts = words.counted(rep.verdicts)
     if rep.baseline is None and len(rep.runs) > 1:
         k = len(rep.runs) - 1
         earlier = "the earlier run was not" if k == 1 else f"none of the {k} earlier runs was"

@@ -28,8 +28,8 @@ from mlxbench.verdicts.changepoints import Change, find_changes
 from mlxbench.verdicts.gate import RegressionGate, judge_run
 from mlxbench.verdicts.history import HISTORY
 from mlxbench.verdicts.table import Table
+from mlxbench.verdicts.words import counts
 
-VERDICT_ORDER = verdict.VERDICT_ORDER
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
 UNIT_WORDS = {"it": "step", "steps": "step", "ops": "op", "exp": "exp"}
 VERDICT_RUNS = 20  # the latest runs whose gate verdicts the history plots mark: one gate each (~0.15 s on a 2-core VM)
@@ -80,7 +80,7 @@ class Report:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {v: sum(r.verdict == v for r in self.verdicts) for v in VERDICT_ORDER}
+        return counts(self.verdicts)
 
     @property
     def title(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from mlxbench.measure import machine
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 from mlxbench.verdicts import words
-from mlxbench.verdicts.gate import RegressionGate, unseen
+from mlxbench.verdicts.gate import RegressionGate, judge_benchmarks, unjudged_lines, unseen
 from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import Result
 
@@ -114,11 +114,7 @@ def judge_offline(
     nothing re-measured and nothing failed: what changed, for the summary. `threshold`
     (--regression-threshold) overrides every workload's own, as it does in the gate."""
     gate = RegressionGate.from_runs(baseline, runs_before(baseline, list(saved)), threshold)
-    gate.family = max(len(current), 1)
-    for b in current:
-        info = b.get("extra_info") or {}
-        gate.judge(b["fullname"], b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
-    return gate.results, gate.not_judged
+    return judge_benchmarks(gate, {b["fullname"]: b for b in current}), gate.not_judged
 
 
 def label(b: Mapping[str, Any]) -> str:
@@ -142,11 +138,7 @@ def changed_lines(
             "  evidence: saved runs, one process each (this run's median against their geometric mean and spread; "
             f"intervals at alpha 0.05 over {total} benchmark{'' if total == 1 else 's'})"
         )
-    reasons: dict[str, int] = {}
-    for why in not_judged.values():
-        reasons[why] = reasons.get(why, 0) + 1
-    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  not judged: {n} ({why})")
+    lines += unjudged_lines(not_judged)
     lines += Table.of(results).terminal(only_changed=True, limit=LISTED)  # names as the gate's table and -k write them
     if results and not any(r.verdict in words.MOVED for r in results):
         lines.append("  nothing moved beyond what its evidence can tell apart")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.measure.runner import time_rounds
+from mlxbench.measure.timing import time_rounds
 from mlxbench.registry import Registry
 from mlxbench.session.context import RunContext
 from mlxbench.session.settings import Settings

@@ -165,11 +165,34 @@ def unseen(results: Sequence[verdict.Result], profile: str | None = None) -> str
 
 def judge_run(gate: RegressionGate, current: Run) -> list[verdict.Result]:
     """Verdicts for every benchmark `current` shares with the baseline (offline: nothing re-measured)."""
-    gate.family = max(len(current.benchmarks), 1)
-    for name, b in current.benchmarks.items():
+    return judge_benchmarks(gate, current.benchmarks)
+
+
+def judge_benchmarks(gate: RegressionGate, benchmarks: Mapping[str, Mapping[str, Any]]) -> list[verdict.Result]:
+    """Verdicts for these benchmarks (name -> pytest-benchmark's entry) against the gate's baseline, judged as one
+    family, offline: nothing re-measured, nothing failed (a saved run's, or a session's before it is saved)."""
+    gate.family = max(len(benchmarks), 1)
+    for name, b in benchmarks.items():
         info = b.get("extra_info") or {}
         gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
     return gate.results
+
+
+def unjudged_lines(not_judged: Mapping[str, str], listed: int = 0) -> list[str]:
+    """The benchmarks not judged, one line per reason, the most common first ('  not judged (2 benchmarks):
+    why'), each followed by its benchmarks' names, up to `listed` names in all (then '... and N more')."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in sorted(not_judged.items()):
+        by_reason.setdefault(why, []).append(name)
+    lines, named = [], 0
+    for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"  not judged ({_count(len(names))}): {why}")
+        shown = names[: max(listed - named, 0)]
+        named += len(shown)
+        lines += [f"    {name}" for name in shown]
+        if listed and len(names) > len(shown):
+            lines.append(f"    ... and {len(names) - len(shown)} more")
+    return lines
 
 
 def _count(n: int) -> str:
@@ -253,15 +276,4 @@ def summary_lines(
     lines += Table.of(results).terminal()
     if blind := unseen(results):
         lines.append(f"  {blind}")
-    by_reason: dict[str, list[str]] = {}
-    for name, why in sorted((not_judged or {}).items()):
-        by_reason.setdefault(why, []).append(name)
-    named = 0
-    for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):  # one line per reason, then names
-        lines.append(f"  not judged ({_count(len(names))}): {why}")
-        shown_names = names[: max(LISTED - named, 0)]
-        named += len(shown_names)
-        lines += [f"    {name}" for name in shown_names]
-        if len(names) > len(shown_names):
-            lines.append(f"    ... and {len(names) - len(shown_names)} more")
-    return lines
+    return lines + unjudged_lines(not_judged or {}, LISTED)

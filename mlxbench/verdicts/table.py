@@ -19,8 +19,8 @@ from typing import Any
 
 from mlxbench.runs import CURRENT_TEST
 from mlxbench.units import WIDTH, fmt_time
-from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD
-from mlxbench.verdicts.words import MOVED, VERDICT_ORDER, interval, sees
+from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
+from mlxbench.verdicts.words import MOVED, VERDICT_ORDER, counts, interval, sees
 
 NOT_JUDGED = "not judged"
 ORDER = (*VERDICT_ORDER, NOT_JUDGED)  # rows sort by this, then by name
@@ -62,8 +62,8 @@ class Row:
         return out
 
 
-def _get(r: Any, key: str, default: Any = NAN) -> Any:
-    value = r.get(key, default) if isinstance(r, Mapping) else getattr(r, key, default)
+def _get(r: Result, key: str, default: Any = NAN) -> Any:
+    value = getattr(r, key, default)
     return default if value is None else value
 
 
@@ -71,7 +71,7 @@ def _num(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else NAN
 
 
-def default_notes(r: Any) -> list[str]:
+def default_notes(r: Result) -> list[str]:
     """What the row's figures do not say: every reason of a verdict that moved, or the one that says why
     there is no estimate; of an inconclusive one, its cause (the first reason states the interval the row
     shows, then, after its last ': ', why it decides nothing) and the later reasons; of an unchanged one,
@@ -111,16 +111,17 @@ class Table:
     @classmethod
     def of(
         cls,
-        results: Iterable[Any],
+        results: Iterable[Result],
         not_judged: Mapping[str, str] | None = None,
         medians: Callable[[str], tuple[float, float]] | None = None,
         *,
         arms: tuple[str, str] = ("baseline", "current"),
-        notes: Callable[[Any], list[str]] = default_notes,
+        notes: Callable[[Result], list[str]] = default_notes,
         thresholds: Mapping[str, float] | None = None,
     ) -> Table:
-        """Rows of verdicts (`Result`s, or their dicts as saved) and of the benchmarks `not_judged` (name ->
-        why); `medians(name)` gives (before, after) where a verdict has none and for the unjudged."""
+        """Rows of verdicts (`Result`s; a saved one is read back by `Result.from_dict`) and of the benchmarks
+        `not_judged` (name -> why); `medians(name)` gives (before, after) where a verdict has none and for the
+        unjudged."""
         rows = []
         for r in results:
             name = str(_get(r, "name", "?"))
@@ -270,5 +271,4 @@ class Table:
         return [f"({k}) {why}" for k, why in enumerate(self.reasons(self.shown(only_changed)), 1)]
 
     def as_json(self) -> dict[str, Any]:
-        counts = {v: sum(r.verdict == v for r in self.rows) for v in ORDER}
-        return {"arms": list(self.arms), "counts": counts, "rows": [r.as_dict() for r in self.rows]}
+        return {"arms": list(self.arms), "counts": counts(self.rows, ORDER), "rows": [r.as_dict() for r in self.rows]}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,25 @@ class Result:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Result:
+        """A verdict as `as_dict` wrote it (verdicts.json, a run's extra_info), read back: a number saved as null
+        (NaN) reads as NaN, a field written before it existed as its default."""
+        known = {f.name: f for f in fields(cls)}
+        given = {k: v for k, v in doc.items() if k in known}
+        for name, f in known.items():
+            if f.type == "float" and (name in given or f.default is MISSING):
+                value = given.get(name)
+                given[name] = (
+                    float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+                )
+        if "units" in given:
+            given["units"] = tuple(int(u) for u in given["units"] or (0, 0))
+        for name in ("reasons", "accuracy"):
+            if name in given:
+                given[name] = [str(x) for x in given[name] or []]
+        return cls(**given)
 
 
 def verdict_order(v: Any) -> tuple[int, str]:

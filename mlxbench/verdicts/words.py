@@ -13,10 +13,11 @@ VERDICT_ORDER = ("regressed", "improved", "inconclusive", "unchanged")  # how ev
 MOVED = ("regressed", "improved")  # the verdicts that say something changed
 
 
-def counts(verdicts: Sequence[Any]) -> dict[str, int]:
-    """How many of each verdict (Results, dicts with a "verdict" or the verdicts themselves), in VERDICT_ORDER."""
+def counts(verdicts: Sequence[Any], order: Sequence[str] = VERDICT_ORDER) -> dict[str, int]:
+    """How many of each verdict (Results, table rows, dicts with a "verdict" or the verdicts themselves), in
+    `order` (VERDICT_ORDER; a table's order adds its unjudged rows)."""
     names = [v if isinstance(v, str) else v["verdict"] if isinstance(v, Mapping) else v.verdict for v in verdicts]
-    return {v: names.count(v) for v in VERDICT_ORDER}
+    return {v: names.count(v) for v in order}
 
 
 def counted(verdicts: Sequence[Any]) -> str:

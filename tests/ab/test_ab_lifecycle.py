@@ -180,13 +180,14 @@ def test_a_worker_killed_by_a_signal_is_named_and_too_few_pairs_are_not_exit_0(p
 HANGS = "test_a_worker_that_hangs_in_a_round_of_the_first_pair_is_stopped_by_what_its_rounds_explain"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def hanging_ab(request, tmp_path_factory):
-    """The A/B of HANGS, started with this module when HANGS is to run, so that the half minute its coordinator
-    waits out runs beside the module's other tests (none of which times anything): (its exit status, its stdout,
-    its stderr, seconds from its start to its exit), read by HANGS. Its scratch checkout and environment are
-    the `project` fixture's (conftest.scratch_folder; HOME and PY_COLORS as pytester sets them)."""
-    if not any(item.name == HANGS and item.module is request.module for item in request.session.items):
+    """The A/B of HANGS, started with the first test of this module (the session's first, in the default order)
+    when HANGS is to run; HANGS is marked `last` (conftest), so the half minute its coordinator waits out runs
+    beside the rest of the session: (its exit status, its stdout, its stderr, seconds from its start to its
+    exit), read by HANGS. Its scratch checkout and environment are the `project` fixture's
+    (conftest.scratch_folder; HOME and PY_COLORS as pytester sets them)."""
+    if not any(item.name == HANGS for item in request.session.items):
         yield None
         return
     folder = tmp_path_factory.mktemp("hangs")
@@ -225,6 +226,7 @@ def hanging_ab(request, tmp_path_factory):
         proc.wait()
 
 
+@pytest.mark.last
 def test_a_worker_that_hangs_in_a_round_of_the_first_pair_is_stopped_by_what_its_rounds_explain(hanging_ab):
     """B hangs in its second or third timed round of the first pair (the default --worker-timeout, 600 s): its
     benchmark's rounds so far (either arm) take milliseconds, so it is stopped after the floor (30 s), not after

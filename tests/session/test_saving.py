@@ -137,7 +137,7 @@ def _three_saved_runs_then_slower(project, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_DELAY", "0.003")
     for _ in range(3):
         project.runpytest("--backend", "numpy", "--benchmark-autosave").assert_outcomes(passed=2)
-    monkeypatch.setenv("FAKE_DELAY", "0.009")
+    monkeypatch.setenv("FAKE_DELAY", "0.03")  # ten times slower: more than load makes of a 3 ms sleep
 
 
 def test_a_regressed_run_cut_short_by_x_is_not_saved_as_complete(project, monkeypatch):

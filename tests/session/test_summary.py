@@ -211,7 +211,7 @@ def test_first_run_says_what_was_saved_later_ones_say_what_changed(project, monk
         [
             "mlxbench: what changed against 0001_*:",
             "  0 regressed, 0 improved, 0 inconclusive, 0 unchanged of 1",
-            "  not judged: 1 (rounds of one process only: a verdict needs 3 saved runs of this profile*",
+            "  not judged (1 benchmark): rounds of one process only: a verdict needs 3 saved runs of this profile*",
         ]
     )
     assert re.search(r"mlxbench: saved this run .* in baselines/[^ ]+/ 0002_[^ ]+\.json", said(second.stdout.str()))
