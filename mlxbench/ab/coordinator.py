@@ -43,6 +43,7 @@ from mlxbench.units import fmt_time
 
 SILENT_LIMIT_S = 600.0  # how long a worker may say nothing where no timed round explains the wait (--worker-timeout)
 ROUND_FACTOR = 20  # inside a timed round: this many times the slowest round seen of its benchmark, either arm, any pair
+POLL_S = 5.0  # how often, at most, the coordinator checks for a silent worker while it hears nothing
 ROUND_FLOOR_S = 30.0  # ... and never less than this (or --worker-timeout, if less): a stall of the machine is no hang
 
 
@@ -256,11 +257,12 @@ def run_pair(
     start = {**GO, **({"only": sorted(only)} if only is not None else {})}
     released: set[str] = set()
     heard = {arm: time.perf_counter() for arm in workers}
+    poll = min(POLL_S, silent_limit / 4)  # a silence past the limit is seen within a quarter of it
     try:
         while not all(w.finished for w in workers.values()):
             while any(w.running for w in workers.values()):
                 try:
-                    arm, msg = inbox.get(timeout=5.0)
+                    arm, msg = inbox.get(timeout=poll)
                 except queue.Empty:
                     check_silence(workers, heard, result, silent_limit, seen, schedule.calls)
                     continue

@@ -48,6 +48,7 @@ state + round / r.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -96,7 +97,7 @@ def lasting_states(name: str, pairs: Sequence[tuple[int, PairTimes]]) -> Unstabl
     """Whether the workers' medians split into two groups further apart than x(1 + UNSTABLE_RATIO) and than
     UNSTABLE_SPREADS robust spreads of either group: one worker alone (from 4 pairs on: a stuck worker), or
     workers of both kinds (a benchmark whose processes land in one of two states)."""
-    workers = [(i, arm, math.log(float(np.median(t[arm])))) for i, t in pairs for arm in ("A", "B") if t.get(arm)]
+    workers = [(i, arm, math.log(statistics.median(t[arm]))) for i, t in pairs for arm in ("A", "B") if t.get(arm)]
     if len(workers) < 4:
         return None
     workers.sort(key=lambda w: w[2])
@@ -106,17 +107,20 @@ def lasting_states(name: str, pairs: Sequence[tuple[int, PairTimes]]) -> Unstabl
     low, high = logs[: k + 1], logs[k + 1 :]
 
     def spread(x: np.ndarray) -> float:
-        return 1.4826 * float(np.median(np.abs(x - np.median(x)))) if x.size > 1 else 0.0
+        if x.size < 2:
+            return 0.0
+        middle = statistics.median(x.tolist())
+        return 1.4826 * statistics.median([abs(v - middle) for v in x.tolist()])
 
     if gap <= math.log1p(UNSTABLE_RATIO) or gap <= UNSTABLE_SPREADS * max(spread(low), spread(high), 0.01):
         return None
     slow_side, fast_side = workers[k + 1 :], workers[: k + 1]
     slow = {arm: sum(w[1] == arm for w in slow_side) for arm in ("A", "B")}
-    ratio = math.exp(float(np.median(high)) - float(np.median(low)))
+    ratio = math.exp(statistics.median(high.tolist()) - statistics.median(low.tolist()))
     minority = fast_side if low.size < high.size else slow_side
     if len(minority) == 1 and len(pairs) >= 4:
         pair, arm, own = minority[0]
-        rest = float(np.median([w[2] for w in workers if w is not minority[0]]))
+        rest = statistics.median([w[2] for w in workers if w is not minority[0]])
         return Unstable(name, "worker", math.exp(own - rest), slow, len(workers), pair, arm)
     if all(any(w[1] == arm for w in side) for side in (slow_side, fast_side) for arm in ("A", "B")):
         return Unstable(name, "states", ratio, slow, len(workers))
