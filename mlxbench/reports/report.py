@@ -30,7 +30,7 @@ from mlxbench.verdicts.history import HISTORY
 from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.words import counts
 
-MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS"}
+MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS growth"}
 UNIT_WORDS = {"it": "step", "steps": "step", "ops": "op", "exp": "exp"}
 VERDICT_RUNS = 20  # the latest runs whose gate verdicts the history plots mark: one gate each (~0.15 s on a 2-core VM)
 

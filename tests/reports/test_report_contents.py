@@ -174,7 +174,7 @@ def test_cadence_table_gives_the_price_of_forcing(tmp_path):
 def test_peak_memory_in_cells_and_json(tmp_path):
     rep = report.build([training_run(tmp_path)])
     md = render.markdown(rep, [])
-    assert "12 MiB peak (allocator)" in md and "3 GiB process peak RSS" in md
+    assert "12 MiB peak (allocator)" in md and "3 GiB process peak RSS growth" in md
     assert report.memory_words({"bytes": 2048, "kind": "current"}) == "2 KiB held after the call"
     data = json.loads(publish.dumps(publish.to_json(rep)))
     step = next(c for c in data["matrix"] if c["variant"] == "compiled-step")
