@@ -19,6 +19,7 @@ from mlxbench.measure.pointguard import PointGuard
 from mlxbench.measure.runner import Bench
 from mlxbench.measure.threads import ThreadPolicy
 from mlxbench.registry import Registry
+from mlxbench.reports import verdictlines
 from mlxbench.runs import BadRun, baseline_run, load_folder, runs_before, split_by_host
 from mlxbench.session import bridge, closing, options, outcome, saving
 from mlxbench.session.closing import say
@@ -154,7 +155,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         closing.write(terminalreporter, [f"mlxbench: no regression verdicts: {ctx.not_gating}"], yellow=True)
     elif ctx.settings.regression_gate and ctx.gate is not None:
         terminalreporter.section("mlxbench regression verdicts")
-        for line in ctx.gate.summary(bridge.held_count(config)):
+        for line in verdictlines.gate_summary(ctx.gate, bridge.held_count(config)):
             error = line.startswith("mlxbench: ERROR")
             closing.write(terminalreporter, [line], red=error, bold=error)
     closing.write_outcome(terminalreporter, config)

@@ -42,12 +42,12 @@ from mlxbench.ab.engine import PIPELINE_MIN_CORES
 from mlxbench.ab.options import with_test_path
 from mlxbench.reports import abreport
 from mlxbench.reports.plural import nouns
+from mlxbench.reports.table import Table
 from mlxbench.runs import BadRun, load_run
 from mlxbench.session import saving
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.paired import MIN_PAIRS
-from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import Result
 from mlxbench.verdicts.words import counted
 

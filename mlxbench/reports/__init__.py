@@ -7,4 +7,6 @@
 - `machines`, `abreport`, `sweeptables`, `cadence`, `comparison`: the other reports' models and words.
 - `plots`, `sweepplots`: matplotlib figures (no display), as PNG bytes.
 - `publish`: which files a report consists of, written all or nothing.
+- `table`: the one verdict table every path prints and every report renders (terminal lines, document
+  cells, JSON); `verdictlines`: the lines around it in pytest's terminal (the gate's summary, the unjudged).
 """

@@ -22,9 +22,9 @@ from mlxbench.reports.document import Table as DocTable
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
 from mlxbench.reports.plural import nouns
+from mlxbench.reports.table import Table
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
-from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.verdict import Result, verdict_order
 from mlxbench.verdicts.words import VERDICT_ORDER, counted, counts
 

@@ -1,5 +1,5 @@
 """What `mlxbench compare` prints: every benchmark of the current run in the verdict table
-(mlxbench.verdicts.table): both medians, the ratio current / baseline with its interval, its verdict or
+(mlxbench.reports.table): both medians, the ratio current / baseline with its interval, its verdict or
 why it has none; under a verdict that moved, why; under an inconclusive one, its cause; under every judged
 row, what the in-pytest gate said (re-measure included) when the run recorded it."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from mlxbench.reports.table import Table, default_notes
 from mlxbench.runs import Run
 from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.gate import unseen
-from mlxbench.verdicts.table import Table, default_notes
 
 
 def recorded(run: Run, name: str) -> list[str]:

@@ -24,9 +24,9 @@ from mlxbench.reports.report import (
     memory_words,
     speed_words,
 )
+from mlxbench.reports.table import METHODS
 from mlxbench.units import fmt_time
 from mlxbench.verdicts import verdict, words
-from mlxbench.verdicts.table import METHODS
 
 FASTEST = "★ fastest"
 

@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from mlxbench.reports.plural import nouns
+from mlxbench.reports.table import Table
 from mlxbench.runs import BadRun, Run, runs_before
 from mlxbench.units import fmt_bytes, slower_or_faster
 from mlxbench.verdicts import changepoints, verdict
 from mlxbench.verdicts.changepoints import Change, find_changes
 from mlxbench.verdicts.gate import RegressionGate, judge_run
 from mlxbench.verdicts.history import HISTORY
-from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.words import counts
 
 MEMORY_KINDS = {"peak": "peak (allocator)", "current": "held after the call", "process_peak": "process peak RSS growth"}

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.measure import machine
+from mlxbench.reports.table import Table
+from mlxbench.reports.verdictlines import unjudged_lines
 from mlxbench.runs import SAVED_RUN_GLOB, Run, runs_before
 from mlxbench.verdicts import words
-from mlxbench.verdicts.gate import RegressionGate, judge_benchmarks, unjudged_lines, unseen
-from mlxbench.verdicts.table import Table
+from mlxbench.verdicts.gate import RegressionGate, judge_benchmarks, unseen
 from mlxbench.verdicts.verdict import Result
 
 LISTED = 10  # changed benchmarks named one by one

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlxbench.reports.table import METHODS
 from mlxbench.units import fmt_bytes, fmt_time, slower_or_faster
-from mlxbench.verdicts.table import METHODS
 from mlxbench.verdicts.words import MOVED
 
 REFERENCE = "numpy"  # the backend every other is compared with, when the workload ran on it

@@ -22,7 +22,6 @@ from mlxbench.runs import Run
 from mlxbench.verdicts import history as history_
 from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.prior import Prior
-from mlxbench.verdicts.table import Table
 
 LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 MIN_HISTORY = verdict.MIN_HISTORY
@@ -137,10 +136,6 @@ class RegressionGate:
         as loudly as a failure)."""
         return nothing_judged(self.results, self.not_judged, held, self.baseline.label)
 
-    def summary(self, held: int | None = None) -> list[str]:
-        """The session's closing summary: the problem (if any), the counts, each verdict, the unjudged."""
-        return summary_lines(self.results, str(self.baseline.path), self.not_judged, held, self.baseline.label)
-
 
 AB_COMMAND = "mlxbench ab -- benchmarks"  # what sees the threshold where a history cannot (docs/ab.md)
 
@@ -176,23 +171,6 @@ def judge_benchmarks(gate: RegressionGate, benchmarks: Mapping[str, Mapping[str,
         info = b.get("extra_info") or {}
         gate.judge(name, b["stats"].get("data") or [], info, info.get("regression_threshold"), None)
     return gate.results
-
-
-def unjudged_lines(not_judged: Mapping[str, str], listed: int = 0) -> list[str]:
-    """The benchmarks not judged, one line per reason, the most common first ('  not judged (2 benchmarks):
-    why'), each followed by its benchmarks' names, up to `listed` names in all (then '... and N more')."""
-    by_reason: dict[str, list[str]] = {}
-    for name, why in sorted(not_judged.items()):
-        by_reason.setdefault(why, []).append(name)
-    lines, named = [], 0
-    for why, names in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
-        lines.append(f"  not judged ({_count(len(names))}): {why}")
-        shown = names[: max(listed - named, 0)]
-        named += len(shown)
-        lines += [f"    {name}" for name in shown]
-        if listed and len(names) > len(shown):
-            lines.append(f"    ... and {len(names) - len(shown)} more")
-    return lines
 
 
 def _count(n: int) -> str:
@@ -254,26 +232,3 @@ def nothing_judged(
         todo = "run the benchmarks with timing on (no --benchmark-disable) so that each records its per-round times"
     what = f"none of the {_count(total)}" if known else "no benchmark"
     return f"the regression gate judged {what} ({'; '.join(reasons)}): nothing was checked. To gate: {todo}"
-
-
-def summary_lines(
-    results: Sequence[verdict.Result],
-    baseline: str,
-    not_judged: Mapping[str, str] | None = None,
-    held: int | None = None,
-    baseline_label: str | None = None,
-) -> list[str]:
-    """The verdicts against `baseline`: the problem (if any), the counts, the verdict table
-    (mlxbench.verdicts.table), the benchmarks not judged, named per reason."""
-    lines = []
-    if problem := nothing_judged(results, not_judged, held, baseline_label or baseline):
-        lines.append(f"mlxbench: {'NOT GATED' if young(not_judged) else 'ERROR'}: {problem}")
-    lines.append(
-        f"mlxbench verdicts against {baseline_label or baseline}: "
-        + words.counted(results)
-        + f" ({coverage_line(results, not_judged, held)})"
-    )
-    lines += Table.of(results).terminal()
-    if blind := unseen(results):
-        lines.append(f"  {blind}")
-    return lines + unjudged_lines(not_judged or {}, LISTED)

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from conftest import make_run
+from mlxbench.reports import verdictlines
+from mlxbench.reports.verdictlines import summary_lines
 from mlxbench.runs import Run
-from mlxbench.verdicts.gate import RegressionGate, judge_run, summary_lines
+from mlxbench.verdicts.gate import RegressionGate, judge_run
 from mlxbench.verdicts.history import compare_to_history
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}
@@ -33,7 +35,7 @@ def test_an_empty_baseline_judges_nothing_and_says_so_loudly():
     assert problem is not None
     assert "judged none of the 2 benchmarks" in problem and "not in the baseline 0003_empty" in problem
     assert "which holds no benchmarks" in problem and "--benchmark-autosave" in problem
-    lines = gate.summary()
+    lines = verdictlines.gate_summary(gate)
     assert lines[0].startswith("mlxbench: ERROR: the regression gate judged none")
     assert "0 regressed, 0 improved, 0 inconclusive, 0 unchanged (judged 0 of 2 benchmarks" in lines[1]
 
@@ -59,7 +61,7 @@ def test_a_partial_gate_says_how_many_it_judged_and_why_not_the_rest():
     assert "1 not in the baseline 0003_base" in coverage
     assert "1 had no usable per-round times in this run" in coverage
     assert "2 never reached the gate" in coverage
-    text = "\n".join(gate.summary(held=5))
+    text = "\n".join(verdictlines.gate_summary(gate, held=5))
     assert "  not judged (1 benchmark): not in the baseline 0003_base\n    t::new[numpy]" in text
     assert (
         "  not judged (1 benchmark): had no usable per-round times in this run" in text

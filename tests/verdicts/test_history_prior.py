@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import make_run
+from mlxbench.reports.table import Table
 from mlxbench.runs import Run
 from mlxbench.verdicts.gate import RegressionGate, judge_run, unseen
 from mlxbench.verdicts.history import Calibration, compare_to_history, fit
 from mlxbench.verdicts.prior import Prior
-from mlxbench.verdicts.table import Table
 from mlxbench.verdicts.words import change, interval, sees
 
 INFO = {"workload": "linreg", "variant": "eager", "backend": "numpy"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from mlxbench.verdicts.table import NOT_JUDGED, Table
+from mlxbench.reports.table import NOT_JUDGED, Table
 from mlxbench.verdicts.verdict import Result
 
 SUITE = "benchmarks/test_workloads.py::test_workload["
