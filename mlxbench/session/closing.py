@@ -180,6 +180,8 @@ def say(config: pytest.Config, message: str) -> None:
         print("\n".join(lines), file=sys.stderr)
         return
     path = getattr(tr, "currentfspath", None)  # the test file whose results pytest's line is printing
+    if getattr(getattr(tr, "_tw", None), "width_of_current_line", None) == 0:
+        tr.currentfspath = None  # nothing on this line yet (a progress line just ended it): no empty line first
     if capman is not None:
         with capman.global_and_fixture_disabled():
             for line in lines:

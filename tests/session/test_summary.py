@@ -124,8 +124,12 @@ def test_progress_appears_on_a_slow_workload_when_forced(project, monkeypatch):
     result = project.runpytest("--backend", "numpy", "--mlxbench-progress")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*fakesum[[]epochs] on numpy: round */6, ~* s left*"])
-    # the results go on below the progress lines: pytest does not print the file's name again for them
+    # the results go on below the progress lines: pytest does not print the file's name again for them, and no
+    # empty line comes between two progress lines (each ends its own line)
     assert [line for line in result.stdout.lines if line.startswith("test_fake.py")] == ["test_fake.py "], result.stdout
+    lines = result.stdout.lines
+    shown = [i for i, line in enumerate(lines) if "s left" in line]
+    assert len(shown) >= 2 and all(lines[i + 1].strip() for i in shown[:-1]), result.stdout
     quiet = project.runpytest("--backend", "numpy")  # not a terminal, not forced
     assert "s left" not in quiet.stdout.str()
 
