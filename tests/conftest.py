@@ -14,8 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import scipy.stats  # noqa: F401  (see below)
 
 pytest_plugins = ["pytester"]
+# pytester drops, after each of its tests, the modules first imported during it; a C extension dropped that way cannot
+# be imported again ("cannot load module more than once per process"). SciPy's statistics (and NumPy's fft, which they
+# load) come in lazily with the first verdict (mlxbench.verdicts.distributions), so they are imported here, before any
+# pytester test, whatever order the tests run in.
 
 # Every run these tests save, and every run they make with make_run, comes from one host: the saved
 # runs of a scratch project are its own history (tests of other hosts' runs name another host).

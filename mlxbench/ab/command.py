@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.ab import engine, processes, revisions, venvs, verdictsfile
-from mlxbench.ab.config import ABConfig
+from mlxbench.ab.config import PIPELINES, ABConfig
 from mlxbench.ab.coordinator import ROUND_FACTOR, ROUND_FLOOR_S
 from mlxbench.ab.engine import PIPELINE_MIN_CORES
 from mlxbench.ab.options import with_test_path
@@ -304,7 +304,7 @@ def add_design_options(p: argparse._ArgumentGroup) -> None:
     )
     p.add_argument(
         "--pipeline",
-        choices=("auto", "on", "off"),
+        choices=PIPELINES,
         default=None,
         help="paired: start the next pair's workers (import and collect, nothing on the device) while a pair times; "
         f"auto (default): on a machine with at least {PIPELINE_MIN_CORES} cores",

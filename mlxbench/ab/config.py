@@ -30,6 +30,7 @@ from mlxbench.verdicts.verdict import threshold_problem
 Design = Literal["paired", "processes"]
 Order = Literal["alternate", "random"]
 Pipeline = Literal["auto", "on", "off"]
+PIPELINES: tuple[Pipeline, ...] = ("auto", "on", "off")  # --pipeline's choices
 
 DESIGN_OPTIONS: dict[str, dict[str, tuple[str, Any]]] = {  # option: (field, default); only its design reads it
     "paired": {
@@ -57,7 +58,7 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool], str]] = {  # field: (option,
     "worker_timeout": ("--worker-timeout", lambda s: 0 < s <= 24 * 3600, "seconds, above 0 (e.g. 600)"),
     "target_effect": ("--target-effect", lambda f: 0 < f <= 1, "a fraction in (0, 1]"),
     "pairs": ("--pairs", lambda p: p >= MIN_PAIRS, f"at least {MIN_PAIRS}"),
-    "pipeline": ("--pipeline", lambda s: s in ("auto", "on", "off"), "auto, on or off"),
+    "pipeline": ("--pipeline", lambda s: s in PIPELINES, "auto, on or off"),
 }
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 

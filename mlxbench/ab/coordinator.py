@@ -218,6 +218,10 @@ class Rounds:
     started: float  # perf_counter at the run's start
     went: dict[str, tuple[float, float]] = field(default_factory=dict)  # arm -> (perf_counter, epoch) of its go
 
+    def go(self, arm: str) -> None:
+        """`arm` is told to time a round now."""
+        self.went[arm] = (time.perf_counter(), time.time())
+
     def record(self, arm: str, nodeid: str, seconds: float, facts: dict[str, Any]) -> None:
         now, epoch = time.perf_counter(), time.time()
         go, go_epoch = self.went.get(arm, (now, epoch))
@@ -254,7 +258,8 @@ def run_pair(
     pair = commands if isinstance(commands, Launch) else launch(commands, folder, cwds or {})
     workers, inbox = pair.workers, pair.inbox
     result.launched = pair.launched
-    start = {**GO, **({"only": sorted(only)} if only is not None else {})}
+    keep = set(only) if only is not None else None
+    start = {**GO, **({"only": sorted(keep)} if keep is not None else {})}
     released: set[str] = set()
     heard = {arm: time.perf_counter() for arm in workers}
     poll = min(POLL_S, silent_limit / 4)  # a silence past the limit is seen within a quarter of it
@@ -272,13 +277,13 @@ def run_pair(
                 break
             for arm, order in schedule.decide(workers):
                 if order.get("n"):
-                    rounds.went[arm] = (time.perf_counter(), time.time())
+                    rounds.go(arm)
                 heard[arm] = time.perf_counter()
                 if workers[arm].waiting == START:
                     order = start
                     released.add(arm)
-                    if only is not None:  # what it will run: the coordinator's view of its order
-                        workers[arm].items = [n for n in workers[arm].items if n in start["only"]]
+                    if keep is not None:  # what it will run: the coordinator's view of its order
+                        workers[arm].items = [n for n in workers[arm].items if n in keep]
                 workers[arm].order(order)
             if released and not result.released and released >= {a for a, w in workers.items() if not w.finished}:
                 result.released = time.time()

@@ -105,7 +105,8 @@ class PairedRun:
         self.plans: list[dict[str, Any]] = []  # each pair's rounds, wall and timed seconds
         self.forecasts: list[forecast_.Forecast] = []  # what the budget can see, said after the first look
         self.slowest: dict[str, float] = {}  # each benchmark's slowest round, either arm: what bounds a silent worker
-        self.pipeline = pipelines(config.pipeline or "off", usable_cores())
+        self.cores = usable_cores()
+        self.pipeline = pipelines(config.pipeline or "off", self.cores)
         self.ahead: Launch | None = None  # the next pair's workers, started while this pair times (pipelined)
 
     def elapsed(self) -> float:
@@ -291,7 +292,7 @@ class PairedRun:
             "final_alpha": level,
             "interim_looks": self.looks,
             "decided_early": sorted(self.decided),
-            "pipeline": {"setting": self.config.pipeline, "on": self.pipeline, "cores": usable_cores()},
+            "pipeline": {"setting": self.config.pipeline, "on": self.pipeline, "cores": self.cores},
             "timed_seconds": round(timed, 3),
             "timed_share": round(timed / wall, 4) if wall else math.nan,
             "allocation": self.plans,

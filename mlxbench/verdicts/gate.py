@@ -23,7 +23,6 @@ from mlxbench.verdicts import history as history_
 from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.prior import Prior
 
-LISTED = 20  # benchmarks without a verdict named one by one in the summary (the rest are counted)
 MIN_HISTORY = verdict.MIN_HISTORY
 
 
