@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "datasets",
             "runs",
             "samples",
+            "timings",
             "cancel",
         ),
     ),

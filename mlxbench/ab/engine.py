@@ -31,7 +31,6 @@ from mlxbench.ab.config import ABConfig
 from mlxbench.ab.coordinator import Launch, PairResult, Schedule, SilentWorker, launch, run_pair
 from mlxbench.ab.paired import (
     LAUNCH,
-    by_benchmark,
     check_workers,
     costs,
     describe,
@@ -263,7 +262,7 @@ class PairedRun:
         planned = {n: int(f.get("planned") or 1) for n, f in facts.items() if n not in self.decided}
         cumulative = {n for n, f in facts.items() if f.get("cumulative")}
         left = self.budget - self.elapsed()
-        by_bench = by_benchmark(self.pairs)
+        by_bench = pairfile.timings(self.pairs)
         self.allocation = allocation_.allocate(by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed)
         echo(f"  next pair: {describe(self.allocation)} (cost model; verdicts.json says why)", flush=True)
 
@@ -279,7 +278,7 @@ class PairedRun:
         self.family = max(self.family, len(self.names()))
         final, found = judge_pairs(self.pairs, thresholds, level, self.names() - set(self.decided), self.family)
         results = sorted([*self.decided.values(), *final], key=lambda r: r.name)
-        by_bench = by_benchmark(self.pairs)
+        by_bench = pairfile.timings(self.pairs)
         process_view = evidence.judge(stats.process_estimates(by_bench), thresholds, level)
         wall, timed = self.elapsed(), sum(p.timed for p in self.pairs)
         self.say(results, found, process_view, level, wall, timed)
@@ -299,7 +298,7 @@ class PairedRun:
             "allocation_why": {n: a.as_dict() for n, a in self.allocation.items()},
             "forecast": [f.as_dict() for f in self.forecasts],
             "prior": found.prior.as_dict(),
-            "levels": {n: lv.as_dict(by_bench[n]) for n, lv in found.levels.items()},
+            "levels": {n: lv.as_dict(by_bench[n].units) for n, lv in found.levels.items()},
             "unstable": [u.__dict__ for u in found.unstable],
             "spreads": stats.spreads(by_bench),
             "process_design": [r.as_dict() for r in process_view],
@@ -312,7 +311,7 @@ class PairedRun:
     def say(
         self,
         results: Sequence[Result],
-        found: stats.Evidence,
+        found: stats.Findings,
         process_view: Sequence[Result],
         level: float,
         wall: float,

@@ -59,15 +59,15 @@ IDENTITY = ("implementation", "python_version", "versions")  # an interpreter, w
 def read_marked_pair(path: Path) -> tuple[PairResult, str]:
     """One pair.json (PairResult.read: BadRun naming the file when damaged), and its fingerprint."""
     pair = PairResult.read(path)
-    return pair, fingerprint(pair.times, pair.rounds)
+    return pair, fingerprint(pair)
 
 
-def fingerprint(times: dict[str, dict[str, list[float]]], rounds: Any) -> str:
+def fingerprint(pair: PairResult) -> str:
     """What makes a pair this pair and no other: every round's time and, where recorded, the clock times each
     round started and ended at. A copy of its file holds the same (however its JSON is spaced); two pairs
     measured apart never do."""
-    measured = json.dumps({"times": times, "rounds": rounds}, sort_keys=True)
-    return hashlib.sha256(measured.encode()).hexdigest()
+    content = json.dumps({"times": pair.times, "rounds": pair.rounds}, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def copies(found: dict[str, list[tuple[Path, str]]]) -> str | None:
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         echo(f"mlxbench ab merge: {u.line()}")
     echo(f"mlxbench ab merge: {counted(results)}")
     echo("\n".join(table(results)))
-    by_bench = paired.by_benchmark(pairs)
+    by_bench = pairfile.timings(pairs)
     document = {
         "design": "paired",
         "merged_from": sources,
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
         "unstable": [u.__dict__ for u in found.unstable],
-        "levels": {n: lv.as_dict(by_bench[n]) for n, lv in found.levels.items()},
+        "levels": {n: lv.as_dict(by_bench[n].units) for n, lv in found.levels.items()},
         "spreads": stats.spreads(by_bench),
         "verdicts": [r.as_dict() for r in results],
     }

@@ -9,11 +9,11 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mlxbench.ab.coordinator import PairResult
+from mlxbench.measure.pairfile import timings
 from mlxbench.reports.plural import nouns
 from mlxbench.runs import BadRun
 from mlxbench.verdicts import allocation as allocation_
@@ -22,17 +22,6 @@ from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.verdict import DEFAULT_THRESHOLD, Result
 
 LAUNCH = ("-m", "pytest")  # how a worker starts pytest, unless its arm runs a revision (mlxbench.ab.revisions)
-
-
-def by_benchmark(results: Sequence[PairResult]) -> dict[str, list[dict[str, Any]]]:
-    """nodeid -> one {"A": times, "B": times, "pair": its 1-based number} per pair of workers that ran it."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for number, pair in enumerate(results, 1):
-        for nodeid, times in pair.times.items():
-            out.setdefault(nodeid, []).append(
-                {"A": list(times.get("A", [])), "B": list(times.get("B", [])), "pair": number}
-            )
-    return out
 
 
 def thresholds_for(threshold: float | None, results: Sequence[PairResult]) -> dict[str, float]:
@@ -54,11 +43,11 @@ def judge_pairs(
     level: float,
     names: set[str] | None = None,
     family: int | None = None,
-) -> tuple[list[Result], stats.Evidence]:
+) -> tuple[list[Result], stats.Findings]:
     """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark. A
     benchmark whose rounds come in levels is two tests (at like levels, and its level mix: mlxbench.verdicts.levels),
     both counted in the family."""
-    by_bench = by_benchmark(results)
+    by_bench = timings(results)
     found = stats.estimate_all(by_bench)
     chosen = {n: e for n, e in found.estimates.items() if names is None or n in names}
     tests = max(family or 0, len(chosen)) + len(found.levels)
@@ -69,7 +58,7 @@ def judge_pairs(
         r.reasons += [u.line() for u in found.unstable if u.benchmark == r.name]
         if r.name in mix_results:
             results_[i] = levels.combine(r, mix_results[r.name])
-            results_[i].reasons.insert(0, found.levels[r.name].line(by_bench[r.name]))
+            results_[i].reasons.insert(0, found.levels[r.name].line(by_bench[r.name].units))
     return results_, found
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlxbench.ab import paired, revisions
 from mlxbench.runs import BadRun, load_run
+from mlxbench.timings import Timings
 from mlxbench.units import echo
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result
@@ -41,18 +42,19 @@ def run_process(
     return proc.returncode, time.perf_counter() - t0
 
 
-def collect(folder: Path) -> tuple[dict[str, list[float]], dict[str, float], set[str]]:
-    """(fullname -> process medians, fullname -> the workload's threshold, names of failed tests)."""
-    medians: dict[str, list[float]] = {}
+def collect(folder: Path) -> tuple[dict[str, list[list[float]]], dict[str, float], set[str]]:
+    """(fullname -> each process's rounds (its median alone where it kept none), fullname -> the workload's
+    threshold, names of failed tests)."""
+    rounds: dict[str, list[list[float]]] = {}
     thresholds: dict[str, float] = {}
     for path in sorted(folder.glob("*.json")):
         run = load_run(path)
         for name, b in run.benchmarks.items():
-            medians.setdefault(name, []).append(float(b["stats"]["median"]))
+            rounds.setdefault(name, []).append(list(b["stats"].get("data") or [b["stats"]["median"]]))
             t = (b.get("extra_info") or {}).get("regression_threshold")
             if t is not None:
                 thresholds[name] = float(t)
-    return medians, thresholds, failed_tests(folder)
+    return rounds, thresholds, failed_tests(folder)
 
 
 def failed_tests(folder: Path) -> set[str]:
@@ -96,7 +98,7 @@ def run_processes(args, arms, pytest_args, out) -> tuple[list[Result], dict]:
     common = sorted(set(a) & set(b))
     if not common:
         raise BadRun(f"the arms share no benchmark (A ran {len(a)}, B ran {len(b)}): check the pytest arguments")
-    results = evidence.judge_ab({n: (a[n], b[n]) for n in common}, thresholds, alpha=args.alpha)
+    results = evidence.judge_ab({n: Timings.processes(n, a[n], b[n]) for n in common}, thresholds, alpha=args.alpha)
     return results, {
         "processes": args.processes,
         "order": "".join(order),

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlxbench.runs import BadRun
 from mlxbench.samples import parse
+from mlxbench.timings import Timings, Unit
 
 ARMS = ("A", "B")
 FILE = "pair.json"  # in each pair's folder of an A/B (pair-01, pair-02, ...)
@@ -126,6 +128,16 @@ class PairResult:
             wall=number(doc.get("wall", 0.0), "wall"),
             **{key: number(doc.get(key, 0.0), key) for key in ("launched", "released", "ended")},
         )
+
+
+def timings(pairs: Sequence[PairResult], numbers: Sequence[int] | None = None) -> dict[str, Timings]:
+    """Each benchmark's evidence (mlxbench.timings, design `pairs`): one unit per pair of workers that ran it,
+    numbered as the pairs are (1, 2, ... in the order given, or `numbers`)."""
+    units: dict[str, list[Unit]] = {}
+    for number, pair in zip(numbers or range(1, len(pairs) + 1), pairs, strict=True):
+        for name, times in pair.times.items():
+            units.setdefault(name, []).append(Unit(number, tuple(times.get("A", ())), tuple(times.get("B", ()))))
+    return {name: Timings(name, "pairs", tuple(found)) for name, found in units.items()}
 
 
 class Damaged(ValueError):

@@ -25,6 +25,7 @@ from mlxbench.reports.plural import nouns
 from mlxbench.reports.table import Table
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
+from mlxbench.timings import Timings
 from mlxbench.verdicts.verdict import Result, verdict_order
 from mlxbench.verdicts.words import VERDICT_ORDER, counted, counts
 
@@ -42,7 +43,7 @@ class ABReport:
     folder: Path
     meta: dict[str, Any]
     verdicts: list[Result]
-    samples: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)  # name -> arm -> per unit
+    samples: dict[str, Timings] = field(default_factory=dict)  # each benchmark's pairs, or its processes
 
     @classmethod
     def load(cls, folder: Path) -> ABReport:
@@ -102,17 +103,20 @@ class ABReport:
         }
 
 
-def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
-    """Per benchmark and arm, the samples of each unit: a pair's rounds (paired) or a process's rounds."""
-    out: dict[str, dict[str, list[list[float]]]] = {}
+def read_samples(folder: Path) -> dict[str, Timings]:
+    """Each benchmark's evidence (mlxbench.timings): its pairs of workers (paired, numbered by their folders) or
+    its processes' rounds (processes)."""
+    pairs, numbers = [], []
     for path in sorted(folder.glob(pairfile.GLOB)):
         try:
-            times = PairResult.read(path).times
+            pairs.append(PairResult.read(path))
         except BadRun:
             continue  # a pair cut short or damaged: its samples are not shown (verdicts.json says what was judged)
-        for name, arms in times.items():
-            for arm in ("A", "B"):
-                out.setdefault(name, {"A": [], "B": []})[arm].append(arms[arm])
+        digits = path.parent.name.removeprefix("pair-")
+        numbers.append(int(digits) if digits.isdigit() else len(pairs))
+    if pairs:
+        return pairfile.timings(pairs, numbers)
+    rounds: dict[str, dict[str, list[list[float]]]] = {}
     for arm in ("A", "B"):
         for path in sorted((folder / arm).glob("*.json")) if (folder / arm).is_dir() else []:
             try:
@@ -120,8 +124,8 @@ def read_samples(folder: Path) -> dict[str, dict[str, list[list[float]]]]:
             except BadRun:
                 continue
             for name, b in run.benchmarks.items():
-                out.setdefault(name, {"A": [], "B": []})[arm].append(list(b["stats"].get("data") or []))
-    return out
+                rounds.setdefault(name, {"A": [], "B": []})[arm].append(list(b["stats"].get("data") or []))
+    return {name: Timings.processes(name, arms["A"], arms["B"]) for name, arms in rounds.items()}
 
 
 def plot(rep: ABReport) -> bytes | None:
@@ -139,15 +143,15 @@ def plot(rep: ABReport) -> bytes | None:
     for i, name in enumerate(names):
         ax = fig.add_subplot(rows, cols, i + 1)
         for arm, colour, offset in (("A", "#1f77b4", -0.15), ("B", "#d62728", 0.15)):
-            for unit, values in enumerate(rep.samples[name][arm]):
+            for first, unit in enumerate(rep.samples[name].of_arm(arm)):
                 ax.plot(
-                    [unit + 1 + offset] * len(values),
-                    [x * 1e3 for x in values],
+                    [unit.number + offset] * len(unit.arm(arm)),
+                    [x * 1e3 for x in unit.arm(arm)],
                     "o",
                     color=colour,
                     ms=3,
                     alpha=0.7,
-                    label=arm if unit == 0 else None,
+                    label=arm if first == 0 else None,
                 )
         cut = level_split(rep, name)
         if cut is not None:  # rounds in two levels (mlxbench.verdicts.levels): where they split

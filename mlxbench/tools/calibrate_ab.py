@@ -33,6 +33,7 @@ from pathlib import Path
 from mlxbench.ab.processes import run_process
 from mlxbench.runs import BadRun, load_run
 from mlxbench.samples import parse
+from mlxbench.timings import Timings
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts.verdict import Result
 
@@ -47,7 +48,7 @@ def medians(path: Path) -> dict[str, tuple[float, str]]:
 
 def judge(a: list[dict], b: list[dict]) -> list[Result]:
     names = sorted(set.intersection(*(set(p) for p in a + b)))
-    samples = {n: ([p[n][0] for p in a], [p[n][0] for p in b]) for n in names}
+    samples = {n: Timings.processes(n, [[p[n][0]] for p in a], [[p[n][0]] for p in b]) for n in names}
     return evidence.judge_ab(samples)
 
 

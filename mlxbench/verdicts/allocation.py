@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mlxbench.verdicts.pairs import PairTimes, pair_log_ratios
+from mlxbench.timings import Timings, Unit
 
 MIN_ROUNDS = 3  # per arm: the first is left out, and a pair's round noise needs two more
 MAX_ROUNDS = 200
@@ -29,9 +29,9 @@ class Components:
     rounds: float  # mean rounds per arm per pair
 
 
-def components(pairs: Sequence[PairTimes]) -> Components | None:
+def components(pairs: Sequence[Unit]) -> Components | None:
     """Round noise and lasting state from a benchmark's pairs (method of moments; state floored at 0)."""
-    ratios = [r for r in (pair_log_ratios(p) for p in pairs) if r.size]
+    ratios = [r for r in (p.log_ratios() for p in pairs) if r.size]
     within = [float(r.var(ddof=1)) for r in ratios if r.size > 1]
     if len(ratios) < 2 or not within:
         return None
@@ -72,7 +72,7 @@ def optimal_rounds(parts: Components, round_cost: float, fixed_cost: float) -> f
 
 
 def allocate(
-    by_bench: Mapping[str, Sequence[PairTimes]],
+    by_bench: Mapping[str, Timings],
     round_costs: Mapping[str, float],
     fixed_costs: Mapping[str, float],
     planned: Mapping[str, int],
@@ -86,11 +86,11 @@ def allocate(
     in all; the next pair is kept inside `seconds_left`."""
     out: dict[str, Allocation] = {}
     for name in sorted(planned):
-        pairs, plan = by_bench.get(name, []), int(planned[name])
+        found, plan = by_bench.get(name), int(planned[name])
         if name in fixed_rounds:
             out[name] = Allocation(plan, "rounds build on each other (epochs): the profile's")
             continue
-        parts = components(pairs)
+        parts = components(found.units if found else ())
         cost, fixed = round_costs.get(name, math.nan), fixed_costs.get(name, math.nan)
         if parts is None or not (math.isfinite(cost) and math.isfinite(fixed)):
             out[name] = Allocation(plan, "too few pairs to estimate its variance parts: the profile's")

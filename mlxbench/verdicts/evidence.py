@@ -18,11 +18,12 @@ would catch it only about half of the time. A benchmark that cannot see the thre
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from mlxbench.timings import Timings
 from mlxbench.verdicts.verdict import (
     ALPHA,
     DEFAULT_THRESHOLD,
@@ -75,10 +76,12 @@ def processes_needed(spread: float, effect: float, m: int, alpha: float = ALPHA,
     return 1000
 
 
-def welch_estimate(a: Sequence[float], b: Sequence[float]) -> Estimate | str:
-    """Process-level evidence: K process medians per arm, Welch t on their logarithms; or why not."""
+def welch_estimate(timings: Timings) -> Estimate | str:
+    """Process-level evidence: K process medians per arm (each unit's median), Welch t on their logarithms; or
+    why not."""
     # a zero, negative or NaN median cannot be a time: left out, so it counts as a missing process
-    la, lb = np.log(usable(a, positive=True)[0]), np.log(usable(b, positive=True)[0])
+    a, b = (usable(timings.medians(arm), positive=True)[0] for arm in ("A", "B"))
+    la, lb = np.log(a), np.log(b)
     if la.size < MIN_PROCESSES or lb.size < MIN_PROCESSES:
         return f"need >= {MIN_PROCESSES} processes per arm (A {la.size}, B {lb.size})"
     d, se, df = welch(la, lb)
@@ -88,12 +91,12 @@ def welch_estimate(a: Sequence[float], b: Sequence[float]) -> Estimate | str:
 
 
 def judge_ab(
-    samples: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    samples: Mapping[str, Timings],
     thresholds: Mapping[str, float] | None = None,
     alpha: float = ALPHA,
 ) -> list[Result]:
-    """Verdicts for every benchmark from its (A, B) process medians, Bonferroni across all of them."""
-    return judge({name: welch_estimate(a, b) for name, (a, b) in samples.items()}, thresholds, alpha)
+    """Verdicts for every benchmark from its processes' medians, A's against B's, Bonferroni across all of them."""
+    return judge({name: welch_estimate(timings) for name, timings in samples.items()}, thresholds, alpha)
 
 
 def judge(

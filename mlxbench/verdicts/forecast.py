@@ -76,7 +76,7 @@ def forecast(
 
 
 def plan(
-    found: paired.Evidence,
+    found: paired.Findings,
     decided: set[str],
     thresholds: Mapping[str, float],
     alpha: float,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlxbench.runs import Run
+from mlxbench.timings import Timings
 from mlxbench.verdicts import history as history_
 from mlxbench.verdicts import verdict, words
 from mlxbench.verdicts.prior import Prior
@@ -37,8 +38,8 @@ def rounds_only_reason(saved: int) -> str:
 class RegressionGate:
     baseline: Run
     threshold: float | None = None  # overrides every workload's own threshold
-    # fullname -> per-round samples of each saved run of this profile, oldest first, up to the baseline
-    history: dict[str, list[list[float]]] = field(default_factory=dict)
+    # fullname -> each saved run of this profile and its rounds, oldest first, up to the baseline (design `runs`)
+    history: dict[str, Timings] = field(default_factory=dict)
     results: list[verdict.Result] = field(default_factory=list)
     not_judged: dict[str, str] = field(default_factory=dict)  # fullname -> why it got no verdict
     family: int = 1  # benchmarks this run judges together (Bonferroni): set once they are known
@@ -49,16 +50,18 @@ class RegressionGate:
     def from_runs(cls, baseline: Run, earlier: Sequence[Run], threshold: float | None) -> RegressionGate:
         """The baseline, with the runs made before it (oldest first) of its profile as history, and the
         spread their histories share."""
-        history: dict[str, list[list[float]]] = {}
+        saved: dict[str, list[list[float]]] = {}
         for run in [*(r for r in earlier if r.profile == baseline.profile), baseline]:
             for name, b in run.benchmarks.items():
-                history.setdefault(name, []).append(b["stats"].get("data") or [])
+                saved.setdefault(name, []).append(b["stats"].get("data") or [])
+        history = {name: Timings.runs(name, runs) for name, runs in saved.items()}
         prior, calibrated = history_.fit(history)
         return cls(baseline, threshold, history, prior=prior, calibrated=calibrated)
 
-    def recent(self, fullname: str) -> list[list[float]]:
-        """The saved runs (their rounds) that judge `fullname`: its last HISTORY with times."""
-        return history_.recent(self.history.get(fullname, []))
+    def recent(self, fullname: str, current: Sequence[float] = ()) -> Timings:
+        """The saved runs that judge `fullname` (its last HISTORY with times), with the current run's rounds."""
+        saved = self.history.get(fullname) or Timings.runs(fullname, ())
+        return history_.recent(Timings.runs(fullname, [u.A for u in saved.of_arm("A")], current))
 
     def judge(
         self,
@@ -79,13 +82,11 @@ class RegressionGate:
             return None
         base_samples = base["stats"].get("data") or []
         threshold = self.threshold if self.threshold is not None else (workload_threshold or verdict.DEFAULT_THRESHOLD)
-        history = self.recent(fullname)
+        saved = len(self.recent(fullname).of_arm("A"))
 
         def judge_samples(current: Sequence[float]) -> verdict.Result:
             return history_.compare_to_history(
-                fullname,
-                history,
-                current,
+                self.recent(fullname, current),
                 threshold=threshold,
                 family=self.family,
                 prior=self.prior,
@@ -93,13 +94,13 @@ class RegressionGate:
             )
 
         accuracy = verdict.accuracy_regressions(base.get("extra_info") or {}, info)
-        if len(history) < MIN_HISTORY:  # the rounds of one process give no verdict; a worse metric does
+        if saved < MIN_HISTORY:  # the rounds of one process give no verdict; a worse metric does
             if not accuracy:
-                self.not_judged[fullname] = rounds_only_reason(len(history))
+                self.not_judged[fullname] = rounds_only_reason(saved)
                 return None
             nan = float("nan")
             res = verdict.Result(fullname, "regressed", nan, nan, nan, nan, threshold, nan, nan, method="accuracy")
-            res.reasons.append(rounds_only_reason(len(history)) + "; the accuracy got worse")
+            res.reasons.append(rounds_only_reason(saved) + "; the accuracy got worse")
             res.accuracy = accuracy
             self.results.append(res)
             return res

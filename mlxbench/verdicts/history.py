@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlxbench.timings import Timings
 from mlxbench.verdicts import distributions as dist
 from mlxbench.verdicts.prior import Prior, squeeze
 from mlxbench.verdicts.verdict import ALPHA, DEFAULT_THRESHOLD, MIN_HISTORY, Result, interval_verdict, usable
@@ -44,15 +45,15 @@ CALIBRATION_DF = 2  # a leave-one-out statistic on fewer degrees of freedom coun
 SMALLEST = 1e-6  # a spread below this (identical medians) is taken as this: no division by zero
 
 
-def recent(history: Sequence[Sequence[float]]) -> list[list[float]]:
-    """The saved runs (their rounds) that judge a benchmark: its last HISTORY with times."""
-    return [list(r) for r in history if len(r)][-HISTORY:]
+def recent(history: Timings) -> Timings:
+    """The saved runs that judge a benchmark (its last HISTORY with times), and the current run."""
+    saved = history.of_arm("A")[-HISTORY:]
+    return Timings(history.name, "runs", (*saved, *history.of_arm("B")))
 
 
-def log_medians(history: Sequence[Sequence[float]]) -> np.ndarray:
-    """The log median of each saved run with usable times."""
-    times = [usable(r, positive=True)[0] for r in history]
-    return np.log([float(np.median(t)) for t in times if t.size])
+def log_medians(history: Timings) -> np.ndarray:
+    """The log median of each saved run (arm A's units) with usable times."""
+    return np.log(history.medians("A"))
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Spread:
         return max(math.sqrt(self.variance), own_se, SMALLEST) * math.sqrt(1 + 1 / runs)
 
 
-def fit(history: Mapping[str, Sequence[Sequence[float]]]) -> tuple[Prior, Calibration]:
+def fit(history: Mapping[str, Timings]) -> tuple[Prior, Calibration]:
     """The spread the benchmarks' histories share and how far their saved runs lie from each other, from each
     benchmark's log medians of the saved runs that judge it (read once for both)."""
     logs = [log_medians(recent(runs)) for runs in history.values()]
@@ -119,9 +120,7 @@ def calibration(logs: Sequence[np.ndarray], prior: Prior) -> Calibration:
 
 
 def compare_to_history(
-    name: str,
-    history: Sequence[Sequence[float]],
-    cur: Sequence[float],
+    timings: Timings,
     *,
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = ALPHA,
@@ -129,11 +128,12 @@ def compare_to_history(
     prior: Prior | None = None,
     calibrated: Calibration | None = None,
 ) -> Result:
-    """Judge the current run's rounds `cur` against the saved runs' (`history`, oldest first) at level
-    alpha / `family`, the spread moderated by `prior`, the critical value at least what the saved runs have shown
-    among themselves (`calibrated`, see `calibration`)."""
-    logs = log_medians(history)
-    c, _ = usable(cur, positive=True)
+    """Judge the current run's rounds (arm B of `timings`, design `runs`) against its saved runs' (arm A, oldest
+    first) at level alpha / `family`, the spread moderated by `prior`, the critical value at least what the saved
+    runs have shown among themselves (`calibrated`, see `calibration`)."""
+    name = timings.name
+    logs = log_medians(timings)
+    c, _ = usable(timings.times("B"), positive=True)
     k = logs.size
     if k < MIN_HISTORY or not c.size:
         why = f"need >= {MIN_HISTORY} saved runs with times and times in this run (saved {k}, this run {c.size})"

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.verdicts.pairs import FIRST_ROUNDS_LEFT_OUT, PairTimes
+from mlxbench.timings import Unit
 from mlxbench.verdicts.verdict import Result
 
 LEVEL_RATIO = 1.5  # the slow group's median at least this many times the fast group's
@@ -54,15 +54,15 @@ class Levels:
     ratio: float  # the slow level's median round against the fast level's
     slow_share: float  # of all rounds, both arms
 
-    def shares(self, pairs: Sequence[PairTimes]) -> dict[str, float]:
+    def shares(self, pairs: Sequence[Unit]) -> dict[str, float]:
         """The share of each arm's rounds at the slow level, over all pairs."""
         out = {}
         for arm in ("A", "B"):
-            logs = np.concatenate([arm_logs(p, arm) for p in pairs] or [np.empty(0)])
+            logs = np.concatenate([p.arm_logs(arm) for p in pairs] or [np.empty(0)])
             out[arm] = float(np.mean(logs >= self.cut)) if logs.size else math.nan
         return out
 
-    def as_dict(self, pairs: Sequence[PairTimes]) -> dict[str, float | dict[str, float]]:
+    def as_dict(self, pairs: Sequence[Unit]) -> dict[str, float | dict[str, float]]:
         """As verdicts.json keeps it: where the levels split (seconds per call), how far apart, each arm's share."""
         return {
             "cut_s": math.exp(self.cut),
@@ -71,19 +71,12 @@ class Levels:
             "shares": self.shares(pairs),
         }
 
-    def line(self, pairs: Sequence[PairTimes]) -> str:
+    def line(self, pairs: Sequence[Unit]) -> str:
         s = self.shares(pairs)
         return (
             f"levels: its rounds come at two levels x{self.ratio:.2f} apart, the slow one in {s['A']:.0%} of arm "
             f"A's rounds and {s['B']:.0%} of arm B's; judged at like levels and on the level mix, each a test"
         )
-
-
-def arm_logs(times: PairTimes, arm: str) -> np.ndarray:
-    """An arm's round log times in one pair, its first round left out as the pair's ratios leave it out."""
-    values = np.asarray([t for t in times.get(arm, []) if t > 0 and math.isfinite(t)], dtype=float)
-    first = FIRST_ROUNDS_LEFT_OUT if values.size >= 3 else 0
-    return np.log(values[first:])
 
 
 def split(logs: np.ndarray) -> float:
@@ -98,9 +91,9 @@ def split(logs: np.ndarray) -> float:
     return float((x[best] + x[best + 1]) / 2)
 
 
-def find(pairs: Sequence[PairTimes]) -> Levels | None:
+def find(pairs: Sequence[Unit]) -> Levels | None:
     """The benchmark's two levels, or None where its rounds do not split into two (see the module's rule)."""
-    logs = np.concatenate([arm_logs(p, arm) for p in pairs for arm in ("A", "B")] or [np.empty(0)])
+    logs = np.concatenate([p.arm_logs(arm) for p in pairs for arm in ("A", "B")] or [np.empty(0)])
     if logs.size < MIN_ROUNDS:
         return None
     cut = split(logs)
@@ -117,7 +110,7 @@ def find(pairs: Sequence[PairTimes]) -> Levels | None:
     return found
 
 
-def persistence(pairs: Sequence[PairTimes], cut: float) -> float:
+def persistence(pairs: Sequence[Unit], cut: float) -> float:
     """How much more often a worker's round is slow right after a slow round of its own than its arm's share
     of slow rounds says, as a fraction of the most it could be: (P(slow | slow before) - share) / (1 - share),
     each arm against its own share (so an arm slower throughout does not read as a level), the arms weighted
@@ -125,7 +118,7 @@ def persistence(pairs: Sequence[PairTimes], cut: float) -> float:
     own), 1 for a worker that stays slow once slow; 0 where fewer than MIN_FOLLOWS rounds follow a slow one."""
     lifts, weights = [], []
     for arm in ("A", "B"):
-        runs = [arm_logs(p, arm) >= cut for p in pairs]
+        runs = [p.arm_logs(arm) >= cut for p in pairs]
         rounds = sum(r.size for r in runs)
         share = sum(float(r.sum()) for r in runs) / rounds if rounds else 0.0
         follows = sum(float(r[:-1].sum()) for r in runs)
@@ -139,23 +132,23 @@ def persistence(pairs: Sequence[PairTimes], cut: float) -> float:
     return float(np.average(lifts, weights=weights))
 
 
-def like_level(pairs: Sequence[PairTimes], levels: Levels) -> np.ndarray:
+def like_level(pairs: Sequence[Unit], levels: Levels) -> np.ndarray:
     """Per pair whose arms both have fast rounds: log(median of B's fast rounds / median of A's)."""
     out = []
     for p in pairs:
-        a, b = arm_logs(p, "A"), arm_logs(p, "B")
+        a, b = p.arm_logs("A"), p.arm_logs("B")
         fa, fb = a[a < levels.cut], b[b < levels.cut]
         if fa.size and fb.size:
             out.append(float(np.median(fb) - np.median(fa)))
     return np.asarray(out)
 
 
-def level_mix(pairs: Sequence[PairTimes], levels: Levels) -> np.ndarray:
+def level_mix(pairs: Sequence[Unit], levels: Levels) -> np.ndarray:
     """Per pair with rounds in both arms: how much slower B's share of slow rounds makes its mean time than A's
     share makes A's, as a log ratio on the levels' pooled ratio."""
     out = []
     for p in pairs:
-        a, b = arm_logs(p, "A"), arm_logs(p, "B")
+        a, b = p.arm_logs("A"), p.arm_logs("B")
         if a.size and b.size:
             sa, sb = float(np.mean(a >= levels.cut)), float(np.mean(b >= levels.cut))
             out.append(math.log1p(sb * (levels.ratio - 1)) - math.log1p(sa * (levels.ratio - 1)))

@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlxbench.timings import Timings, Unit
 from mlxbench.verdicts import levels as levels_
 from mlxbench.verdicts.allocation import components
 from mlxbench.verdicts.evidence import Estimate, welch_estimate
-from mlxbench.verdicts.pairs import PairTimes, pair_log_ratios
 from mlxbench.verdicts.prior import Prior, squeeze
 
 MIN_PAIRS = 3  # the fewest pairs a benchmark is judged from
@@ -93,11 +93,11 @@ class Unstable:
         )
 
 
-def lasting_states(name: str, pairs: Sequence[tuple[int, PairTimes]]) -> Unstable | None:
+def lasting_states(name: str, pairs: Sequence[Unit]) -> Unstable | None:
     """Whether the workers' medians split into two groups further apart than x(1 + UNSTABLE_RATIO) and than
     UNSTABLE_SPREADS robust spreads of either group: one worker alone (from 4 pairs on: a stuck worker), or
     workers of both kinds (a benchmark whose processes land in one of two states)."""
-    workers = [(i, arm, math.log(statistics.median(t[arm]))) for i, t in pairs for arm in ("A", "B") if t.get(arm)]
+    workers = [(p.number, arm, math.log(p.median(arm))) for p in pairs for arm in ("A", "B") if p.usable(arm).size]
     if len(workers) < 4:
         return None
     workers.sort(key=lambda w: w[2])
@@ -128,7 +128,7 @@ def lasting_states(name: str, pairs: Sequence[tuple[int, PairTimes]]) -> Unstabl
 
 
 @dataclass
-class Evidence:
+class Findings:
     """Everything the paired statistic made of the pairs: estimates, the shared prior, unstable workers."""
 
     estimates: dict[str, Estimate | str] = field(default_factory=dict)
@@ -138,22 +138,14 @@ class Evidence:
     mixes: dict[str, Estimate] = field(default_factory=dict)  # their level mix, a second test of each
 
 
-def numbered(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, list[tuple[int, PairTimes]]]:
-    """Each benchmark's pairs with their 1-based number (a "pair" key where the caller set one)."""
-    out = {}
-    for name, pairs in by_bench.items():
-        out[name] = [(int(p.get("pair", i + 1)), p) for i, p in enumerate(pairs)]  # type: ignore[arg-type]
-    return out
-
-
-def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
+def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
     """The paired estimate of log(B / A) of every benchmark, spreads moderated across them."""
-    found = Evidence()
-    kept: dict[str, tuple[np.ndarray, list[tuple[int, PairTimes]]]] = {}
+    found = Findings()
+    kept: dict[str, tuple[np.ndarray, Timings]] = {}
     states: set[str] = set()
-    for name, pairs in sorted(numbered(by_bench).items()):
-        usable = [(i, p) for i, p in pairs if pair_log_ratios(p).size]
-        flagged = lasting_states(name, usable)
+    for name, timings in sorted(by_bench.items()):
+        usable = timings.matched()
+        flagged = lasting_states(name, usable.units)
         out = set()
         if flagged is not None:
             found.unstable.append(flagged)
@@ -161,15 +153,14 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
                 out = {flagged.pair}
             else:
                 states.add(name)
-        rest = [(i, p) for i, p in usable if i not in out]
-        kept[name] = (np.asarray([pair_log_ratios(p).mean() for _, p in rest]), rest)
-        times = [p for _, p in rest]
-        if (found_levels := levels_.find(times)) is not None:
+        rest = usable.without(out)
+        kept[name] = (np.asarray([p.log_ratios().mean() for p in rest.units]), rest)
+        if (found_levels := levels_.find(rest.units)) is not None:
             states.add(name)  # its pairs' spread is of another kind: it neither gives nor takes a prior
-            like = levels_.like_level(times, found_levels)
+            like = levels_.like_level(rest.units, found_levels)
             if like.size >= MIN_PAIRS:
                 found.levels[name] = found_levels
-                found.estimates[name], found.mixes[name] = leveled(found_levels, times, like)
+                found.estimates[name], found.mixes[name] = leveled(found_levels, rest, like)
     own = {n: (float(d.var(ddof=1)), d.size - 1.0) for n, (d, _) in kept.items() if d.size >= 2 and n not in states}
     found.prior = squeeze([v for v, _ in own.values()], [f for _, f in own.values()])
     for name, (d, rest) in kept.items():
@@ -181,8 +172,6 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
         variance, df = float(d.var(ddof=1)), d.size - 1.0
         if name not in states:
             variance, df = found.prior.moderate_up(variance, df)
-        a = [t for _, p in rest for t in p.get("A", [])]
-        b = [t for _, p in rest for t in p.get("B", [])]
         how = "pairs of workers alternating rounds, t on mean log ratios"
         if df > d.size - 1:
             shared = f"{found.prior.benchmarks} benchmark{'s' * (found.prior.benchmarks != 1)}"
@@ -191,8 +180,8 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
             float(d.mean()),
             math.sqrt(variance / d.size),
             df,
-            float(np.median(a)),
-            float(np.median(b)),
+            float(np.median(rest.times("A"))),
+            float(np.median(rest.times("B"))),
             (d.size, d.size),
             math.sqrt(variance),
             how,
@@ -200,16 +189,14 @@ def estimate_all(by_bench: Mapping[str, Sequence[PairTimes]]) -> Evidence:
     return found
 
 
-def leveled(levels: levels_.Levels, pairs: Sequence[PairTimes], like: np.ndarray) -> tuple[Estimate, Estimate]:
+def leveled(levels: levels_.Levels, pairs: Timings, like: np.ndarray) -> tuple[Estimate, Estimate]:
     """A benchmark with levels (mlxbench.verdicts.levels): its change at like levels (`like`, the per-pair ratios
     levels.like_level gave), and its level mix's."""
-    a = [t for p in pairs for t in p.get("A", [])]
-    b = [t for p in pairs for t in p.get("B", [])]
-    a_med, b_med = float(np.median(a)), float(np.median(b))
+    a_med, b_med = float(np.median(pairs.times("A"))), float(np.median(pairs.times("B")))
     out = []
     for d, how in (
         (like, "pairs of workers at like levels, t on the fast level's median log ratios"),
-        (levels_.level_mix(pairs, levels), "pairs of workers' level mix, t on the slow level's shares"),
+        (levels_.level_mix(pairs.units, levels), "pairs of workers' level mix, t on the slow level's shares"),
     ):
         sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
         out.append(
@@ -218,28 +205,23 @@ def leveled(levels: levels_.Levels, pairs: Sequence[PairTimes], like: np.ndarray
     return out[0], out[1]
 
 
-def process_estimates(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, Estimate | str]:
+def process_estimates(by_bench: Mapping[str, Timings]) -> dict[str, Estimate | str]:
     """The same workers judged as the process design judges: each worker's median is one sample,
     A's against B's (Welch): what pairing buys, measured on the very same processes."""
-    out: dict[str, Estimate | str] = {}
-    for name, pairs in sorted(by_bench.items()):
-        a = [float(np.median(p["A"])) for p in pairs if p.get("A")]
-        b = [float(np.median(p["B"])) for p in pairs if p.get("B")]
-        out[name] = welch_estimate(a, b)
-    return out
+    return {name: welch_estimate(timings) for name, timings in sorted(by_bench.items())}
 
 
-def spreads(by_bench: Mapping[str, Sequence[PairTimes]]) -> dict[str, dict[str, float]]:
+def spreads(by_bench: Mapping[str, Timings]) -> dict[str, dict[str, float]]:
     """Per benchmark: the sd of a worker's log median (process spread), of a pair's mean log ratio
     (pair spread), of one round's log ratio inside a pair (round spread), and the two variance
     components as sds (round noise, lasting state)."""
     out = {}
-    for name, pairs in by_bench.items():
-        medians = [math.log(np.median(p[arm])) for p in pairs for arm in ("A", "B") if p.get(arm)]
-        ratios = [pair_log_ratios(p) for p in pairs]
+    for name, timings in by_bench.items():
+        medians = np.log(timings.medians("A") + timings.medians("B"))
+        ratios = [p.log_ratios() for p in timings.units]
         means = [r.mean() for r in ratios if r.size]
         within = [float(r.std(ddof=1)) for r in ratios if r.size > 1]
-        parts = components(pairs)
+        parts = components(timings.units)
         out[name] = {
             "process": float(np.std(medians, ddof=1)) if len(medians) > 1 else math.nan,
             "pair": float(np.std(means, ddof=1)) if len(means) > 1 else math.nan,

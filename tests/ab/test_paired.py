@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 
 from conftest import mlxbench_main, said
-from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult
+from mlxbench.measure import pairfile
+from mlxbench.timings import Timings, Unit
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 
 
 def estimates(results):
     """The paired design's estimates of the pairs `results`, as `mlxbench ab` makes them."""
-    return stats.estimate_all(paired.by_benchmark(results)).estimates
+    return stats.estimate_all(pairfile.timings(results)).estimates
 
 
 def mlxbench_cli(*args, cwd=None, env=None, timeout=None):
@@ -345,7 +346,7 @@ def test_pairing_removes_a_drift_that_process_medians_keep():
         p["A"], p["B"] = [x * level for x in p["A"]], [x * level for x in p["B"]]
     results = [PairResult(times={"t": p}) for p in pairs]
     (v,) = evidence.judge(estimates(results), {"t": 0.10})
-    (old,) = evidence.judge(stats.process_estimates(paired.by_benchmark(results)), {"t": 0.10})
+    (old,) = evidence.judge(stats.process_estimates(pairfile.timings(results)), {"t": 0.10})
     assert v.verdict == "regressed" and v.mde < 0.10
     assert old.verdict == "inconclusive" and old.mde > 0.5
 
@@ -482,9 +483,9 @@ def test_the_slowdown_plugin_slows_a_real_benchmark_end_to_end(project, tmp_path
 
 
 def test_pair_log_ratios_match_rounds_and_drop_unusable_times():
-    r = stats.pair_log_ratios({"A": [1.0, 2.0, math.nan, 4.0], "B": [2.0, 4.0, 8.0]})
+    r = Unit(1, (1.0, 2.0, math.nan, 4.0), (2.0, 4.0, 8.0)).log_ratios()
     assert np.allclose(r, [math.log(2)] * 2)  # three matched rounds, the first left out
-    assert np.allclose(stats.pair_log_ratios({"A": [1.0, 2.0], "B": [3.0, 4.0]}), [math.log(3), math.log(2)])
+    assert np.allclose(Unit(1, (1.0, 2.0), (3.0, 4.0)).log_ratios(), [math.log(3), math.log(2)])
     assert "need >= 3 pairs" in str(estimates([PairResult(times={"t": {"A": [1.0], "B": [1.0]}})])["t"])
 
 
@@ -510,7 +511,7 @@ def test_report_renders_an_ab_folder_in_every_format(tmp_path):
         "pytest_args": ["benchmarks"],
         "a": {"python": "py", "env": {}},
         "b": {"python": "py", "env": {}},
-        "spreads": stats.spreads(paired.by_benchmark(results)),
+        "spreads": stats.spreads(pairfile.timings(results)),
         "verdicts": [v.as_dict() for v in verdicts],
     }
     (folder / "verdicts.json").write_text(json.dumps(doc))
@@ -546,4 +547,4 @@ def test_a_damaged_pair_file_leaves_out_its_samples_only(tmp_path):
         (tmp_path / f"pair-0{k}" / "pair.json").write_text(json.dumps(doc))
     (tmp_path / "pair-09").mkdir()
     (tmp_path / "pair-09" / "pair.json").write_text("[" * 100_000)
-    assert abreport.read_samples(tmp_path) == {"b::t[x]": {"A": [[1.0, 2.0]], "B": [[3.0]]}}
+    assert abreport.read_samples(tmp_path) == {"b::t[x]": Timings("b::t[x]", "pairs", (Unit(0, (1.0, 2.0), (3.0,)),))}

@@ -15,6 +15,7 @@ from mlxbench.ab.coordinator import PairResult as CoordinatorsPairResult
 from mlxbench.measure.pairfile import PairResult
 from mlxbench.reports import abreport
 from mlxbench.runs import BadRun
+from mlxbench.timings import Timings, Unit
 
 NODE = "b::t[x]"
 
@@ -100,7 +101,7 @@ def test_every_reader_of_pair_files_reads_through_the_one_reader(tmp_path):
     assert pair == measured() and mark == merge.read_marked_pair(good)[1]
     with pytest.raises(BadRun, match="arm A holds a time that is not a positive number of seconds"):
         merge.read_marked_pair(bad)
-    assert abreport.read_samples(tmp_path) == {NODE: {"A": [[0.011, 0.025]], "B": [[0.012, 0.011]]}}
+    assert abreport.read_samples(tmp_path) == {NODE: Timings(NODE, "pairs", (Unit(1, (0.011, 0.025), (0.012, 0.011)),))}
 
 
 DOCUMENT = {"design": "paired", "pairs": 3, "verdicts": [{"name": NODE, "verdict": "unchanged"}]}

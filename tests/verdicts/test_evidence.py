@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from mlxbench.timings import Timings
 from mlxbench.verdicts import evidence
+
+
+def processes(by: dict[str, tuple[list[float], list[float]]]) -> dict[str, Timings]:
+    """Each benchmark's process medians (A's, B's) as the evidence of one-round processes."""
+    return {n: Timings.processes(n, [[m] for m in a], [[m] for m in b]) for n, (a, b) in by.items()}
 
 
 def medians(rng, k, spread, shift=0.0, base=0.01):
@@ -17,31 +23,31 @@ def medians(rng, k, spread, shift=0.0, base=0.01):
 
 def test_a_known_slowdown_is_found():
     rng = np.random.default_rng(1)
-    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02, shift=0.25))})
+    (r,) = evidence.judge_ab(processes({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02, shift=0.25))}))
     assert r.verdict == "regressed" and 1.18 < r.ratio < 1.32
     assert r.ci_low > 1.1
 
 
 def test_no_shift_is_not_called_a_change():
     rng = np.random.default_rng(2)
-    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02))})
+    (r,) = evidence.judge_ab(processes({"b": (medians(rng, 8, 0.02), medians(rng, 8, 0.02))}))
     assert r.verdict == "unchanged" and r.mde < 0.10
 
 
 def test_a_noisy_benchmark_is_inconclusive_with_what_it_can_see():
     rng = np.random.default_rng(3)
-    (r,) = evidence.judge_ab({"b": (medians(rng, 4, 0.30), medians(rng, 4, 0.30))})
+    (r,) = evidence.judge_ab(processes({"b": (medians(rng, 4, 0.30), medians(rng, 4, 0.30))}))
     assert r.verdict == "inconclusive" and r.mde > 0.10
     assert f"can only see changes >={r.mde:.0%}, more than the 10% threshold" in r.reasons[0]
 
 
 def test_too_few_processes_are_inconclusive():
-    (r,) = evidence.judge_ab({"b": ([0.01, 0.011], [0.02, 0.021])})
+    (r,) = evidence.judge_ab(processes({"b": ([0.01, 0.011], [0.02, 0.021])}))
     assert r.verdict == "inconclusive" and "need >= 3 processes per arm" in r.reasons[0]
 
 
 def test_a_zero_median_is_left_out_not_taken_for_no_change():
-    (r,) = evidence.judge_ab({"b": ([0.01, 0.0, 0.01, 0.01], [0.02, 0.021, 0.0, 0.0])})
+    (r,) = evidence.judge_ab(processes({"b": ([0.01, 0.0, 0.01, 0.01], [0.02, 0.021, 0.0, 0.0])}))
     assert r.verdict == "inconclusive" and "need >= 3 processes per arm (A 3, B 2)" in r.reasons[0]
 
 
@@ -52,7 +58,7 @@ def test_false_alarms_are_controlled_across_many_benchmarks():
     runs_with_alarm, alarms = 0, 0
     for _ in range(300):
         samples = {f"b{i}": (medians(rng, 6, 0.05), medians(rng, 6, 0.05)) for i in range(40)}
-        found = sum(r.regressed for r in evidence.judge_ab(samples, {n: 0.0 for n in samples}))
+        found = sum(r.regressed for r in evidence.judge_ab(processes(samples), {n: 0.0 for n in samples}))
         runs_with_alarm += found > 0
         alarms += found
     assert runs_with_alarm / 300 <= 0.05 + 0.03  # alpha plus three standard errors of 300 runs
@@ -67,7 +73,9 @@ def test_minimum_detectable_effect_matches_a_simulation():
     mde = evidence.minimum_detectable_effect(se, 2 * k - 2, evidence.ALPHA)
     hits = 0
     for _ in range(2000):
-        (r,) = evidence.judge_ab({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=mde))}, {"b": 0.0})
+        (r,) = evidence.judge_ab(
+            processes({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=mde))}), {"b": 0.0}
+        )
         hits += r.verdict == "regressed"
     assert 0.90 < hits / 2000 < 0.985  # 95% power by construction; the estimated spread adds some slack
 
@@ -80,7 +88,7 @@ def test_a_slowdown_the_size_of_the_threshold_is_caught_when_the_test_can_see_it
     k, spread = 8, 0.025
     hits = estimate_above = 0
     for _ in range(1000):
-        (r,) = evidence.judge_ab({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=0.10))})
+        (r,) = evidence.judge_ab(processes({"b": (medians(rng, k, spread), medians(rng, k, spread, shift=0.10))}))
         assert r.mde <= 0.12
         hits += r.verdict == "regressed"
         estimate_above += r.ratio > 1.10
@@ -90,7 +98,7 @@ def test_a_slowdown_the_size_of_the_threshold_is_caught_when_the_test_can_see_it
 
 def test_a_real_but_small_change_is_unchanged_and_said_to_be_real():
     rng = np.random.default_rng(7)
-    (r,) = evidence.judge_ab({"b": (medians(rng, 8, 0.003), medians(rng, 8, 0.003, shift=0.02))})
+    (r,) = evidence.judge_ab(processes({"b": (medians(rng, 8, 0.003), medians(rng, 8, 0.003, shift=0.02))}))
     assert r.verdict == "unchanged" and r.p_adjusted < 0.05
     assert "a real change of +2" in r.reasons[0] and r.ci_high < 1.10
 
@@ -100,7 +108,7 @@ def test_a_significant_slowdown_that_may_reach_the_threshold_is_a_regression():
     (the point-estimate rule would have called it unchanged)."""
     noise = np.array([1.00, 1.06, 0.94, 1.03, 0.97, 1.05, 0.95, 1.00])
     a, b = 0.01 * noise, 0.0106 * noise[::-1]
-    (r,) = evidence.judge_ab({"b": (list(a), list(b))})
+    (r,) = evidence.judge_ab(processes({"b": (list(a), list(b))}))
     assert r.ratio == pytest.approx(1.06) and r.p_adjusted < 0.05 and r.ci_high > 1.10
     assert r.verdict == "regressed" and "cannot be ruled out" in r.reasons[0]
 

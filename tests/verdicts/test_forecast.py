@@ -9,7 +9,7 @@ import pytest
 
 from mlxbench.verdicts import forecast, levels
 from mlxbench.verdicts.evidence import Estimate
-from mlxbench.verdicts.paired import Evidence
+from mlxbench.verdicts.paired import Findings
 from mlxbench.verdicts.verdict import minimum_detectable_effect
 
 
@@ -39,7 +39,7 @@ def test_the_pairs_needed_are_the_fewest_that_see_the_threshold():
 
 
 def test_the_plan_covers_the_undecided_benchmarks_and_a_leveled_one_by_its_weaker_test():
-    found = Evidence(
+    found = Findings(
         estimates={"quiet": estimate(0.02, 3), "loud": estimate(0.4, 3), "done": estimate(0.02, 3), "few": "need 3"},
         levels={"loud": levels.Levels(math.log(0.018), 2.2, 0.3)},
         mixes={"loud": estimate(1.2, 3)},

@@ -12,6 +12,7 @@ from conftest import make_run
 from mlxbench.reports import verdictlines
 from mlxbench.reports.verdictlines import summary_lines
 from mlxbench.runs import Run
+from mlxbench.timings import Timings
 from mlxbench.verdicts.gate import RegressionGate, judge_run
 from mlxbench.verdicts.history import compare_to_history
 
@@ -112,10 +113,10 @@ def test_rounds_of_one_process_give_no_verdict_but_a_reason():
 def test_verdicts_ignore_nan_samples():
     history = [samples(1.0, 10 + i) for i in range(4)]
     history[1][0] = math.nan
-    res = compare_to_history("x", [*history, [math.nan] * 5], [*samples(1.4, 20), math.nan, -1.0])
+    res = compare_to_history(Timings.runs("x", [*history, [math.nan] * 5], [*samples(1.4, 20), math.nan, -1.0]))
     assert res.verdict == "regressed" and "geometric mean of 4 saved runs" in res.reasons[0]
 
 
 def test_a_zero_baseline_is_inconclusive_not_a_crash():
-    res = compare_to_history("x", [[0.0] * 6] * 3, samples(1.0, 0, 6))
+    res = compare_to_history(Timings.runs("x", [[0.0] * 6] * 3, samples(1.0, 0, 6)))
     assert res.verdict == "inconclusive" and "need >= 3 saved runs" in res.reasons[0]

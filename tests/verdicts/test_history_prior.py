@@ -12,6 +12,7 @@ import pytest
 from conftest import make_run
 from mlxbench.reports.table import Table
 from mlxbench.runs import Run
+from mlxbench.timings import Timings
 from mlxbench.verdicts.gate import RegressionGate, judge_run, unseen
 from mlxbench.verdicts.history import Calibration, compare_to_history, fit
 from mlxbench.verdicts.prior import Prior
@@ -71,19 +72,24 @@ def test_a_benchmark_noisier_than_the_rest_keeps_its_own_spread():
     saved = runs(spreads, 4, seed=2)
     gate = RegressionGate.from_runs(saved[2], saved[:2], None)
     history = gate.recent("t::b30[numpy]")
-    own = float(np.std(np.log([np.median(h) for h in history]), ddof=1))
+    own = float(np.std(np.log(history.medians("A")), ddof=1))
     (noisy,) = [r for r in judge_run(gate, saved[3]) if r.name == "t::b30[numpy]"]
     assert gate.prior.df > 0 and math.sqrt(gate.prior.variance) < own
     assert noisy.spread >= own * (1 - 1e-9)
 
 
+def saved(by: dict[str, list[list[float]]]) -> dict[str, Timings]:
+    """Each benchmark's saved runs (their rounds) as the evidence the gate reads."""
+    return {name: Timings.runs(name, rounds) for name, rounds in by.items()}
+
+
 def test_no_prior_from_fewer_than_three_benchmarks_and_history_that_cannot_vary():
-    assert fit({"a": [[1.0], [1.1], [0.9]], "b": [[1.0], [1.2], [1.1]]})[0].df == 0
-    assert fit({"a": [[1.0]], "b": [[2.0]], "c": [[3.0]]})[0].df == 0  # one run each: no spread at all
+    assert fit(saved({"a": [[1.0], [1.1], [0.9]], "b": [[1.0], [1.2], [1.1]]}))[0].df == 0
+    assert fit(saved({"a": [[1.0]], "b": [[2.0]], "c": [[3.0]]}))[0].df == 0  # one run each: no spread at all
 
 
 def test_a_spread_too_wide_for_any_float_is_judged_not_raised():
-    r = compare_to_history("x", [[1e-9], [1.0], [1e9]], [1.0] * 8, family=67)
+    r = compare_to_history(Timings.runs("x", [[1e-9], [1.0], [1e9]], [1.0] * 8), family=67)
     assert r.verdict == "inconclusive" and r.mde == math.inf and sees(r.mde) == ">1000%"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from mlxbench.ab import paired
 from mlxbench.ab.coordinator import PairResult
+from mlxbench.timings import Unit
 from mlxbench.verdicts import levels
 from mlxbench.verdicts.verdict import Result
 
@@ -103,29 +104,29 @@ def test_an_arm_slower_throughout_with_a_drift_both_share_is_a_change_not_levels
     pairs = []
     for _ in range(6):
         drift = rng.normal(0, 0.2, 9)
-        pairs.append({"A": list(FAST * np.exp(drift)), "B": list(1.65 * FAST * np.exp(drift))})
+        pairs.append(Unit(len(pairs) + 1, tuple(FAST * np.exp(drift)), tuple(1.65 * FAST * np.exp(drift))))
     assert levels.find(pairs) is None
 
 
 def test_levels_are_found_where_they_last_and_spikes_are_not_a_level():
     rng = np.random.default_rng(3)
-    lasting = [{"A": worker(rng, 9, True), "B": worker(rng, 9, True)} for _ in range(10)]
+    lasting = [Unit(i, tuple(worker(rng, 9, True)), tuple(worker(rng, 9, True))) for i in range(1, 11)]
     found = levels.find(lasting)
     assert found is not None and 1.8 < found.ratio < 2.6 and math.log(FAST) < found.cut < math.log(SLOW)
-    spiky = [{"A": [FAST * (3.5 if i % 7 == 3 else 1.0) for i in range(14)], "B": [FAST] * 14} for _ in range(10)]
+    spiky = [Unit(n, tuple(FAST * (3.5 if i % 7 == 3 else 1.0) for i in range(14)), (FAST,) * 14) for n in range(10)]
     assert levels.persistence(spiky, math.log(2 * FAST)) < 0 and levels.find(spiky) is None  # never two in a row
     assert levels.persistence(lasting, found.cut) > levels.LEVEL_PERSISTENCE
     assert levels.find(lasting[:1]) is None  # too few rounds to tell
-    even = [{"A": [FAST * (1 + 0.01 * i) for i in range(9)], "B": [FAST] * 9} for _ in range(10)]
+    even = [Unit(n, tuple(FAST * (1 + 0.01 * i) for i in range(9)), (FAST,) * 9) for n in range(10)]
     assert levels.find(even) is None  # one level: its groups are not LEVEL_RATIO apart
 
 
 def test_like_levels_compare_fast_rounds_and_the_mix_counts_slow_ones():
     found = levels.Levels(math.log(0.018), SLOW / FAST, 0.3)
-    pair = {"A": [FAST, FAST, SLOW, SLOW], "B": [FAST, 1.1 * FAST, 1.1 * FAST, 1.1 * FAST]}  # first rounds left out
+    pair = Unit(1, (FAST, FAST, SLOW, SLOW), (FAST, 1.1 * FAST, 1.1 * FAST, 1.1 * FAST))  # first rounds left out
     assert levels.like_level([pair], found) == pytest.approx([math.log(1.1)])
     assert levels.level_mix([pair], found) == pytest.approx([-math.log1p(2 / 3 * (SLOW / FAST - 1))])
-    assert levels.like_level([{"A": [SLOW] * 4, "B": [FAST] * 4}], found).size == 0  # no like level in this pair
+    assert levels.like_level([Unit(2, (SLOW,) * 4, (FAST,) * 4)], found).size == 0  # no like level in this pair
     assert found.shares([pair]) == {"A": pytest.approx(2 / 3), "B": 0.0}
     kept = found.as_dict([pair])  # as verdicts.json keeps it
     assert kept["cut_s"] == pytest.approx(0.018) and kept["shares"] == found.shares([pair])

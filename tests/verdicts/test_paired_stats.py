@@ -8,27 +8,33 @@ import math
 
 import numpy as np
 
+from mlxbench.timings import Timings
 from mlxbench.verdicts import allocation as alloc
 from mlxbench.verdicts import evidence
 from mlxbench.verdicts import paired as stats
 
 
-def pair(rng, rounds: int, shift: float, state_sd: float, round_sd: float) -> dict:
-    """One pair of workers: a lasting state per worker, round noise per round, B slower by `shift`."""
+def pair(rng, rounds: int, shift: float, state_sd: float, round_sd: float) -> tuple[list, list]:
+    """One pair of workers (A's rounds, B's): a lasting state per worker, round noise per round, B slower by `shift`."""
     a = np.exp(rng.normal(0, state_sd / math.sqrt(2)) + rng.normal(0, round_sd, rounds))
     b = np.exp(math.log1p(shift) + rng.normal(0, state_sd / math.sqrt(2)) + rng.normal(0, round_sd, rounds))
-    return {"A": list(a), "B": list(b)}
+    return list(a), list(b)
 
 
 def run(rng, benchmarks: int, pairs: int, shift=0.0, state_sd=0.02, round_sd=0.03, rounds=7) -> dict:
     return {f"b{i}": [pair(rng, rounds, shift, state_sd, round_sd) for _ in range(pairs)] for i in range(benchmarks)}
 
 
+def timings(by: dict[str, list[tuple[list, list]]]) -> dict[str, Timings]:
+    """Each benchmark's pairs as the evidence the statistics read."""
+    return {name: Timings.pairs(name, pairs) for name, pairs in by.items()}
+
+
 def test_spreads_shared_by_similar_benchmarks_are_pooled_and_different_ones_are_not():
     """20 benchmarks of one spread: a large prior weight, so 4 pairs see far smaller changes than their own
     3 degrees of freedom allow; spreads that differ 30-fold get almost no weight."""
     rng = np.random.default_rng(10)
-    same = stats.estimate_all(run(rng, 20, 4))
+    same = stats.estimate_all(timings(run(rng, 20, 4)))
     assert same.prior.df > 20 and same.prior.benchmarks == 20
     plain = {n: evidence.Estimate(e.d, e.se, 3.0, 1, 1, (4, 4), e.spread, "plain") for n, e in same.estimates.items()}
     pooled = evidence.judge(same.estimates)
@@ -38,7 +44,7 @@ def test_spreads_shared_by_similar_benchmarks_are_pooled_and_different_ones_are_
         **run(rng, 10, 4, state_sd=0.01),
         **{f"w{i}": v for i, v in enumerate(run(rng, 10, 4, 0.0, 0.3, 0.03).values())},
     }
-    assert stats.estimate_all(mixed).prior.df < 3
+    assert stats.estimate_all(timings(mixed)).prior.df < 3
 
 
 def test_moderated_spreads_keep_the_false_alarm_rate_and_see_a_slowdown():
@@ -48,12 +54,14 @@ def test_moderated_spreads_keep_the_false_alarm_rate_and_see_a_slowdown():
     alarms = caught = seen = 0
     for _ in range(150):
         by = run(rng, 20, 5)
-        alarms += any(r.verdict in ("regressed", "improved") for r in evidence.judge(stats.estimate_all(by).estimates))
+        alarms += any(
+            r.verdict in ("regressed", "improved") for r in evidence.judge(stats.estimate_all(timings(by)).estimates)
+        )
     assert alarms <= 150 * 0.05 * 1.8
     for _ in range(60):
         by = run(rng, 15, 5)
         by.update({f"s{i}": [pair(rng, 7, 0.10, 0.02, 0.03) for _ in range(5)] for i in range(5)})
-        for r in evidence.judge(stats.estimate_all(by).estimates):
+        for r in evidence.judge(stats.estimate_all(timings(by)).estimates):
             if r.name.startswith("s") and r.mde <= 0.10:
                 seen += 1
                 caught += r.regressed
@@ -66,16 +74,16 @@ def test_a_worker_in_a_lasting_state_is_named_and_does_not_flip_the_verdict():
     and left out: the verdict stays unchanged; averaged in, it would have moved the estimate by ~x1.12."""
     rng = np.random.default_rng(12)
     pairs = [pair(rng, 9, 0.0, 0.02, 0.02) for _ in range(8)]
-    pairs[2]["B"] = [x * 2.4 for x in pairs[2]["B"]]
-    found = stats.estimate_all({"t": pairs, **run(rng, 10, 8)})
+    pairs[2] = (pairs[2][0], [x * 2.4 for x in pairs[2][1]])
+    found = stats.estimate_all(timings({"t": pairs, **run(rng, 10, 8)}))
     (u,) = found.unstable
     assert (u.benchmark, u.pair, u.arm) == ("t", 3, "B") and 2.0 < u.ratio < 2.9
     assert "unstable: t: arm B's worker of pair 3 ran x2." in u.line()
     (v,) = [r for r in evidence.judge(found.estimates) if r.name == "t"]
     assert v.verdict == "unchanged" and 0.95 < v.ratio < 1.05 and v.units == (7, 7)
-    means = [float(stats.pair_log_ratios(p).mean()) for p in pairs]
+    means = [float(u.log_ratios().mean()) for u in Timings.pairs("t", pairs).units]
     assert math.exp(np.mean(means)) > 1.09  # what averaging it in would have said
-    assert stats.estimate_all(run(rng, 10, 8)).unstable == []  # nothing named among ordinary pairs
+    assert stats.estimate_all(timings(run(rng, 10, 8))).unstable == []  # nothing named among ordinary pairs
 
 
 def test_the_allocation_follows_the_variance_parts_and_the_costs():
@@ -90,18 +98,18 @@ def test_the_allocation_follows_the_variance_parts_and_the_costs():
     costs = {n: 0.02 for n in by}
     fixed = {n: 2.0 for n in by}
     planned = {n: 7 for n in by} | {"epochs": 5}
-    plan = alloc.allocate(by, costs, fixed, planned, {"epochs"}, 600.0, 10.0)
+    plan = alloc.allocate(timings(by), costs, fixed, planned, {"epochs"}, 600.0, 10.0)
     assert plan["noisy-rounds"].rounds > 50 and "round noise dominates" in plan["noisy-rounds"].why
     assert plan["lasting-state"].rounds == alloc.MIN_ROUNDS and "lasting state dominates" in plan["lasting-state"].why
     assert plan["epochs"].rounds == 5 and "epochs" in plan["epochs"].why
     assert all(a.rounds % 2 == 1 for a in plan.values())
-    parts = alloc.components(by["noisy-rounds"])
+    parts = alloc.components(Timings.pairs("noisy-rounds", by["noisy-rounds"]).units)
     best = math.sqrt(2.0 / 0.02 * parts.round / max(parts.state, alloc.STATE_FLOOR**2))
     assert abs(plan["noisy-rounds"].rounds - min(best, alloc.MAX_ROUND_S / 0.01)) <= 2  # Kalibera and Jones
-    tight = alloc.allocate(by, costs, fixed, planned, {"epochs"}, 12.0, 10.0)  # 2 s left for timed rounds
+    tight = alloc.allocate(timings(by), costs, fixed, planned, {"epochs"}, 12.0, 10.0)  # 2 s left for timed rounds
     assert tight["noisy-rounds"].rounds < plan["noisy-rounds"].rounds and "time budget" in tight["noisy-rounds"].why
     assert sum(a.rounds * costs[n] for n, a in tight.items() if n != "epochs") <= 2.0 + 3 * 0.02
-    assert alloc.allocate({"x": by["epochs"][:1]}, costs, fixed, {"x": 7}, set(), 600, 10)["x"].rounds == 7
+    assert alloc.allocate(timings({"x": by["epochs"][:1]}), costs, fixed, {"x": 7}, set(), 600, 10)["x"].rounds == 7
 
 
 def test_benchmarks_leaving_at_interim_looks_keep_the_false_alarm_bound():
@@ -122,7 +130,7 @@ def test_benchmarks_leaving_at_interim_looks_keep_the_false_alarm_bound():
             if look is None and k < 20:
                 continue
             level = stats.final_alpha(0.05, True) if k == 20 else stats.interim_alpha(0.05, look)
-            est = {n: e for n, e in stats.estimate_all(by).estimates.items() if n not in decided}
+            est = {n: e for n, e in stats.estimate_all(timings(by)).estimates.items() if n not in decided}
             for r in evidence.judge(est, alpha=level, family=10):
                 if r.verdict != "inconclusive" or k == 20:
                     decided[r.name] = r.verdict
@@ -143,7 +151,7 @@ def test_looks_last_the_whole_budget_and_a_decidable_benchmark_leaves_early():
     by |= {f"b{i}": [pair(rng, 5, 0.0, 0.01, 0.01) for _ in range(3)] for i in range(5)}
     (slow,) = [
         r
-        for r in evidence.judge(stats.estimate_all(by).estimates, alpha=stats.interim_alpha(0.05, 1))
+        for r in evidence.judge(stats.estimate_all(timings(by)).estimates, alpha=stats.interim_alpha(0.05, 1))
         if r.name == "slow"
     ]
     assert slow.verdict == "regressed"
@@ -154,15 +162,13 @@ def test_workers_landing_in_two_states_are_named_and_no_verdict_comes_of_the_dra
     20-28 ms, A slow in 3 pairs of 4 and B in the fourth. Leaving out the odd pair, or narrowing its spread
     with the prior, made that an `improved` x0.45; named as two states and judged on its own spread, no
     benchmark of the A/A gets a verdict other than unchanged or inconclusive."""
-    import json
     from pathlib import Path
 
+    from mlxbench.measure import pairfile
+    from mlxbench.measure.pairfile import PairResult
+
     folder = Path(__file__).resolve().parents[1] / "data" / "h200-placement-aa"
-    pairs = [json.loads(p.read_text()) for p in sorted(folder.glob("pair-*/pair.json"))]
-    by: dict[str, list] = {}
-    for number, pair_ in enumerate(pairs, 1):
-        for name, times in pair_["times"].items():
-            by.setdefault(name, []).append({**times, "pair": number})
+    by = pairfile.timings([PairResult.read(p) for p in sorted(folder.glob("pair-*/pair.json"))])
     found = stats.estimate_all(by)
     (u,) = [u for u in found.unstable if "mlx-gpu-ci-seed-to-gpu" in u.benchmark]
     assert u.kind == "states" and u.slow["A"] >= 2 and u.slow["B"] >= 1 and 1.8 < u.ratio < 3.0
@@ -176,7 +182,7 @@ def test_a_real_difference_is_not_named_a_lasting_state():
     keeps the shared prior and is called regressed."""
     rng = np.random.default_rng(15)
     by = {"slow": [pair(rng, 7, 0.6, 0.02, 0.02) for _ in range(4)], **run(rng, 10, 4)}
-    found = stats.estimate_all(by)
+    found = stats.estimate_all(timings(by))
     assert found.unstable == []
     (v,) = [r for r in evidence.judge(found.estimates) if r.name == "slow"]
     assert v.regressed and "moderated" in v.method

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlxbench.timings import Timings
 from mlxbench.verdicts.history import compare_to_history
 from mlxbench.verdicts.verdict import accuracy_regressions, interval_verdict
 
@@ -37,7 +38,9 @@ def history_runs(rng, run_sd: float, k: int = 6, rounds: int = 5) -> list[np.nda
 def test_history_mode_flags_a_real_slowdown_on_a_quiet_machine():
     rng = np.random.default_rng(5)
     flagged = sum(
-        compare_to_history("x", history_runs(rng, 0.03), noisy(rng, 1.3 * np.exp(rng.normal(0, 0.03)), 5)).regressed
+        compare_to_history(
+            Timings.runs("x", history_runs(rng, 0.03), noisy(rng, 1.3 * np.exp(rng.normal(0, 0.03)), 5))
+        ).regressed
         for _ in range(100)
     )
     assert flagged >= 90
@@ -48,7 +51,7 @@ def test_history_mode_does_not_cry_wolf_when_whole_runs_shift():
     verdicts = []
     for _ in range(300):  # unchanged code; each run shifted as a whole by ~10%, rounds agreeing within 2%
         cur = noisy(rng, float(np.exp(rng.normal(0, 0.10))), 5)
-        verdicts.append(compare_to_history("x", history_runs(rng, 0.10), cur).verdict)
+        verdicts.append(compare_to_history(Timings.runs("x", history_runs(rng, 0.10), cur)).verdict)
     assert verdicts.count("regressed") + verdicts.count("improved") <= 15  # alpha 0.05 over a family of one
 
 
@@ -59,7 +62,8 @@ def test_history_mode_controls_the_family():
     for _ in range(100):
         verdicts = [
             compare_to_history(
-                "x", history_runs(rng, 0.05), noisy(rng, float(np.exp(rng.normal(0, 0.05))), 5), family=70
+                Timings.runs("x", history_runs(rng, 0.05), noisy(rng, float(np.exp(rng.normal(0, 0.05))), 5)),
+                family=70,
             )
             for _ in range(70)
         ]
@@ -69,7 +73,7 @@ def test_history_mode_controls_the_family():
 
 def test_history_mode_needs_three_runs():
     rng = np.random.default_rng(7)
-    res = compare_to_history("x", history_runs(rng, 0.03, k=2), noisy(rng, 1.0, 5))
+    res = compare_to_history(Timings.runs("x", history_runs(rng, 0.03, k=2), noisy(rng, 1.0, 5)))
     assert res.verdict == "inconclusive" and "need >= 3 saved runs" in res.reasons[0]
 
 
