@@ -23,14 +23,19 @@ ROOT = Path(__file__).parents[1]
 BASELINE = next((ROOT / "baselines" / "Linux-x86_64-Intel_R_Xeon_R_Processor-2c-nogpu-CPython-3.11").glob("0001_*"))
 RECORD = ROOT / "tests" / "data" / "replay" / "cpu-numpy-torch-aa"
 TINY = "def test_tiny(benchmark):\n    benchmark(sum, range(100))\n"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+
+
+def child_env() -> dict[str, str]:
+    """The environment of the commands these tests start: this one as it is when they start (with the session's
+    settings, conftest's child_bytecode), the checkout first on the path."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
 
 
 def run_into(log: Path, mode: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`args` run with stdout and stderr redirected to `log`, opened as the shell's `>>` (mode "ab") or `>` ("wb")."""
     with log.open(mode) as out:
         cmd = [sys.executable, *args]
-        return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=ENV, timeout=300)
+        return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=child_env(), timeout=300)
 
 
 def json_after(text: str, earlier: str) -> dict:
@@ -78,7 +83,9 @@ def test_benchmark_json_to_stdout_truncated_log_and_pipe(tmp_path):
     assert run_into(log, "wb", *args, cwd=tmp_path).returncode == 0
     text = log.read_text()
     assert json_after(text, "")["benchmarks"] and "1 passed" in text[text.rindex("}") :]
-    piped = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=300)
+    piped = subprocess.run(
+        [sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, env=child_env(), timeout=300
+    )
     assert piped.returncode == 0 and json_after(piped.stdout, "")["benchmarks"]
 
 
@@ -123,7 +130,7 @@ def test_messages_that_stdout_cannot_encode_never_change_the_exit_code(tmp_path)
     compare's `µs` comes out as `\\xb5s`."""
     run = tmp_path / "run.json"
     shutil.copy(BASELINE, run)
-    env = {**ENV, "PYTHONIOENCODING": "ascii"}
+    env = {**child_env(), "PYTHONIOENCODING": "ascii"}
     out = tmp_path / "dir with ü"
     cmd = [sys.executable, "-m", "mlxbench", "report", str(run), "--format", "json", "summary", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, env=env, timeout=300)
