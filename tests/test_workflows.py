@@ -122,13 +122,13 @@ def test_pr_check_runs_same_repository_branches_only_on_the_self_hosted_machine(
     assert 'MARKER: "<!-- mlxbench-pr-check -->"' in text and "GITHUB_STEP_SUMMARY" in text
 
 
-def test_pr_check_commands_on_a_scratch_repository(tmp_path):
+def test_pr_check_commands_on_a_scratch_repository(tmp_path, child_bytecode):
     """The workflow's own steps in a scratch repository (the fake workload, two commits, the second twice as
     slow): the verdicts reach the job summary and one comment (posted, then updated: `gh` is a fake that logs
     its calls), and the last step fails on `regressed`."""
     sys.path.insert(0, str(Path(__file__).parent / "ab"))
     try:
-        from test_revisions import BENCH, commit, git
+        from test_revisions import BENCH, commit, git, warm
     finally:
         sys.path.pop(0)
     from conftest import FAKES
@@ -153,6 +153,7 @@ def test_pr_check_commands_on_a_scratch_repository(tmp_path):
     bin_.mkdir()
     (bin_ / "gh").write_text('#!/bin/sh\necho "$@" >> "$GH_LOG"\ncase "$*" in *"-X"*) ;; *) echo "$GH_ID" ;; esac\n')
     (bin_ / "gh").chmod(0o755)
+    warm(child_bytecode, tmp_path / "cache")  # what the session's processes compiled, there before the first
     env = {
         # bytecode compiled once (PYTHONDONTWRITEBYTECODE, which a machine may set, left out), into the folder where
         # the A/B keeps its workers' (tests/ab/test_revisions.py checks that it does), and read by every process after

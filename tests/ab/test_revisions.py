@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -72,21 +73,45 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-@pytest.fixture(scope="module")
-def pycache(tmp_path_factory) -> Path:
-    """Where the A/Bs' own processes (the coordinator, its checks of each arm) keep their bytecode: compiled once
-    for the module, never written into the harness's folders."""
-    return tmp_path_factory.mktemp("pycache")
+@pytest.fixture
+def pycache(child_bytecode: Path) -> Path:
+    """Where the A/Bs' own processes (the coordinator, its checks of each arm) keep their bytecode: the session's
+    folder (conftest's child_bytecode), never the harness's folders; what the tests before compiled is read, not
+    compiled again."""
+    return child_bytecode
+
+
+def warm(pycache: Path, cache: Path) -> None:
+    """The workers' bytecode folder of an A/B with `cache` (`<cache>/checkouts/pycache`, where the A/B puts it) starts
+    with what `pycache` holds, hard-linked (Python replaces a bytecode file, never writes into one): its first pair
+    of workers compiles only the revisions' own modules, not numpy, scipy and pytest again."""
+
+    def link(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except FileNotFoundError:  # a temporary file of a process writing there, renamed away meanwhile
+            pass
+        except OSError:
+            shutil.copy2(source, target)
+
+    def writing(_: str, names: list[str]) -> list[str]:
+        return [name for name in names if ".pyc." in name]  # `<module>.pyc.<id>`: a write under way
+
+    folder = cache / "checkouts" / "pycache"
+    if not folder.exists():
+        shutil.copytree(pycache, folder, copy_function=link, ignore=writing)
 
 
 def ab(repo: Path, cache: Path, pycache: Path, *args: str) -> subprocess.CompletedProcess:
     """`mlxbench ab ARGS` in `repo`, free to write bytecode (PYTHONDONTWRITEBYTECODE, which a machine may set, left
     out): each worker after the first reads what the first compiled instead of compiling numpy, scipy and pytest
-    from source again; a revision's workers write theirs where the A/B puts it (its checkouts' pycache folder)."""
+    from source again; a revision's workers write theirs where the A/B puts it (its checkouts' pycache folder),
+    which starts with what the session's processes compiled (warm)."""
     size = ["--processes", "3"] if "processes" in args else ["--pairs", "3"]
     cmd = [sys.executable, "-m", "mlxbench", "ab", *args, *size, "--", "test_fake.py", "--backend", "numpy"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(MLXBENCH_CACHE_DIR=str(cache), PYTHONPYCACHEPREFIX=str(pycache))
+    warm(pycache, cache)
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=env)
 
 
