@@ -22,7 +22,8 @@ from mlxbench.tools import replay
 ROOT = Path(__file__).parents[1]
 BASELINE = next((ROOT / "baselines" / "Linux-x86_64-Intel_R_Xeon_R_Processor-2c-nogpu-CPython-3.11").glob("0001_*"))
 RECORD = ROOT / "tests" / "data" / "replay" / "cpu-numpy-torch-aa"
-TINY = "def test_tiny(benchmark):\n    benchmark(sum, range(100))\n"
+# a few rounds of pedantic: pytest-benchmark's own calibration would time `sum` for a whole second (its max_time)
+TINY = "def test_tiny(benchmark):\n    benchmark.pedantic(sum, args=(range(100),), rounds=5)\n"
 
 
 def child_env() -> dict[str, str]:

@@ -294,7 +294,7 @@ def test_the_releases_command_runs_a_history_end_to_end(tmp_path, monkeypatch, c
     monkeypatch.setattr(venvs, "environment", lambda wanted, log=None: Path(sys.executable))
     test = tmp_path / "bench" / "test_tiny.py"
     test.parent.mkdir()
-    test.write_text("def test_tiny(benchmark):\n    benchmark(sum, range(100))\n")
+    test.write_text("def test_tiny(benchmark):\n    benchmark.pedantic(sum, args=(range(100),), rounds=5)\n")
     out = tmp_path / "out"
     code = cli.main(["releases", "mlx", "--out", str(out), "--confirm", "none", "--", str(test.parent)])
     printed = capsys.readouterr().out

@@ -18,7 +18,8 @@ from conftest import mlxbench_main, said
 from mlxbench import cancel, cli
 from mlxbench.session import saving
 
-TINY = "def test_tiny(benchmark):\n    benchmark(sum, range(100))\n"
+# a few rounds of pedantic: pytest-benchmark's own calibration would time `sum` for a whole second (its max_time)
+TINY = "def test_tiny(benchmark):\n    benchmark.pedantic(sum, args=(range(100),), rounds=5)\n"
 
 
 def session(tmp_path: Path, test: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -98,7 +99,7 @@ def test_a_cli_command_terminated_says_so_in_one_line_and_exits_143(monkeypatch,
 
 def test_a_pytest_session_sent_sigterm_keeps_nothing_as_a_run_and_exits_143(tmp_path):
     test = (
-        "import os, signal\n\ndef test_tiny(benchmark):\n    benchmark(sum, range(100))\n\n"
+        "import os, signal\n\ndef test_tiny(benchmark):\n    benchmark.pedantic(sum, args=(range(100),), rounds=5)\n\n"
         "def test_cancelled():\n    os.kill(os.getpid(), signal.SIGTERM)\n"
     )
     proc = session(tmp_path, test, "--benchmark-autosave", "--benchmark-storage=store")
