@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,18 @@ def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
     return found
 
 
+def check_arms(arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each arm's interpreter checked (venvs.arm_problem: BadRun with the first arm's problem) and its identity,
+    the four short processes run side by side: an A/B starts a second or two sooner than one after another."""
+    with ThreadPoolExecutor(max_workers=2 * len(arms)) as pool:
+        problems = {arm: pool.submit(venvs.arm_problem, arm, f["python"], f["env"]) for arm, f in arms.items()}
+        identities = {arm: pool.submit(identity, arm, f["python"], f["env"]) for arm, f in arms.items()}
+        for problem in problems.values():
+            if why := problem.result():
+                raise BadRun(why)
+        return {arm: found.result() for arm, found in identities.items()}
+
+
 RATIO = {
     "paired": "ratio: B / A as the pairs of workers estimate it (their mean log ratio), not B's median over A's",
     "processes": "ratio: the geometric mean of B's process medians over A's, not B's median over A's",
@@ -114,9 +127,7 @@ def run(config: ABConfig | argparse.Namespace) -> int:
         "A": {"python": a_python or sys.executable, "env": dict(config.a_env)},
         "B": {"python": config.b or sys.executable, "env": dict(config.b_env)},
     }
-    for arm, facts in arms.items():
-        if problem := venvs.arm_problem(arm, facts["python"], facts["env"]):
-            raise BadRun(problem)
+    found = check_arms(arms)
     revs = revisions.arms(config.a_rev, config.b_rev)  # checked out (or reused) before any worker starts
     if revs:
         pytest_args = revisions.absolute_paths(pytest_args, Path.cwd())
@@ -125,7 +136,7 @@ def run(config: ABConfig | argparse.Namespace) -> int:
             arms[arm].update(launch=launch, cwd=rev.checkout, worker_env=revisions.worker_env(rev), revision=rev)
         echo(f"mlxbench ab: A runs {revs['A'].label()}, B runs {revs['B'].label()}", flush=True)
     for arm, facts in arms.items():
-        facts.update(identity(arm, facts["python"], facts["env"]))
+        facts.update(found[arm])
     if revs:
         python = {arm: facts["python"] for arm, facts in arms.items()}
         revisions.preflight(python, revs, {arm: facts["env"] for arm, facts in arms.items()}, pytest_args)
