@@ -18,12 +18,14 @@ below both, with NumPy and nothing else.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 DESIGNS = ("pairs", "processes", "runs")
+SMALL = 64  # rounds up to which a median is taken without NumPy (faster for a unit of a few rounds)
 FIRST_ROUNDS_LEFT_OUT = 1  # of each pair's rounds of a benchmark, per arm (see Unit.log_ratios)
 
 
@@ -46,12 +48,17 @@ class Unit:
 
     def usable(self, arm: str) -> np.ndarray:
         """The rounds of `arm` that are times: positive and finite."""
-        return np.asarray([t for t in self.arm(arm) if t > 0 and math.isfinite(t)], dtype=float)
+        values = np.asarray(self.arm(arm), dtype=float)
+        return values[np.isfinite(values) & (values > 0)]
 
     def median(self, arm: str) -> float:
         """The median of `arm`'s usable rounds (NaN where it has none)."""
-        values = self.usable(arm)
-        return float(np.median(values)) if values.size else math.nan
+        rounds = self.arm(arm)
+        if len(rounds) > SMALL:
+            values = self.usable(arm)
+            return float(np.median(values)) if values.size else math.nan
+        kept = [t for t in rounds if t > 0 and math.isfinite(t)]  # a few rounds: no array to build
+        return statistics.median(kept) if kept else math.nan
 
     def log_ratios(self) -> np.ndarray:
         """log(B_i / A_i) of the rounds of one pair of workers, matched by round (adjacent in time). The first
