@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tools", ("tools",)),
     (
         "entry points",
-        ("plugin", "cli", "__main__", "__init__", "calibrate", "calibrate_ab", "overhead", "slowdown", "sweeptables"),
+        ("plugin", "cli", "__main__", "__init__"),
     ),
 ]
 RANK = {first: i for i, (_, firsts) in enumerate(LAYERS) for first in firsts}

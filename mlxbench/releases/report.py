@@ -18,6 +18,7 @@ from mlxbench.reports import logticks
 from mlxbench.reports.document import CellLines, Document, Heading, Image, Paragraph, Table
 from mlxbench.reports.document import html as document_html
 from mlxbench.reports.document import markdown as document_markdown
+from mlxbench.reports.options import FORMATS
 from mlxbench.reports.plots import _png
 from mlxbench.reports.plural import nouns
 from mlxbench.reports.publish import strict
@@ -192,7 +193,7 @@ def document(m: dict) -> Document:
     return doc
 
 
-def contents(m: dict, formats: Sequence[str] = ("md", "summary", "html", "json")) -> dict[str, bytes]:
+def contents(m: dict, formats: Sequence[str] = FORMATS) -> dict[str, bytes]:
     images = {plot_name(w): plot(m, w) for w in workloads(m)} if {"md", "html"} & set(formats) else {}
     doc = document(m)
     files: dict[str, bytes] = {}

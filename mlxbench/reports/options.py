@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+FORMATS = ("md", "summary", "html", "json")  # every report's files: `--format`, and the releases report
+
 
 def folder_path(text: str) -> Path:
     """A folder option's value: an empty one is refused (it would quietly be the working folder)."""
@@ -38,8 +40,8 @@ def add_report_parser(sub: argparse._SubParsersAction, func: Callable[[argparse.
     r.add_argument(
         "--format",
         nargs="+",
-        choices=("md", "summary", "html", "json"),
-        default=["md", "summary", "html", "json"],
+        choices=FORMATS,
+        default=list(FORMATS),
         help="md: report.md with its PNG plots beside it; summary: summary.md, tables only (for a GitHub job "
         "summary); html: report.html, plots inlined; json: report.json (default: all four)",
     )

@@ -23,7 +23,6 @@ from mlxbench.reports import cadence, sweeptables
 from mlxbench.reports.report import Report, memory_words
 from mlxbench.runs import BadRun, Run
 
-FORMATS = ("md", "summary", "html", "json")
 FILE_NAMES = {"md": "report.md", "summary": "summary.md", "html": "report.html", "json": "report.json"}
 
 
