@@ -107,6 +107,11 @@ class Timings:
         units = [Unit(i, A=_times(r)) for i, r in enumerate(saved, 1)]
         return cls(name, "runs", (*units, Unit(len(units) + 1, B=_times(current))))
 
+    def with_current(self, rounds: Iterable[float]) -> Timings:
+        """Design `runs`: the same saved runs, with `rounds` as the current run (arm B's one unit)."""
+        saved = tuple(u for u in self.units if not u.B)
+        return replace(self, units=(*saved, Unit(len(saved) + 1, B=_times(rounds))))
+
     def of_arm(self, arm: str) -> list[Unit]:
         """The units that ran `arm`."""
         return [u for u in self.units if u.arm(arm)]

@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,14 +69,18 @@ print(json.dumps({"implementation": platform.python_implementation(), "python_ve
 """  # run by an arm's interpreter: importlib.metadata only, no framework imported
 
 
-def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
+def distributions() -> list[str]:
+    """The distributions whose versions make an arm what it is: the backends' (Registry.distributions) and SUITE."""
+    from mlxbench.registry import Registry
+
+    return list(dict.fromkeys([*Registry.load().distributions, *SUITE]))
+
+
+def identity(arm: str, python: str, env: dict[str, str], dists: Sequence[str] | None = None) -> dict[str, Any]:
     """What makes an arm the same experiment wherever its interpreter lives: its Python implementation and
     version, and the installed versions of the backends' distributions (Registry.distributions: numpy, torch,
     mlx, jax, ...) and of SUITE, read by that interpreter (QUERY) in one short process."""
-    from mlxbench.registry import Registry
-
-    dists = list(dict.fromkeys([*Registry.load().distributions, *SUITE]))
-    cmd = [python, "-c", QUERY, *dists]
+    cmd = [python, "-c", QUERY, *(distributions() if dists is None else dists)]
     try:
         proc = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -94,9 +99,10 @@ def identity(arm: str, python: str, env: dict[str, str]) -> dict[str, Any]:
 def check_arms(arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each arm's interpreter checked (venvs.arm_problem: BadRun with the first arm's problem) and its identity,
     the four short processes run side by side: an A/B starts a second or two sooner than one after another."""
+    dists = distributions()  # the registry read once, not by each arm's thread
     with ThreadPoolExecutor(max_workers=2 * len(arms)) as pool:
         problems = {arm: pool.submit(venvs.arm_problem, arm, f["python"], f["env"]) for arm, f in arms.items()}
-        identities = {arm: pool.submit(identity, arm, f["python"], f["env"]) for arm, f in arms.items()}
+        identities = {arm: pool.submit(identity, arm, f["python"], f["env"], dists) for arm, f in arms.items()}
         for problem in problems.values():
             if why := problem.result():
                 raise BadRun(why)

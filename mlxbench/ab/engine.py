@@ -278,7 +278,7 @@ class PairedRun:
         self.family = max(self.family, len(self.names()))
         final, found = judge_pairs(self.pairs, thresholds, level, self.names() - set(self.decided), self.family)
         results = sorted([*self.decided.values(), *final], key=lambda r: r.name)
-        by_bench = pairfile.timings(self.pairs)
+        by_bench = found.timings  # every benchmark's pairs, the decided ones' too (judge_pairs reads them all)
         process_view = evidence.judge(stats.process_estimates(by_bench), thresholds, level)
         wall, timed = self.elapsed(), sum(p.timed for p in self.pairs)
         self.say(results, found, process_view, level, wall, timed)

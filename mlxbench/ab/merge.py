@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         echo(f"mlxbench ab merge: {u.line()}")
     echo(f"mlxbench ab merge: {counted(results)}")
     echo("\n".join(table(results)))
-    by_bench = pairfile.timings(pairs)
+    by_bench = found.timings
     document = {
         "design": "paired",
         "merged_from": sources,

@@ -47,8 +47,7 @@ def judge_pairs(
     """The verdicts of `names` (default: all) from the pairs, spreads moderated across every benchmark. A
     benchmark whose rounds come in levels is two tests (at like levels, and its level mix: mlxbench.verdicts.levels),
     both counted in the family."""
-    by_bench = timings(results)
-    found = stats.estimate_all(by_bench)
+    found = stats.estimate_all(timings(results))
     chosen = {n: e for n, e in found.estimates.items() if names is None or n in names}
     tests = max(family or 0, len(chosen)) + len(found.levels)
     results_ = evidence.judge(chosen, thresholds, level, family=tests)
@@ -58,7 +57,7 @@ def judge_pairs(
         r.reasons += [u.line() for u in found.unstable if u.benchmark == r.name]
         if r.name in mix_results:
             results_[i] = levels.combine(r, mix_results[r.name])
-            results_[i].reasons.insert(0, found.levels[r.name].line(by_bench[r.name].units))
+            results_[i].reasons.insert(0, found.levels[r.name].line(found.timings[r.name].units))
     return results_, found
 
 

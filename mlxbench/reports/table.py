@@ -62,27 +62,18 @@ class Row:
         return out
 
 
-def _get(r: Result, key: str, default: Any = NAN) -> Any:
-    value = getattr(r, key, default)
-    return default if value is None else value
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else NAN
-
-
 def default_notes(r: Result) -> list[str]:
     """What the row's figures do not say: every reason of a verdict that moved, or the one that says why
     there is no estimate; of an inconclusive one, its cause (the first reason states the interval the row
     shows, then, after its last ': ', why it decides nothing) and the later reasons; of an unchanged one,
     the later reasons only; every accuracy regression."""
-    reasons = [str(x) for x in _get(r, "reasons", []) or []] if not isinstance(_get(r, "reasons", []), str) else []
-    no_estimate = not math.isfinite(_num(_get(r, "ratio"))) and _get(r, "method") != "accuracy"
-    verdict = _get(r, "verdict")
+    reasons = list(r.reasons)
+    no_estimate = not math.isfinite(r.ratio) and r.method != "accuracy"
+    verdict = r.verdict
     if verdict not in MOVED and not no_estimate and reasons:
         cause = reasons[0].rpartition(": ")[2] if verdict == "inconclusive" and ": " in reasons[0] else ""
         reasons = [cause, *reasons[1:]] if cause else reasons[1:]
-    return reasons + [f"accuracy: {a}" for a in _get(r, "accuracy", []) or []]
+    return reasons + [f"accuracy: {a}" for a in r.accuracy]
 
 
 def rank(r: Row) -> int:
@@ -124,24 +115,23 @@ class Table:
         unjudged."""
         rows = []
         for r in results:
-            name = str(_get(r, "name", "?"))
-            before, after = _num(_get(r, "baseline_median")), _num(_get(r, "current_median"))
+            before, after = r.baseline_median, r.current_median
             if medians is not None and not (before == before and after == after):
-                before, after = medians(name)
-            ratio = _num(_get(r, "ratio"))
+                before, after = medians(r.name)
+            ratio = r.ratio
             if ratio != ratio and before > 0 and after == after:
                 ratio = after / before
             row = Row(
-                name,
-                str(_get(r, "verdict", "inconclusive")),
+                r.name,
+                r.verdict,
                 before,
                 after,
                 ratio,
-                _num(_get(r, "ci_low")),
-                _num(_get(r, "ci_high")),
-                _num(_get(r, "mde")),
-                str(_get(r, "method", "")),
-                _num(_get(r, "threshold")),
+                r.ci_low,
+                r.ci_high,
+                r.mde,
+                r.method,
+                r.threshold,
                 notes=notes(r),
             )
             rows.append(row)

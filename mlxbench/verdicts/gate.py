@@ -61,7 +61,7 @@ class RegressionGate:
     def recent(self, fullname: str, current: Sequence[float] = ()) -> Timings:
         """The saved runs that judge `fullname` (its last HISTORY with times), with the current run's rounds."""
         saved = self.history.get(fullname) or Timings.runs(fullname, ())
-        return history_.recent(Timings.runs(fullname, [u.A for u in saved.of_arm("A")], current))
+        return history_.recent(saved.with_current(current))
 
     def judge(
         self,

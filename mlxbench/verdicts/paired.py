@@ -129,8 +129,10 @@ def lasting_states(name: str, pairs: Sequence[Unit]) -> Unstable | None:
 
 @dataclass
 class Findings:
-    """Everything the paired statistic made of the pairs: estimates, the shared prior, unstable workers."""
+    """Everything the paired statistic made of the pairs: estimates, the shared prior, unstable workers, and the
+    evidence it judged (each benchmark's Timings, for what the caller reports beside the verdicts)."""
 
+    timings: dict[str, Timings] = field(default_factory=dict)
     estimates: dict[str, Estimate | str] = field(default_factory=dict)
     prior: Prior = field(default_factory=Prior)
     unstable: list[Unstable] = field(default_factory=list)
@@ -140,7 +142,7 @@ class Findings:
 
 def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
     """The paired estimate of log(B / A) of every benchmark, spreads moderated across them."""
-    found = Findings()
+    found = Findings(dict(by_bench))
     kept: dict[str, tuple[np.ndarray, Timings]] = {}
     states: set[str] = set()
     for name, timings in sorted(by_bench.items()):

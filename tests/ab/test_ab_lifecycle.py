@@ -319,7 +319,7 @@ def fake_ab(monkeypatch, tmp_path, pairs: int, asked: int | None) -> tuple[argpa
     real = saving.atomic_write
     monkeypatch.setattr(saving, "atomic_write", lambda target, data: (written.append(target), real(target, data)))
     monkeypatch.setattr(engine, "run", measured)
-    monkeypatch.setattr(command, "identity", lambda arm, python, env: {})
+    monkeypatch.setattr(command, "identity", lambda arm, python, env, dists=None: {})
     monkeypatch.setattr(command.venvs, "arm_problem", lambda arm, python, env: None)
     parser = argparse.ArgumentParser()  # the options and their defaults, as the CLI reads them
     command.add_parser(parser.add_subparsers())
