@@ -41,6 +41,7 @@ class Unit:
     number: int  # 1-based: the pair's pair-NN folder, the process's place in its arm, the saved run's place
     A: tuple[float, ...] = ()
     B: tuple[float, ...] = ()
+    draws: tuple[int, ...] = ()  # pairs: the round (0-based, per arm) at which each preparation after the first began
 
     def arm(self, arm: str) -> tuple[float, ...]:
         """The rounds of `arm` ("A" or "B")."""
@@ -60,21 +61,28 @@ class Unit:
         kept = [t for t in rounds if t > 0 and math.isfinite(t)]  # a few rounds: no array to build
         return statistics.median(kept) if kept else math.nan
 
+    def kept(self, n: int) -> np.ndarray:
+        """Which of `n` rounds count: all but the first of each preparation (`draws`), where 3 or more are there."""
+        keep = np.ones(n, dtype=bool)
+        if n >= 3:
+            for start in (0, *self.draws):
+                keep[start : start + FIRST_ROUNDS_LEFT_OUT] = False
+        return keep
+
     def log_ratios(self) -> np.ndarray:
         """log(B_i / A_i) of the rounds of one pair of workers, matched by round (adjacent in time). The first
         round of each arm is left out where 3 or more are matched: it is the only one whose position differs by
         arm (one arm's comes straight after its own preparation, the other's after the first arm's round), and
-        under load it read B/A x1.106 over 60 A/A rounds against x1.000 for the middle rounds."""
+        under load it read B/A x1.106 over 60 A/A rounds against x1.000 for the middle rounds. Where the pair
+        prepared the benchmark again (`draws`), the first round after each preparation is left out as well."""
         a, b = self.usable("A"), self.usable("B")
         n = min(a.size, b.size)
-        first = FIRST_ROUNDS_LEFT_OUT if n >= 3 else 0
-        return np.log(b[first:n] / a[first:n])
+        return np.log(b[:n] / a[:n])[self.kept(n)]
 
     def arm_logs(self, arm: str) -> np.ndarray:
-        """An arm's round log times, its first round left out as `log_ratios` leaves it out."""
+        """An arm's round log times, the first round of each preparation left out as `log_ratios` leaves it out."""
         values = self.usable(arm)
-        first = FIRST_ROUNDS_LEFT_OUT if values.size >= 3 else 0
-        return np.log(values[first:])
+        return np.log(values)[self.kept(values.size)]
 
 
 @dataclass(frozen=True)
@@ -91,8 +99,10 @@ class Timings:
 
     @classmethod
     def pairs(cls, name: str, pairs: Iterable[tuple[Iterable[float], Iterable[float]]]) -> Timings:
-        """Pairs of workers, numbered 1, 2, ... in the order given: each (A's rounds, B's rounds)."""
-        return cls(name, "pairs", tuple(Unit(i, _times(a), _times(b)) for i, (a, b) in enumerate(pairs, 1)))
+        """Pairs of workers, numbered 1, 2, ... in the order given: each (A's rounds, B's rounds), or (A's rounds,
+        B's rounds, the rounds at which each preparation after the first began)."""
+        units = [Unit(i, _times(p[0]), _times(p[1]), tuple(p[2]) if len(p) > 2 else ()) for i, p in enumerate(pairs, 1)]
+        return cls(name, "pairs", tuple(units))
 
     @classmethod
     def processes(cls, name: str, a: Iterable[Iterable[float]], b: Iterable[Iterable[float]]) -> Timings:

@@ -80,6 +80,9 @@ class SumWorkload:
         if variant == "nope":
             raise Unsupported("nothing to see")
         x = backend.asarray(np.ones(spec, dtype=np.float32))
+        if os.environ.get("FAKE_PREP_LOG"):  # each preparation: its variant and when it was made
+            with open(os.environ["FAKE_PREP_LOG"], "a") as f:
+                f.write(f"{variant} {time.time()}\\n")
 
         delay = float(os.environ.get("FAKE_DELAY", "0"))
         call_log = os.environ.get("FAKE_CALL_LOG")  # each call's start and end, to check two workers' exclusivity

@@ -230,7 +230,9 @@ def claim_folder(root: Path, stamp: str) -> Path:
 
 def units_line(meta: dict) -> str:
     if meta["design"] == "paired":
-        return f"{meta['pairs']} pairs of workers alternating rounds, budget {meta['time_budget_min']:g} min"
+        draws = meta.get("draws", 1)
+        each = f", each benchmark prepared {draws} times a pair" if draws > 1 else ""
+        return f"{meta['pairs']} pairs of workers alternating rounds{each}, budget {meta['time_budget_min']:g} min"
     return f"{meta['processes']} processes per arm"
 
 
@@ -325,6 +327,15 @@ def add_design_options(p: argparse._ArgumentGroup) -> None:
         default=None,
         help="paired: start the next pair's workers (import and collect, nothing on the device) while a pair times; "
         f"auto (default): on a machine with at least {PIPELINE_MIN_CORES} cores",
+    )
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        metavar="D",
+        help="paired: prepare each benchmark D times in each pair of workers (both arms at once, untimed), each "
+        "preparation followed by its rounds (default 1; rounds that build on each other, such as training epochs, "
+        "keep 1). On a GPU part of a worker's lasting speed is drawn again with each preparation",
     )
     p.add_argument(
         "--processes", type=int, default=None, metavar="K", help="processes design: fresh processes per arm (default 6)"

@@ -39,6 +39,7 @@ DESIGN_OPTIONS: dict[str, dict[str, tuple[str, Any]]] = {  # option: (field, def
         "--pairs": ("pairs", None),
         "--worker-timeout": ("worker_timeout", 600.0),
         "--pipeline": ("pipeline", "auto"),
+        "--draws": ("draws", 1),
     },
     "processes": {
         "--processes": ("processes", 6),
@@ -59,6 +60,7 @@ RANGES: dict[str, tuple[str, Callable[[Any], bool], str]] = {  # field: (option,
     "target_effect": ("--target-effect", lambda f: 0 < f <= 1, "a fraction in (0, 1]"),
     "pairs": ("--pairs", lambda p: p >= MIN_PAIRS, f"at least {MIN_PAIRS}"),
     "pipeline": ("--pipeline", lambda s: s in PIPELINES, "auto, on or off"),
+    "draws": ("--draws", lambda d: 1 <= d <= 20, "a count of preparations per pair from 1 to 20"),
 }
 FORBIDDEN = ("--benchmark-autosave", "--benchmark-save", "--benchmark-json", "--regression-gate", "--benchmark-disable")
 
@@ -113,6 +115,7 @@ class ABConfig:
     pairs: int | None = None  # paired: exactly this many pairs (None: as the budget and the looks decide)
     worker_timeout: float | None = None  # paired: seconds a worker may stay silent (600)
     pipeline: Pipeline | None = None  # paired: start the next pair's workers while a pair times (auto)
+    draws: int | None = None  # paired: preparations of each benchmark per pair of workers (1)
     processes: int | None = None  # processes: fresh processes per arm (6)
     order: Order | None = None  # processes: alternate (A B B A ...) or random
     seed: int | None = None  # processes: the seed of order random (0)

@@ -304,6 +304,7 @@ def run_pair(
         result.wall = time.perf_counter() - t0
         result.ended = time.time()
     result.calls = dict(schedule.calls)
+    result.draws = {nodeid: list(starts) for nodeid, starts in schedule.starts.items() if starts}
     for worker in workers.values():
         for nodeid, facts in worker.facts.items():
             result.facts.setdefault(nodeid, facts)

@@ -167,7 +167,8 @@ class PairedRun:
         folder = ahead.folder if ahead is not None else self.folder(number)
         left = f", {nouns(len(self.names()) - len(self.decided), 'undecided benchmark')}" if self.decided else ""
         echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
-        schedule = Schedule(pair=len(self.pairs), rounds={n: a.rounds for n, a in self.allocation.items()})
+        rounds = {n: a.rounds for n, a in self.allocation.items()}
+        schedule = Schedule(pair=len(self.pairs), rounds=rounds, draws=self.config.draws or 1)
         only = self.names() - set(self.decided) if self.decided else None
         after = self.launch_next if self.pipeline else None
         try:
@@ -263,7 +264,9 @@ class PairedRun:
         cumulative = {n for n, f in facts.items() if f.get("cumulative")}
         left = self.budget - self.elapsed()
         by_bench = pairfile.timings(self.pairs)
-        self.allocation = allocation_.allocate(by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed)
+        self.allocation = allocation_.allocate(
+            by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed, self.config.draws or 1
+        )
         echo(f"  next pair: {describe(self.allocation)} (cost model; verdicts.json says why)", flush=True)
 
     def document(self) -> tuple[list[Result], dict[str, Any]]:
@@ -292,6 +295,7 @@ class PairedRun:
             "interim_looks": self.looks,
             "decided_early": sorted(self.decided),
             "pipeline": {"setting": self.config.pipeline, "on": self.pipeline, "cores": self.cores},
+            "draws": self.config.draws or 1,
             "timed_seconds": round(timed, 3),
             "timed_share": round(timed / wall, 4) if wall else math.nan,
             "allocation": self.plans,

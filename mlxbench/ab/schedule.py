@@ -1,7 +1,9 @@
 """Who may go on, in a time-paired A/B (mlxbench.ab.coordinator): the decisions, made only while every live
 worker is blocked. A worker is told to time a round only while the other is blocked; both are let go
 together at START, at END and when a benchmark's rounds are over (their untimed work overlaps); rounds go
-A B B A ... or B A A B ..., the first arm alternating between benchmarks and pairs."""
+A B B A ... or B A A B ..., the first arm alternating between benchmarks and pairs. With --draws D both arms
+prepare each benchmark D times in a pair (together, untimed), each preparation followed by its share of rounds:
+on a GPU part of a worker's lasting speed is drawn again with each preparation."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from mlxbench.measure.timing import iterations_for
 BARRIERS = (START, END)
 GO: dict[str, Any] = {"go": True}
 STOP: dict[str, Any] = {"go": False}
+AGAIN: dict[str, Any] = {"go": False, "again": True}  # prepare the benchmark again (untimed), then more rounds
 REWARM_BELOW_S = 0.1  # re-warm calls (--rewarm) only for calls shorter than this
 
 
@@ -83,7 +86,9 @@ class Schedule:
 
     pair: int  # 0-based index of this pair in the run: the first arm of each benchmark alternates with it
     rounds: Mapping[str, int] = field(default_factory=dict)  # rounds per arm per benchmark (else the profile's)
+    draws: int = 1  # preparations of each benchmark per pair (--draws; 1 for rounds that build on each other)
     granted: dict[str, dict[str, int]] = field(default_factory=dict)
+    starts: dict[str, list[int]] = field(default_factory=dict)  # per benchmark: the round of each re-preparation
     calls: dict[str, int] = field(default_factory=dict)
     last: str | None = None  # the arm that timed the last round, while the other has not run since
 
@@ -124,6 +129,13 @@ class Schedule:
             return planned  # rounds that build on each other (epochs): exactly the profile's
         return max(1, int(self.rounds.get(nodeid, planned)))
 
+    def draws_of(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
+        """Preparations of `nodeid` in this pair: --draws, or 1 for rounds that build on each other (a new
+        preparation would train from the start again)."""
+        if any(w.facts.get(nodeid, {}).get("cumulative") for w in workers.values()):
+            return 1
+        return max(1, self.draws)
+
     def calls_for(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
         if nodeid not in self.calls:
             self.calls[nodeid] = iterations_for(self.call(nodeid, workers))
@@ -150,12 +162,17 @@ class Schedule:
     def together(self, nodeid: str, workers: Mapping[str, Worker]) -> list[tuple[str, dict[str, Any]]]:
         got = self.granted.setdefault(nodeid, {"A": 0, "B": 0})
         q = self.quota(nodeid, workers)
-        if got["A"] >= q and got["B"] >= q:
+        starts = self.starts.setdefault(nodeid, [])
+        upto = q * (len(starts) + 1)  # rounds per arm by the end of this preparation
+        if got["A"] >= upto and got["B"] >= upto:
+            if len(starts) + 1 < self.draws_of(nodeid, workers):
+                starts.append(upto)  # both prepare it again at once, untimed, then time q more rounds each
+                return [("A", AGAIN), ("B", AGAIN)]
             return [("A", STOP), ("B", STOP)]  # both go on to their untimed work at once
         block, second = divmod(got["A"] + got["B"], 2)
         lead = self.first(nodeid, workers) if block % 2 == 0 else other(self.first(nodeid, workers))
         arm = lead if not second else other(lead)
-        if got[arm] >= q:  # an arm ran ahead alone before (the other had crashed): finish the other
+        if got[arm] >= upto:  # an arm ran ahead alone before (the other had crashed): finish the other
             arm = other(arm)
         return [(arm, self.grant(arm, nodeid, workers))]
 

@@ -29,6 +29,8 @@ Protocol, one JSON object per line over two pipes whose numbers the worker finds
     coordinator -> worker   {"go": true, "n": calls, "rewarm": b}  time one round of `calls` calls (after
                                                                   the re-warm calls if b: the other arm ran last)
                             {"go": false}                         this benchmark's rounds are over: go on
+                            {"go": false, "again": true}          prepare this benchmark again (untimed, both arms
+                                                                  at once: --draws), then wait for more rounds
                             {"go": true, "only": [nodeid, ...]}   (at START) go on, running only these (the
                                                                   undecided; without "only": all it collected)
                             {"go": true}                          (at END) go on
@@ -148,13 +150,14 @@ def measure_paired(
     rewarm: int = 0,
     cumulative: bool = False,
     threshold: float | None = None,
-) -> tuple[Any, list[float]]:
+) -> tuple[Any, list[float], bool]:
     """One arm's rounds of one benchmark: warm-up (untimed, while the other arm may work too), then a
     round each time the coordinator says go, with the number of calls it names. Before each timed
     round that follows a switch, `rewarm` untimed calls: the other arm just had the device, and the first call after a
     switch pays for it (on the H200, one such call halved the round-to-round spread of MLX linreg and
     placement in a first measurement of paired rounds). Each round's facts (mlxbench.measure.roundfacts) are read
-    after its clock stops and go with its time. Returns the last result and the per-call times."""
+    after its clock stops and go with its time. Returns the last result, the per-call times and whether the
+    coordinator asked for the benchmark to be prepared again (its caller does that and calls this again)."""
     out = warm_up(run, sync, warmup_rounds)
     facts: dict[str, Any] = {"planned": planned, "call": call, "cumulative": cumulative, "threshold": threshold}
     times: list[float] = []
@@ -162,6 +165,8 @@ def measure_paired(
         order = baton.wait(nodeid, **facts)
         facts = {}
         if not order.get("go"):
+            if order.get("again"):
+                return out, times, True
             break
         warm_up(run, sync, rewarm if order.get("rewarm", True) else 0)
         out, seconds = time_round(run, sync, max(1, int(order.get("n", 1))), setup)
@@ -169,4 +174,4 @@ def measure_paired(
         times.append(seconds)
     if out is None:  # no warm-up and no round granted: the metrics still need a result of this process
         out = warm_up(run, sync, 1)
-    return out, times
+    return out, times, False

@@ -7,7 +7,7 @@ allocation beside these fields); `mlxbench ab merge`, the replay tool and the A/
 `measure`, below the reports and the A/B command, so that every reader imports the same reader. A file that is
 damaged (cut short, a number where a list belongs, a time that is not a positive number of seconds) or is not a
 pair file at all is refused with mlxbench.runs.BadRun naming the file and what is wrong. Files written before a
-field existed (`round_facts`, `rounds`, `clock`, `launched`, ...) read with that field empty (0 for a time).
+field existed (`round_facts`, `rounds`, `clock`, `launched`, `draws`, ...) read with that field empty (0 for a time).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class PairResult:
     spans: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # each round's go-to-done seconds
     calls: dict[str, int] = field(default_factory=dict)  # calls per round
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # planned rounds, cumulative, threshold
+    draws: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # per benchmark: the round (per arm) of each re-preparation
     order: list[tuple[str, str]] = field(default_factory=list)  # (arm, nodeid) of every round, in time order
     rounds: list[tuple[str, str, float, float]] = field(default_factory=list)  # (arm, nodeid, go, done): epoch s
     round_facts: list[dict[str, Any]] = field(default_factory=list)  # each of `rounds`' facts (cpu, uptime, GPU)
@@ -67,6 +70,7 @@ class PairResult:
             "spans": self.spans,
             "calls": self.calls,
             "facts": self.facts,
+            "draws": self.draws,
             "order": self.order,
             "rounds": self.rounds,
             "round_facts": self.round_facts,
@@ -115,12 +119,17 @@ class PairResult:
         facts = mapping(doc, "facts")
         if not all(isinstance(f, dict) for f in facts.values()):
             raise Damaged("'facts' holds something other than one object per benchmark")
+        draws = {str(k): v for k, v in mapping(doc, "draws").items()}
+        for name, starts in draws.items():
+            if not isinstance(starts, list) or any(count(x, "draws") != x for x in starts) or starts != sorted(starts):
+                raise Damaged(f"'draws' of {name} is not a rising list of round numbers")
         return cls(
             times=times,
             clock=per_arm(mapping(doc, "clock"), "clock"),
             spans=per_arm(mapping(doc, "spans"), "spans"),
             calls={str(k): count(v, "calls") for k, v in mapping(doc, "calls").items()},
             facts=facts,
+            draws=draws,
             order=[entry(r, "order", 0) for r in listed(doc, "order")],
             rounds=rounds,
             round_facts=round_facts,
@@ -136,7 +145,8 @@ def timings(pairs: Sequence[PairResult], numbers: Sequence[int] | None = None) -
     units: dict[str, list[Unit]] = {}
     for number, pair in zip(numbers or range(1, len(pairs) + 1), pairs, strict=True):
         for name, times in pair.times.items():
-            units.setdefault(name, []).append(Unit(number, tuple(times.get("A", ())), tuple(times.get("B", ()))))
+            a, b, starts = tuple(times.get("A", ())), tuple(times.get("B", ())), tuple(pair.draws.get(name, ()))
+            units.setdefault(name, []).append(Unit(number, a, b, starts))
     return {name: Timings(name, "pairs", tuple(found)) for name, found in units.items()}
 
 

@@ -46,6 +46,7 @@ class Bench:
     request: Any  # the test's pytest FixtureRequest
     context: Session
     registry: Registry
+    redraw: bool = False  # the A/B coordinator asked for the benchmark to be prepared again (measure_paired)
 
     @property
     def benchmark(self) -> Any:
@@ -74,6 +75,12 @@ class Bench:
                 info["size"] = size.as_info()
             watch, label = self.context.watch, f"{workload.name}[{variant}] on {backend.name}"
             result, measured = self.measure(prepared, watch(prepared, label) if watch is not None else None)
+            while self.redraw:  # a paired A/B's --draws: prepare again (untimed, the other arm too), more rounds
+                prepared = result = None
+                gc.collect()  # the last preparation's arrays go before the next one's are made
+                prepared = self.prepare(workload, variant)[0]
+                result, more = self.measure(prepared)
+                measured = Measured((*measured.round_times, *more.round_times))
             paired = self.context.baton is not None  # the times went to the A/B coordinator
             if size is not None and measured.round_times and self.context.points is not None and not paired:
                 self.context.points.record(workload.name, size, backend.name, self.benchmark.stats.stats.median)
@@ -166,14 +173,14 @@ class Bench:
     def measure_paired(self, prepared: Prepared) -> tuple[Any, Measured]:
         """One arm's rounds in a time-paired A/B (mlxbench.measure.baton): each round starts when the coordinator
         says so, with the calls per round it names (the same in both arms); the times go to the coordinator,
-        not to pytest-benchmark."""
+        not to pytest-benchmark. `redraw` says whether the coordinator asked for another preparation."""
         import os
 
         from mlxbench.measure.baton import REWARM_ENV, measure_paired
 
         call = self.calibration_call(prepared, synced(prepared.run, self.backend.sync))
         threshold = self.benchmark.extra_info.get("regression_threshold")
-        result, times = measure_paired(
+        result, times, self.redraw = measure_paired(
             self.context.baton,
             self.request.node.nodeid,
             prepared.run,

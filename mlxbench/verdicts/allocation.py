@@ -79,11 +79,13 @@ def allocate(
     fixed_rounds: set[str],
     seconds_left: float,
     pair_fixed: float,
+    draws: int = 1,
 ) -> dict[str, Allocation]:
     """Rounds per arm for each benchmark in the next pair (see the module's docstring). `round_costs`: seconds of
     one round of both arms; `fixed_costs`: a pair's untimed seconds, each benchmark's share; `fixed_rounds`: the
     benchmarks whose rounds build on each other (they keep the profile's); `pair_fixed`: a pair's untimed seconds
-    in all; the next pair is kept inside `seconds_left`."""
+    in all; the next pair is kept inside `seconds_left`. With `draws` preparations per pair (--draws) the rounds are
+    per preparation: a benchmark's timed seconds per arm and the next pair's length count each preparation's."""
     out: dict[str, Allocation] = {}
     for name in sorted(planned):
         found, plan = by_bench.get(name), int(planned[name])
@@ -95,7 +97,7 @@ def allocate(
         if parts is None or not (math.isfinite(cost) and math.isfinite(fixed)):
             out[name] = Allocation(plan, "too few pairs to estimate its variance parts: the profile's")
             continue
-        top = int(max(MIN_ROUNDS, min(MAX_ROUNDS, MAX_ROUND_S / max(cost / 2, 1e-9))))
+        top = int(max(MIN_ROUNDS, min(MAX_ROUNDS, MAX_ROUND_S / draws / max(cost / 2, 1e-9))))
         best = optimal_rounds(parts, cost, fixed)
         rounds = odd(int(min(max(round(best) if math.isfinite(best) else top, MIN_ROUNDS), top)))
         where = "round noise dominates" if parts.round / max(rounds, 1) > parts.state else "lasting state dominates"
@@ -105,7 +107,13 @@ def allocate(
             f", {rounds} rounds ({where})"
         )
         out[name] = Allocation(rounds, why, math.sqrt(parts.round), math.sqrt(parts.state), cost, fixed)
-    timed = sum(a.rounds * round_costs.get(n, 0.0) for n, a in out.items() if math.isfinite(round_costs.get(n, 0.0)))
+
+    def times(name: str) -> int:  # preparations of `name` in the next pair
+        return 1 if name in fixed_rounds else draws
+
+    timed = sum(
+        a.rounds * times(n) * round_costs.get(n, 0.0) for n, a in out.items() if math.isfinite(round_costs.get(n, 0.0))
+    )
     room = seconds_left - pair_fixed  # the next pair should fit
     if timed > 0 and math.isfinite(room) and timed > room:
         scale = max(room, 0.0) / timed

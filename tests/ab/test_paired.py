@@ -303,6 +303,8 @@ def test_ab_without_a_test_path_runs_the_benchmarks_folder():
         (["--time-budget", "0"], "--time-budget 0.0"),
         (["--pairs", "2"], "--pairs 2"),
         (["--rewarm", "-1"], "--rewarm -1"),
+        (["--draws", "0"], "--draws 0: give a count of preparations"),
+        (["--design", "processes", "--draws", "2"], "--draws applies to --design paired only"),
         (["--threshold", "2"], "--threshold 2.0"),
     ],
 )
