@@ -270,6 +270,8 @@ def ab_record(meta: dict[str, Any], placed: Collection[str] = (), by_path: Colle
     record: dict[str, Any] = {}
     if "pytest_args" in meta:
         record["pytest arguments"] = meta["pytest_args"]
+    if meta:  # pairs of one preparation and of several are not drawn alike (before --draws: one)
+        record["number of preparations per pair (--draws)"] = meta.get("draws", 1)
     for arm in ("a", "b"):
         facts = arm_facts(meta, arm)
         for key, value in facts.items():

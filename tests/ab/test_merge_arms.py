@@ -190,3 +190,19 @@ def test_an_arm_records_what_its_interpreter_runs_without_importing_a_framework(
     assert {"numpy", "pytest", "pytest-benchmark", "mlxbench"} <= set(found["versions"])
     with pytest.raises(BadRun, match="arm B: /nowhere/python did not say its Python and package versions"):
         command.identity("B", "/nowhere/python", {})
+
+
+def test_folders_of_one_and_of_several_preparations_per_pair_are_refused(tmp_path):
+    """A pair that prepared each benchmark three times (--draws 3) carries less of a worker's lasting state than one
+    that prepared it once: pooling them would judge both with one spread. A folder from before --draws: one."""
+    once = ab_folder(tmp_path / "once", 5)  # no "draws" in its verdicts.json, as before the option
+    thrice = ab_folder(tmp_path / "thrice", 6)
+    meta = json.loads((thrice / "verdicts.json").read_text())
+    (thrice / "verdicts.json").write_text(json.dumps({**meta, "draws": 3}))
+    proc = cli("ab", "merge", str(once), str(thrice))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert f"number of preparations per pair (--draws) differs ({once}: 1 vs {thrice}: 3)" in said(proc.stderr)
+    again = ab_folder(tmp_path / "again", 7)
+    meta = json.loads((again / "verdicts.json").read_text())
+    (again / "verdicts.json").write_text(json.dumps({**meta, "draws": 1}))
+    assert cli("ab", "merge", str(once), str(again)).returncode == 0
