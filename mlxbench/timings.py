@@ -61,13 +61,27 @@ class Unit:
         kept = [t for t in rounds if t > 0 and math.isfinite(t)]  # a few rounds: no array to build
         return statistics.median(kept) if kept else math.nan
 
+    def bounds(self, n: int) -> list[tuple[int, int]]:
+        """The rounds of each preparation among `n` rounds, as (start, end): one preparation unless `draws`."""
+        starts = [0, *(d for d in self.draws if 0 < d < n)]
+        return list(zip(starts, [*starts[1:], n], strict=True)) if n else []
+
     def kept(self, n: int) -> np.ndarray:
-        """Which of `n` rounds count: all but the first of each preparation (`draws`), where 3 or more are there."""
+        """Which of `n` rounds count: all but the first of each preparation (`draws`) that has 2 rounds or more,
+        where 3 or more rounds are there in all."""
         keep = np.ones(n, dtype=bool)
         if n >= 3:
-            for start in (0, *self.draws):
-                keep[start : start + FIRST_ROUNDS_LEFT_OUT] = False
+            for start, end in self.bounds(n):
+                if end - start >= 2:
+                    keep[start : start + FIRST_ROUNDS_LEFT_OUT] = False
         return keep
+
+    def blocks(self) -> list[np.ndarray]:
+        """`log_ratios` split by preparation: round noise is the spread inside one preparation, not across them."""
+        a, b = self.usable("A"), self.usable("B")
+        n = min(a.size, b.size)
+        logs, keep = np.log(b[:n] / a[:n]), self.kept(n)
+        return [logs[s:e][keep[s:e]] for s, e in self.bounds(n)]
 
     def log_ratios(self) -> np.ndarray:
         """log(B_i / A_i) of the rounds of one pair of workers, matched by round (adjacent in time). The first

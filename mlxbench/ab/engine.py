@@ -37,6 +37,7 @@ from mlxbench.ab.paired import (
     failures_in,
     judge_pairs,
     judged,
+    per_arm,
     thresholds_for,
     worker_command,
 )
@@ -267,7 +268,8 @@ class PairedRun:
         self.allocation = allocation_.allocate(
             by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed, self.config.draws or 1
         )
-        echo(f"  next pair: {describe(self.allocation)} (cost model; verdicts.json says why)", flush=True)
+        said = describe(self.allocation, self.config.draws or 1)
+        echo(f"  next pair: {said} (cost model; verdicts.json says why)", flush=True)
 
     def document(self) -> tuple[list[Result], dict[str, Any]]:
         """The final look over what is still undecided, said, with the facts verdicts.json records."""
@@ -332,7 +334,8 @@ class PairedRun:
         for u in found.unstable:
             echo(f"mlxbench ab: {u.line()}")
         if self.allocation:
-            echo("mlxbench ab: the last allocation, rounds per arm (why: verdicts.json allocation_why):")
+            of = per_arm(self.config.draws or 1)
+            echo(f"mlxbench ab: the last allocation, {of} (why: verdicts.json allocation_why):")
             width = max(len(n.rsplit("::", 1)[-1]) for n in self.allocation)
             for name, a in sorted(self.allocation.items()):
                 noise = a.round_noise == a.round_noise

@@ -2,25 +2,23 @@
 
     mlxbench ab merge runner1/ab-runs/20261203-020000 runner2/ab-runs/20261203-020001 --json merged.json
 
-Each pair of workers is a unit of evidence of its own (its rounds alternate A and B close in time on
-one machine), so the pairs of the same A/B run on several runners of one machine type, or on several
-GPUs of one host, pool: N runners give N times the pairs in the same wall time. The merged verdicts
-come from the same statistic as `mlxbench ab` (mlxbench.verdicts.paired: spreads moderated across
-benchmarks, unstable workers named and left out), judged once at `--alpha` over every benchmark
-(Bonferroni). Folders must come from the same A/B: each arm's interpreter and environment variables
-(and whatever else verdicts.json records of an arm) and the pytest arguments; folders that differ in
-any are refused, naming what differs. An interpreter is what it runs (IDENTITY: its Python
-implementation and version, the versions of the packages that move a time, as `mlxbench ab` records
-them), not where it lives: runners whose checkouts or environments lie at other paths merge (the
-paths are said), an environment rebuilt in place with another torch does not. A verdicts.json from
-before arms recorded their versions names only the path: those interpreters are compared by path.
-The variables that pick a GPU (PLACEMENT) may differ between folders where they are the same in both
-arms of each: they say where a shard ran, not what it compared. A folder that ended before judging
-(interrupted: no verdicts.json) records no arms; its complete pairs still count, and it is named.
-Each pair counts once: a folder named twice, a copy of a folder (under another name, on another runner's
-path) and a copied pair file are refused, the copies recognised by what their pairs measured (fingerprint:
-the rounds' times and the clock times they ran at, which no two measurements share), naming both folders.
-Exit 0, 1 on a regression, 2 for bad input.
+Each pair of workers is a unit of evidence of its own (its rounds alternate A and B close in time on one machine),
+so the pairs of the same A/B run on several runners of one machine type, or on several GPUs of one host, pool: N
+runners give N times the pairs in the same wall time. The merged verdicts come from the same statistic as `mlxbench
+ab` (mlxbench.verdicts.paired: spreads moderated across benchmarks, unstable workers named and left out), judged
+once at `--alpha` over every benchmark (Bonferroni). Folders must come from the same A/B: each arm's interpreter
+and environment variables (and whatever else verdicts.json records of an arm), the pytest arguments, and the
+preparations per pair (--draws, as the pair files show them); folders that differ in any are refused, naming what
+differs. An interpreter is what it runs (IDENTITY: its Python implementation and version, the versions of the
+packages that move a time, as `mlxbench ab` records them), not where it lives: runners whose checkouts or
+environments lie at other paths merge (the paths are said), an environment rebuilt in place with another torch does
+not. A verdicts.json from before arms recorded their versions names only the path: those interpreters are compared
+by path. The variables that pick a GPU (PLACEMENT) may differ between folders where they are the same in both arms
+of each: they say where a shard ran, not what it compared. A folder that ended before judging (interrupted: no
+verdicts.json) records no arms; its complete pairs still count, and it is named. Each pair counts once: a folder
+named twice, a copy of a folder (under another name, on another runner's path) and a copied pair file are refused,
+the copies recognised by what their pairs measured (fingerprint: the rounds' times and the clock times they ran at,
+which no two measurements share), naming both folders. Exit 0, 1 on a regression, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -142,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "alpha": args.alpha,
         "stopped": f"merged from {folders} of A/Bs",
         "pytest_args": next(iter(selections.values()), None),
+        "draws": next((m["draws"] for m in metas.values() if "draws" in m), 1),
         "a": arms["a"],
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
@@ -191,7 +190,9 @@ def read_folders(
         pairs += [pair for pair, _, _ in found]
         marks[str(folder)] = [(path, mark) for _, mark, path in found]
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
-        metas[str(folder)] = meta or {}
+        # preparations per pair (--draws) as its pair files show them: a folder interrupted before judging too
+        drawn = 1 + max((len(starts) for pair, _, _ in found for starts in pair.draws.values()), default=0)
+        metas[str(folder)] = {**(meta or {}), "draws": drawn}
     if twice := copies(marks):
         raise BadRun(twice)
     return pairs, sources, metas
@@ -270,8 +271,8 @@ def ab_record(meta: dict[str, Any], placed: Collection[str] = (), by_path: Colle
     record: dict[str, Any] = {}
     if "pytest_args" in meta:
         record["pytest arguments"] = meta["pytest_args"]
-    if meta:  # pairs of one preparation and of several are not drawn alike (before --draws: one)
-        record["number of preparations per pair (--draws)"] = meta.get("draws", 1)
+    if "draws" in meta:  # pairs of one preparation and of several are not drawn alike
+        record["number of preparations per pair (--draws)"] = meta["draws"]
     for arm in ("a", "b"):
         facts = arm_facts(meta, arm)
         for key, value in facts.items():

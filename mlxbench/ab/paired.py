@@ -91,12 +91,17 @@ def worker_command(python: str, pytest_args: list[str], junit: Path, launch: Seq
     ]
 
 
-def describe(allocation: Mapping[str, allocation_.Allocation]) -> str:
+def per_arm(draws: int) -> str:
+    """What an allocation's round count is of: per arm, or per arm and preparation (--draws)."""
+    return "rounds per arm" if draws <= 1 else f"rounds per arm and preparation ({draws} a pair)"
+
+
+def describe(allocation: Mapping[str, allocation_.Allocation], draws: int = 1) -> str:
     rounds = sorted(a.rounds for a in allocation.values())
     if not rounds:
         return "nothing to allocate"
     over = nouns(len(rounds), "benchmark")
-    return f"rounds per arm {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over {over}"
+    return f"{per_arm(draws)} {rounds[0]}-{rounds[-1]} (median {rounds[len(rounds) // 2]}) over {over}"
 
 
 def judged(complete: int) -> str:

@@ -78,7 +78,10 @@ class Bench:
             while self.redraw:  # a paired A/B's --draws: prepare again (untimed, the other arm too), more rounds
                 prepared = result = None
                 gc.collect()  # the last preparation's arrays go before the next one's are made
-                prepared = self.prepare(workload, variant)[0]
+                # the same spec and implementation, past the checks the first preparation passed (a sweep point's
+                # memory guard would read the freed arrays, still in a framework's cache, as taken)
+                impl = self.registry.implementation(workload, backend.framework)
+                prepared = workload.prepare(backend, spec, variant, self.context, impl)
                 result, more = self.measure(prepared)
                 measured = Measured((*measured.round_times, *more.round_times))
             paired = self.context.baton is not None  # the times went to the A/B coordinator

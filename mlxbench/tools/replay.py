@@ -61,6 +61,11 @@ def draw(
                 b = [x * (1 + slowdown) for x in b]
             times[name] = {"A": a, "B": b}
         out.append(PairResult.of(times, pair.facts))
+        out[-1].draws = {  # where each preparation began (--draws), within the rounds kept
+            name: [s for s in starts if not rounds or s < rounds]
+            for name, starts in pair.draws.items()
+            if name in times
+        }
     return out
 
 

@@ -215,14 +215,14 @@ def process_estimates(by_bench: Mapping[str, Timings]) -> dict[str, Estimate | s
 
 def spreads(by_bench: Mapping[str, Timings]) -> dict[str, dict[str, float]]:
     """Per benchmark: the sd of a worker's log median (process spread), of a pair's mean log ratio
-    (pair spread), of one round's log ratio inside a pair (round spread), and the two variance
+    (pair spread), of one round's log ratio inside a pair's preparation (round spread), and the two variance
     components as sds (round noise, lasting state)."""
     out = {}
     for name, timings in by_bench.items():
         medians = np.log(timings.medians("A") + timings.medians("B"))
         ratios = [p.log_ratios() for p in timings.units]
         means = [r.mean() for r in ratios if r.size]
-        within = [float(r.std(ddof=1)) for r in ratios if r.size > 1]
+        within = [float(r.std(ddof=1)) for p in timings.units for r in p.blocks() if r.size > 1]
         parts = components(timings.units)
         out[name] = {
             "process": float(np.std(medians, ddof=1)) if len(medians) > 1 else math.nan,

@@ -130,10 +130,41 @@ def test_an_ab_with_draws_prepares_each_benchmark_again_in_both_arms(project, tm
             made = [float(t) for _, t in preps[other]]
             for a, _, go, done in pair["rounds"]:
                 assert a != arm or not any(go < t < done for t in made), f"{other} prepared during a round of {arm}"
-    assert "3 pairs of workers alternating rounds, each benchmark prepared 3 times a pair" in " ".join(
-        proc.stdout.split()
-    )
+    printed = " ".join(proc.stdout.split())
+    assert "3 pairs of workers alternating rounds, each benchmark prepared 3 times a pair" in printed
+    assert "next pair: rounds per arm and preparation (3 a pair)" in printed  # the cost model's rounds, per draw
     result = json.loads((tmp_path / "v.json").read_text())
     assert result["draws"] == 3
     verdicts = {v["name"].split("::")[0]: v for v in result["verdicts"]}
     assert verdicts["test_fake.py"]["verdict"] == "regressed" and verdicts["test_fake.py"]["ratio"] > 2
+
+
+def test_a_preparation_of_one_round_keeps_it():
+    """Three preparations of one round each: nothing is left out (each round is its preparation's only one)."""
+    assert Unit(1, (1.0, 2.0, 3.0), (1.0, 2.0, 3.0), draws=(1, 2)).log_ratios().size == 3
+    assert [b.size for b in Unit(1, (1.0,) * 7, (2.0,) * 7, draws=(3, 4)).blocks()] == [2, 1, 2]
+
+
+def test_round_noise_is_read_inside_each_preparation():
+    """Preparations that differ by a lasting offset, rounds steady inside each: the allocation sees lasting state,
+    not round noise (rounds cannot average away what differs between preparations)."""
+    from mlxbench.verdicts.allocation import components
+
+    rng = np.random.default_rng(3)
+    units = []
+    for k in range(6):
+        offsets = np.repeat(rng.normal(0, 0.2, 3), 5)  # 3 preparations of 5 rounds, each at its own speed
+        b = np.exp(offsets + rng.normal(0, 0.005, 15))
+        units.append(Unit(k + 1, (1.0,) * 15, tuple(b), draws=(5, 10)))
+    parts = components(units)
+    assert parts is not None and np.sqrt(parts.round) < 0.01 and np.sqrt(parts.state) > 0.05
+
+
+def test_replays_keep_where_each_preparation_began():
+    from mlxbench.tools.replay import draw
+
+    pair = PairResult.of({"t::x": {"A": [1.0] * 9, "B": [1.0] * 9}})
+    pair.draws = {"t::x": [3, 6]}
+    (whole,) = draw([pair], np.random.default_rng(0), 1, None, False, 0.0, None)
+    (cut,) = draw([pair], np.random.default_rng(0), 1, 5, False, 0.0, None)
+    assert whole.draws == {"t::x": [3, 6]} and cut.draws == {"t::x": [3]}

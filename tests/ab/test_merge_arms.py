@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -195,14 +196,18 @@ def test_an_arm_records_what_its_interpreter_runs_without_importing_a_framework(
 def test_folders_of_one_and_of_several_preparations_per_pair_are_refused(tmp_path):
     """A pair that prepared each benchmark three times (--draws 3) carries less of a worker's lasting state than one
     that prepared it once: pooling them would judge both with one spread. A folder from before --draws: one."""
-    once = ab_folder(tmp_path / "once", 5)  # no "draws" in its verdicts.json, as before the option
+    once = ab_folder(tmp_path / "once", 5)  # pair files from before --draws: one preparation
     thrice = ab_folder(tmp_path / "thrice", 6)
-    meta = json.loads((thrice / "verdicts.json").read_text())
-    (thrice / "verdicts.json").write_text(json.dumps({**meta, "draws": 3}))
-    proc = cli("ab", "merge", str(once), str(thrice))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
-    assert f"number of preparations per pair (--draws) differs ({once}: 1 vs {thrice}: 3)" in said(proc.stderr)
+    for path in thrice.glob("pair-*/pair.json"):  # what --draws 3 writes: where each later preparation began
+        pair = json.loads(path.read_text())
+        pair["draws"] = {name: [2, 4] for name in pair["times"]}
+        path.write_text(json.dumps(pair))
+    (interrupted := tmp_path / "interrupted").mkdir()
+    shutil.copytree(thrice / "pair-01", interrupted / "pair-01")  # no verdicts.json: ended before judging
+    for other in (thrice, interrupted):
+        proc = cli("ab", "merge", str(once), str(other))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+        assert f"number of preparations per pair (--draws) differs ({once}: 1 vs {other}: 3)" in said(proc.stderr)
     again = ab_folder(tmp_path / "again", 7)
-    meta = json.loads((again / "verdicts.json").read_text())
-    (again / "verdicts.json").write_text(json.dumps({**meta, "draws": 1}))
-    assert cli("ab", "merge", str(once), str(again)).returncode == 0
+    proc = cli("ab", "merge", str(once), str(again), "--json", str(tmp_path / "m.json"))
+    assert proc.returncode == 0 and json.loads((tmp_path / "m.json").read_text())["draws"] == 1
