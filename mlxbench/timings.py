@@ -113,10 +113,8 @@ class Timings:
 
     @classmethod
     def pairs(cls, name: str, pairs: Iterable[tuple[Iterable[float], Iterable[float]]]) -> Timings:
-        """Pairs of workers, numbered 1, 2, ... in the order given: each (A's rounds, B's rounds), or (A's rounds,
-        B's rounds, the rounds at which each preparation after the first began)."""
-        units = [Unit(i, _times(p[0]), _times(p[1]), tuple(p[2]) if len(p) > 2 else ()) for i, p in enumerate(pairs, 1)]
-        return cls(name, "pairs", tuple(units))
+        """Pairs of workers, numbered 1, 2, ... in the order given: each (A's rounds, B's rounds)."""
+        return cls(name, "pairs", tuple(Unit(i, _times(a), _times(b)) for i, (a, b) in enumerate(pairs, 1)))
 
     @classmethod
     def processes(cls, name: str, a: Iterable[Iterable[float]], b: Iterable[Iterable[float]]) -> Timings:

@@ -108,6 +108,7 @@ class PairedRun:
         self.cores = usable_cores()
         self.pipeline = pipelines(config.pipeline or "off", self.cores)
         self.ahead: Launch | None = None  # the next pair's workers, started while this pair times (pipelined)
+        self.draws = config.draws or 1  # preparations of each benchmark per pair (--draws)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -169,7 +170,7 @@ class PairedRun:
         left = f", {nouns(len(self.names()) - len(self.decided), 'undecided benchmark')}" if self.decided else ""
         echo(f"mlxbench ab: pair of workers {number} (A and B alternating rounds{left})", flush=True)
         rounds = {n: a.rounds for n, a in self.allocation.items()}
-        schedule = Schedule(pair=len(self.pairs), rounds=rounds, draws=self.config.draws or 1)
+        schedule = Schedule(pair=len(self.pairs), rounds=rounds, draws=self.draws)
         only = self.names() - set(self.decided) if self.decided else None
         after = self.launch_next if self.pipeline else None
         try:
@@ -266,9 +267,9 @@ class PairedRun:
         left = self.budget - self.elapsed()
         by_bench = pairfile.timings(self.pairs)
         self.allocation = allocation_.allocate(
-            by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed, self.config.draws or 1
+            by_bench, round_costs, fixed_costs, planned, cumulative, left, untimed, self.draws
         )
-        said = describe(self.allocation, self.config.draws or 1)
+        said = describe(self.allocation, self.draws)
         echo(f"  next pair: {said} (cost model; verdicts.json says why)", flush=True)
 
     def document(self) -> tuple[list[Result], dict[str, Any]]:
@@ -297,7 +298,7 @@ class PairedRun:
             "interim_looks": self.looks,
             "decided_early": sorted(self.decided),
             "pipeline": {"setting": self.config.pipeline, "on": self.pipeline, "cores": self.cores},
-            "draws": self.config.draws or 1,
+            "draws": self.draws,
             "timed_seconds": round(timed, 3),
             "timed_share": round(timed / wall, 4) if wall else math.nan,
             "allocation": self.plans,
@@ -334,7 +335,7 @@ class PairedRun:
         for u in found.unstable:
             echo(f"mlxbench ab: {u.line()}")
         if self.allocation:
-            of = per_arm(self.config.draws or 1)
+            of = per_arm(self.draws)
             echo(f"mlxbench ab: the last allocation, {of} (why: verdicts.json allocation_why):")
             width = max(len(n.rsplit("::", 1)[-1]) for n in self.allocation)
             for name, a in sorted(self.allocation.items()):

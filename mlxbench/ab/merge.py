@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "alpha": args.alpha,
         "stopped": f"merged from {folders} of A/Bs",
         "pytest_args": next(iter(selections.values()), None),
-        "draws": next((m["draws"] for m in metas.values() if "draws" in m), 1),
+        "draws": max(pair.preparations for pair in pairs),  # one value: check_one_ab refused folders that differ
         "a": arms["a"],
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
@@ -191,8 +191,7 @@ def read_folders(
         marks[str(folder)] = [(path, mark) for _, mark, path in found]
         sources.append({"folder": str(folder), "pairs": len(found), "judged": meta is not None})
         # preparations per pair (--draws) as its pair files show them: a folder interrupted before judging too
-        drawn = 1 + max((len(starts) for pair, _, _ in found for starts in pair.draws.values()), default=0)
-        metas[str(folder)] = {**(meta or {}), "draws": drawn}
+        metas[str(folder)] = {**(meta or {}), "draws": max((pair.preparations for pair, _, _ in found), default=1)}
     if twice := copies(marks):
         raise BadRun(twice)
     return pairs, sources, metas

@@ -122,19 +122,22 @@ class Schedule:
             return "A"
         return "A"  # neither order says: either keeps the arms exclusive
 
+    @staticmethod
+    def builds_on(nodeid: str, workers: Mapping[str, Worker]) -> bool:
+        """Whether `nodeid`'s rounds build on each other (epochs): the profile's rounds, one preparation."""
+        return any(w.facts.get(nodeid, {}).get("cumulative") for w in workers.values())
+
     def quota(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
         facts = [w.facts.get(nodeid, {}) for w in workers.values()]
         planned = min((int(f["planned"]) for f in facts if f.get("planned")), default=1)
-        if any(f.get("cumulative") for f in facts):
+        if self.builds_on(nodeid, workers):
             return planned  # rounds that build on each other (epochs): exactly the profile's
         return max(1, int(self.rounds.get(nodeid, planned)))
 
     def draws_of(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
         """Preparations of `nodeid` in this pair: --draws, or 1 for rounds that build on each other (a new
         preparation would train from the start again)."""
-        if any(w.facts.get(nodeid, {}).get("cumulative") for w in workers.values()):
-            return 1
-        return max(1, self.draws)
+        return 1 if self.builds_on(nodeid, workers) else max(1, self.draws)
 
     def calls_for(self, nodeid: str, workers: Mapping[str, Worker]) -> int:
         if nodeid not in self.calls:

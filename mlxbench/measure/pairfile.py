@@ -40,9 +40,7 @@ class PairResult:
     spans: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # each round's go-to-done seconds
     calls: dict[str, int] = field(default_factory=dict)  # calls per round
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # planned rounds, cumulative, threshold
-    draws: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # per benchmark: the round (per arm) of each re-preparation
+    draws: dict[str, list[int]] = field(default_factory=dict)  # per benchmark: the round of each re-preparation
     order: list[tuple[str, str]] = field(default_factory=list)  # (arm, nodeid) of every round, in time order
     rounds: list[tuple[str, str, float, float]] = field(default_factory=list)  # (arm, nodeid, go, done): epoch s
     round_facts: list[dict[str, Any]] = field(default_factory=list)  # each of `rounds`' facts (cpu, uptime, GPU)
@@ -51,6 +49,11 @@ class PairResult:
     launched: float = 0.0  # epoch s its workers were started (before the pair's turn where the A/B pipelines)
     released: float = 0.0  # epoch s both were let go at START: the first moment either could touch the device
     ended: float = 0.0  # epoch s both had exited
+
+    @property
+    def preparations(self) -> int:
+        """Preparations per benchmark in this pair (--draws), as its `draws` show them: 1 where there were none."""
+        return 1 + max((len(starts) for starts in self.draws.values()), default=0)
 
     @property
     def timed(self) -> float:
@@ -121,7 +124,8 @@ class PairResult:
             raise Damaged("'facts' holds something other than one object per benchmark")
         draws = {str(k): v for k, v in mapping(doc, "draws").items()}
         for name, starts in draws.items():
-            if not isinstance(starts, list) or any(count(x, "draws") != x for x in starts) or starts != sorted(starts):
+            rounds = isinstance(starts, list) and all(type(x) is int and x > 0 for x in starts)
+            if not rounds or starts != sorted(set(starts)):
                 raise Damaged(f"'draws' of {name} is not a rising list of round numbers")
         return cls(
             times=times,

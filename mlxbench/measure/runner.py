@@ -62,7 +62,7 @@ class Bench:
         __tracebackhide__ = True
         backend, settings = self.backend, self.context.settings
         with backend.activate():
-            prepared, spec, size = self.prepare(workload, variant)
+            prepared, spec, size, impl = self.prepare(workload, variant)
             info = self.benchmark.extra_info
             self.benchmark.group = workload.name  # pytest-benchmark's table: one group per workload
             info.update(workload=workload.name, variant=variant, backend=backend.name, profile=self.profile)
@@ -80,7 +80,6 @@ class Bench:
                 gc.collect()  # the last preparation's arrays go before the next one's are made
                 # the same spec and implementation, past the checks the first preparation passed (a sweep point's
                 # memory guard would read the freed arrays, still in a framework's cache, as taken)
-                impl = self.registry.implementation(workload, backend.framework)
                 prepared = workload.prepare(backend, spec, variant, self.context, impl)
                 result, more = self.measure(prepared)
                 measured = Measured((*measured.round_times, *more.round_times))
@@ -97,8 +96,8 @@ class Bench:
             check_regression(self.context.gate, self.benchmark, prepared, measured, threshold, label, sync)
         return metrics
 
-    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any, Size | None]:  # type: ignore[return]
-        """The workload's spec, implementation and prepared call, and the variant's size on a sweep axis;
+    def prepare(self, workload: Workload, variant: str) -> tuple[Prepared, Any, Size | None, Any]:  # type: ignore[return]
+        """The prepared call, the workload's spec, the variant's size on a sweep axis and the implementation;
         a skip (or failure) that says why. A sweep point that cannot fit, or would take longer than the
         per-point budget, is skipped here, before it allocates anything."""
         __tracebackhide__ = True
@@ -110,7 +109,7 @@ class Bench:
             size = size_of(workload, spec, variant)
             unaffordable = self.context.point_skip(workload.name, size, backend) if size is not None else None
             if unaffordable is None:
-                return workload.prepare(backend, spec, variant, self.context, impl), spec, size
+                return workload.prepare(backend, spec, variant, self.context, impl), spec, size, impl
             skip = f"{workload.name}[{variant}] on {backend.name} skipped: {unaffordable}"
         except BadBudget as exc:
             failure = str(exc)
