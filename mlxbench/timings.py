@@ -21,6 +21,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -31,6 +32,11 @@ FIRST_ROUNDS_LEFT_OUT = 1  # of each pair's rounds of a benchmark, per arm (see 
 
 def _times(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False  # cached on its unit and handed to every caller: none may change it
+    return values
 
 
 @dataclass(frozen=True)
@@ -48,9 +54,18 @@ class Unit:
         return self.A if arm == "A" else self.B
 
     def usable(self, arm: str) -> np.ndarray:
-        """The rounds of `arm` that are times: positive and finite."""
-        values = np.asarray(self.arm(arm), dtype=float)
-        return values[np.isfinite(values) & (values > 0)]
+        """The rounds of `arm` that are times: positive and finite (read-only)."""
+        return self._usable[arm]
+
+    # A unit is frozen, and the statistics read the same arrays of it many times (each look, each interim
+    # level, the levels' tests, the allocation): computed once per unit, kept read-only.
+    @cached_property
+    def _usable(self) -> dict[str, np.ndarray]:
+        out = {}
+        for arm in ("A", "B"):
+            values = np.asarray(self.arm(arm), dtype=float)
+            out[arm] = _frozen(values[np.isfinite(values) & (values > 0)])
+        return out
 
     def median(self, arm: str) -> float:
         """The median of `arm`'s usable rounds (NaN where it has none)."""
@@ -89,14 +104,26 @@ class Unit:
         arm (one arm's comes straight after its own preparation, the other's after the first arm's round), and
         under load it read B/A x1.106 over 60 A/A rounds against x1.000 for the middle rounds. Where the pair
         prepared the benchmark again (`draws`), the first round after each preparation is left out as well."""
+        return self._log_ratios
+
+    @cached_property
+    def _log_ratios(self) -> np.ndarray:
         a, b = self.usable("A"), self.usable("B")
         n = min(a.size, b.size)
-        return np.log(b[:n] / a[:n])[self.kept(n)]
+        return _frozen(np.log(b[:n] / a[:n])[self.kept(n)])
 
     def arm_logs(self, arm: str) -> np.ndarray:
-        """An arm's round log times, the first round of each preparation left out as `log_ratios` leaves it out."""
-        values = self.usable(arm)
-        return np.log(values)[self.kept(values.size)]
+        """An arm's round log times, the first round of each preparation left out as `log_ratios` leaves it out
+        (read-only)."""
+        return self._arm_logs[arm]
+
+    @cached_property
+    def _arm_logs(self) -> dict[str, np.ndarray]:
+        out = {}
+        for arm in ("A", "B"):
+            values = self.usable(arm)
+            out[arm] = _frozen(np.log(values)[self.kept(values.size)])
+        return out
 
 
 @dataclass(frozen=True)

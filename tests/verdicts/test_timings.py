@@ -110,6 +110,10 @@ def test_a_units_rounds_matched_medians_and_arms():
     assert pair.median("A") == pytest.approx(2.0) and pair.usable("A").tolist() == [1.0, 2.0, 4.0]
     assert np.allclose(pair.log_ratios(), [math.log(2)] * 2)  # three matched rounds, the first left out
     assert np.allclose(pair.arm_logs("B"), np.log([4.0, 8.0]))
+    for cached in (pair.usable("A"), pair.log_ratios(), pair.arm_logs("B")):  # kept on the unit, shared by callers
+        with pytest.raises(ValueError, match="read-only"):
+            cached[0] = 0.0
+    assert pair.log_ratios() is pair.log_ratios() and np.allclose(pair.log_ratios(), [math.log(2)] * 2)
     assert math.isnan(Unit(1).median("A"))
     both = Timings.pairs("t", [([1.0, 1.0], [2.0, 2.0]), ([1.0], []), ([3.0, 3.0], [6.0, 6.0])])
     assert [u.number for u in both.matched().units] == [1, 3] and both.medians("B") == [2.0, 6.0]
