@@ -92,25 +92,29 @@ class Unit:
         return keep
 
     def blocks(self) -> list[np.ndarray]:
-        """`log_ratios` split by preparation: round noise is the spread inside one preparation, not across them."""
+        """`log_ratios` split by preparation (read-only): round noise is the spread inside one preparation, not
+        across them."""
+        return self._blocks
+
+    @cached_property
+    def _blocks(self) -> list[np.ndarray]:
         a, b = self.usable("A"), self.usable("B")
         n = min(a.size, b.size)
         logs, keep = np.log(b[:n] / a[:n]), self.kept(n)
-        return [logs[s:e][keep[s:e]] for s, e in self.bounds(n)]
+        return [_frozen(logs[s:e][keep[s:e]]) for s, e in self.bounds(n)]
 
     def log_ratios(self) -> np.ndarray:
         """log(B_i / A_i) of the rounds of one pair of workers, matched by round (adjacent in time). The first
         round of each arm is left out where 3 or more are matched: it is the only one whose position differs by
         arm (one arm's comes straight after its own preparation, the other's after the first arm's round), and
         under load it read B/A x1.106 over 60 A/A rounds against x1.000 for the middle rounds. Where the pair
-        prepared the benchmark again (`draws`), the first round after each preparation is left out as well."""
+        prepared the benchmark again (`draws`), the first round after each preparation is left out as well
+        (read-only: the `blocks` together)."""
         return self._log_ratios
 
     @cached_property
     def _log_ratios(self) -> np.ndarray:
-        a, b = self.usable("A"), self.usable("B")
-        n = min(a.size, b.size)
-        return _frozen(np.log(b[:n] / a[:n])[self.kept(n)])
+        return _frozen(np.concatenate(self.blocks()) if self.blocks() else np.empty(0))
 
     def arm_logs(self, arm: str) -> np.ndarray:
         """An arm's round log times, the first round of each preparation left out as `log_ratios` leaves it out

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         "alpha": args.alpha,
         "stopped": f"merged from {folders} of A/Bs",
         "pytest_args": next(iter(selections.values()), None),
-        "draws": max(pair.preparations for pair in pairs),  # one value: check_one_ab refused folders that differ
+        "draws": next(iter(metas.values()))["draws"],  # read_folders' per folder; check_one_ab refused differences
         "a": arms["a"],
         "b": arms["b"],
         "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},

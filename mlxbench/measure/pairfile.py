@@ -61,9 +61,14 @@ class PairResult:
         return sum(s * self.calls.get(n, 1) for n, arms in self.times.items() for t in arms.values() for s in t)
 
     @classmethod
-    def of(cls, times: dict[str, dict[str, list[float]]], facts: dict[str, dict[str, Any]] | None = None) -> PairResult:
-        """A pair made up of its times and facts (in replays and tests)."""
-        return cls(times=times, facts=facts or {})
+    def of(
+        cls,
+        times: dict[str, dict[str, list[float]]],
+        facts: dict[str, dict[str, Any]] | None = None,
+        draws: dict[str, list[int]] | None = None,
+    ) -> PairResult:
+        """A pair made up of its times, facts and re-preparations (in replays and tests)."""
+        return cls(times=times, facts=facts or {}, draws=draws or {})
 
     def as_dict(self) -> dict:
         """The pair as pair.json holds it (`read` reads it back)."""

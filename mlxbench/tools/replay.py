@@ -60,12 +60,9 @@ def draw(
             if slowdown and (slow is None or slow in name):
                 b = [x * (1 + slowdown) for x in b]
             times[name] = {"A": a, "B": b}
-        out.append(PairResult.of(times, pair.facts))
-        out[-1].draws = {  # where each preparation began (--draws), within the rounds kept
-            name: [s for s in starts if not rounds or s < rounds]
-            for name, starts in pair.draws.items()
-            if name in times
-        }
+        # where each preparation began (--draws), within the rounds kept
+        draws = {n: [s for s in starts if not rounds or s < rounds] for n, starts in pair.draws.items() if n in times}
+        out.append(PairResult.of(times, pair.facts, draws))
     return out
 
 

@@ -33,9 +33,8 @@ def components(pairs: Sequence[Unit]) -> Components | None:
     """Round noise and lasting state from a benchmark's pairs (method of moments; state floored at 0). Round noise
     is the spread inside one preparation (`Unit.blocks`): with --draws, what differs between a pair's preparations
     is lasting state, which more rounds do not average away."""
-    blocks = [p.blocks() for p in pairs]  # each pair's log ratios, per preparation
-    ratios = [r for r in (np.concatenate(b) if b else np.empty(0) for b in blocks) if r.size]
-    within = [float(r.var(ddof=1)) for b in blocks for r in b if r.size > 1]
+    ratios = [r for r in (p.log_ratios() for p in pairs) if r.size]
+    within = [float(r.var(ddof=1)) for p in pairs for r in p.blocks() if r.size > 1]
     if len(ratios) < 2 or not within:
         return None
     round_var = float(np.mean(within))

@@ -220,9 +220,8 @@ def spreads(by_bench: Mapping[str, Timings]) -> dict[str, dict[str, float]]:
     out = {}
     for name, timings in by_bench.items():
         medians = np.log(timings.medians("A") + timings.medians("B"))
-        blocks = [p.blocks() for p in timings.units]  # each pair's log ratios, per preparation
-        means = [float(np.concatenate(b).mean()) for b in blocks if sum(r.size for r in b)]
-        within = [float(r.std(ddof=1)) for b in blocks for r in b if r.size > 1]
+        means = [float(r.mean()) for r in (p.log_ratios() for p in timings.units) if r.size]
+        within = [float(r.std(ddof=1)) for p in timings.units for r in p.blocks() if r.size > 1]
         parts = components(timings.units)
         out[name] = {
             "process": float(np.std(medians, ddof=1)) if len(medians) > 1 else math.nan,
