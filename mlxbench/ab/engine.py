@@ -326,11 +326,13 @@ class PairedRun:
     ) -> None:
         """How the A/B ended, what its time went to, the last allocation and what it could see."""
         early = f", {nouns(len(self.decided), 'benchmark')} decided earlier" if self.decided else ""
+        outliers = found.prior.as_dict()["outliers"]
+        fewer = f" (fewer for {outliers} whose spread is an outlier)" if outliers else ""
         stopped = f"stopped after {len(self.pairs)} pairs ({self.stopped})"
         echo(f"mlxbench ab: {stopped}; final look at alpha {level:.3g}{early}")
         echo(
             f"mlxbench ab: timed rounds {timed:.0f} s of {wall:.0f} s ({timed / wall:.0%}); spread prior shared by "
-            f"{nouns(found.prior.benchmarks, 'benchmark')}: {found.prior.df:.1f} degrees of freedom"
+            f"{nouns(found.prior.benchmarks, 'benchmark')}: {found.prior.df:.1f} degrees of freedom{fewer}"
         )
         for u in found.unstable:
             echo(f"mlxbench ab: {u.line()}")

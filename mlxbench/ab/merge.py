@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         "draws": next(iter(metas.values()))["draws"],  # read_folders' per folder; check_one_ab refused differences
         "a": arms["a"],
         "b": arms["b"],
-        "prior": {"df": found.prior.df, "variance": found.prior.variance, "benchmarks": found.prior.benchmarks},
+        "prior": found.prior.as_dict(),
         "unstable": [u.__dict__ for u in found.unstable],
         "levels": {n: lv.as_dict(by_bench[n].units) for n, lv in found.levels.items()},
         "spreads": stats.spreads(by_bench),

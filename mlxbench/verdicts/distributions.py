@@ -46,6 +46,16 @@ def t_isf(q: float, df: float) -> float:
     return float(_stats().t.isf(q, df))
 
 
+def f_logsf(x: Any, dfn: Any, dfd: float) -> Any:
+    """The log of the F distribution's survival function, elementwise: log P(F > x)."""
+    return _stats().f.logsf(x, dfn, dfd)
+
+
+def rankdata(x: Any) -> Any:
+    """Ranks from 1, ties given their average rank (R's `rank`)."""
+    return _stats().rankdata(x)
+
+
 def binom_ppf(q: float, n: int, p: float) -> float:
     """The binomial quantile: the smallest k with P(K <= k) >= q."""
     return float(_stats().binom.ppf(q, n, p))

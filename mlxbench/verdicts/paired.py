@@ -13,7 +13,8 @@ state + round / r.
   The spread of those P numbers is moderated across the run's benchmarks (empirical Bayes, Smyth 2004,
   as limma does: the benchmarks measured side by side share a prior for their spread, whose weight
   `prior_df` is estimated from how much their spreads differ; where they differ a lot, the weight is
-  small and each benchmark keeps its own): degrees of freedom P - 1 + prior_df instead of P - 1.
+  small and each benchmark keeps its own): degrees of freedom P - 1 + prior_df instead of P - 1, less for a
+  benchmark whose spread is an outlier of the rest (mlxbench.verdicts.prior: Phipson et al.'s weights).
 - **Workers in lasting states.** Where the workers' medians of a benchmark split into two groups more
   than x1.5 and UNSTABLE_SPREADS robust spreads apart, it is named (`unstable: ...`): one worker alone
   in its group (from 4 pairs on) is a stuck worker, and its pair is left out of that benchmark's
@@ -177,7 +178,7 @@ def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
         how = "pairs of workers alternating rounds, t on mean log ratios"
         if df > d.size - 1:
             shared = f"{found.prior.benchmarks} benchmark{'s' * (found.prior.benchmarks != 1)}"
-            how += f", spread moderated across {shared} (prior df {found.prior.df:.1f})"
+            how += f", spread moderated across {shared} (prior df {df - (d.size - 1):.1f} of {found.prior.df:.1f})"
         found.estimates[name] = Estimate(
             float(d.mean()),
             math.sqrt(variance / d.size),
