@@ -14,7 +14,8 @@ state + round / r.
   as limma does: the benchmarks measured side by side share a prior for their spread, whose weight
   `prior_df` is estimated from how much their spreads differ; where they differ a lot, the weight is
   small and each benchmark keeps its own): degrees of freedom P - 1 + prior_df instead of P - 1, less for a
-  benchmark whose spread is an outlier of the rest (mlxbench.verdicts.prior: Phipson et al.'s weights).
+  benchmark whose spread is an outlier of the rest (mlxbench.verdicts.prior: Phipson et al.'s weights), and none
+  from fewer than MIXED_RUN_PAIRS pairs where the run holds such outliers.
 - **Workers in lasting states.** Where the workers' medians of a benchmark split into two groups more
   than x1.5 and UNSTABLE_SPREADS robust spreads apart, it is named (`unstable: ...`): one worker alone
   in its group (from 4 pairs on) is a stuck worker, and its pair is left out of that benchmark's
@@ -62,6 +63,12 @@ from mlxbench.verdicts.evidence import Estimate, welch_estimate
 from mlxbench.verdicts.prior import Prior, squeeze
 
 MIN_PAIRS = 3  # the fewest pairs a benchmark is judged from
+# Fewer pairs than this, in a run whose spreads hold an outlier (Prior.as_dict's "outliers"), and a benchmark borrows
+# no prior: a noisy benchmark whose few pairs happen to agree looks quiet, and a mixture of the two kinds would widen
+# every benchmark's interval there 1.1-6.4 times (2-3 degrees of freedom of its own), 1.0-1.4 times from 4
+# (docs/verdicts.md). Simulated (mlxbench.tools.simulate, 17 of 3% and 3 of 20-30%, or 14 and 6): any false
+# verdict in 2.1-4.4% of A/As instead of 5.25-5.50%.
+MIXED_RUN_PAIRS = 5
 INTERIM_SHARE = 0.5  # of alpha, spent on the interim looks together
 LOOK_GROWTH = 1.5  # each interim look comes after at least this many times the pairs of the one before
 UNSTABLE_SPREADS = 6.0  # robust spreads (1.4826 x MAD) of the pairs' ratios ...
@@ -166,6 +173,7 @@ def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
                 found.estimates[name], found.mixes[name] = leveled(found_levels, rest, like)
     own = {n: (float(d.var(ddof=1)), d.size - 1.0) for n, (d, _) in kept.items() if d.size >= 2 and n not in states}
     found.prior = squeeze([v for v, _ in own.values()], [f for _, f in own.values()])
+    mixed = found.prior.as_dict()["outliers"] > 0  # the run's spreads are of two kinds: see MIXED_RUN_PAIRS
     for name, (d, rest) in kept.items():
         if name in found.levels:
             continue  # judged as two tests above
@@ -173,7 +181,7 @@ def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
         variance, df = float(d.var(ddof=1)), d.size - 1.0
-        if name not in states:
+        if name not in states and not (d.size < MIXED_RUN_PAIRS and mixed):
             variance, df = found.prior.moderate_up(variance, df)
         how = "pairs of workers alternating rounds, t on mean log ratios"
         if df > d.size - 1:

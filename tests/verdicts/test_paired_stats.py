@@ -186,3 +186,35 @@ def test_a_real_difference_is_not_named_a_lasting_state():
     assert found.unstable == []
     (v,) = [r for r in evidence.judge(found.estimates) if r.name == "slow"]
     assert v.regressed and "moderated" in v.method
+
+
+def test_a_run_of_two_kinds_of_spread_lends_no_prior_before_mixed_run_pairs():
+    """17 quiet benchmarks and 3 noisy ones: after 3 pairs a noisy benchmark whose pairs happen to agree looks quiet,
+    so no benchmark borrows the prior (each judged on its own 2 degrees of freedom); from MIXED_RUN_PAIRS pairs on
+    the quiet ones borrow it again. A run of like spreads lends it from the first look."""
+    rng = np.random.default_rng(21)
+    mixed = {
+        **run(rng, 17, 8, state_sd=0.03),
+        **{f"n{i}": v for i, v in enumerate(run(rng, 3, 8, 0.0, 0.3, 0.1).values())},
+    }
+    early = stats.estimate_all(timings({n: p[:3] for n, p in mixed.items()}))
+    assert early.prior.as_dict()["outliers"] > 0
+    assert all(e.df == 2 for e in early.estimates.values()), {n: e.df for n, e in early.estimates.items()}
+    later = stats.estimate_all(timings({n: p[: stats.MIXED_RUN_PAIRS] for n, p in mixed.items()}))
+    quiet = [e for n, e in later.estimates.items() if n.startswith("b")]
+    assert all(e.df > stats.MIXED_RUN_PAIRS - 1 for e in quiet)
+    alike = stats.estimate_all(timings(run(rng, 20, 3, state_sd=0.03)))
+    assert alike.prior.as_dict()["outliers"] == 0 and all(e.df > 2 for e in alike.estimates.values())
+
+
+def test_unlike_spreads_keep_the_false_alarm_bound_over_the_looks():
+    """12 quiet benchmarks and 3 whose lasting state is 20%, judged at the engine's looks (mlxbench.tools.simulate):
+    any false verdict in at most alpha of 300 A/As (6.3% with the prior lent at the first look, where a noisy
+    benchmark whose 3 pairs agree looks quiet); a 30% slowdown of a quiet one is still caught."""
+    from mlxbench.tools import simulate
+
+    kinds = [simulate.Kind(12, 0.03, 0.03), simulate.Kind(3, 0.2, 0.1)]
+    figures = simulate.simulate(kinds, runs=300, seed=11)
+    assert figures["false_alarm_rate"] <= 0.05, figures
+    slowed = simulate.simulate(kinds, runs=20, seed=12, slowed=2, slowdown=0.3)
+    assert slowed["slowed_regressed_rate"] >= 0.95, slowed
