@@ -21,10 +21,10 @@ those whose minimum detectable effect was at most the threshold (the power where
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from mlxbench.ab import merge, paired
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.measure import pairfile
 from mlxbench.runs import BadRun
+from mlxbench.tools import toolcli
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.verdict import threshold_problem
 from mlxbench.verdicts.words import MOVED
@@ -114,14 +115,8 @@ def replay(
 MAX_TRIALS = 10_000  # the false-alarm rate's standard error is under 0.3% there: more trials add time, not precision
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints its usage first)
-        print(f"{self.prog}: {message} (see: {self.prog} --help)", file=sys.stderr)
-        sys.exit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m mlxbench.tools.replay", description=__doc__.split("\n\n")[0])
+    p = toolcli.Parser(prog="python -m mlxbench.tools.replay", description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", type=Path, help=f"paired A/B folders holding {pairfile.GLOB}")
     p.add_argument("--pairs", type=int, default=4, help="pairs per replayed A/B (default 4)")
     p.add_argument("--rounds", type=int, default=None, help="keep the first R rounds of each arm of each pair")
@@ -180,19 +175,11 @@ def names_problem(pairs: list[PairResult], exclude: str | None, slow: str | None
     return None
 
 
-def complain(message: str) -> int:
-    """One message on stderr, within 120 columns; the exit code of bad input."""
-    from mlxbench.units import fit
-
-    print("\n".join(fit(f"mlxbench.tools.replay: {message}")), file=sys.stderr)
-    return 2
+complain = functools.partial(toolcli.complain, "replay")  # one line on stderr, exit code 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlxbench.units import tolerant_output
-
-    with tolerant_output():
-        return run(parser().parse_args(argv))
+    return toolcli.main(parser(), run, argv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,14 +221,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  slowed benchmarks called regressed where their MDE <= threshold: {shown} ({seen} seen)")
     if figures["median_mde"] is not None:
         print(f"  median smallest change seen: {figures['median_mde']:.1%}")
-    if args.json:
-        from mlxbench.session.saving import replace_atomically
-
-        try:
-            replace_atomically(args.json, json.dumps(figures, indent=2).encode())
-        except OSError as exc:
-            return complain(f"cannot write --json {args.json} ({exc.strerror or exc}); check the path")
-    return 0
+    return toolcli.write_json("replay", args.json, figures)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,19 @@ replayed by mlxbench.tools.replay instead; this tool asks what a mix of spreads 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import math
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from mlxbench.ab.coordinator import PairResult
 from mlxbench.ab.paired import judge_pairs
+from mlxbench.tools import toolcli
 from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.words import MOVED
@@ -144,14 +145,8 @@ def interval(hits: int, n: int) -> list[float]:
     return [float(ci.low), float(ci.high)]
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints its usage first)
-        print(f"{self.prog}: {message} (see: {self.prog} --help)", file=sys.stderr)
-        sys.exit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = Parser(
+    p = toolcli.Parser(
         prog="python -m mlxbench.tools.simulate",
         description="Simulate paired A/Bs of benchmarks of chosen spreads with the engine's statistic and looks.",
     )
@@ -193,16 +188,11 @@ def option_problem(args: argparse.Namespace) -> str | None:
     return output_file_problem(args.json, "--json") if args.json is not None else None
 
 
-def complain(message: str) -> int:
-    print(f"mlxbench.tools.simulate: {message}", file=sys.stderr)
-    return 2
+complain = functools.partial(toolcli.complain, "simulate")  # one line on stderr, exit code 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlxbench.units import tolerant_output
-
-    with tolerant_output():
-        return run(parser().parse_args(argv))
+    return toolcli.main(parser(), run, argv)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,14 +233,7 @@ def run(args: argparse.Namespace) -> int:
             f"  slowed benchmarks ({figures['slowed']}, B {args.slowdown:+.0%}) called regressed: "
             f"{figures['slowed_regressed_rate']:.1%}"
         )
-    if args.json:
-        from mlxbench.session.saving import replace_atomically
-
-        try:
-            replace_atomically(args.json, json.dumps(figures, indent=2).encode())
-        except OSError as exc:
-            return complain(f"cannot write --json {args.json} ({exc.strerror or exc}); check the path")
-    return 0
+    return toolcli.write_json("simulate", args.json, figures)
 
 
 if __name__ == "__main__":
