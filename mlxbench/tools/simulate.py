@@ -38,8 +38,12 @@ from mlxbench.verdicts import paired as stats
 from mlxbench.verdicts.paired import MIN_PAIRS
 from mlxbench.verdicts.words import MOVED
 
-KIND = re.compile(r"(\d+)x([0-9.]+)(%?)/([0-9.]+)(%?)")
+NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+KIND = re.compile(rf"(\d+)x{NUMBER}(%?)/{NUMBER}(%?)")
 MAX_RUNS = 100_000
+MAX_BENCHMARKS = 1_000  # a kind's count, and all kinds together
+MAX_PAIRS = 1_000
+MAX_ROUNDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,14 @@ class Kind:
             raise ValueError(f"--benchmarks {text!r}: give COUNTxSTATE/ROUND, e.g. 17x3%/3% or 3x0.3/0.1")
         state = float(m[2]) / (100 if m[3] else 1)
         round_ = float(m[4]) / (100 if m[5] else 1)
-        if int(m[1]) < 1 or not (0 <= state <= 5 and 0 < round_ <= 5):
-            raise ValueError(f"--benchmarks {text!r}: a count of 1 or more, spreads from 0 to 500% (rounds above 0)")
+        if not 1 <= int(m[1]) <= MAX_BENCHMARKS or not (0 <= state <= 5 and 0 < round_ <= 5):
+            raise ValueError(
+                f"--benchmarks {text!r}: a count of 1 to {MAX_BENCHMARKS:,}, spreads from 0 to 500% (rounds above 0)"
+            )
         return cls(int(m[1]), state, round_)
 
     def label(self) -> str:
-        return f"{self.count}x{self.state:.0%}/{self.round:.0%}"
+        return f"{self.count}x{100 * self.state:.3g}%/{100 * self.round:.3g}%"
 
 
 def pair(
@@ -119,7 +125,7 @@ def simulate(
         for n in false:
             false_by_kind[int(n[1 : n.index("-")])] += 1
         all_unchanged += all(decided[n] == "unchanged" for n, _ in named if n not in slow)
-        caught += sum(decided[n] == "regressed" for n in slow)
+        caught += sum(decided[n] == ("regressed" if slowdown > 0 else "improved") for n in slow)
     return {
         "runs": runs,
         "pairs": pairs,
@@ -129,11 +135,11 @@ def simulate(
         "looks_after": [k for k in range(1, pairs) if stats.look_number(k)],
         "false_alarm_rate": alarms / runs,
         "false_alarm_interval": interval(alarms, runs),
-        "false_verdicts_by_kind": dict(zip([k.label() for k in kinds], false_by_kind, strict=True)),
+        "false_verdicts_by_kind": false_by_kind,  # in the order of `benchmarks`
         "all_unchanged_rate": all_unchanged / runs,
         "slowed": len(slow),
         "slowdown": slowdown,
-        "slowed_regressed_rate": caught / (runs * len(slow)) if slow else None,
+        "slowed_caught_rate": caught / (runs * len(slow)) if slow else None,  # regressed (improved for a speed-up)
     }
 
 
@@ -169,8 +175,10 @@ def option_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the options, in one line, or None."""
     if not 1 <= args.runs <= MAX_RUNS:
         return f"--runs {args.runs}: give 1 to {MAX_RUNS:,}"
-    if args.pairs < MIN_PAIRS:
-        return f"--pairs {args.pairs}: give {MIN_PAIRS} or more (a verdict needs {MIN_PAIRS})"
+    if not MIN_PAIRS <= args.pairs <= MAX_PAIRS:
+        return f"--pairs {args.pairs}: give {MIN_PAIRS} to {MAX_PAIRS:,} (a verdict needs {MIN_PAIRS})"
+    if args.rounds > MAX_ROUNDS:
+        return f"--rounds {args.rounds}: give 2 to {MAX_ROUNDS:,}"
     if args.seed < 0:
         return f"--seed {args.seed}: give 0 or more"
     if args.rounds < 2:
@@ -202,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
         return complain(str(exc))
     if problem := option_problem(args):
         return complain(problem)
+    if sum(k.count for k in kinds) > MAX_BENCHMARKS:
+        return complain(f"--benchmarks: {sum(k.count for k in kinds):,} in all; give at most {MAX_BENCHMARKS:,}")
     if args.slowed > kinds[0].count:
         return complain(f"--slowed {args.slowed}: the first kind has {kinds[0].count} benchmarks")
     figures = simulate(
@@ -225,13 +235,14 @@ def run(args: argparse.Namespace) -> int:
         f"  any false regressed/improved: {figures['false_alarm_rate']:.2%} of A/Bs (95% interval {low:.2%} to "
         f"{high:.2%}; alpha {args.alpha:g})"
     )
-    by_kind = ", ".join(f"{k}: {n}" for k, n in figures["false_verdicts_by_kind"].items())
+    counts = zip(figures["benchmarks"], figures["false_verdicts_by_kind"], strict=True)
+    by_kind = ", ".join(f"{k}: {n}" for k, n in counts)
     print(f"  false verdicts by kind: {by_kind}")
     print(f"  every unchanged benchmark decided unchanged: {figures['all_unchanged_rate']:.1%} of A/Bs")
     if figures["slowed"]:
         print(
-            f"  slowed benchmarks ({figures['slowed']}, B {args.slowdown:+.0%}) called regressed: "
-            f"{figures['slowed_regressed_rate']:.1%}"
+            f"  slowed benchmarks ({figures['slowed']}, B {args.slowdown:+.0%}) called "
+            f"{'regressed' if args.slowdown > 0 else 'improved'}: {figures['slowed_caught_rate']:.1%}"
         )
     return toolcli.write_json("simulate", args.json, figures)
 

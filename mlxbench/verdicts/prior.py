@@ -91,7 +91,8 @@ class Prior:
 
     def as_dict(self) -> dict[str, float | int | None]:
         middle = (self.df + (self.outlier_df or 0.0)) / 2
-        outliers = sum(w <= middle for w in self.tail_df)  # weighted more as outliers than as the prior's
+        # weighted more as an outlier than as the prior's (none where no benchmark got less than the prior's weight)
+        outliers = sum(w < self.df and w <= middle for w in self.tail_df)
         return {
             "df": self.df,
             "variance": self.variance,
@@ -133,12 +134,14 @@ def outliers(s2: np.ndarray, d: np.ndarray, s0: float, d0: float) -> Prior:
     order = np.argsort(logp, kind="stable")
     if not (not_outlier < 0).any():
         return Prior(d0, s0, n, d0, tuple(map(float, logp[order])), (d0,) * n)
-    # the weight that puts the largest variance at its distribution's median, refined once
-    outlier_df = math.log(0.5) / float(logp.min()) * d0
-    top = int(np.argmax(ratio))
+    # the weight that puts the most extreme variance at its distribution's median, refined once; never more than the
+    # prior's own (where even the most extreme lies above its median, as with few and tightly clustered benchmarks)
+    top = int(np.argmin(logp))
+    outlier_df = math.log(0.5) / float(logp[top]) * d0
     refined = float(dist.f_logsf(ratio[top], d[top], outlier_df))
     if math.isfinite(refined) and refined < 0:
         outlier_df *= math.log(0.5) / max(refined, LOG_TAIL_FLOOR)
+    outlier_df = min(outlier_df, d0) if math.isfinite(outlier_df) else d0
     p = np.exp(not_outlier)
     shrunk = p * d0 + (1 - p) * outlier_df
     ordered = shrunk[order]

@@ -56,3 +56,18 @@ def test_a_fitted_benchmark_gets_back_its_own_weight_and_no_prior_moderates_noth
         assert prior.weight(x, 3.0) == by_tail[logp]
     assert Prior().moderate(0.01, 3.0) == (0.01, 3.0)
     assert squeeze([0.01, 0.02], [3.0, 3.0]).df == 0  # fewer than three benchmarks: no prior
+
+
+def test_weights_stay_finite_and_never_above_the_priors_whatever_the_spreads():
+    """Identical or tightly clustered variances name no outlier; unequal degrees of freedom and spreads apart by
+    orders of magnitude (saved runs of unequal length) never give a weight above the prior's, nor inf or NaN."""
+    assert squeeze([0.01] * 5, [2.0] * 5).as_dict()["outliers"] == 0
+    tight = squeeze([0.01, 0.01001, 0.01002, 0.01003], [2.0] * 4)
+    assert max(tight.tail_df) <= tight.df and tight.as_dict()["outliers"] == 0
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        n = int(rng.integers(3, 25))
+        v, d = np.exp(rng.normal(0, 2, n)), rng.integers(1, 12, n).astype(float)
+        prior = squeeze(v, d)
+        weights = [prior.weight(x, y) for x, y in zip(v, d, strict=True)]
+        assert all(0 <= w <= prior.df + 1e-9 for w in weights), (v, d, weights)
