@@ -2,7 +2,8 @@
 see once the budget is spent, and the pairs (and minutes) it would need to see its threshold.
 
 The forecast takes each benchmark's spread of a pair's estimate as measured so far, and its degrees of
-freedom growing by one a pair (its prior's, where it has one, kept); the smallest change seen after n pairs
+freedom growing by one a pair (its prior's, where it has one, kept; in a run of two kinds of spread, the prior's
+from MIXED_RUN_PAIRS pairs on, where it is lent from then); the smallest change seen after n pairs
 is then that of a t test on n pairs at the final look's per-test level (mlxbench.verdicts.verdict
 .minimum_detectable_effect), and a pair costs what the pairs so far cost on average. Both are estimates:
 the spread of 3 pairs is itself uncertain (on 2 degrees of freedom, a spread's upper 95% bound is 4.4
@@ -37,22 +38,25 @@ class Forecast:
         return asdict(self)
 
 
-def sees_after(est: Estimate, pairs: int, level: float) -> float:
-    """The smallest change `est`'s benchmark will likely see after `pairs` pairs, at the per-test `level`."""
+def sees_after(est: Estimate, pairs: int, level: float, later: float = 0.0) -> float:
+    """The smallest change `est`'s benchmark will likely see after `pairs` pairs, at the per-test `level`; `later`:
+    the prior's degrees of freedom it borrows from MIXED_RUN_PAIRS pairs on, where it borrows none yet."""
     if pairs < 2 or not math.isfinite(est.spread):
         return math.inf
     extra = max(est.df - (est.units[0] - 1), 0.0)  # a prior's degrees of freedom, kept as pairs are added
+    if pairs >= paired.MIXED_RUN_PAIRS:
+        extra = max(extra, later)
     return minimum_detectable_effect(est.spread / math.sqrt(pairs), pairs - 1 + extra, level)
 
 
-def pairs_for(est: Estimate, threshold: float, level: float) -> int | None:
+def pairs_for(est: Estimate, threshold: float, level: float, later: float = 0.0) -> int | None:
     """The fewest pairs whose smallest change seen is at most `threshold` (None: more than MAX_PAIRS)."""
-    if sees_after(est, MAX_PAIRS, level) > threshold:
+    if sees_after(est, MAX_PAIRS, level, later) > threshold:
         return None
     low, high = 2, MAX_PAIRS
     while low < high:  # the smallest change seen falls as pairs are added
         mid = (low + high) // 2
-        if sees_after(est, mid, level) <= threshold:
+        if sees_after(est, mid, level, later) <= threshold:
             high = mid
         else:
             low = mid + 1
@@ -60,14 +64,21 @@ def pairs_for(est: Estimate, threshold: float, level: float) -> int | None:
 
 
 def forecast(
-    name: str, est: Estimate, threshold: float, level: float, pairs_at_end: int, pair_seconds: float
+    name: str,
+    est: Estimate,
+    threshold: float,
+    level: float,
+    pairs_at_end: int,
+    pair_seconds: float,
+    later: float = 0.0,
 ) -> Forecast:
-    """One benchmark's forecast: `pairs_at_end` pairs fit the budget, a pair costs `pair_seconds`."""
-    needed = pairs_for(est, threshold, level)
+    """One benchmark's forecast: `pairs_at_end` pairs fit the budget, a pair costs `pair_seconds`; `later` as in
+    `sees_after`."""
+    needed = pairs_for(est, threshold, level, later)
     return Forecast(
         name,
         sees_after(est, est.units[0], level),
-        sees_after(est, pairs_at_end, level),
+        sees_after(est, pairs_at_end, level, later),
         pairs_at_end,
         threshold,
         needed,
@@ -95,7 +106,8 @@ def plan(
             continue
         threshold = thresholds.get(name, DEFAULT_THRESHOLD)
         tests = [e for e in (est, found.mixes.get(name)) if e is not None]
-        made = [forecast(name, e, threshold, level, at_end, pair_seconds) for e in tests]
+        later = found.later.get(name, 0.0)
+        made = [forecast(name, e, threshold, level, at_end, pair_seconds, later) for e in tests]
         out.append(max(made, key=lambda f: f.sees_at_end))
     return out
 

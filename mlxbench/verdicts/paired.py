@@ -143,6 +143,8 @@ class Findings:
     timings: dict[str, Timings] = field(default_factory=dict)
     estimates: dict[str, Estimate | str] = field(default_factory=dict)
     prior: Prior = field(default_factory=Prior)
+    # the prior's weight each benchmark would get but for MIXED_RUN_PAIRS: it borrows it from that many pairs on
+    later: dict[str, float] = field(default_factory=dict)
     unstable: list[Unstable] = field(default_factory=list)
     levels: dict[str, levels_.Levels] = field(default_factory=dict)  # benchmarks whose rounds come in two levels
     mixes: dict[str, Estimate] = field(default_factory=dict)  # their level mix, a second test of each
@@ -181,7 +183,9 @@ def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
             found.estimates[name] = f"need >= {MIN_PAIRS} pairs of workers that both ran it ({d.size} did)"
             continue
         variance, df = float(d.var(ddof=1)), d.size - 1.0
-        if name not in states and not (d.size < MIXED_RUN_PAIRS and mixed):
+        if name not in states and d.size < MIXED_RUN_PAIRS and mixed:
+            found.later[name] = found.prior.weight(variance, df)
+        elif name not in states:
             variance, df = found.prior.moderate_up(variance, df)
         how = "pairs of workers alternating rounds, t on mean log ratios"
         if df > d.size - 1:

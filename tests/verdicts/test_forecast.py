@@ -56,3 +56,27 @@ def test_the_plan_covers_the_undecided_benchmarks_and_a_leveled_one_by_its_weake
     assert forecast.lines([], 3, 20.0, 5) == []
     quick = forecast.forecast("q", estimate(0.02, 3), 0.1, 0.025 / 4, 13, 5.0)  # a few pairs of 5 s
     assert quick.minutes_needed < 1 and "<1 min" in forecast.lines([quick], 3, 5.0, 5)[2]
+
+
+def test_a_mixed_runs_forecast_counts_the_prior_lent_from_mixed_run_pairs_on():
+    """After 3 pairs of a run of two kinds of spread a benchmark borrows no prior yet (mlxbench.verdicts.paired
+    .MIXED_RUN_PAIRS); what it will see at the end, with the pairs that fit, counts the prior it borrows then."""
+    import numpy as np
+    from test_paired_stats import run, timings
+
+    from mlxbench.verdicts import paired
+
+    rng = np.random.default_rng(21)
+    mixed = {
+        **run(rng, 17, 3, state_sd=0.03),
+        **{f"n{i}": v for i, v in enumerate(run(rng, 3, 3, 0.0, 0.3, 0.1).values())},
+    }
+    found = paired.estimate_all(timings(mixed))
+    assert found.later and all(w > 0 for w in found.later.values())
+    name = next(n for n in found.later if n.startswith("b"))
+    est, level = found.estimates[name], 0.025 / 20
+    assert est.df == 2  # none lent yet
+    assert forecast.sees_after(est, 3, level, found.later[name]) == forecast.sees_after(est, 3, level)
+    assert forecast.sees_after(est, 8, level, found.later[name]) < forecast.sees_after(est, 8, level)
+    (planned,) = [f for f in forecast.plan(found, set(), {}, 0.05, 20, 3, 10.0, 50.0) if f.benchmark == name]
+    assert planned.sees_at_end == forecast.sees_after(est, 8, paired.final_alpha(0.05, True) / 20, found.later[name])
