@@ -326,7 +326,7 @@ class PairedRun:
     ) -> None:
         """How the A/B ended, what its time went to, the last allocation and what it could see."""
         early = f", {nouns(len(self.decided), 'benchmark')} decided earlier" if self.decided else ""
-        outliers = found.prior.as_dict()["outliers"]
+        outliers = found.prior.outliers
         fewer = f" (fewer for {outliers} whose spread is an outlier)" if outliers else ""
         stopped = f"stopped after {len(self.pairs)} pairs ({self.stopped})"
         echo(f"mlxbench ab: {stopped}; final look at alpha {level:.3g}{early}")

@@ -63,7 +63,7 @@ from mlxbench.verdicts.evidence import Estimate, welch_estimate
 from mlxbench.verdicts.prior import Prior, squeeze
 
 MIN_PAIRS = 3  # the fewest pairs a benchmark is judged from
-# Fewer pairs than this, in a run whose spreads hold an outlier (Prior.as_dict's "outliers"), and a benchmark borrows
+# Fewer pairs than this, in a run whose spreads hold an outlier (Prior.outliers), and a benchmark borrows
 # no prior: a noisy benchmark whose few pairs happen to agree looks quiet, and a mixture of the two kinds would widen
 # every benchmark's interval there 1.1-6.4 times (2-3 degrees of freedom of its own), 1.0-1.4 times from 4
 # (docs/verdicts.md). Simulated (mlxbench.tools.simulate, 17 of 3% and 3 of 20-30%, or 14 and 6): any false
@@ -175,7 +175,7 @@ def estimate_all(by_bench: Mapping[str, Timings]) -> Findings:
                 found.estimates[name], found.mixes[name] = leveled(found_levels, rest, like)
     own = {n: (float(d.var(ddof=1)), d.size - 1.0) for n, (d, _) in kept.items() if d.size >= 2 and n not in states}
     found.prior = squeeze([v for v, _ in own.values()], [f for _, f in own.values()])
-    mixed = found.prior.as_dict()["outliers"] > 0  # the run's spreads are of two kinds: see MIXED_RUN_PAIRS
+    mixed = found.prior.outliers > 0  # the run's spreads are of two kinds: see MIXED_RUN_PAIRS
     for name, (d, rest) in kept.items():
         if name in found.levels:
             continue  # judged as two tests above

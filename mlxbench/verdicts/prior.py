@@ -89,16 +89,20 @@ class Prior:
         shared, total = self.moderate(variance, df)
         return max(shared, variance), total
 
-    def as_dict(self) -> dict[str, float | int | None]:
+    @property
+    def outliers(self) -> int:
+        """How many fitted benchmarks are weighted more as outliers than as the prior's (none where no benchmark got
+        less than the prior's weight): a run of two kinds of spread where any is."""
         middle = (self.df + (self.outlier_df or 0.0)) / 2
-        # weighted more as an outlier than as the prior's (none where no benchmark got less than the prior's weight)
-        outliers = sum(w < self.df and w <= middle for w in self.tail_df)
+        return sum(w < self.df and w <= middle for w in self.tail_df)
+
+    def as_dict(self) -> dict[str, float | int | None]:
         return {
             "df": self.df,
             "variance": self.variance,
             "benchmarks": self.benchmarks,
             "outlier_df": self.outlier_df,
-            "outliers": int(outliers),
+            "outliers": self.outliers,
         }
 
 

@@ -198,13 +198,13 @@ def test_a_run_of_two_kinds_of_spread_lends_no_prior_before_mixed_run_pairs():
         **{f"n{i}": v for i, v in enumerate(run(rng, 3, 8, 0.0, 0.3, 0.1).values())},
     }
     early = stats.estimate_all(timings({n: p[:3] for n, p in mixed.items()}))
-    assert early.prior.as_dict()["outliers"] > 0
+    assert early.prior.outliers > 0
     assert all(e.df == 2 for e in early.estimates.values()), {n: e.df for n, e in early.estimates.items()}
     later = stats.estimate_all(timings({n: p[: stats.MIXED_RUN_PAIRS] for n, p in mixed.items()}))
     quiet = [e for n, e in later.estimates.items() if n.startswith("b")]
     assert all(e.df > stats.MIXED_RUN_PAIRS - 1 for e in quiet)
     alike = stats.estimate_all(timings(run(rng, 20, 3, state_sd=0.03)))
-    assert alike.prior.as_dict()["outliers"] == 0 and all(e.df > 2 for e in alike.estimates.values())
+    assert alike.prior.outliers == 0 and all(e.df > 2 for e in alike.estimates.values())
 
 
 def test_unlike_spreads_keep_the_false_alarm_bound_over_the_looks():

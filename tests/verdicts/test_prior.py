@@ -25,7 +25,7 @@ def test_a_spread_far_above_the_rest_gets_an_outliers_weight_and_the_rest_keep_t
         v = variances(rng, [0.03] * 19 + [0.3], 7)
         prior = squeeze(v, [7.0] * 20)
         weights = [prior.weight(x, 7.0) for x in v]
-        assert weights[-1] < 0.4 * prior.df and prior.as_dict()["outliers"] >= 1, weights
+        assert weights[-1] < 0.4 * prior.df and prior.outliers >= 1, weights
         assert min(weights[:19]) >= 0.9 * prior.df, weights
         variance, df = prior.moderate_up(v[-1], 7.0)
         assert variance >= v[-1] and df < 7 + 0.4 * prior.df  # its own spread, and few degrees of freedom added
@@ -61,9 +61,9 @@ def test_a_fitted_benchmark_gets_back_its_own_weight_and_no_prior_moderates_noth
 def test_weights_stay_finite_and_never_above_the_priors_whatever_the_spreads():
     """Identical or tightly clustered variances name no outlier; unequal degrees of freedom and spreads apart by
     orders of magnitude (saved runs of unequal length) never give a weight above the prior's, nor inf or NaN."""
-    assert squeeze([0.01] * 5, [2.0] * 5).as_dict()["outliers"] == 0
+    assert squeeze([0.01] * 5, [2.0] * 5).outliers == 0
     tight = squeeze([0.01, 0.01001, 0.01002, 0.01003], [2.0] * 4)
-    assert max(tight.tail_df) <= tight.df and tight.as_dict()["outliers"] == 0
+    assert max(tight.tail_df) <= tight.df and tight.outliers == 0
     rng = np.random.default_rng(4)
     for _ in range(500):
         n = int(rng.integers(3, 25))
